@@ -1,0 +1,39 @@
+# The two commands: `make demo` and `make test` (fresh Debian 12, as root).
+BUILD    ?= build
+JOBS     ?= 2
+PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-compiler \
+            libsqlite3-dev libboost-test-dev librdkafka-dev libcpp-httplib-dev \
+            nlohmann-json3-dev libspdlog-dev libcli11-dev
+DEMO_ARGS ?=
+
+.PHONY: deps configure build demo test bench install clean
+
+# Installs the Debian packages only when one is missing (apt-get update is slow).
+deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+demo: build
+	$(BUILD)/samples/word_count_demo $(DEMO_ARGS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+bench: build
+	$(MAKE) -s -C . bench-run BUILD=$(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

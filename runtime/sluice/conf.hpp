@@ -1,0 +1,53 @@
+// conf: Spark's SparkConf with `spark.` keys renamed to `sluice.` (API.md).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "sluice/time.hpp"
+
+namespace sluice {
+
+/// Key/value configuration. Setters return `*this` for chaining. Values of
+/// known keys are validated by `set` and again when a context is built;
+/// a bad value throws `sluice::invalid_argument` naming the key and the value.
+class conf {
+ public:
+  conf() = default;
+
+  conf& app_name(std::string name);
+  conf& master(std::string master);
+  conf& set(std::string key, std::string value);
+
+  std::optional<std::string> get(const std::string& key) const;
+
+  /// Returns the application name ("sluice" when unset).
+  std::string app_name() const;
+  /// Returns the master URL ("local[*]" when unset).
+  std::string master() const;
+
+  // -- typed access (throw invalid_argument on a malformed value) -------------
+
+  duration get_duration(const std::string& key, duration fallback) const;
+  int64_t get_int(const std::string& key, int64_t fallback) const;
+  double get_double(const std::string& key, double fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+
+  /// Returns N for "local[N]", the core count for "local[*]", 1 for "local".
+  int parallelism() const;
+
+  /// Checks every known key; throws invalid_argument on the first bad one.
+  void validate() const;
+
+  const std::map<std::string, std::string>& entries() const { return entries_; }
+
+ private:
+  std::map<std::string, std::string> entries_;
+};
+
+/// Parses a master URL; returns the number of local threads, or throws.
+int parse_master(const std::string& master);
+
+} // namespace sluice

@@ -1,0 +1,41 @@
+// Durations and batch times (SEMANTICS §1: batch times are multiples of the batch interval).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace sluice {
+
+using duration = std::chrono::milliseconds;
+
+inline duration milliseconds(int64_t n) { return duration{n}; }
+inline duration seconds(int64_t n) { return duration{n * 1000}; }
+inline duration minutes(int64_t n) { return duration{n * 60'000}; }
+
+/// The time of one batch, in milliseconds since the clock's epoch.
+/// Prints as "<ms> ms", like Spark's `Time.toString`.
+struct batch_time {
+  int64_t ms = 0;
+
+  friend constexpr auto operator<=>(batch_time, batch_time) = default;
+  friend constexpr batch_time operator+(batch_time t, duration d) { return {t.ms + d.count()}; }
+  friend constexpr batch_time operator-(batch_time t, duration d) { return {t.ms - d.count()}; }
+  friend constexpr duration operator-(batch_time a, batch_time b) { return duration{a.ms - b.ms}; }
+};
+
+inline std::string to_string(batch_time t) { return std::to_string(t.ms) + " ms"; }
+inline std::string to_string(duration d) { return std::to_string(d.count()) + " ms"; }
+inline std::ostream& operator<<(std::ostream& os, batch_time t) { return os << to_string(t); }
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_time& t) {
+  return f(t.ms);
+}
+
+/// Parses "200ms", "2s", "1min", "1h" or a bare number of milliseconds.
+/// Throws `sluice::invalid_argument` naming `what` and the text otherwise.
+duration parse_duration(const std::string& text, const std::string& what = "duration");
+
+} // namespace sluice
