@@ -47,6 +47,10 @@ class conf {
   std::map<std::string, std::string> entries_;
 };
 
+/// Parses "200ms", "2s", "1min", "1h" or a bare number of milliseconds.
+/// Throws `sluice::invalid_argument` naming `what` and the text otherwise.
+duration parse_duration(const std::string& text, const std::string& what = "duration");
+
 /// Parses a master URL; returns the number of local threads, or throws.
 int parse_master(const std::string& master);
 

@@ -34,8 +34,4 @@ typename Inspector::result_type inspect(Inspector& f, batch_time& t) {
   return f(t.ms);
 }
 
-/// Parses "200ms", "2s", "1min", "1h" or a bare number of milliseconds.
-/// Throws `sluice::invalid_argument` naming `what` and the text otherwise.
-duration parse_duration(const std::string& text, const std::string& what = "duration");
-
 } // namespace sluice

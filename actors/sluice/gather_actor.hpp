@@ -1,0 +1,32 @@
+// gather_actor: runs one gather or output node over whole batches.
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "sluice/messages.hpp"
+#include "sluice/wiring.hpp"
+
+namespace sluice::detail {
+
+struct gather_state {
+  wiring_ptr w;
+  int gather = 0;
+  std::unique_ptr<gather_op> op;
+  struct pending {
+    std::vector<int> received;
+    std::vector<bool> none;
+    std::vector<parts> data;
+  };
+  std::map<int64_t, pending> batches;
+  static inline const char* name = "sluice.gather";
+};
+
+/// Handles `batch_msg`. Once batch t is complete on every port it calls the
+/// node's gather_op, scatters the result into the node's stage when the node
+/// is valid at t, and reports `gather_done` (with the output job, if any).
+caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w, int gather);
+
+} // namespace sluice::detail

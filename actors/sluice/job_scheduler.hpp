@@ -1,0 +1,53 @@
+// job_scheduler: turns ticks into batches, tracks them to completion and runs
+// the output operations on its own thread (spawn it detached).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+
+#include <caf/all.hpp>
+
+#include "sluice/listener_bus.hpp"
+#include "sluice/messages.hpp"
+#include "sluice/source.hpp"
+#include "sluice/wiring.hpp"
+
+namespace sluice::detail {
+
+struct scheduler_config {
+  int concurrent_jobs = 1;                       ///< sluice.streaming.concurrentJobs
+  caf::actor listener_bus;
+  std::function<void(std::string)> on_failure;   ///< called once, on the job thread
+  std::vector<source_base*> sources;             ///< parallel to plan.sources
+};
+
+struct scheduler_state {
+  wiring_ptr w;
+  scheduler_config cfg;
+  struct batch {
+    batch_info info;
+    int expected = 0;
+    int done = 0;
+    std::map<int, std::function<void()>> jobs;  // gather id -> output job
+  };
+  std::deque<int64_t> queued;
+  std::map<int64_t, batch> running;
+  int64_t last_completed = 0;
+  bool stopped = false;
+  bool failed = false;
+  std::vector<std::pair<int64_t, caf::response_promise>> drains;
+  static inline const char* name = "sluice.job_scheduler";
+};
+
+/// Handles `(tick_atom, int64_t t)`, `gather_done`, `batch_failed`,
+/// `(drain_atom, int64_t t) -> bool` (replies once every batch up to t has
+/// completed) and `(stop_atom) -> bool` (no batch starts afterwards).
+/// `wiring` must be complete before the first tick.
+caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_ptr w,
+                            scheduler_config cfg);
+
+/// True on the job scheduler's thread while an output operation runs.
+bool on_job_thread();
+
+} // namespace sluice::detail

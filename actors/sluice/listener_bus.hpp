@@ -1,0 +1,43 @@
+// listener_bus: delivers streaming_listener callbacks on its own thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "sluice/listener.hpp"
+
+namespace sluice::detail {
+
+/// One event for the listeners.
+struct listener_event {
+  enum class kind : uint8_t {
+    streaming_started, batch_submitted, batch_started, batch_completed,
+    output_started, output_completed, receiver_started, receiver_error, receiver_stopped,
+  } what;
+  batch_info batch;
+  output_operation_info output;
+  receiver_info receiver;
+  int64_t time_us = 0;
+};
+
+using listener_list = std::vector<std::shared_ptr<streaming_listener>>;
+
+struct listener_bus_state {
+  listener_list listeners;
+  static inline const char* name = "sluice.listener_bus";
+};
+
+/// Spawn detached: listener code is user code and must not run on scheduler
+/// threads. Handles `listener_event` and `(drain_atom) -> bool` (replies once
+/// every earlier event was delivered). An exception in a listener is logged
+/// and does not stop the bus.
+caf::behavior listener_bus(caf::stateful_actor<listener_bus_state>* self, listener_list listeners);
+
+/// Returns microseconds since the Unix epoch.
+int64_t now_us();
+
+} // namespace sluice::detail
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::listener_event)

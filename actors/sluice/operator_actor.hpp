@@ -1,0 +1,33 @@
+// operator_actor: runs one stage (a fused chain of narrow operators behind a
+// source, gather or shuffle) for one partition slot. Long-lived: one per
+// (stage, slot), for the life of the context.
+#pragma once
+
+#include <map>
+
+#include <caf/all.hpp>
+
+#include "sluice/messages.hpp"
+#include "sluice/wiring.hpp"
+
+namespace sluice::detail {
+
+struct operator_state {
+  wiring_ptr w;
+  int stage = 0;
+  int slot = 0;
+  struct pending {
+    std::vector<int> received;  // per port
+    std::vector<batch_msg> msgs;
+  };
+  std::map<int64_t, pending> batches;
+  static inline const char* name = "sluice.operator";
+};
+
+/// Handles `batch_msg`. When every expected message of batch t arrived it
+/// runs the chain and sends the result on; user exceptions become
+/// `batch_failed` to the scheduler.
+caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_ptr w, int stage,
+                             int slot);
+
+} // namespace sluice::detail

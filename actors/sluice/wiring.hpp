@@ -1,0 +1,29 @@
+// The actor handles of one running plan. Filled once after every actor was
+// spawned and before the first batch; read-only afterwards.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "sluice/plan.hpp"
+
+namespace sluice::detail {
+
+struct wiring {
+  std::shared_ptr<const plan> layout;
+  run_info info;
+  std::vector<std::vector<caf::actor>> stages;  ///< [stage][slot]
+  std::vector<caf::actor> gathers;              ///< [gather]
+  caf::actor scheduler;
+};
+
+using wiring_ptr = std::shared_ptr<const wiring>;
+
+/// Sends `data` (or None) from a source or gather into stage `stage`:
+/// partition i goes to slot i mod slots; every slot gets one message.
+void scatter(const wiring& w, int stage, int64_t t,
+             std::optional<parts> data);
+
+} // namespace sluice::detail

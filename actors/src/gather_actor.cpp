@@ -1,0 +1,65 @@
+#include "sluice/gather_actor.hpp"
+
+namespace sluice::detail {
+
+caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w, int gather) {
+  auto& gp = w->layout->gathers[static_cast<size_t>(gather)];
+  self->state.op = gp.node->make_gather(w->info);
+  self->state.w = std::move(w);
+  self->state.gather = gather;
+  return {
+    [=](batch_msg& m) {
+      auto& st = self->state;
+      auto& wr = *st.w;
+      auto& gp = wr.layout->gathers[static_cast<size_t>(st.gather)];
+      auto ports = gp.expected.size();
+      auto& pend = st.batches[m.t];
+      if (pend.received.empty()) {
+        pend.received.assign(ports, 0);
+        pend.none.assign(ports, false);
+        pend.data.resize(ports);
+      }
+      auto port = static_cast<size_t>(m.port);
+      ++pend.received[port];
+      if (m.none)
+        pend.none[port] = true;
+      for (auto& p : m.data)
+        pend.data[port].push_back(std::move(p));
+      int64_t t = m.t;
+      for (size_t i = 0; i < ports; ++i)
+        if (pend.received[i] < gp.expected[i])
+          return;
+      std::vector<std::optional<parts>> inputs(ports);
+      for (size_t i = 0; i < ports; ++i)
+        if (!pend.none[i])
+          inputs[i] = std::move(pend.data[i]);
+      st.batches.erase(t);
+      try {
+        auto result = st.op->compute(batch_time{t}, inputs);
+        if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, wr.info.zero))
+          scatter(wr, gp.stage, t, std::move(result.data));
+        self->send(wr.scheduler, gather_done{t, st.gather, std::move(result.job)});
+      } catch (const std::exception& e) {
+        self->send(wr.scheduler, batch_failed{t, e.what()});
+      }
+    },
+  };
+}
+
+void scatter(const wiring& w, int stage, int64_t t,
+             std::optional<parts> data) {
+  auto& slots = w.stages[static_cast<size_t>(stage)];
+  auto n = slots.size();
+  if (!data) {
+    for (auto& a : slots)
+      caf::anon_send(a, batch_msg{t, 0, -1, true, {}});
+    return;
+  }
+  std::vector<parts> per_slot(n);
+  for (auto& p : *data)
+    per_slot[static_cast<size_t>(p.index) % n].push_back(std::move(p));
+  for (size_t i = 0; i < n; ++i)
+    caf::anon_send(slots[i], batch_msg{t, 0, -1, false, std::move(per_slot[i])});
+}
+
+} // namespace sluice::detail

@@ -1,0 +1,168 @@
+#include "sluice/job_scheduler.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+thread_local bool in_job = false;
+
+using self_ptr = caf::stateful_actor<scheduler_state>*;
+
+void publish(self_ptr self, listener_event e) {
+  self->send(self->state.cfg.listener_bus, std::move(e));
+}
+
+void fail(self_ptr self, const std::string& what) {
+  auto& st = self->state;
+  if (st.failed)
+    return;
+  st.failed = true;
+  st.stopped = true;
+  st.queued.clear();
+  if (st.cfg.on_failure)
+    st.cfg.on_failure(what);
+}
+
+void check_drains(self_ptr self) {
+  auto& st = self->state;
+  for (auto i = st.drains.begin(); i != st.drains.end();) {
+    bool pending = (!st.running.empty() && st.running.begin()->first <= i->first)
+                   || (!st.queued.empty() && st.queued.front() <= i->first);
+    if (!pending && (st.last_completed >= i->first || st.stopped)) {
+      i->second.deliver(true);
+      i = st.drains.erase(i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+void finish(self_ptr self, int64_t t);
+
+void start(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  auto& b = st.running[t];
+  b.info.time = batch_time{t};
+  b.info.submission_us = now_us();
+  publish(self, {listener_event::kind::batch_submitted, b.info, {}, {}, 0});
+  b.info.processing_start_us = now_us();
+  publish(self, {listener_event::kind::batch_started, b.info, {}, {}, 0});
+  for (auto& g : w.layout->gathers)
+    if (g.node->parents()[0]->valid_at(batch_time{t}, w.info.zero))
+      ++b.expected;
+  auto& srcs = w.layout->sources;
+  for (size_t i = 0; i < srcs.size(); ++i) {
+    std::optional<parts> data;
+    try {
+      data = st.cfg.sources[i]->generate(batch_time{t});
+    } catch (const std::exception& e) {
+      fail(self, "source '" + srcs[i].first->name() + "' failed at " + to_string(batch_time{t})
+                   + ": " + e.what());
+      return;
+    }
+    if (data)
+      for (auto& p : *data)
+        b.info.num_records += static_cast<int64_t>(srcs[i].first->records(p.data));
+    scatter(w, srcs[i].second, t, std::move(data));
+  }
+  if (b.expected == 0)
+    finish(self, t);
+}
+
+void try_start(self_ptr self) {
+  auto& st = self->state;
+  while (!st.stopped && !st.queued.empty()
+         && static_cast<int>(st.running.size()) < st.cfg.concurrent_jobs) {
+    auto t = st.queued.front();
+    st.queued.pop_front();
+    start(self, t);
+  }
+}
+
+void finish(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  auto i = st.running.find(t);
+  auto& b = i->second;
+  auto& outputs = st.w->layout->outputs;
+  for (size_t k = 0; k < outputs.size() && !st.failed; ++k) {
+    auto j = b.jobs.find(outputs[k]);
+    if (j == b.jobs.end() || !j->second)
+      continue;
+    output_operation_info op;
+    op.batch = batch_time{t};
+    op.id = static_cast<int>(k);
+    op.name = st.w->layout->gathers[static_cast<size_t>(outputs[k])].node->name();
+    op.start_us = now_us();
+    publish(self, {listener_event::kind::output_started, {}, op, {}, 0});
+    try {
+      in_job = true;
+      j->second();
+      in_job = false;
+    } catch (const std::exception& e) {
+      in_job = false;
+      op.failure_reason = e.what();
+    }
+    op.end_us = now_us();
+    publish(self, {listener_event::kind::output_completed, {}, op, {}, 0});
+    if (op.failure_reason)
+      fail(self, *op.failure_reason);
+  }
+  b.info.processing_end_us = now_us();
+  if (!st.failed) {
+    publish(self, {listener_event::kind::batch_completed, b.info, {}, {}, 0});
+    st.last_completed = std::max(st.last_completed, t);
+  }
+  st.running.erase(i);
+  check_drains(self);
+  try_start(self);
+}
+
+} // namespace
+
+bool on_job_thread() { return in_job; }
+
+caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_ptr w,
+                            scheduler_config cfg) {
+  self->state.w = std::move(w);
+  self->state.cfg = std::move(cfg);
+  return {
+    [=](tick_atom, int64_t t) {
+      auto& st = self->state;
+      if (st.stopped)
+        return;
+      st.queued.push_back(t);
+      try_start(self);
+    },
+    [=](gather_done& d) {
+      auto& st = self->state;
+      auto i = st.running.find(d.t);
+      if (i == st.running.end() || st.failed || st.stopped)
+        return;
+      if (d.job)
+        i->second.jobs[d.gather] = std::move(d.job);
+      if (++i->second.done == i->second.expected)
+        finish(self, d.t);
+    },
+    [=](const batch_failed& f) {
+      fail(self, f.what);
+      check_drains(self);
+    },
+    [=](drain_atom, int64_t until) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      self->state.drains.emplace_back(until, rp);
+      check_drains(self);
+      return rp;
+    },
+    [=](stop_atom) {
+      auto& st = self->state;
+      st.stopped = true;
+      st.queued.clear();
+      st.running.clear();
+      check_drains(self);
+      return true;
+    },
+  };
+}
+
+} // namespace sluice::detail

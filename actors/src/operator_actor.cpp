@@ -1,0 +1,141 @@
+#include "sluice/operator_actor.hpp"
+
+#include <algorithm>
+
+namespace sluice::detail {
+
+namespace {
+
+/// Builds the chain of `sp`, ending in `term` (an emitter of the tail's type).
+chain build(const stage_plan& sp, emitter_base* term, chain c) {
+  emitter_base* down = term;
+  for (auto i = sp.chain.rbegin(); i != sp.chain.rend(); ++i) {
+    c.links.push_back((*i)->wrap(down));
+    down = c.links.back().get();
+  }
+  c.head = sp.head->make_feeder(down);
+  return c;
+}
+
+void send_buckets(caf::stateful_actor<operator_state>* self, const wiring& w, const consumer& c, int64_t t,
+                  int slot, std::vector<erased> buckets) {
+  auto& targets = w.stages[static_cast<size_t>(c.target)];
+  for (size_t r = 0; r < buckets.size(); ++r)
+    self->send(targets[r], batch_msg{t, c.port, slot, false, parts{{static_cast<int32_t>(r),
+                                                                    std::move(buckets[r])}}});
+}
+
+void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
+               std::vector<batch_msg>& msgs) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
+  bool none = std::any_of(msgs.begin(), msgs.end(), [](auto& m) { return m.none; });
+  if (none) {
+    for (auto& c : sp.consumers) {
+      if (c.what == consumer::kind::shuffle) {
+        for (auto& a : w.stages[static_cast<size_t>(c.target)])
+          self->send(a, batch_msg{t, c.port, st.slot, true, {}});
+      } else if (c.what == consumer::kind::forward) {
+        self->send(w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)],
+                   batch_msg{t, c.port, st.slot, true, {}});
+      } else {
+        self->send(w.gathers[static_cast<size_t>(c.target)],
+                   batch_msg{t, c.port, st.slot, true, {}});
+      }
+    }
+    return;
+  }
+  // Input parts: as received, or the reducer's merge of every sender's bucket.
+  std::sort(msgs.begin(), msgs.end(), [](auto& a, auto& b) { return a.from < b.from; });
+  parts input;
+  if (sp.in == stage_plan::input::shuffle) {
+    std::vector<std::vector<erased>> ports(sp.expected.size());
+    for (auto& m : msgs)
+      for (auto& p : m.data)
+        ports[static_cast<size_t>(m.port)].push_back(std::move(p.data));
+    input.push_back({st.slot, sp.head->reduce(ports)});
+  } else {
+    for (auto& m : msgs)
+      for (auto& p : m.data)
+        input.push_back(std::move(p));
+  }
+  // A single shuffle consumer gets the records straight from the chain;
+  // otherwise the chain collects parts and each consumer gets them.
+  if (sp.consumers.size() == 1 && sp.consumers[0].what == consumer::kind::shuffle) {
+    auto& c = sp.consumers[0];
+    auto& target = w.layout->stages[static_cast<size_t>(c.target)];
+    chain ch;
+    ch.buckets = target.head->make_writer(static_cast<size_t>(c.port));
+    auto* term = ch.buckets->input();
+    ch = build(sp, term, std::move(ch));
+    for (auto& p : input)
+      ch.head->feed(std::move(p));
+    send_buckets(self, w, c, t, st.slot, ch.buckets->take());
+    return;
+  }
+  chain ch;
+  ch.collect = sp.tail()->make_collector();
+  auto* term = ch.collect->input();
+  ch = build(sp, term, std::move(ch));
+  for (auto& p : input)
+    ch.head->feed(std::move(p));
+  parts out = ch.collect->take();
+  for (size_t i = 0; i < sp.consumers.size(); ++i) {
+    auto& c = sp.consumers[i];
+    bool last = i + 1 == sp.consumers.size();
+    parts mine = last ? std::move(out) : out; // shared data: receivers copy on take
+    switch (c.what) {
+      case consumer::kind::forward:
+        self->send(w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)],
+                   batch_msg{t, c.port, st.slot, false, std::move(mine)});
+        break;
+      case consumer::kind::gather:
+        self->send(w.gathers[static_cast<size_t>(c.target)],
+                   batch_msg{t, c.port, st.slot, false, std::move(mine)});
+        break;
+      case consumer::kind::shuffle: {
+        auto& target = w.layout->stages[static_cast<size_t>(c.target)];
+        auto writer = target.head->make_writer(static_cast<size_t>(c.port));
+        auto feed = sp.tail()->make_feeder(writer->input());
+        for (auto& p : mine)
+          feed->feed(std::move(p));
+        send_buckets(self, w, c, t, st.slot, writer->take());
+        break;
+      }
+    }
+  }
+}
+
+} // namespace
+
+caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_ptr w, int stage,
+                             int slot) {
+  self->state.w = std::move(w);
+  self->state.stage = stage;
+  self->state.slot = slot;
+  return {
+    [=](batch_msg& m) {
+      auto& st = self->state;
+      auto& sp = st.w->layout->stages[static_cast<size_t>(st.stage)];
+      auto& pend = st.batches[m.t];
+      if (pend.received.empty())
+        pend.received.assign(sp.expected.size(), 0);
+      ++pend.received[static_cast<size_t>(m.port)];
+      int64_t t = m.t;
+      pend.msgs.push_back(std::move(m));
+      for (size_t i = 0; i < sp.expected.size(); ++i)
+        if (pend.received[i] < sp.expected[i])
+          return;
+      auto msgs = std::move(pend.msgs);
+      st.batches.erase(t);
+      try {
+        run_batch(self, t, msgs);
+      } catch (const std::exception& e) {
+        self->send(st.w->scheduler, batch_failed{t, e.what()});
+      }
+    },
+  };
+}
+
+} // namespace sluice::detail

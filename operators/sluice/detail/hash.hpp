@@ -1,0 +1,68 @@
+// Hash partitioning (Spark's HashPartitioner) and hashing of composite keys.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+/// Hash used for shuffles and keyed state. Specialize for user key types
+/// that std::hash does not cover.
+template <class T>
+struct key_hash {
+  size_t operator()(const T& x) const { return std::hash<T>{}(x); }
+};
+
+namespace detail {
+inline size_t mix(size_t seed, size_t h) {
+  return seed ^ (h + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+} // namespace detail
+
+template <class A, class B>
+struct key_hash<std::pair<A, B>> {
+  size_t operator()(const std::pair<A, B>& p) const {
+    return detail::mix(key_hash<A>{}(p.first), key_hash<B>{}(p.second));
+  }
+};
+
+template <class... Ts>
+struct key_hash<std::tuple<Ts...>> {
+  size_t operator()(const std::tuple<Ts...>& t) const {
+    size_t seed = 0;
+    std::apply([&](const auto&... x) {
+      ((seed = detail::mix(seed, key_hash<std::decay_t<decltype(x)>>{}(x))), ...);
+    }, t);
+    return seed;
+  }
+};
+
+template <class T>
+struct key_hash<std::vector<T>> {
+  size_t operator()(const std::vector<T>& v) const {
+    size_t seed = v.size();
+    for (auto& x : v)
+      seed = detail::mix(seed, key_hash<T>{}(x));
+    return seed;
+  }
+};
+
+namespace detail {
+
+/// Returns the partition in [0, n) of `key`. Integer hashes are mixed so that
+/// consecutive keys spread (std::hash of an integer is the identity).
+template <class K>
+int partition_of(const K& key, int n) {
+  uint64_t h = key_hash<K>{}(key);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return static_cast<int>(h % static_cast<uint64_t>(n));
+}
+
+} // namespace detail
+} // namespace sluice

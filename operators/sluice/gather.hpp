@@ -1,0 +1,125 @@
+// Gather operators: they need a whole batch. union, transform,
+// transform_with, count and reduce (SEMANTICS §1).
+#pragma once
+
+#include <functional>
+#include <type_traits>
+
+#include "sluice/errors.hpp"
+#include "sluice/node.hpp"
+#include "sluice/rdd.hpp"
+
+namespace sluice::detail {
+
+/// A gather node whose per-batch work is the stateless `Fn(t, inputs, info)`.
+template <class T, class Fn>
+class stateless_gather final : public node<T> {
+ public:
+  stateless_gather(std::string name, std::vector<node_base*> parents, Fn fn)
+      : node<T>(node_kind::gather, std::move(name), parents[0]->slide(), std::move(parents)),
+        fn_(std::move(fn)) {}
+
+  std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
+    struct op final : gather_op {
+      Fn fn;
+      run_info info;
+      op(Fn f, run_info i) : fn(std::move(f)), info(i) {}
+      gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
+        return {fn(t, in, info), {}};
+      }
+    };
+    return std::make_unique<op>(fn_, info);
+  }
+
+ private:
+  Fn fn_;
+};
+
+template <class T, class Fn>
+std::unique_ptr<node_base> make_gather_node(std::string name, std::vector<node_base*> parents,
+                                            Fn fn) {
+  return std::make_unique<stateless_gather<T, Fn>>(std::move(name), std::move(parents),
+                                                   std::move(fn));
+}
+
+/// Spark's union: the parents' partitions one after another.
+template <class T>
+auto union_fn() {
+  return [](batch_time t, std::vector<std::optional<parts>>& in,
+            const run_info&) -> std::optional<parts> {
+    parts out;
+    for (auto& p : in) {
+      if (!p)
+        throw error("Could not generate RDD from a parent for unifying at time " + to_string(t));
+      std::sort(p->begin(), p->end(), [](auto& a, auto& b) { return a.index < b.index; });
+      for (auto& x : *p)
+        out.push_back({static_cast<int32_t>(out.size()), std::move(x.data)});
+    }
+    return out;
+  };
+}
+
+/// transform(f) with f(const rdd<T>&) or f(const rdd<T>&, batch_time).
+template <class T, class F>
+auto transform_fn(F f) {
+  return [f](batch_time t, std::vector<std::optional<parts>>& in,
+             const run_info& info) mutable -> std::optional<parts> {
+    if (!in[0])
+      throw error("Couldn't generate RDD from parent at time " + to_string(t));
+    auto r = rdd<T>::from_parts(std::move(*in[0]), info.parallelism);
+    if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
+      return f(r, t).to_parts();
+    else
+      return f(r).to_parts();
+  };
+}
+
+template <class T, class U, class F>
+auto transform_with_fn(F f) {
+  return [f](batch_time t, std::vector<std::optional<parts>>& in,
+             const run_info& info) mutable -> std::optional<parts> {
+    if (!in[0] || !in[1])
+      throw error("Couldn't generate RDD from parent at time " + to_string(t));
+    auto a = rdd<T>::from_parts(std::move(*in[0]), info.parallelism);
+    auto b = rdd<U>::from_parts(std::move(*in[1]), info.parallelism);
+    if constexpr (std::is_invocable_v<F&, const rdd<T>&, const rdd<U>&, batch_time>)
+      return f(a, b, t).to_parts();
+    else
+      return f(a, b).to_parts();
+  };
+}
+
+/// count(): one partition holding the number of records, [0] when empty.
+template <class T>
+auto count_fn() {
+  return [](batch_time, std::vector<std::optional<parts>>& in,
+            const run_info&) -> std::optional<parts> {
+    if (!in[0])
+      return std::nullopt;
+    int64_t n = 0;
+    for (auto& p : *in[0])
+      n += static_cast<int64_t>(view<T>(p.data).size());
+    return parts{{0, erase(std::vector<int64_t>{n})}};
+  };
+}
+
+/// reduce(f): one partition holding the reduction, [] when empty.
+template <class T, class F>
+auto reduce_fn(F f) {
+  return [f](batch_time, std::vector<std::optional<parts>>& in,
+             const run_info&) mutable -> std::optional<parts> {
+    if (!in[0])
+      return std::nullopt;
+    std::sort(in[0]->begin(), in[0]->end(), [](auto& a, auto& b) { return a.index < b.index; });
+    std::optional<T> acc;
+    for (auto& p : *in[0])
+      for (auto& x : take<T>(p.data))
+        acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x);
+    std::vector<T> out;
+    if (acc)
+      out.push_back(std::move(*acc));
+    return parts{{0, erase(std::move(out))}};
+  };
+}
+
+} // namespace sluice::detail

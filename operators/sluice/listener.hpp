@@ -1,0 +1,59 @@
+// streaming_listener: Spark's StreamingListener callbacks and their infos.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "sluice/time.hpp"
+
+namespace sluice {
+
+/// Wall-clock times are microseconds since the Unix epoch.
+struct output_operation_info {
+  batch_time batch;
+  int id = 0;                       ///< registration order, from 0
+  std::string name;                 ///< e.g. "print", "foreach_rdd"
+  int64_t start_us = 0;
+  int64_t end_us = 0;
+  std::optional<std::string> failure_reason;
+};
+
+struct batch_info {
+  batch_time time;
+  int64_t num_records = 0;          ///< input records of all sources
+  int64_t submission_us = 0;        ///< when the batch was generated
+  int64_t processing_start_us = 0;  ///< when its first source was read
+  int64_t processing_end_us = 0;    ///< when its last output operation ended
+
+  int64_t scheduling_delay_us() const { return processing_start_us - submission_us; }
+  int64_t processing_delay_us() const { return processing_end_us - processing_start_us; }
+  int64_t total_delay_us() const { return processing_end_us - submission_us; }
+};
+
+struct receiver_info {
+  int stream_id = 0;
+  std::string name;
+  bool active = false;
+  std::string last_error;
+  int64_t last_error_us = 0;
+};
+
+/// Receives the engine's events on the listener bus thread, one at a time,
+/// in the order they happened. Callbacks must not block for long.
+class streaming_listener {
+ public:
+  virtual ~streaming_listener() = default;
+  virtual void on_streaming_started(int64_t /*time_us*/) {}
+  virtual void on_batch_submitted(const batch_info&) {}
+  virtual void on_batch_started(const batch_info&) {}
+  virtual void on_batch_completed(const batch_info&) {}
+  virtual void on_output_operation_started(const output_operation_info&) {}
+  virtual void on_output_operation_completed(const output_operation_info&) {}
+  virtual void on_receiver_started(const receiver_info&) {}
+  virtual void on_receiver_error(const receiver_info&) {}
+  virtual void on_receiver_stopped(const receiver_info&) {}
+};
+
+} // namespace sluice

@@ -1,0 +1,120 @@
+// The DStream graph's nodes. A node is immutable once the context starts;
+// the actors that run it create per-slot objects (emitters, gather ops) from it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "sluice/emitter.hpp"
+#include "sluice/time.hpp"
+
+namespace sluice::detail {
+
+/// How the planner treats a node (DESIGN.md "Graph").
+enum class node_kind : uint8_t {
+  source = 1,  ///< generates a batch on the driver at every batch time
+  narrow = 2,  ///< record- or partition-wise; fused into its parent's chain
+  shuffle = 3, ///< hash-partitions its parents' records into reducers
+  gather = 4,  ///< needs the whole batch (union, transform, count, windows)
+  output = 5,  ///< an output operation; runs on the job thread
+};
+
+/// What a gather or output node makes of one batch.
+struct gather_result {
+  std::optional<parts> data;  ///< the node's batch; nullopt is Spark's None
+  std::function<void()> job;  ///< output nodes: the output function to run
+};
+
+/// Per-actor instance of a gather or output node (it may keep history).
+class gather_op {
+ public:
+  virtual ~gather_op() = default;
+  /// Called once per parent batch time, in time order. `inputs` holds one
+  /// entry per parent (nullopt where the parent had no batch).
+  virtual gather_result compute(batch_time t, std::vector<std::optional<parts>>& inputs) = 0;
+};
+
+/// Facts about the running context that node instances need.
+struct run_info {
+  batch_time zero;      ///< Spark's zeroTime: the first batch is zero + batch
+  duration batch;       ///< the batch interval
+  int parallelism = 1;  ///< the default parallelism (N of local[N])
+};
+
+class node_base {
+ public:
+  node_base(node_kind kind, std::string name, duration slide, std::vector<node_base*> parents)
+      : kind_(kind), name_(std::move(name)), slide_(slide), parents_(std::move(parents)) {}
+  virtual ~node_base() = default;
+
+  node_kind kind() const { return kind_; }
+  const std::string& name() const { return name_; }
+  duration slide() const { return slide_; }
+  const std::vector<node_base*>& parents() const { return parents_; }
+  int id() const { return id_; }
+  void id(int x) { id_ = x; }
+
+  /// Returns whether the node has a batch at `t` (Spark's isTimeValid).
+  bool valid_at(batch_time t, batch_time zero) const {
+    return t > zero && (t - zero).count() % slide_.count() == 0;
+  }
+
+  // -- typed services, implemented by node<T> --------------------------------
+
+  virtual std::unique_ptr<feeder_base> make_feeder(emitter_base*) const { fail("make_feeder"); }
+  virtual std::unique_ptr<collector_base> make_collector() const { fail("make_collector"); }
+  /// Returns the number of records in a partition of this node's type.
+  virtual size_t records(const erased&) const { fail("records"); }
+
+  // -- narrow nodes -----------------------------------------------------------
+
+  /// Returns an emitter of the parent's type that pushes into `down`.
+  virtual std::unique_ptr<emitter_base> wrap(emitter_base*) const { fail("wrap"); }
+
+  // -- shuffle nodes ----------------------------------------------------------
+
+  /// The number of reducer partitions.
+  virtual int partitions() const { return 0; }
+  /// Returns the map-side writer for records of parent `port`.
+  virtual std::unique_ptr<bucket_writer_base> make_writer(size_t) const { fail("make_writer"); }
+  /// Merges the buckets that every sender wrote for one reducer, per port.
+  virtual erased reduce(std::vector<std::vector<erased>>&) const { fail("reduce"); }
+
+  // -- gather and output nodes ------------------------------------------------
+
+  virtual std::unique_ptr<gather_op> make_gather(const run_info&) const { fail("make_gather"); }
+
+ private:
+  [[noreturn]] void fail(const char* what) const {
+    throw std::logic_error(std::string("node '") + name_ + "' does not support " + what);
+  }
+
+  node_kind kind_;
+  std::string name_;
+  duration slide_;
+  std::vector<node_base*> parents_;
+  int id_ = -1;
+};
+
+/// A node whose records are of type T.
+template <class T>
+class node : public node_base {
+ public:
+  using value_type = T;
+  using node_base::node_base;
+
+  std::unique_ptr<feeder_base> make_feeder(emitter_base* first) const override {
+    return std::make_unique<feeder<T>>(first);
+  }
+  std::unique_ptr<collector_base> make_collector() const override {
+    return std::make_unique<collector<T>>();
+  }
+  size_t records(const erased& e) const override { return e ? view<T>(e).size() : 0; }
+};
+
+} // namespace sluice::detail

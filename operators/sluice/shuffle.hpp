@@ -1,0 +1,206 @@
+// Shuffle operators: combine_by_key (reduce_by_key), group_by_key,
+// repartition and cogroup (the join family). The map side runs at the end
+// of the parent's chain and combines before sending (map-side combine).
+#pragma once
+
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "sluice/detail/hash.hpp"
+#include "sluice/node.hpp"
+
+namespace sluice::detail {
+
+template <class K, class C>
+using key_map = std::unordered_map<K, C, key_hash<K>>;
+
+template <class K, class C>
+std::vector<erased> maps_to_buckets(std::vector<key_map<K, C>>& maps) {
+  std::vector<erased> out;
+  out.reserve(maps.size());
+  for (auto& m : maps) {
+    std::vector<std::pair<K, C>> v;
+    v.reserve(m.size());
+    for (auto& kv : m)
+      v.emplace_back(std::move(const_cast<K&>(kv.first)), std::move(kv.second));
+    out.push_back(erase(std::move(v)));
+    m = {};
+  }
+  return out;
+}
+
+/// Map side of combine_by_key: one hash map per reducer.
+template <class K, class V, class C, class Create, class MergeValue>
+class combine_writer final : public emitter<std::pair<K, V>>, public bucket_writer_base {
+ public:
+  combine_writer(int n, Create create, MergeValue merge)
+      : maps_(static_cast<size_t>(n)), create_(std::move(create)), merge_(std::move(merge)) {}
+  void open(int32_t) override {}
+  void close() override {}
+  void push(std::pair<K, V>&& x) override {
+    auto& m = maps_[static_cast<size_t>(partition_of(x.first, static_cast<int>(maps_.size())))];
+    if (auto i = m.find(x.first); i != m.end())
+      i->second = merge_(std::move(i->second), std::move(x.second));
+    else
+      m.emplace(std::move(x.first), create_(std::move(x.second)));
+  }
+  emitter_base* input() override { return this; }
+  std::vector<erased> take() override { return maps_to_buckets(maps_); }
+
+ private:
+  std::vector<key_map<K, C>> maps_;
+  Create create_;
+  MergeValue merge_;
+};
+
+template <class K, class V, class C, class Create, class MergeValue, class MergeCombiners>
+class combine_node final : public node<std::pair<K, C>> {
+ public:
+  combine_node(std::string name, node_base* parent, int n, Create create, MergeValue mv,
+               MergeCombiners mc)
+      : node<std::pair<K, C>>(node_kind::shuffle, std::move(name), parent->slide(), {parent}),
+        n_(n), create_(std::move(create)), merge_value_(std::move(mv)),
+        merge_combiners_(std::move(mc)) {}
+
+  int partitions() const override { return n_; }
+
+  std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
+    return std::make_unique<combine_writer<K, V, C, Create, MergeValue>>(n_, create_,
+                                                                         merge_value_);
+  }
+
+  erased reduce(std::vector<std::vector<erased>>& ports) const override {
+    auto merge = merge_combiners_;
+    key_map<K, C> m;
+    for (auto& bucket : ports[0])
+      for (auto& [k, c] : take<std::pair<K, C>>(bucket)) {
+        if (auto i = m.find(k); i != m.end())
+          i->second = merge(std::move(i->second), std::move(c));
+        else
+          m.emplace(std::move(k), std::move(c));
+      }
+    std::vector<key_map<K, C>> one(1);
+    one[0] = std::move(m);
+    return maps_to_buckets(one)[0];
+  }
+
+ private:
+  int n_;
+  Create create_;
+  MergeValue merge_value_;
+  MergeCombiners merge_combiners_;
+};
+
+/// Map side without combining: records go to their key's bucket as they are.
+template <class T, class Route>
+class route_writer final : public emitter<T>, public bucket_writer_base {
+ public:
+  route_writer(int n, Route route) : buckets_(static_cast<size_t>(n)), route_(std::move(route)) {}
+  void open(int32_t p) override { partition_ = p; }
+  void close() override {}
+  void push(T&& x) override {
+    auto b = static_cast<size_t>(route_(x, partition_, static_cast<int>(buckets_.size())));
+    buckets_[b].push_back(std::move(x));
+  }
+  emitter_base* input() override { return this; }
+  std::vector<erased> take() override {
+    std::vector<erased> out;
+    for (auto& b : buckets_)
+      out.push_back(erase(std::move(b)));
+    buckets_ = {};
+    return out;
+  }
+
+ private:
+  std::vector<std::vector<T>> buckets_;
+  Route route_;
+  int32_t partition_ = 0;
+};
+
+struct by_key {
+  template <class P>
+  int operator()(const P& x, int32_t, int n) const { return partition_of(x.first, n); }
+};
+
+/// Spreads records round-robin, starting at the input partition's index
+/// (Spark starts at a random position; this is the deterministic variant).
+struct round_robin {
+  int next = -1;
+  template <class T>
+  int operator()(const T&, int32_t partition, int n) {
+    if (next < 0)
+      next = partition % n;
+    int r = next;
+    next = (next + 1) % n;
+    return r;
+  }
+};
+
+template <class T>
+class repartition_node final : public node<T> {
+ public:
+  repartition_node(node_base* parent, int n)
+      : node<T>(node_kind::shuffle, "repartition", parent->slide(), {parent}), n_(n) {}
+  int partitions() const override { return n_; }
+  std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
+    return std::make_unique<route_writer<T, round_robin>>(n_, round_robin{});
+  }
+  erased reduce(std::vector<std::vector<erased>>& ports) const override {
+    std::vector<T> out;
+    for (auto& bucket : ports[0]) {
+      auto v = take<T>(bucket);
+      out.insert(out.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+    }
+    return erase(std::move(out));
+  }
+
+ private:
+  int n_;
+};
+
+/// group_by_key (one parent) and cogroup (two parents): records travel
+/// uncombined; the reducer groups them per key, in arrival order, then `Emit`
+/// turns each key's groups into output records (join variants).
+template <class K, class V, class W, class Out, class Emit>
+class cogroup_node final : public node<Out> {
+ public:
+  cogroup_node(std::string name, std::vector<node_base*> parents, int n, Emit emit)
+      : node<Out>(node_kind::shuffle, std::move(name), parents[0]->slide(), parents), n_(n),
+        emit_(std::move(emit)) {}
+  int partitions() const override { return n_; }
+  std::unique_ptr<bucket_writer_base> make_writer(size_t port) const override {
+    if (port == 0)
+      return std::make_unique<route_writer<std::pair<K, V>, by_key>>(n_, by_key{});
+    return std::make_unique<route_writer<std::pair<K, W>, by_key>>(n_, by_key{});
+  }
+  erased reduce(std::vector<std::vector<erased>>& ports) const override {
+    std::vector<K> order; // first-seen order keeps a reducer's output deterministic
+    key_map<K, std::pair<std::vector<V>, std::vector<W>>> groups;
+    auto slot = [&](K& k) -> auto& {
+      auto [i, fresh] = groups.try_emplace(k);
+      if (fresh)
+        order.push_back(k);
+      return i->second;
+    };
+    for (auto& bucket : ports[0])
+      for (auto& [k, v] : take<std::pair<K, V>>(bucket))
+        slot(k).first.push_back(std::move(v));
+    if (ports.size() > 1)
+      for (auto& bucket : ports[1])
+        for (auto& [k, w] : take<std::pair<K, W>>(bucket))
+          slot(k).second.push_back(std::move(w));
+    std::vector<Out> out;
+    for (auto& k : order) {
+      auto& g = groups[k];
+      emit_(k, std::move(g.first), std::move(g.second), out);
+    }
+    return erase(std::move(out));
+  }
+
+ private:
+  int n_;
+  Emit emit_;
+};
+
+} // namespace sluice::detail

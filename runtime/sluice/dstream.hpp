@@ -1,0 +1,400 @@
+// dstream<T>: a typed handle on a node of the context's DStream graph
+// (Spark's DStream). Building operations is single-threaded and must happen
+// before streaming_context::start(); afterwards it throws illegal_state.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <type_traits>
+
+#include <caf/all.hpp>
+
+#include "sluice/errors.hpp"
+#include "sluice/format.hpp"
+#include "sluice/gather.hpp"
+#include "sluice/graph.hpp"
+#include "sluice/narrow.hpp"
+#include "sluice/output.hpp"
+#include "sluice/shuffle.hpp"
+
+namespace sluice {
+
+namespace detail {
+void write_text_batch(const std::string& dir, const std::vector<std::string>& partitions);
+void print_batch(batch_time t, const std::vector<std::string>& lines, bool more);
+} // namespace detail
+
+template <class T>
+class dstream {
+ public:
+  using value_type = T;
+
+  dstream(std::shared_ptr<detail::graph> g, detail::node<T>* n) : g_(std::move(g)), n_(n) {}
+
+  /// The interval between this stream's batches.
+  duration slide_duration() const { return n_->slide(); }
+
+  // -- stateless transformations ---------------------------------------------
+
+  template <class F>
+  auto map(F f) const {
+    using U = std::decay_t<std::invoke_result_t<F&, T&&>>;
+    return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::map_link>>(
+      "map", n_, std::move(f)));
+  }
+
+  template <class F>
+  auto flat_map(F f) const {
+    using U = detail::range_value_t<std::invoke_result_t<F&, T&&>>;
+    return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::flat_map_link>>(
+      "flat_map", n_, std::move(f)));
+  }
+
+  template <class F>
+  dstream<T> filter(F pred) const {
+    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
+                  "filter expects a predicate callable as bool(const T&)");
+    return add<T>(std::make_unique<detail::narrow_node<T, T, F, detail::filter_adapter>>(
+      "filter", n_, std::move(pred)));
+  }
+
+  /// One vector per partition.
+  dstream<std::vector<T>> glom() const {
+    return map_partitions_named("glom", [](const std::vector<T>& v) {
+      return std::vector<std::vector<T>>{v};
+    });
+  }
+
+  template <class F>
+  auto map_partitions(F f) const {
+    return map_partitions_named("map_partitions", std::move(f));
+  }
+
+  /// Reshuffles into `n` partitions (round-robin).
+  dstream<T> repartition(int n) const {
+    check_partitions(n, "repartition");
+    return add<T>(std::make_unique<detail::repartition_node<T>>(n_, n));
+  }
+
+  /// One record: the reduction of the batch; an empty batch gives [].
+  template <class F>
+  dstream<T> reduce(F f) const {
+    return add<T>(detail::make_gather_node<T>("reduce", {n_}, detail::reduce_fn<T>(std::move(f))));
+  }
+
+  /// One record: the number of records; an empty batch gives [0].
+  dstream<int64_t> count() const {
+    return add<int64_t>(detail::make_gather_node<int64_t>("count", {n_}, detail::count_fn<T>()));
+  }
+
+  dstream<std::pair<T, int64_t>> count_by_value(int n = 0) const {
+    return map([](T x) { return std::pair<T, int64_t>{std::move(x), 1}; })
+      .reduce_by_key(std::plus<int64_t>{}, n);
+  }
+
+  dstream<T> union_with(const dstream<T>& other) const {
+    same_context_and_slide(other, "union_with");
+    return add<T>(detail::make_gather_node<T>("union", {n_, other.n_}, detail::union_fn<T>()));
+  }
+
+  /// f(const rdd<T>&) or f(const rdd<T>&, batch_time), returning an rdd<U>.
+  template <class F>
+  auto transform(F f) const {
+    using R = decltype(call_transform(f));
+    using U = typename R::value_type;
+    return add<U>(detail::make_gather_node<U>("transform", {n_},
+                                              detail::transform_fn<T>(std::move(f))));
+  }
+
+  /// f(const rdd<T>&, const rdd<U>&), returning an rdd<W>.
+  template <class U, class F>
+  auto transform_with(const dstream<U>& other, F f) const {
+    using R = std::decay_t<std::invoke_result_t<F&, const rdd<T>&, const rdd<U>&>>;
+    using W = typename R::value_type;
+    same_context_and_slide(other, "transform_with");
+    return add<W>(detail::make_gather_node<W>("transform_with", {n_, other.node()},
+                                              detail::transform_with_fn<T, U>(std::move(f))));
+  }
+
+  // -- key-value transformations (T = std::pair<K, V>) ------------------------
+
+  template <class F>
+  auto map_values(F f) const requires detail::is_pair_v<T> {
+    return map([f](T p) mutable {
+      return std::pair{std::move(p.first), f(std::move(p.second))};
+    });
+  }
+
+  template <class F>
+  auto flat_map_values(F f) const requires detail::is_pair_v<T> {
+    using K = typename T::first_type;
+    using W = detail::range_value_t<std::invoke_result_t<F&, typename T::second_type&&>>;
+    return flat_map([f](T p) mutable {
+      std::vector<std::pair<K, W>> out;
+      for (auto&& w : f(std::move(p.second)))
+        out.emplace_back(p.first, std::move(w));
+      return out;
+    });
+  }
+
+  template <class F>
+  auto reduce_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
+    using V = typename T::second_type;
+    return combine_by_key([](V v) { return v; }, f, f, n);
+  }
+
+  template <class Create, class MergeValue, class MergeCombiners>
+  auto combine_by_key(Create create, MergeValue merge_value, MergeCombiners merge_combiners,
+                      int n = 0) const requires detail::is_pair_v<T> {
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using C = std::decay_t<std::invoke_result_t<Create&, V&&>>;
+    n = default_partitions(n, "combine_by_key");
+    using node_t = detail::combine_node<K, V, C, Create, MergeValue, MergeCombiners>;
+    return add<std::pair<K, C>>(std::make_unique<node_t>("combine_by_key", n_, n,
+                                                         std::move(create),
+                                                         std::move(merge_value),
+                                                         std::move(merge_combiners)));
+  }
+
+  auto group_by_key(int n = 0) const requires detail::is_pair_v<T> {
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using out_t = std::pair<K, std::vector<V>>;
+    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<V>&&, std::vector<out_t>& out) {
+      out.emplace_back(k, std::move(vs));
+    };
+    return cogroup_impl<V, out_t>("group_by_key", {n_}, n, emit);
+  }
+
+  template <class P>
+  auto cogroup(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
+    using W = typename P::second_type;
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using out_t = std::pair<K, std::pair<std::vector<V>, std::vector<W>>>;
+    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
+      out.emplace_back(k, std::pair{std::move(vs), std::move(ws)});
+    };
+    return two_sided<W, out_t>("cogroup", other, n, emit);
+  }
+
+  template <class P>
+  auto join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
+    using W = typename P::second_type;
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using out_t = std::pair<K, std::pair<V, W>>;
+    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
+      for (auto& v : vs)
+        for (auto& w : ws)
+          out.emplace_back(k, std::pair<V, W>{v, w});
+    };
+    return two_sided<W, out_t>("join", other, n, emit);
+  }
+
+  template <class P>
+  auto left_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
+    using W = typename P::second_type;
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using out_t = std::pair<K, std::pair<V, std::optional<W>>>;
+    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
+      for (auto& v : vs) {
+        if (ws.empty())
+          out.emplace_back(k, std::pair<V, std::optional<W>>{v, std::nullopt});
+        for (auto& w : ws)
+          out.emplace_back(k, std::pair<V, std::optional<W>>{v, w});
+      }
+    };
+    return two_sided<W, out_t>("left_outer_join", other, n, emit);
+  }
+
+  template <class P>
+  auto right_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
+    using W = typename P::second_type;
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using out_t = std::pair<K, std::pair<std::optional<V>, W>>;
+    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
+      for (auto& w : ws) {
+        if (vs.empty())
+          out.emplace_back(k, std::pair<std::optional<V>, W>{std::nullopt, w});
+        for (auto& v : vs)
+          out.emplace_back(k, std::pair<std::optional<V>, W>{v, w});
+      }
+    };
+    return two_sided<W, out_t>("right_outer_join", other, n, emit);
+  }
+
+  template <class P>
+  auto full_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
+    using W = typename P::second_type;
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    using ov = std::optional<V>;
+    using ow = std::optional<W>;
+    using out_t = std::pair<K, std::pair<ov, ow>>;
+    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
+      if (vs.empty())
+        for (auto& w : ws)
+          out.emplace_back(k, std::pair<ov, ow>{std::nullopt, w});
+      else if (ws.empty())
+        for (auto& v : vs)
+          out.emplace_back(k, std::pair<ov, ow>{v, std::nullopt});
+      else
+        for (auto& v : vs)
+          for (auto& w : ws)
+            out.emplace_back(k, std::pair<ov, ow>{v, w});
+    };
+    return two_sided<W, out_t>("full_outer_join", other, n, emit);
+  }
+
+  // -- output operations ------------------------------------------------------
+
+  /// Prints the first `num` records of every batch in Spark's layout.
+  void print(int num = 10) const {
+    if (num < 1)
+      throw invalid_argument("print: num must be >= 1, got " + std::to_string(num));
+    output("print", [num](const rdd<T>& r, batch_time t) {
+      std::vector<std::string> lines;
+      bool more = false;
+      for (auto& p : r.partitions())
+        for (auto& x : p) {
+          if (static_cast<int>(lines.size()) == num) {
+            more = true;
+            break;
+          }
+          std::ostringstream os;
+          format_record(os, x);
+          lines.push_back(os.str());
+        }
+      detail::print_batch(t, lines, more);
+    });
+  }
+
+  /// Writes batch t to `prefix-<t ms>[.suffix]/part-NNNNN`, atomically.
+  void save_as_text_files(std::string prefix, std::string suffix = "") const {
+    output("save_as_text_files", [prefix, suffix](const rdd<T>& r, batch_time t) {
+      std::vector<std::string> files;
+      for (auto& p : r.partitions()) {
+        std::ostringstream os;
+        for (auto& x : p) {
+          format_record(os, x);
+          os << '\n';
+        }
+        files.push_back(os.str());
+      }
+      auto dir = prefix + "-" + std::to_string(t.ms) + (suffix.empty() ? "" : "." + suffix);
+      detail::write_text_batch(dir, files);
+    });
+  }
+
+  /// f(const rdd<T>&) or f(const rdd<T>&, batch_time), on the job thread.
+  template <class F>
+  void foreach_rdd(F f) const {
+    if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
+      output("foreach_rdd", std::move(f));
+    else
+      output("foreach_rdd", [f](const rdd<T>& r, batch_time) mutable { f(r); });
+  }
+
+  /// Sends `(batch_time, std::vector<T>)` to `sink` for every partition.
+  void foreach_actor(caf::actor sink) const {
+    output("foreach_actor", [sink](const rdd<T>& r, batch_time t) {
+      for (auto& p : r.partitions())
+        caf::anon_send(sink, t, p);
+    });
+  }
+
+  // -- persistence --------------------------------------------------------------
+
+  dstream<T> cache() const { return persist(); }
+  dstream<T> persist() const {
+    if (g_->started())
+      throw illegal_state("persist/cache cannot be called after the context started");
+    return *this;
+  }
+
+  // -- engine access ------------------------------------------------------------
+
+  detail::node<T>* node() const { return n_; }
+  const std::shared_ptr<detail::graph>& graph() const { return g_; }
+
+ private:
+  template <class F>
+  static auto call_transform(F& f) {
+    if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
+      return std::decay_t<std::invoke_result_t<F&, const rdd<T>&, batch_time>>{};
+    else
+      return std::decay_t<std::invoke_result_t<F&, const rdd<T>&>>{};
+  }
+
+  template <class U, class N>
+  dstream<U> add(std::unique_ptr<N> n) const {
+    return dstream<U>{g_, g_->add(std::move(n))};
+  }
+
+  template <class F>
+  auto map_partitions_named(const char* name, F f) const {
+    using R = std::decay_t<std::invoke_result_t<F&, const std::vector<T>&>>;
+    using U = detail::range_value_t<R>;
+    return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::partition_link>>(
+      name, n_, std::move(f)));
+  }
+
+  void output(const char* name, std::function<void(const rdd<T>&, batch_time)> f) const {
+    g_->add(std::make_unique<detail::output_node<T>>(name, n_, std::move(f)));
+  }
+
+  void check_partitions(int n, const char* op) const {
+    if (n < 1)
+      throw invalid_argument(std::string(op) + ": number of partitions must be >= 1, got "
+                             + std::to_string(n));
+  }
+
+  int default_partitions(int n, const char* op) const {
+    if (n == 0)
+      return g_->parallelism();
+    check_partitions(n, op);
+    return n;
+  }
+
+  template <class U>
+  void same_context_and_slide(const dstream<U>& other, const char* op) const {
+    if (other.graph() != g_)
+      throw invalid_argument(std::string(op) + ": the streams belong to different contexts");
+    if (other.slide_duration() != slide_duration())
+      throw invalid_argument("requirement failed: Some of the DStreams have different slide "
+                             "durations (" + to_string(slide_duration()) + " and "
+                             + to_string(other.slide_duration()) + ") in " + op);
+  }
+
+  template <class W, class Out, class Emit>
+  auto cogroup_impl(const char* name, std::vector<detail::node_base*> parents, int n,
+                    Emit emit) const {
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    n = default_partitions(n, name);
+    using node_t = detail::cogroup_node<K, V, W, Out, Emit>;
+    return add<Out>(std::make_unique<node_t>(name, std::move(parents), n, std::move(emit)));
+  }
+
+  template <class W, class Out, class P, class Emit>
+  auto two_sided(const char* name, const dstream<P>& other, int n, Emit emit) const {
+    static_assert(std::is_same_v<typename P::first_type, typename T::first_type>,
+                  "joins and cogroup need streams with the same key type");
+    same_context_and_slide(other, name);
+    return cogroup_impl<W, Out>(name, {n_, other.node()}, n, std::move(emit));
+  }
+
+  std::shared_ptr<detail::graph> g_;
+  detail::node<T>* n_;
+};
+
+} // namespace sluice

@@ -1,0 +1,11 @@
+// The one include of sluice's public API.
+#pragma once
+
+#include "sluice/clock.hpp"
+#include "sluice/conf.hpp"
+#include "sluice/dstream.hpp"
+#include "sluice/errors.hpp"
+#include "sluice/listener.hpp"
+#include "sluice/rdd.hpp"
+#include "sluice/streaming_context.hpp"
+#include "sluice/time.hpp"

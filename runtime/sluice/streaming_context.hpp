@@ -1,0 +1,118 @@
+// streaming_context: Spark's StreamingContext. Owns the DStream graph, the
+// CAF actor system and the engine's actors.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "sluice/clock.hpp"
+#include "sluice/conf.hpp"
+#include "sluice/dstream.hpp"
+#include "sluice/listener.hpp"
+#include "sluice/rdd.hpp"
+#include "sluice/source.hpp"
+
+namespace sluice {
+
+namespace detail {
+class context_impl;
+} // namespace detail
+
+/// Lifecycle: built (initialized) -> start() (active) -> stop() (stopped).
+/// Graph building, start() and add_listener() belong to one thread; stop()
+/// and await_termination*() may be called from any thread, including from
+/// inside an output operation (then stop() returns at once and the stop
+/// completes on the engine's lifecycle thread).
+class streaming_context {
+ public:
+  /// Throws invalid_argument for a bad conf value or a non-positive interval.
+  streaming_context(conf c, duration batch_interval);
+  ~streaming_context();
+  streaming_context(streaming_context&&) noexcept;
+  streaming_context& operator=(streaming_context&&) noexcept;
+
+  /// Builds the context with `create` (recovery from `checkpoint_dir` is the
+  /// checkpoint issue's; until then this always calls `create`).
+  static streaming_context get_or_create(const std::string& checkpoint_dir,
+                                         std::function<streaming_context()> create);
+
+  // -- input streams ------------------------------------------------------------
+
+  /// One queued vector per batch (or all at once), then empty batches.
+  template <class T>
+  dstream<T> queue_stream(std::vector<std::vector<T>> batches, bool one_at_a_time = true) {
+    auto src = std::make_unique<detail::queue_source<T>>(batch_interval(), std::move(batches),
+                                                         one_at_a_time);
+    return add_source(std::move(src));
+  }
+
+  /// Lines of text from a TCP server (a receiver; restarts with backoff).
+  dstream<std::string> socket_text_stream(const std::string& host, uint16_t port);
+
+  /// Lines of files that appear (by rename) in `directory` after start.
+  dstream<std::string> text_file_stream(const std::string& directory);
+
+  template <class T>
+  dstream<T> union_of(std::vector<dstream<T>> streams) {
+    if (streams.empty())
+      throw invalid_argument("union_of: expected at least one stream, got none");
+    auto out = streams[0];
+    for (size_t i = 1; i < streams.size(); ++i)
+      out = out.union_with(streams[i]);
+    return out;
+  }
+
+  template <class T>
+  rdd<T> make_rdd(std::vector<T> data, int partitions) {
+    if (partitions < 1)
+      throw invalid_argument("make_rdd: partitions must be >= 1, got "
+                             + std::to_string(partitions));
+    return rdd<T>::slice(std::move(data), partitions, parallelism());
+  }
+
+  // -- configuration ------------------------------------------------------------
+
+  void checkpoint(const std::string& directory);
+  void remember(duration d);
+  void add_listener(std::shared_ptr<streaming_listener> listener);
+
+  // -- lifecycle ----------------------------------------------------------------
+
+  /// Plans the graph into actors and starts the clock. Throws illegal_state
+  /// without output operations or when already stopped.
+  void start();
+  /// Blocks until stopped; rethrows the error that stopped the context.
+  void await_termination();
+  /// Returns true if the context stopped within `timeout` (rethrows errors).
+  bool await_termination_or_timeout(duration timeout);
+  /// Stops the context. Graceful: stop receivers, finish every batch up to
+  /// now (bounded by sluice.streaming.gracefulStopTimeout), then stop.
+  void stop(bool stop_gracefully = false);
+
+  /// Only with sluice.streaming.clock=manual; throws illegal_state otherwise.
+  sluice::manual_clock& manual_clock();
+
+  caf::actor_system& system();
+  duration batch_interval() const;
+  int parallelism() const;
+  const sluice::conf& config() const;
+
+ private:
+  template <class S, class T = typename S::value_type>
+  dstream<T> add_source(std::unique_ptr<S> src) {
+    auto g = graph();
+    auto* raw = g->add(std::move(src));
+    g->add_source(raw);
+    return dstream<T>{g, raw};
+  }
+
+  std::shared_ptr<detail::graph> graph();
+
+  std::shared_ptr<detail::context_impl> impl_;
+};
+
+} // namespace sluice

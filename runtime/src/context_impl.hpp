@@ -1,0 +1,65 @@
+// The state behind a streaming_context (pimpl): actor system, graph, actors
+// and the lifecycle thread that carries out stops.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "sluice/conf.hpp"
+#include "sluice/graph.hpp"
+#include "sluice/listener_bus.hpp"
+#include "sluice/streaming_context.hpp"
+#include "sluice/wiring.hpp"
+
+namespace sluice::detail {
+
+enum class context_state { initialized, active, stopped };
+
+class context_impl {
+ public:
+  context_impl(sluice::conf c, duration batch);
+  ~context_impl();
+
+  void start();
+  void stop(bool graceful);
+  void await();
+  bool await_for(duration d);
+  /// Records the first failure and stops the context asynchronously.
+  void fail(std::string what);
+
+  sluice::conf cfg;
+  duration batch;
+  int parallelism;
+  bool manual;
+  std::unique_ptr<caf::actor_system_config> sys_cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<graph> g;
+  sluice::manual_clock clock;
+  listener_list listeners;
+  std::optional<std::string> checkpoint_dir;
+
+ private:
+  void do_stop(bool graceful);
+  void lifecycle_loop();
+  void request_stop(bool graceful);
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  context_state state_ = context_state::initialized;
+  std::optional<std::string> error_;
+  std::optional<bool> stop_request_;  // graceful?
+  std::thread lifecycle_;
+  std::mutex stop_mtx_;               // one do_stop at a time
+
+  std::shared_ptr<wiring> wiring_;
+  caf::actor generator_;
+  caf::actor bus_;
+  std::vector<caf::actor> actors_;    // operators and gathers
+};
+
+} // namespace sluice::detail

@@ -1,0 +1,252 @@
+#include "sluice/streaming_context.hpp"
+
+#include <filesystem>
+
+#include "context_impl.hpp"
+#include "sluice/gather_actor.hpp"
+#include "sluice/job_generator.hpp"
+#include "sluice/job_scheduler.hpp"
+#include "sluice/operator_actor.hpp"
+
+namespace sluice {
+
+namespace detail {
+
+namespace {
+
+thread_local bool on_lifecycle_thread = false;
+
+} // namespace
+
+context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batch(b) {
+  if (batch.count() <= 0)
+    throw invalid_argument("batch interval must be positive, got " + to_string(batch));
+  cfg.validate();
+  parallelism = cfg.parallelism();
+  manual = cfg.get("sluice.streaming.clock").value_or("system") == "manual";
+  sys_cfg = std::make_unique<caf::actor_system_config>();
+  sys_cfg->set("scheduler.max-threads", static_cast<size_t>(parallelism));
+  sys = std::make_unique<caf::actor_system>(*sys_cfg);
+  g = std::make_shared<graph>(batch, parallelism);
+}
+
+context_impl::~context_impl() {
+  stop(false);
+  if (lifecycle_.joinable())
+    lifecycle_.join();
+}
+
+void context_impl::start() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (state_ == context_state::active)
+      return; // Spark: starting an active context only warns
+    if (state_ == context_state::stopped)
+      throw illegal_state("StreamingContext has already been stopped");
+  }
+  if (g->outputs().empty())
+    throw illegal_state("requirement failed: No output operations registered, so nothing to "
+                        "execute");
+  g->mark_started();
+  bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
+  auto layout = std::make_shared<const plan>(make_plan(*g, chaining));
+  int64_t now = manual ? clock.now().ms : system_now_ms();
+  int64_t b = batch.count();
+  int64_t first = (now / b + 1) * b;
+  wiring_ = std::make_shared<wiring>();
+  wiring_->layout = layout;
+  wiring_->info = run_info{batch_time{first - b}, batch, parallelism};
+  bus_ = sys->spawn<caf::detached>(listener_bus, listeners);
+  scheduler_config sc;
+  sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
+  sc.listener_bus = bus_;
+  sc.on_failure = [this](std::string what) { fail(std::move(what)); };
+  for (auto& [node, stage] : layout->sources)
+    sc.sources.push_back(dynamic_cast<source_base*>(node));
+  wiring_ptr w = wiring_;
+  wiring_->scheduler = sys->spawn<caf::detached>(job_scheduler, w, std::move(sc));
+  for (auto& s : layout->stages) {
+    std::vector<caf::actor> slots;
+    for (int i = 0; i < s.slots; ++i)
+      slots.push_back(sys->spawn(operator_actor, w, s.id, i));
+    actors_.insert(actors_.end(), slots.begin(), slots.end());
+    wiring_->stages.push_back(std::move(slots));
+  }
+  for (auto& gp : layout->gathers) {
+    wiring_->gathers.push_back(sys->spawn(gather_actor, w, gp.id));
+    actors_.push_back(wiring_->gathers.back());
+  }
+  source_env env;
+  env.info = wiring_->info;
+  env.report = [bus = bus_](const std::string& what, const receiver_info& r) {
+    listener_event e{listener_event::kind::receiver_started, {}, {}, r, now_us()};
+    if (what == "error")
+      e.what = listener_event::kind::receiver_error;
+    else if (what == "stopped")
+      e.what = listener_event::kind::receiver_stopped;
+    caf::anon_send(bus, std::move(e));
+  };
+  for (auto* s : g->sources())
+    s->start(env);
+  generator_ = sys->spawn(job_generator, wiring_->scheduler, b, first, manual);
+  if (manual)
+    clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
+  caf::anon_send(bus_, listener_event{listener_event::kind::streaming_started, {}, {}, {},
+                                      now_us()});
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    state_ = context_state::active;
+  }
+  lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
+}
+
+void context_impl::lifecycle_loop() {
+  on_lifecycle_thread = true;
+  std::unique_lock<std::mutex> guard{mtx_};
+  cv_.wait(guard, [this] { return stop_request_.has_value() || state_ == context_state::stopped; });
+  if (state_ == context_state::stopped)
+    return;
+  bool graceful = *stop_request_;
+  guard.unlock();
+  do_stop(graceful);
+}
+
+void context_impl::request_stop(bool graceful) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!stop_request_)
+    stop_request_ = graceful;
+  cv_.notify_all();
+}
+
+void context_impl::fail(std::string what) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!error_)
+      error_ = std::move(what);
+  }
+  request_stop(false);
+}
+
+void context_impl::stop(bool graceful) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (state_ == context_state::initialized) {
+      state_ = context_state::stopped;
+      cv_.notify_all();
+      return;
+    }
+    if (state_ == context_state::stopped)
+      return;
+  }
+  if (on_job_thread() || on_lifecycle_thread) {
+    request_stop(graceful); // the lifecycle thread completes it
+    return;
+  }
+  do_stop(graceful);
+  if (lifecycle_.joinable() && std::this_thread::get_id() != lifecycle_.get_id())
+    lifecycle_.join();
+}
+
+void context_impl::do_stop(bool graceful) {
+  std::lock_guard<std::mutex> once{stop_mtx_};
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (state_ != context_state::active)
+      return;
+  }
+  for (auto* s : g->sources())
+    s->stop();
+  caf::scoped_actor self{*sys};
+  if (graceful) {
+    auto timeout = cfg.get_duration("sluice.streaming.gracefulStopTimeout", batch * 10);
+    int64_t now = manual ? clock.now().ms : system_now_ms();
+    int64_t b = batch.count();
+    int64_t until = ((now + b - 1) / b) * b;
+    self->request(wiring_->scheduler, timeout, drain_atom::value, until)
+      .receive([](bool) {}, [](caf::error&) {});
+  }
+  self->send_exit(generator_, caf::exit_reason::user_shutdown);
+  // Waits for a running output operation to finish, bounded.
+  self->request(wiring_->scheduler, std::chrono::seconds(60), stop_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+  self->request(bus_, std::chrono::seconds(10), drain_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+  for (auto& a : actors_)
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+  self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
+  self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  if (manual)
+    clock.on_advance({});
+  std::lock_guard<std::mutex> guard{mtx_};
+  state_ = context_state::stopped;
+  cv_.notify_all();
+}
+
+void context_impl::await() {
+  std::unique_lock<std::mutex> guard{mtx_};
+  cv_.wait(guard, [this] { return state_ == context_state::stopped; });
+  if (error_)
+    throw error(*error_);
+}
+
+bool context_impl::await_for(duration d) {
+  std::unique_lock<std::mutex> guard{mtx_};
+  bool done = cv_.wait_for(guard, d, [this] { return state_ == context_state::stopped; });
+  if (done && error_)
+    throw error(*error_);
+  return done;
+}
+
+} // namespace detail
+
+// -- streaming_context ----------------------------------------------------------
+
+streaming_context::streaming_context(conf c, duration batch_interval)
+    : impl_(std::make_shared<detail::context_impl>(std::move(c), batch_interval)) {}
+
+streaming_context::~streaming_context() = default;
+streaming_context::streaming_context(streaming_context&&) noexcept = default;
+streaming_context& streaming_context::operator=(streaming_context&&) noexcept = default;
+
+streaming_context streaming_context::get_or_create(const std::string&,
+                                                   std::function<streaming_context()> create) {
+  return create();
+}
+
+void streaming_context::checkpoint(const std::string& directory) {
+  if (directory.empty())
+    throw invalid_argument("checkpoint: the directory must not be empty");
+  std::filesystem::create_directories(directory);
+  impl_->checkpoint_dir = directory;
+}
+
+void streaming_context::remember(duration d) {
+  if (d.count() <= 0)
+    throw invalid_argument("remember: duration must be positive, got " + to_string(d));
+}
+
+void streaming_context::add_listener(std::shared_ptr<streaming_listener> l) {
+  if (impl_->g->started())
+    throw illegal_state("add_listener must be called before start()");
+  impl_->listeners.push_back(std::move(l));
+}
+
+void streaming_context::start() { impl_->start(); }
+void streaming_context::await_termination() { impl_->await(); }
+bool streaming_context::await_termination_or_timeout(duration t) { return impl_->await_for(t); }
+void streaming_context::stop(bool graceful) { impl_->stop(graceful); }
+
+sluice::manual_clock& streaming_context::manual_clock() {
+  if (!impl_->manual)
+    throw illegal_state("manual_clock() needs sluice.streaming.clock=manual (the clock is "
+                        "'system')");
+  return impl_->clock;
+}
+
+caf::actor_system& streaming_context::system() { return *impl_->sys; }
+duration streaming_context::batch_interval() const { return impl_->batch; }
+int streaming_context::parallelism() const { return impl_->parallelism; }
+const conf& streaming_context::config() const { return impl_->cfg; }
+std::shared_ptr<detail::graph> streaming_context::graph() { return impl_->g; }
+
+} // namespace sluice
