@@ -1,0 +1,72 @@
+// The record codec: turns records into bytes and back (DESIGN.md "Records"; bytes in FORMAT.md).
+#pragma once
+
+#include <concepts>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sluice {
+
+/// Thrown by `codec<T>::decode` on truncated or malformed input and by
+/// `codec<T>::encode` when a value cannot be represented (a Protobuf message
+/// missing required fields). The message names the type or part being decoded.
+class codec_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The customization point. A specialization provides:
+/// ```
+/// static void encode(const T& x, std::string& out); // appends x's bytes to out
+/// static T decode(std::string_view& in);            // consumes x's bytes from the front of in
+/// ```
+/// `decode` throws `codec_error` when `in` is too short or holds bytes no
+/// `encode` produces; it leaves `in` unspecified then. Built in for arithmetic
+/// types, bool, std::string, std::pair, std::tuple, std::optional, std::vector,
+/// std::map, std::unordered_map, Protobuf messages and types with a CAF-style
+/// `inspect` overload. Users may specialize it for their own types.
+/// @note Codec bytes are not self-describing: decode with the type that encoded.
+template <class T>
+struct codec;
+
+/// True when `codec<T>` encodes and decodes `T`, so records can cross processes,
+/// the WAL and checkpoints. Use it to reject a record type with a clear message:
+/// `static_assert(sluice::encodable<T>, "records need a sluice::codec<T>")`.
+template <class T>
+concept encodable = requires(const T& x, std::string& out, std::string_view& in) {
+  codec<T>::encode(x, out);
+  { codec<T>::decode(in) } -> std::same_as<T>;
+};
+
+} // namespace sluice
+
+#include "sluice/detail/codec_wire.hpp"
+
+#include "sluice/detail/codec_builtin.hpp"
+#include "sluice/detail/codec_std.hpp"
+#include "sluice/detail/codec_protobuf.hpp"
+#include "sluice/detail/codec_inspect.hpp"
+
+namespace sluice {
+
+/// Returns the bytes of `x`.
+template <encodable T>
+std::string encode_to_string(const T& x) {
+  std::string out;
+  codec<T>::encode(x, out);
+  return out;
+}
+
+/// Returns the value encoded in `bytes`, which must hold exactly one `T`.
+/// Throws `codec_error` on truncated or malformed input and when bytes remain
+/// after the value.
+template <encodable T>
+T decode_from_string(std::string_view bytes) {
+  T result = codec<T>::decode(bytes);
+  if (!bytes.empty())
+    detail::throw_trailing_bytes(bytes.size());
+  return result;
+}
+
+} // namespace sluice

@@ -1,0 +1,157 @@
+// Codecs for arithmetic types, bool and std::string. Included by sluice/codec.hpp only.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace sluice::detail {
+
+/// The name a codec error gives an arithmetic type: "int32", "uint8", "char", "double", ...
+template <class T>
+constexpr std::string_view arithmetic_name() {
+  if constexpr (std::is_same_v<T, char>)
+    return "char";
+  else if constexpr (std::is_same_v<T, wchar_t>)
+    return "wchar_t";
+  else if constexpr (std::is_same_v<T, char8_t>)
+    return "char8_t";
+  else if constexpr (std::is_same_v<T, char16_t>)
+    return "char16_t";
+  else if constexpr (std::is_same_v<T, char32_t>)
+    return "char32_t";
+  else if constexpr (std::is_same_v<T, float>)
+    return "float";
+  else if constexpr (std::is_same_v<T, double>)
+    return "double";
+  else if constexpr (std::is_same_v<T, long double>)
+    return "long double";
+  else if constexpr (std::is_signed_v<T>) {
+    constexpr std::string_view names[] = {"int8", "int16", "int32", "int64"};
+    return names[std::bit_width(sizeof(T)) - 1];
+  } else {
+    constexpr std::string_view names[] = {"uint8", "uint16", "uint32", "uint64"};
+    return names[std::bit_width(sizeof(T)) - 1];
+  }
+}
+
+/// The unsigned integer holding the bytes of arithmetic `T` on the wire.
+template <class T>
+struct wire_bits {
+  using type = std::make_unsigned_t<T>;
+};
+
+template <>
+struct wire_bits<float> {
+  static_assert(std::numeric_limits<float>::is_iec559 && sizeof(float) == 4);
+  using type = std::uint32_t;
+};
+
+template <>
+struct wire_bits<double> {
+  static_assert(std::numeric_limits<double>::is_iec559 && sizeof(double) == 8);
+  using type = std::uint64_t;
+};
+
+/// Bytes of a long double that carry its value: 10 for the x87 80-bit format
+/// (the rest is padding), else all of them.
+inline constexpr std::size_t long_double_size
+  = std::numeric_limits<long double>::digits == 64 ? 10 : sizeof(long double);
+
+/// Arithmetic types other than bool and long double: fixed width, little-endian.
+template <class T>
+concept fixed_arithmetic = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>
+                           && !std::is_same_v<T, long double>;
+
+template <class T>
+  requires std::is_arithmetic_v<T>
+struct min_size<T> {
+  static constexpr std::size_t value = std::is_same_v<T, long double> ? long_double_size
+                                                                       : sizeof(T);
+};
+
+template <>
+struct min_size<std::string> {
+  static constexpr std::size_t value = 1;
+};
+
+} // namespace sluice::detail
+
+namespace sluice {
+
+/// Integers: two's complement, sizeof(T) bytes, little-endian. float/double:
+/// the IEEE 754 bit pattern as a little-endian uint32/uint64.
+template <detail::fixed_arithmetic T>
+struct codec<T> {
+  using bits = typename detail::wire_bits<T>::type;
+
+  static void encode(const T& x, std::string& out) {
+    detail::put_fixed(out, std::bit_cast<bits>(x));
+  }
+
+  static T decode(std::string_view& in) {
+    return std::bit_cast<T>(detail::get_fixed<bits>(in, detail::arithmetic_name<T>()));
+  }
+};
+
+/// The significant bytes of the in-memory representation, little-endian
+/// (x86: the 10-byte x87 format). Portable only between hosts sharing the format.
+template <>
+struct codec<long double> {
+  static void encode(const long double& x, std::string& out) {
+    char buf[sizeof(long double)];
+    std::memcpy(buf, &x, sizeof(long double));
+    if constexpr (std::endian::native == std::endian::big)
+      std::reverse(buf, buf + sizeof(long double));
+    out.append(buf, detail::long_double_size);
+  }
+
+  static long double decode(std::string_view& in) {
+    auto bytes = detail::take(in, detail::long_double_size, "long double");
+    char buf[sizeof(long double)] = {};
+    std::memcpy(buf, bytes.data(), bytes.size());
+    if constexpr (std::endian::native == std::endian::big)
+      std::reverse(buf, buf + sizeof(long double));
+    long double x;
+    std::memcpy(&x, buf, sizeof(long double));
+    return x;
+  }
+};
+
+/// One byte: 0x00 or 0x01; any other byte is malformed.
+template <>
+struct codec<bool> {
+  static void encode(const bool& x, std::string& out) {
+    out.push_back(x ? '\x01' : '\x00');
+  }
+
+  static bool decode(std::string_view& in) {
+    auto byte = static_cast<std::uint8_t>(detail::take(in, 1, "bool")[0]);
+    if (byte > 1)
+      detail::throw_malformed("bool", "byte is neither 0x00 nor 0x01");
+    return byte == 1;
+  }
+};
+
+/// A varint byte count, then the bytes as they are (no terminator, any content).
+template <>
+struct codec<std::string> {
+  static void encode(const std::string& x, std::string& out) {
+    detail::put_varint(out, x.size());
+    out.append(x);
+  }
+
+  static std::string decode(std::string_view& in) {
+    auto n = detail::get_varint(in, "string length");
+    if (n > in.size())
+      detail::throw_truncated("string bytes", std::min<std::uint64_t>(n, SIZE_MAX), in.size());
+    return std::string{detail::take(in, static_cast<std::size_t>(n), "string bytes")};
+  }
+};
+
+} // namespace sluice
