@@ -16,7 +16,7 @@ template <class T, class Fn>
 class stateless_gather final : public node<T> {
  public:
   stateless_gather(std::string name, std::vector<node_base*> parents, Fn fn)
-      : node<T>(node_kind::gather, std::move(name), parents[0]->slide(), std::move(parents)),
+      : node<T>(node_kind::gather, std::move(name), parents[0]->slide(), parents),
         fn_(std::move(fn)) {}
 
   std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
@@ -36,7 +36,7 @@ class stateless_gather final : public node<T> {
 };
 
 template <class T, class Fn>
-std::unique_ptr<node_base> make_gather_node(std::string name, std::vector<node_base*> parents,
+std::unique_ptr<stateless_gather<T, Fn>> make_gather_node(std::string name, std::vector<node_base*> parents,
                                             Fn fn) {
   return std::make_unique<stateless_gather<T, Fn>>(std::move(name), std::move(parents),
                                                    std::move(fn));

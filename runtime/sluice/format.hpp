@@ -14,8 +14,17 @@
 
 namespace sluice {
 
+// All overloads are declared first so that nested records find each other.
 template <class T>
 void format_record(std::ostream& os, const T& x);
+template <class A, class B>
+void format_record(std::ostream& os, const std::pair<A, B>& p);
+template <class... Ts>
+void format_record(std::ostream& os, const std::tuple<Ts...>& t);
+template <class T>
+void format_record(std::ostream& os, const std::optional<T>& x);
+template <class T>
+void format_record(std::ostream& os, const std::vector<T>& v);
 
 namespace detail {
 
