@@ -30,7 +30,15 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
 bench: build
+	@test -s $(BUILD)/corpus-50mb.txt || { python3 ../shared/tools/gen_corpus.py 50 > $(BUILD)/corpus-50mb.tmp \
+	  && mv $(BUILD)/corpus-50mb.tmp $(BUILD)/corpus-50mb.txt; }
 	$(MAKE) -s -C . bench-run BUILD=$(BUILD)
+
+# Runs the benchmarks on an existing build (make bench builds first).
+.PHONY: bench-run
+bench-run:
+	$(BUILD)/bench/word_count --input $(BUILD)/corpus-50mb.txt --master local[2]
+	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master local[2]
 
 install: build
 	cmake --install $(BUILD)
