@@ -1,0 +1,73 @@
+// Spark's NetworkWordCount: counts the words of the lines a TCP server
+// sends, every second.
+//
+//   network_word_count <host> <port>
+//
+// Try it with a server such as `nc -lk 9999`, then type lines into it.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sluice/sluice.hpp>
+
+namespace {
+
+int usage(const char* what) {
+  if (what != nullptr)
+    std::cerr << "network_word_count: " << what << "\n";
+  std::cerr << "Usage: network_word_count <host> <port>\n"
+               "  <host> and <port> describe the TCP server that sluice connects to\n"
+               "  to receive lines of text, e.g. localhost 9999\n";
+  return 2;
+}
+
+/// Parses a TCP port (1..65535); returns 0 if `s` is not one.
+uint16_t parse_port(const std::string& s) {
+  if (s.empty() || s.size() > 5 || s.find_first_not_of("0123456789") != std::string::npos)
+    return 0;
+  long v = std::stol(s);
+  return v >= 1 && v <= 65535 ? static_cast<uint16_t>(v) : 0;
+}
+
+std::vector<std::string> split(const std::string& line) {
+  std::vector<std::string> words;
+  size_t start = 0;
+  for (;;) {
+    auto end = line.find(' ', start);
+    words.push_back(line.substr(start, end - start));
+    if (end == std::string::npos)
+      return words;
+    start = end + 1;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3)
+    return usage(nullptr);
+  std::string host = argv[1];
+  uint16_t port = parse_port(argv[2]);
+  if (host.empty())
+    return usage("the host must not be empty");
+  if (port == 0)
+    return usage("the port must be a number in 1..65535");
+  try {
+    sluice::conf c;
+    c.app_name("NetworkWordCount").master("local[2]");
+    sluice::streaming_context ssc{c, sluice::seconds(1)};
+    auto lines = ssc.socket_text_stream(host, port);
+    auto words = lines.flat_map([](const std::string& l) { return split(l); });
+    auto counts = words.map([](const std::string& w) { return std::pair<std::string, int>{w, 1}; })
+                    .reduce_by_key([](int a, int b) { return a + b; });
+    counts.print();
+    ssc.start();
+    ssc.await_termination();
+  } catch (const sluice::error& e) {
+    std::cerr << "network_word_count: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
