@@ -34,13 +34,23 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
         if (!pend.none[i])
           inputs[i] = std::move(pend.data[i]);
       st.batches.erase(t);
+      auto w = st.w; // keeps the wiring alive in asynchronous continuations
+      int id = st.gather;
+      auto done = [self, w, id, t](gather_result result) {
+        auto& gp = w->layout->gathers[static_cast<size_t>(id)];
+        if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, w->info.zero))
+          scatter(*w, gp.stage, t, std::move(result.data));
+        self->send(w->scheduler, gather_done{t, id, std::move(result.job)});
+      };
+      auto fail = [self, w, t](std::string what) {
+        self->send(w->scheduler, batch_failed{t, std::move(what)});
+      };
       try {
-        auto result = st.op->compute(batch_time{t}, inputs);
-        if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, wr.info.zero))
-          scatter(wr, gp.stage, t, std::move(result.data));
-        self->send(wr.scheduler, gather_done{t, st.gather, std::move(result.job)});
+        auto* actor = static_cast<caf::event_based_actor*>(self);
+        if (!st.op->compute_async(batch_time{t}, inputs, actor, done, fail))
+          done(st.op->compute(batch_time{t}, inputs));
       } catch (const std::exception& e) {
-        self->send(wr.scheduler, batch_failed{t, e.what()});
+        fail(e.what());
       }
     },
   };

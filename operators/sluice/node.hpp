@@ -37,6 +37,16 @@ class gather_op {
   /// Called once per parent batch time, in time order. `inputs` holds one
   /// entry per parent (nullopt where the parent had no batch).
   virtual gather_result compute(batch_time t, std::vector<std::optional<parts>>& inputs) = 0;
+
+  /// The asynchronous variant, for nodes that wait on other actors (`via`).
+  /// Returns false if the op is synchronous (then `compute` is used).
+  /// Otherwise it calls exactly one of `done` or `fail`, later, on the thread
+  /// of `actor` (the gather actor, a `caf::event_based_actor*`).
+  virtual bool compute_async(batch_time, std::vector<std::optional<parts>>&, void* /*actor*/,
+                             std::function<void(gather_result)> /*done*/,
+                             std::function<void(std::string)> /*fail*/) {
+    return false;
+  }
 };
 
 /// Facts about the running context that node instances need.

@@ -21,6 +21,7 @@
 #include "sluice/narrow.hpp"
 #include "sluice/output.hpp"
 #include "sluice/shuffle.hpp"
+#include "sluice/via.hpp"
 
 namespace sluice {
 
@@ -119,6 +120,14 @@ class dstream {
     same_context_and_slide(other, "transform_with");
     return add<W>(detail::make_gather_node<W>("transform_with", {n_, other.node()},
                                               detail::transform_with_fn<T, U>(std::move(f))));
+  }
+
+  /// Sends every partition to `op` (a user's typed actor) and continues with
+  /// its replies. A failed request fails the batch.
+  template <class U>
+  dstream<U> via(caf::typed_actor<typename caf::replies_to<std::vector<T>>::template with<
+                   std::vector<U>>> op) const {
+    return add<U>(std::make_unique<detail::via_node<T, U>>(n_, std::move(op)));
   }
 
   // -- key-value transformations (T = std::pair<K, V>) ------------------------
