@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sluice/fault_injector.hpp"
+
 namespace sluice::detail {
 
 namespace {
@@ -30,6 +32,7 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
   auto& st = self->state;
   auto& w = *st.w;
   auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
+  fault_injector::global().hit(fault_points::operator_run);
   bool none = std::any_of(msgs.begin(), msgs.end(), [](auto& m) { return m.none; });
   if (none) {
     for (auto& c : sp.consumers) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "sluice/errors.hpp"
+#include "sluice/fault_spec.hpp"
 
 namespace sluice {
 
@@ -126,6 +127,8 @@ const std::map<std::string, checker>& known_keys() {
 
 } // namespace
 
+void check_fault_key(const std::string& key, const std::string& value);
+
 duration parse_duration(const std::string& text, const std::string& what) {
   auto bad = [&] {
     throw invalid_argument("invalid duration '" + text + "' for " + what
@@ -172,10 +175,21 @@ conf& conf::app_name(std::string name) { return set("sluice.app.name", std::move
 
 conf& conf::master(std::string m) { return set("sluice.master", std::move(m)); }
 
+void check_fault_key(const std::string& key, const std::string& value) {
+  if (key.rfind("sluice.fault.", 0) != 0)
+    return;
+  try {
+    parse_fault_spec(key, value);
+  } catch (const std::invalid_argument& e) {
+    throw invalid_argument(e.what());
+  }
+}
+
 conf& conf::set(std::string key, std::string value) {
   auto& keys = known_keys();
   if (auto i = keys.find(key); i != keys.end())
     i->second(key, value);
+  check_fault_key(key, value);
   entries_[std::move(key)] = std::move(value);
   return *this;
 }
@@ -233,9 +247,11 @@ int conf::parallelism() const {
 
 void conf::validate() const {
   auto& keys = known_keys();
-  for (auto& [k, v] : entries_)
+  for (auto& [k, v] : entries_) {
     if (auto i = keys.find(k); i != keys.end())
       i->second(k, v);
+    check_fault_key(k, v);
+  }
 }
 
 } // namespace sluice

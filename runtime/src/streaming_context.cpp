@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "context_impl.hpp"
+#include "sluice/fault_injector.hpp"
 #include "sluice/gather_actor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
@@ -22,6 +23,8 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   if (batch.count() <= 0)
     throw invalid_argument("batch interval must be positive, got " + to_string(batch));
   cfg.validate();
+  // Fault points armed by conf keys sluice.fault.<point> (DESIGN.md "Faults").
+  fault_injector::global().arm_from_conf(cfg.entries());
   parallelism = cfg.parallelism();
   manual = cfg.get("sluice.streaming.clock").value_or("system") == "manual";
   sys_cfg = std::make_unique<caf::actor_system_config>();

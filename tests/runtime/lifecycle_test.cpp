@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "fixtures/harness.hpp"
+#include "sluice/fault_injector.hpp"
 
 using namespace sluice;
 using fixtures::manual_conf;
@@ -211,4 +212,25 @@ BOOST_AUTO_TEST_CASE(save_as_text_files_writes_one_directory_per_batch) {
     ++entries;
   BOOST_TEST(entries == 2u); // no temporary directories left behind
   fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(fault_point_operator_run_armed_from_conf_fails_the_batch) {
+  auto c = manual_conf();
+  c.set("sluice.fault.operator.run", "throw,after=2,times=1");
+  std::atomic<int> batches{0};
+  {
+    streaming_context ssc{c, seconds(1)};
+    // One source stage at local[2]: two operator.run hits per batch, so the
+    // third hit (batch 2) throws.
+    ssc.queue_stream<int>({{1, 2}, {3, 4}}).foreach_rdd([&](const rdd<int>&) { ++batches; });
+    ssc.start();
+    ssc.manual_clock().advance(seconds(2));
+    auto msg = message_of<sluice::error>([&] { ssc.await_termination(); });
+    BOOST_TEST(contains(msg, "operator.run"));
+  }
+  sluice::fault_injector::global().disarm_all();
+  BOOST_TEST(batches.load() == 1);
+  BOOST_TEST(contains(message_of<invalid_argument>([] {
+    conf{}.set("sluice.fault.operator.run", "explode");
+  }), "explode"));
 }
