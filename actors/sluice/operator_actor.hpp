@@ -21,6 +21,7 @@ struct operator_state {
     std::vector<batch_msg> msgs;
   };
   std::map<int64_t, pending> batches;
+  std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   static inline const char* name = "sluice.operator";
 };
 

@@ -68,13 +68,13 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
   if (sp.consumers.size() == 1 && sp.consumers[0].what == consumer::kind::shuffle) {
     auto& c = sp.consumers[0];
     auto& target = w.layout->stages[static_cast<size_t>(c.target)];
-    chain ch;
-    ch.buckets = target.head->make_writer(static_cast<size_t>(c.port));
-    auto* term = ch.buckets->input();
-    ch = build(sp, term, std::move(ch));
+    // The writer lives across batches: its tables keep their capacity.
+    if (!st.writer)
+      st.writer = target.head->make_writer(static_cast<size_t>(c.port));
+    auto ch = build(sp, st.writer->input(), chain{});
     for (auto& p : input)
       ch.head->feed(std::move(p));
-    send_buckets(self, w, c, t, st.slot, ch.buckets->take());
+    send_buckets(self, w, c, t, st.slot, st.writer->take());
     return;
   }
   chain ch;
@@ -135,6 +135,7 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
       try {
         run_batch(self, t, msgs);
       } catch (const std::exception& e) {
+        st.writer.reset(); // may hold part of the failed batch
         self->send(st.w->scheduler, batch_failed{t, e.what()});
       }
     },

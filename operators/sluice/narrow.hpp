@@ -31,8 +31,12 @@ class flat_map_link final : public emitter<T> {
   void open(int32_t p) override { down_->open(p); }
   void push(T&& x) override {
     auto&& range = f_(std::move(x));
-    for (auto&& y : range)
-      down_->push(U(std::move(y)));
+    for (auto&& y : range) {
+      if constexpr (std::is_same_v<std::decay_t<decltype(y)>, U>)
+        down_->push(std::move(y));
+      else
+        down_->push(U(std::move(y)));
+    }
   }
   void close() override { down_->close(); }
 

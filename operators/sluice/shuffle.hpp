@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/detail/dense_map.hpp"
 #include "sluice/detail/hash.hpp"
 #include "sluice/node.hpp"
 
@@ -15,22 +16,15 @@ namespace sluice::detail {
 template <class K, class C>
 using key_map = std::unordered_map<K, C, key_hash<K>>;
 
+/// A combined bucket on its way to a reducer, with each key's hash so the
+/// reducer does not hash again.
 template <class K, class C>
-std::vector<erased> maps_to_buckets(std::vector<key_map<K, C>>& maps) {
-  std::vector<erased> out;
-  out.reserve(maps.size());
-  for (auto& m : maps) {
-    std::vector<std::pair<K, C>> v;
-    v.reserve(m.size());
-    for (auto& kv : m)
-      v.emplace_back(std::move(const_cast<K&>(kv.first)), std::move(kv.second));
-    out.push_back(erase(std::move(v)));
-    m = {};
-  }
-  return out;
-}
+struct hashed_bucket {
+  std::vector<std::pair<K, C>> entries;
+  std::vector<uint64_t> hashes;
+};
 
-/// Map side of combine_by_key: one hash map per reducer.
+/// Map side of combine_by_key: one table per reducer, each key hashed once.
 template <class K, class V, class C, class Create, class MergeValue>
 class combine_writer final : public emitter<std::pair<K, V>>, public bucket_writer_base {
  public:
@@ -39,17 +33,24 @@ class combine_writer final : public emitter<std::pair<K, V>>, public bucket_writ
   void open(int32_t) override {}
   void close() override {}
   void push(std::pair<K, V>&& x) override {
-    auto& m = maps_[static_cast<size_t>(partition_of(x.first, static_cast<int>(maps_.size())))];
-    if (auto i = m.find(x.first); i != m.end())
-      i->second = merge_(std::move(i->second), std::move(x.second));
-    else
-      m.emplace(std::move(x.first), create_(std::move(x.second)));
+    auto h = hash_key(x.first);
+    auto& m = maps_[static_cast<size_t>(partition_of_hash(h, static_cast<int>(maps_.size())))];
+    m.upsert(std::move(x.first), h, std::move(x.second), create_, merge_);
   }
   emitter_base* input() override { return this; }
-  std::vector<erased> take() override { return maps_to_buckets(maps_); }
+  std::vector<erased> take() override {
+    std::vector<erased> out;
+    out.reserve(maps_.size());
+    for (auto& m : maps_) {
+      std::vector<hashed_bucket<K, C>> one(1);
+      one[0].entries = m.take(one[0].hashes);
+      out.push_back(erase(std::move(one)));
+    }
+    return out;
+  }
 
  private:
-  std::vector<key_map<K, C>> maps_;
+  std::vector<dense_map<K, C>> maps_;
   Create create_;
   MergeValue merge_;
 };
@@ -72,17 +73,22 @@ class combine_node final : public node<std::pair<K, C>> {
 
   erased reduce(std::vector<std::vector<erased>>& ports) const override {
     auto merge = merge_combiners_;
-    key_map<K, C> m;
+    auto keep = [](C&& c) -> C&& { return std::move(c); };
+    auto unwrap = [](erased& e) { return std::move(take<hashed_bucket<K, C>>(e)[0]); };
+    if (ports[0].size() == 1) // one sender: its bucket is already combined
+      return erase(unwrap(ports[0][0]).entries);
+    size_t total = 0;
     for (auto& bucket : ports[0])
-      for (auto& [k, c] : take<std::pair<K, C>>(bucket)) {
-        if (auto i = m.find(k); i != m.end())
-          i->second = merge(std::move(i->second), std::move(c));
-        else
-          m.emplace(std::move(k), std::move(c));
-      }
-    std::vector<key_map<K, C>> one(1);
-    one[0] = std::move(m);
-    return maps_to_buckets(one)[0];
+      total += view<hashed_bucket<K, C>>(bucket)[0].entries.size();
+    dense_map<K, C> m;
+    m.reserve(total);
+    for (auto& bucket : ports[0]) {
+      auto b = unwrap(bucket);
+      for (size_t i = 0; i < b.entries.size(); ++i)
+        m.upsert(std::move(b.entries[i].first), b.hashes[i], std::move(b.entries[i].second), keep,
+                 merge);
+    }
+    return erase(m.take());
   }
 
  private:
@@ -96,7 +102,8 @@ class combine_node final : public node<std::pair<K, C>> {
 template <class T, class Route>
 class route_writer final : public emitter<T>, public bucket_writer_base {
  public:
-  route_writer(int n, Route route) : buckets_(static_cast<size_t>(n)), route_(std::move(route)) {}
+  route_writer(int n, Route route)
+      : buckets_(static_cast<size_t>(n)), initial_(route), route_(std::move(route)) {}
   void open(int32_t p) override { partition_ = p; }
   void close() override {}
   void push(T&& x) override {
@@ -106,14 +113,17 @@ class route_writer final : public emitter<T>, public bucket_writer_base {
   emitter_base* input() override { return this; }
   std::vector<erased> take() override {
     std::vector<erased> out;
-    for (auto& b : buckets_)
+    for (auto& b : buckets_) {
       out.push_back(erase(std::move(b)));
-    buckets_ = {};
+      b = {};
+    }
+    route_ = initial_; // the writer is reused for the next batch
     return out;
   }
 
  private:
   std::vector<std::vector<T>> buckets_;
+  Route initial_;
   Route route_;
   int32_t partition_ = 0;
 };

@@ -53,15 +53,29 @@ struct key_hash<std::vector<T>> {
 
 namespace detail {
 
-/// Returns the partition in [0, n) of `key`. Integer hashes are mixed so that
-/// consecutive keys spread (std::hash of an integer is the identity).
+/// Hashes `key` once for shuffles: the low bits index hash tables, the high
+/// bits pick the partition. Integer hashes are mixed (std::hash of an integer
+/// is the identity).
 template <class K>
-int partition_of(const K& key, int n) {
+uint64_t hash_key(const K& key) {
   uint64_t h = key_hash<K>{}(key);
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
-  return static_cast<int>(h % static_cast<uint64_t>(n));
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+/// Maps the hash's high bits onto [0, n) by multiply-shift (no division).
+inline int partition_of_hash(uint64_t h, int n) {
+  return static_cast<int>(((h >> 32) * static_cast<uint64_t>(n)) >> 32);
+}
+
+/// Returns the partition in [0, n) of `key` (Spark's HashPartitioner).
+template <class K>
+int partition_of(const K& key, int n) {
+  return partition_of_hash(hash_key(key), n);
 }
 
 } // namespace detail
