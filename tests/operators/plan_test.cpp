@@ -1,0 +1,74 @@
+#define BOOST_TEST_MODULE operators/plan
+#include <boost/test/unit_test.hpp>
+
+#include "sluice/plan.hpp"
+#include "sluice/sluice.hpp"
+
+using namespace sluice;
+using detail::consumer;
+using detail::stage_plan;
+
+namespace {
+
+streaming_context make(bool chaining) {
+  conf c;
+  c.master("local[3]").set("sluice.streaming.clock", "manual");
+  c.set("sluice.streaming.operatorChaining", chaining ? "true" : "false");
+  return streaming_context{c, seconds(1)};
+}
+
+void word_count(streaming_context& ssc) {
+  ssc.queue_stream<std::string>({})
+    .map([](std::string s) { return s; })
+    .filter([](const std::string& s) { return !s.empty(); })
+    .map([](std::string s) { return std::pair{s, 1}; })
+    .reduce_by_key(std::plus<int>{}, 5)
+    .print();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(narrow_operators_fuse_into_one_stage) {
+  auto ssc = make(true);
+  word_count(ssc);
+  auto& g = *ssc.queue_stream<int>({}).graph();
+  auto p = detail::make_plan(g, true);
+  // source + map/filter/map | reduce_by_key | print
+  BOOST_TEST_REQUIRE(p.stages.size() == 2u);
+  BOOST_TEST(p.stages[0].chain.size() == 3u);
+  BOOST_TEST(p.stages[0].slots == 3);
+  BOOST_TEST((p.stages[0].consumers[0].what == consumer::kind::shuffle));
+  BOOST_TEST((p.stages[1].in == stage_plan::input::shuffle));
+  BOOST_TEST(p.stages[1].slots == 5);
+  BOOST_TEST(p.stages[1].expected == std::vector<int>{3}, boost::test_tools::per_element());
+  BOOST_TEST_REQUIRE(p.gathers.size() == 1u);
+  BOOST_TEST(p.gathers[0].expected == std::vector<int>{5}, boost::test_tools::per_element());
+  BOOST_TEST(p.outputs == std::vector<int>{0}, boost::test_tools::per_element());
+  BOOST_TEST(p.sources.size() == 1u); // the unused queue_stream is not planned
+}
+
+BOOST_AUTO_TEST_CASE(without_chaining_every_operator_has_its_own_stage) {
+  auto ssc = make(false);
+  word_count(ssc);
+  auto& g = *ssc.queue_stream<int>({}).graph();
+  auto p = detail::make_plan(g, false);
+  BOOST_TEST_REQUIRE(p.stages.size() == 5u); // source, map, filter, map, reduce_by_key
+  for (size_t i = 1; i <= 3; ++i) {
+    BOOST_TEST((p.stages[i].in == stage_plan::input::forward));
+    BOOST_TEST(p.stages[i].chain.size() == 1u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fan_out_ends_a_chain) {
+  auto ssc = make(true);
+  auto s = ssc.queue_stream<int>({}).map([](int x) { return x; });
+  s.map([](int x) { return x + 1; }).print();
+  s.filter([](int x) { return x > 0; }).print();
+  auto p = detail::make_plan(*s.graph(), true);
+  // stage 0: source+map, then one forward stage per branch.
+  BOOST_TEST_REQUIRE(p.stages.size() == 3u);
+  BOOST_TEST(p.stages[0].consumers.size() == 2u);
+  BOOST_TEST((p.stages[1].in == stage_plan::input::forward));
+  BOOST_TEST((p.stages[2].in == stage_plan::input::forward));
+  BOOST_TEST(p.outputs.size() == 2u);
+}
