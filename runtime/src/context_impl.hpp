@@ -59,7 +59,7 @@ class context_impl {
   std::shared_ptr<wiring> wiring_;
   caf::actor generator_;
   caf::actor bus_;
-  std::vector<caf::actor> actors_;    // operators and gathers
+  caf::actor executor_;               // hosts the operator and gather actors
 };
 
 } // namespace sluice::detail

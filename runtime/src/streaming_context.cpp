@@ -4,10 +4,9 @@
 
 #include "context_impl.hpp"
 #include "sluice/fault_injector.hpp"
-#include "sluice/gather_actor.hpp"
+#include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
-#include "sluice/operator_actor.hpp"
 
 namespace sluice {
 
@@ -68,16 +67,14 @@ void context_impl::start() {
     sc.sources.push_back(dynamic_cast<source_base*>(node));
   wiring_ptr w = wiring_;
   wiring_->scheduler = sys->spawn<caf::detached>(job_scheduler, w, std::move(sc));
-  for (auto& s : layout->stages) {
-    std::vector<caf::actor> slots;
-    for (int i = 0; i < s.slots; ++i)
-      slots.push_back(sys->spawn(operator_actor, w, s.id, i));
-    actors_.insert(actors_.end(), slots.begin(), slots.end());
-    wiring_->stages.push_back(std::move(slots));
-  }
-  for (auto& gp : layout->gathers) {
-    wiring_->gathers.push_back(sys->spawn(gather_actor, w, gp.id));
-    actors_.push_back(wiring_->gathers.back());
+  executor_ = sys->spawn(executor, wiring_);
+  {
+    caf::scoped_actor self{*sys};
+    self->request(executor_, caf::infinite, start_atom::value)
+      .receive([](int) {},
+               [](caf::error& err) {
+                 throw error("cannot start the executor: " + caf::to_string(err));
+               });
   }
   source_env env;
   env.info = wiring_->info;
@@ -174,8 +171,8 @@ void context_impl::do_stop(bool graceful) {
     .receive([](bool) {}, [](caf::error&) {});
   self->request(bus_, std::chrono::seconds(10), drain_atom::value)
     .receive([](bool) {}, [](caf::error&) {});
-  for (auto& a : actors_)
-    self->send_exit(a, caf::exit_reason::user_shutdown);
+  self->request(executor_, std::chrono::seconds(10), stop_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   if (manual)

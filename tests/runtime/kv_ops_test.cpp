@@ -136,3 +136,31 @@ BOOST_DATA_TEST_CASE(explicit_partition_count_is_honoured, masters, master) {
     total += n;
   BOOST_TEST(total == 5);
 }
+
+BOOST_AUTO_TEST_CASE(concurrent_jobs_give_the_same_batches) {
+  auto c = manual_conf("local[2]");
+  c.set("sluice.streaming.concurrentJobs", "3");
+  streaming_context ssc{c, seconds(1)};
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  std::mutex mtx;
+  std::vector<fixtures::batch_output<kv>> out;
+  std::vector<std::vector<std::string>> batches;
+  for (int b = 0; b < 6; ++b)
+    batches.push_back(std::vector<std::string>(static_cast<size_t>(b + 1), std::to_string(b)));
+  ssc.queue_stream(batches)
+    .map([](std::string w) { return kv{w, 1}; })
+    .reduce_by_key(std::plus<int>{})
+    .foreach_rdd([&](const rdd<kv>& r, batch_time t) {
+      std::lock_guard<std::mutex> g{mtx};
+      out.push_back({t.ms, r.collect()});
+    });
+  ssc.start();
+  ssc.manual_clock().advance(seconds(6)); // six batches at once, three in flight
+  counter->wait_for(6);
+  ssc.stop();
+  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.t < b.t; });
+  BOOST_TEST(out == expect<kv>({{{"0", 1}}, {{"1", 2}}, {{"2", 3}}, {{"3", 4}}, {{"4", 5}},
+                                {{"5", 6}}}),
+             boost::test_tools::per_element());
+}

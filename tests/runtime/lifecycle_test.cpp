@@ -234,3 +234,18 @@ BOOST_AUTO_TEST_CASE(fault_point_operator_run_armed_from_conf_fails_the_batch) {
     conf{}.set("sluice.fault.operator.run", "explode");
   }), "explode"));
 }
+
+BOOST_AUTO_TEST_CASE(an_operator_actor_that_dies_stops_the_context_with_its_name) {
+  streaming_context ssc{manual_conf("local[1]"), seconds(1)};
+  ssc.queue_stream<int>({{1}})
+    .map([](int x) {
+      if (x == 1)
+        throw 42; // not a std::exception: the operator actor itself terminates
+      return x;
+    })
+    .foreach_rdd([](const rdd<int>&) {});
+  ssc.start();
+  ssc.manual_clock().advance(seconds(1));
+  auto msg = message_of<sluice::error>([&] { ssc.await_termination(); });
+  BOOST_TEST(contains(msg, "operator actor (stage 0 slot 0) terminated"), msg);
+}
