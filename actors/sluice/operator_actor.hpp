@@ -22,6 +22,7 @@ struct operator_state {
   };
   std::map<int64_t, pending> batches;
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
+  std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
   static inline const char* name = "sluice.operator";
 };
 

@@ -39,6 +39,20 @@ void check_drains(self_ptr self) {
 
 void finish(self_ptr self, int64_t t);
 
+/// The reports that complete batch t: every gather whose parent has a batch
+/// at t, and every slot of a stateful stage that only updates its state at t.
+int expected_reports(const plan& p, batch_time t, batch_time zero) {
+  int n = 0;
+  for (auto& g : p.gathers)
+    if (g.node->parents()[0]->valid_at(t, zero))
+      ++n;
+  for (auto& s : p.stages)
+    if (s.in == stage_plan::input::shuffle && s.head->stateful()
+        && s.head->parents()[0]->valid_at(t, zero) && !s.head->valid_at(t, zero))
+      n += s.slots;
+  return n;
+}
+
 void start(self_ptr self, int64_t t) {
   auto& st = self->state;
   auto& w = *st.w;
@@ -48,9 +62,7 @@ void start(self_ptr self, int64_t t) {
   publish(self, {listener_event::kind::batch_submitted, b.info, {}, {}, 0});
   b.info.processing_start_us = now_us();
   publish(self, {listener_event::kind::batch_started, b.info, {}, {}, 0});
-  for (auto& g : w.layout->gathers)
-    if (g.node->parents()[0]->valid_at(batch_time{t}, w.info.zero))
-      ++b.expected;
+  b.expected = expected_reports(*w.layout, batch_time{t}, w.info.zero);
   auto& srcs = w.layout->sources;
   for (size_t i = 0; i < srcs.size(); ++i) {
     std::optional<parts> data;

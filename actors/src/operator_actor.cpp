@@ -27,6 +27,23 @@ void send_buckets(caf::stateful_actor<operator_state>* self, const wiring& w, co
                                                                     std::move(buckets[r])}}});
 }
 
+void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, int64_t t) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  for (auto& c : sp.consumers) {
+    if (c.what == consumer::kind::shuffle) {
+      for (auto& a : w.stages[static_cast<size_t>(c.target)])
+        self->send(a, batch_msg{t, c.port, st.slot, true, {}});
+    } else if (c.what == consumer::kind::forward) {
+      self->send(w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)],
+                 batch_msg{t, c.port, st.slot, true, {}});
+    } else {
+      self->send(w.gathers[static_cast<size_t>(c.target)],
+                 batch_msg{t, c.port, st.slot, true, {}});
+    }
+  }
+}
+
 void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
                std::vector<batch_msg>& msgs) {
   auto& st = self->state;
@@ -34,21 +51,6 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
   auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
   fault_injector::global().hit(fault_points::operator_run);
   bool none = std::any_of(msgs.begin(), msgs.end(), [](auto& m) { return m.none; });
-  if (none) {
-    for (auto& c : sp.consumers) {
-      if (c.what == consumer::kind::shuffle) {
-        for (auto& a : w.stages[static_cast<size_t>(c.target)])
-          self->send(a, batch_msg{t, c.port, st.slot, true, {}});
-      } else if (c.what == consumer::kind::forward) {
-        self->send(w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)],
-                   batch_msg{t, c.port, st.slot, true, {}});
-      } else {
-        self->send(w.gathers[static_cast<size_t>(c.target)],
-                   batch_msg{t, c.port, st.slot, true, {}});
-      }
-    }
-    return;
-  }
   // Input parts: as received, or the reducer's merge of every sender's bucket.
   std::sort(msgs.begin(), msgs.end(), [](auto& a, auto& b) { return a.from < b.from; });
   parts input;
@@ -57,7 +59,28 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
     for (auto& m : msgs)
       for (auto& p : m.data)
         ports[static_cast<size_t>(m.port)].push_back(std::move(p.data));
-    input.push_back({st.slot, sp.head->reduce(ports)});
+    if (sp.head->stateful()) {
+      if (!st.state)
+        st.state = sp.head->make_slot_state(st.slot, w.info);
+      auto r = sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
+      if (!r.emit) { // not a batch time of this node: only the state moved on
+        self->send(w.scheduler, gather_done{t, -1, {}});
+        return;
+      }
+      if (!r.data) {
+        send_none(self, sp, t);
+        return;
+      }
+      input.push_back({st.slot, std::move(*r.data)});
+    } else if (none) {
+      send_none(self, sp, t);
+      return;
+    } else {
+      input.push_back({st.slot, sp.head->reduce(ports)});
+    }
+  } else if (none) {
+    send_none(self, sp, t);
+    return;
   } else {
     for (auto& m : msgs)
       for (auto& p : m.data)

@@ -25,4 +25,11 @@ class illegal_state : public error {
   using error::error;
 };
 
+/// A missing value was read (Spark's NoSuchElementException), e.g.
+/// `state<S>::get()` on a state that does not exist.
+class no_such_element : public error {
+ public:
+  using error::error;
+};
+
 } // namespace sluice

@@ -56,6 +56,19 @@ struct run_info {
   int parallelism = 1;  ///< the default parallelism (N of local[N])
 };
 
+/// The per-partition state of a stateful reducer; owned by its operator
+/// actor. Concrete types live with their nodes.
+class slot_state {
+ public:
+  virtual ~slot_state() = default;
+};
+
+/// What a stateful reducer makes of one batch time.
+struct stateful_result {
+  bool emit = false;           ///< false: the node has no batch at t (not a valid time)
+  std::optional<erased> data;  ///< with emit: the partition, or nullopt for None
+};
+
 class node_base {
  public:
   node_base(node_kind kind, std::string name, duration slide, std::vector<node_base*> parents)
@@ -95,6 +108,28 @@ class node_base {
   /// Merges the buckets that every sender wrote for one reducer, per port.
   virtual erased reduce(std::vector<std::vector<erased>>&) const { fail("reduce"); }
 
+  // -- stateful reducers (update_state_by_key, map_with_state, inverse windows)
+
+  /// True if the reducer keeps per-partition state across batches.
+  virtual bool stateful() const { return false; }
+  /// Returns the state of partition `slot` (called once per operator actor).
+  virtual std::unique_ptr<slot_state> make_slot_state(int /*slot*/, const run_info&) const {
+    return nullptr;
+  }
+  /// The stateful reduce: called at every batch time of the parent, in time
+  /// order. `parent_none` means the parent had no batch at t.
+  virtual stateful_result reduce_at(batch_time, bool /*parent_none*/,
+                                    std::vector<std::vector<erased>>&, slot_state*,
+                                    const run_info&) const {
+    fail("reduce_at");
+  }
+  /// True if start() must refuse to run without ssc.checkpoint(dir).
+  virtual bool requires_checkpoint() const { return false; }
+
+  /// The checkpoint interval set by dstream::checkpoint, or zero.
+  duration checkpoint_interval() const { return checkpoint_interval_; }
+  void checkpoint_interval(duration d) { checkpoint_interval_ = d; }
+
   // -- gather and output nodes ------------------------------------------------
 
   virtual std::unique_ptr<gather_op> make_gather(const run_info&) const { fail("make_gather"); }
@@ -109,6 +144,7 @@ class node_base {
   duration slide_;
   std::vector<node_base*> parents_;
   int id_ = -1;
+  duration checkpoint_interval_{0};
 };
 
 /// A node whose records are of type T.

@@ -16,14 +16,21 @@
 
 #include "sluice/errors.hpp"
 #include "sluice/format.hpp"
+#include "sluice/detail/fn_traits.hpp"
 #include "sluice/gather.hpp"
+#include "sluice/map_with_state.hpp"
 #include "sluice/graph.hpp"
 #include "sluice/narrow.hpp"
 #include "sluice/output.hpp"
 #include "sluice/shuffle.hpp"
+#include "sluice/update_state.hpp"
 #include "sluice/via.hpp"
+#include "sluice/window.hpp"
 
 namespace sluice {
+
+template <class K, class V, class S, class M>
+class map_with_state_dstream;
 
 namespace detail {
 void write_text_batch(const std::string& dir, const std::vector<std::string>& partitions);
@@ -128,6 +135,45 @@ class dstream {
   dstream<U> via(caf::typed_actor<typename caf::replies_to<std::vector<T>>::template with<
                    std::vector<U>>> op) const {
     return add<U>(std::make_unique<detail::via_node<T, U>>(n_, std::move(op)));
+  }
+
+  // -- windows (SEMANTICS §2) -----------------------------------------------------
+
+  /// The batches of the last `w`, every `s` (default: this stream's slide).
+  /// Throws invalid_argument unless both are multiples of this stream's slide.
+  dstream<T> window(duration w) const { return window(w, slide_duration()); }
+  dstream<T> window(duration w, duration s) const {
+    detail::check_window(w, s, slide_duration(), "windowed DStream", false);
+    return add<T>(std::make_unique<detail::window_node<T>>(n_, w, s));
+  }
+
+  /// reduce -> window -> reduce.
+  template <class F>
+  dstream<T> reduce_by_window(F f, duration w, duration s) const {
+    return reduce(f).window(w, s).reduce(f);
+  }
+
+  /// Incremental: a single-key reduce_by_key_and_window without a filter.
+  template <class F, class Inv>
+    requires(!std::is_convertible_v<Inv, duration>)
+  dstream<T> reduce_by_window(F f, Inv inv, duration w, duration s) const {
+    return map([](T x) { return std::pair<int, T>{1, std::move(x)}; })
+      .reduce_by_key_and_window(f, inv, w, s, 1)
+      .map([](std::pair<int, T> p) { return std::move(p.second); });
+  }
+
+  /// [n] records in the window; [0] once a window that had data empties.
+  dstream<int64_t> count_by_window(duration w, duration s) const {
+    return map([](const T&) { return int64_t{1}; })
+      .reduce_by_window(std::plus<int64_t>{}, std::minus<int64_t>{}, w, s);
+  }
+
+  /// (value, count) in the window; values whose count drops to 0 disappear.
+  dstream<std::pair<T, int64_t>> count_by_value_and_window(duration w, duration s,
+                                                           int n = 0) const {
+    return map([](T x) { return std::pair<T, int64_t>{std::move(x), 1}; })
+      .reduce_by_key_and_window(std::plus<int64_t>{}, std::minus<int64_t>{}, w, s, n,
+                                [](const std::pair<T, int64_t>& p) { return p.second != 0; });
   }
 
   // -- key-value transformations (T = std::pair<K, V>) ------------------------
@@ -264,6 +310,71 @@ class dstream {
     return two_sided<W, out_t>("full_outer_join", other, n, emit);
   }
 
+  // -- key-value windows --------------------------------------------------------
+
+  auto group_by_key_and_window(duration w, duration s, int n = 0) const
+    requires detail::is_pair_v<T> {
+    using V = typename T::second_type;
+    return group_by_key(n).window(w, s).reduce_by_key(
+      [](std::vector<V> a, std::vector<V> b) {
+        a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
+        return a;
+      },
+      n);
+  }
+
+  /// Naive: reduce_by_key -> window -> reduce_by_key (SEMANTICS §2.12).
+  template <class F>
+  dstream<T> reduce_by_key_and_window(F f, duration w, duration s, int n = 0) const
+    requires detail::is_pair_v<T> {
+    return reduce_by_key(f, n).window(w, s).reduce_by_key(f, n);
+  }
+
+  template <class F>
+  dstream<T> reduce_by_key_and_window(F f, duration w) const requires detail::is_pair_v<T> {
+    return reduce_by_key_and_window(f, w, slide_duration());
+  }
+
+  /// Incremental, with the inverse of `f`; keys stay with value "zero" unless
+  /// `filter` drops them (SEMANTICS §2.13-14). Needs ssc.checkpoint(dir).
+  template <class F, class Inv>
+    requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
+  dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n = 0) const {
+    auto keep = [](const T&) { return true; };
+    return inverse_window(f, inv, w, s, n, keep, false);
+  }
+
+  template <class F, class Inv, class Filter>
+    requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
+  dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n,
+                                      Filter filter) const {
+    return inverse_window(f, inv, w, s, n, std::move(filter), true);
+  }
+
+  // -- state (SEMANTICS §3-4) -----------------------------------------------------
+
+  /// f(const std::vector<V>&, std::optional<S>) -> std::optional<S>, or the
+  /// time-aware f(batch_time, const K&, const std::vector<V>&, std::optional<S>).
+  /// Runs for every key with data or state, every batch; nullopt removes the
+  /// key. S is deduced from f's result unless given. Needs ssc.checkpoint(dir).
+  template <class S = void, class F>
+  auto update_state_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
+    using state_t = state_type<S, F>;
+    return update_state_impl<state_t>(std::move(f), n, nullptr);
+  }
+
+  template <class S = void, class F, class K2, class S2>
+  auto update_state_by_key(F f, int n, const rdd<std::pair<K2, S2>>& initial) const
+    requires detail::is_pair_v<T> {
+    using state_t = state_type<S, F>;
+    auto init = std::make_shared<const std::vector<std::pair<K2, S2>>>(initial.collect());
+    return update_state_impl<state_t>(std::move(f), n, std::move(init));
+  }
+
+  template <class K, class V, class S, class M>
+  map_with_state_dstream<K, V, S, M> map_with_state(const state_spec<K, V, S, M>& spec) const
+    requires detail::is_pair_v<T>;
+
   // -- output operations ------------------------------------------------------
 
   /// Prints the first `num` records of every batch in Spark's layout.
@@ -322,6 +433,17 @@ class dstream {
   }
 
   // -- persistence --------------------------------------------------------------
+
+  /// Sets how often this stream's state is checkpointed; validated at start()
+  /// (>= the slide, a multiple of it). Throws illegal_state after start.
+  dstream<T> checkpoint(duration interval) const {
+    if (g_->started())
+      throw illegal_state("checkpoint(interval) cannot be called after the context started");
+    if (interval.count() <= 0)
+      throw invalid_argument("checkpoint interval must be positive, got " + to_string(interval));
+    n_->checkpoint_interval(interval);
+    return *this;
+  }
 
   dstream<T> cache() const { return persist(); }
   dstream<T> persist() const {
@@ -384,6 +506,33 @@ class dstream {
                              + to_string(other.slide_duration()) + ") in " + op);
   }
 
+  template <class S, class F>
+  using state_type = std::conditional_t<
+    std::is_void_v<S>, typename std::decay_t<typename detail::fn_traits<F>::result>::value_type,
+    S>;
+
+  template <class S, class F, class Init>
+  auto update_state_impl(F f, int n, Init init) const {
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    n = default_partitions(n, "update_state_by_key");
+    using node_t = detail::update_state_node<K, V, S, F>;
+    typename node_t::initial_type initial = std::move(init);
+    return add<std::pair<K, S>>(std::make_unique<node_t>(n_, n, std::move(f), std::move(initial)));
+  }
+
+  template <class F, class Inv, class Filter>
+  dstream<T> inverse_window(F f, Inv inv, duration w, duration s, int n, Filter filter,
+                            bool filtered) const {
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    detail::check_window(w, s, slide_duration(), "ReducedWindowedDStream", true);
+    n = default_partitions(n, "reduce_by_key_and_window");
+    using node_t = detail::inverse_window_node<K, V, F, Inv, Filter>;
+    return add<T>(std::make_unique<node_t>(n_, w, s, n, std::move(f), std::move(inv),
+                                           std::move(filter), filtered));
+  }
+
   template <class W, class Out, class Emit>
   auto cogroup_impl(const char* name, std::vector<detail::node_base*> parents, int n,
                     Emit emit) const {
@@ -405,5 +554,51 @@ class dstream {
   std::shared_ptr<detail::graph> g_;
   detail::node<T>* n_;
 };
+
+/// The stream of mapped records of map_with_state; state_snapshots() gives
+/// every (key, state) after each batch.
+template <class K, class V, class S, class M>
+class map_with_state_dstream : public dstream<M> {
+ public:
+  using internal_type = detail::mws_batch<K, S, M>;
+
+  map_with_state_dstream(dstream<M> mapped, dstream<internal_type> internal,
+                         detail::map_with_state_node<K, V, S, M>* node)
+      : dstream<M>(std::move(mapped)), internal_(std::move(internal)), node_(node) {}
+
+  dstream<std::pair<K, S>> state_snapshots() const {
+    node_->want_snapshots();
+    return internal_.flat_map([](internal_type b) { return std::move(b.snapshot); });
+  }
+
+  /// Forwarded to the internal state stream (SEMANTICS §4.26).
+  map_with_state_dstream checkpoint(duration interval) const {
+    internal_.checkpoint(interval);
+    return *this;
+  }
+
+ private:
+  dstream<internal_type> internal_;
+  detail::map_with_state_node<K, V, S, M>* node_;
+};
+
+template <class T>
+template <class K, class V, class S, class M>
+map_with_state_dstream<K, V, S, M>
+dstream<T>::map_with_state(const state_spec<K, V, S, M>& spec) const
+  requires detail::is_pair_v<T> {
+  static_assert(std::is_same_v<K, typename T::first_type>,
+                "map_with_state: the state_spec's key type must be the stream's key type");
+  static_assert(std::is_same_v<V, typename T::second_type>,
+                "map_with_state: the state_spec's value type must be the stream's value type");
+  if (!spec.fn())
+    throw invalid_argument("map_with_state: the state_spec has no function");
+  int n = default_partitions(spec.partitions(), "map_with_state");
+  using node_t = detail::map_with_state_node<K, V, S, M>;
+  auto* node = g_->add(std::make_unique<node_t>(n_, n, spec));
+  dstream<detail::mws_batch<K, S, M>> internal{g_, node};
+  auto mapped = internal.flat_map([](detail::mws_batch<K, S, M> b) { return std::move(b.mapped); });
+  return {std::move(mapped), std::move(internal), node};
+}
 
 } // namespace sluice

@@ -44,6 +44,8 @@ class context_impl {
   std::optional<std::string> checkpoint_dir;
 
  private:
+  /// Checks stateful operators: a checkpoint directory, valid intervals.
+  void validate_state(const plan& layout) const;
   void do_stop(bool graceful);
   void lifecycle_loop();
   void request_stop(bool graceful);

@@ -49,9 +49,10 @@ void context_impl::start() {
   if (g->outputs().empty())
     throw illegal_state("requirement failed: No output operations registered, so nothing to "
                         "execute");
-  g->mark_started();
   bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
   auto layout = std::make_shared<const plan>(make_plan(*g, chaining));
+  validate_state(*layout);
+  g->mark_started();
   int64_t now = manual ? clock.now().ms : system_now_ms();
   int64_t b = batch.count();
   int64_t first = (now / b + 1) * b;
@@ -98,6 +99,35 @@ void context_impl::start() {
     state_ = context_state::active;
   }
   lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
+}
+
+void context_impl::validate_state(const plan& layout) const {
+  std::vector<node_base*> planned;
+  for (auto& s : layout.stages) {
+    planned.push_back(s.head);
+    planned.insert(planned.end(), s.chain.begin(), s.chain.end());
+  }
+  for (auto& gp : layout.gathers)
+    planned.push_back(gp.node);
+  for (auto* n : planned) {
+    if (n->requires_checkpoint() && !checkpoint_dir)
+      throw illegal_state(n->name() + " (operator " + std::to_string(n->id())
+                          + ") needs a checkpoint directory: call ssc.checkpoint(dir) before "
+                            "start()");
+    auto interval = n->checkpoint_interval();
+    if (interval.count() == 0)
+      continue;
+    if (interval < n->slide())
+      throw invalid_argument("requirement failed: The checkpoint interval for " + n->name()
+                             + " has been set to " + to_string(interval)
+                             + " which is lower than its slide time (" + to_string(n->slide())
+                             + ")");
+    if (interval.count() % n->slide().count() != 0)
+      throw invalid_argument("requirement failed: The checkpoint interval for " + n->name()
+                             + " has been set to " + to_string(interval)
+                             + " which not a multiple of its slide time ("
+                             + to_string(n->slide()) + ")");
+  }
 }
 
 void context_impl::lifecycle_loop() {

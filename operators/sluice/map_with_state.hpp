@@ -1,0 +1,232 @@
+// map_with_state: state<S>, state_spec and the stateful reducer behind them
+// (Spark's mapWithState, SEMANTICS §4). The mapping function runs once per
+// record, in order; per batch the cost follows the keys that got data (and
+// those timing out), not the number of keys in state.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <type_traits>
+#include <unordered_set>
+
+#include "sluice/errors.hpp"
+#include "sluice/rdd.hpp"
+#include "sluice/shuffle.hpp"
+#include "sluice/state_store.hpp"
+
+namespace sluice {
+
+/// The state of one key, handed to the mapping function. Not thread-safe;
+/// valid only during the call.
+template <class S>
+class state {
+ public:
+  state(std::optional<S> current, bool timing_out)
+      : value_(std::move(current)), timing_out_(timing_out) {}
+
+  bool exists() const { return value_.has_value(); }
+
+  /// Throws no_such_element when the state does not exist.
+  const S& get() const {
+    if (!value_)
+      throw no_such_element("State is not set");
+    return *value_;
+  }
+
+  std::optional<S> get_option() const { return value_; }
+
+  /// Throws invalid_argument after remove() or while timing out.
+  void update(S s) {
+    if (removed_)
+      throw invalid_argument("requirement failed: Cannot update the state after it has been "
+                             "removed");
+    if (timing_out_)
+      throw invalid_argument("requirement failed: Cannot update the state that is timing out");
+    value_ = std::move(s);
+    updated_ = true;
+  }
+
+  /// Throws invalid_argument when already removed or timing out.
+  void remove() {
+    if (timing_out_)
+      throw invalid_argument("requirement failed: Cannot remove the state that is timing out");
+    if (removed_)
+      throw invalid_argument("requirement failed: Cannot remove the state that has already "
+                             "been removed");
+    value_.reset();
+    updated_ = false;
+    removed_ = true;
+  }
+
+  bool is_timing_out() const { return timing_out_; }
+
+  // -- engine access ----------------------------------------------------------
+  bool updated() const { return updated_; }
+  bool removed() const { return removed_; }
+  std::optional<S>& value() { return value_; }
+
+ private:
+  std::optional<S> value_;
+  bool timing_out_;
+  bool updated_ = false;
+  bool removed_ = false;
+};
+
+/// Spark's StateSpec: the mapping function and its options.
+template <class K, class V, class S, class M>
+class state_spec {
+ public:
+  using function_type =
+    std::function<std::optional<M>(batch_time, const K&, std::optional<V>, state<S>&)>;
+
+  /// `f(batch_time, const K&, std::optional<V>, state<S>&) -> std::optional<M>`
+  /// or `f(const K&, std::optional<V>, state<S>&) -> M` (always emits).
+  template <class F>
+  static state_spec function(F f) {
+    state_spec spec;
+    if constexpr (std::is_invocable_v<F&, batch_time, const K&, std::optional<V>, state<S>&>) {
+      spec.fn_ = std::move(f);
+    } else {
+      static_assert(std::is_invocable_v<F&, const K&, std::optional<V>, state<S>&>,
+                    "state_spec::function expects f(batch_time, const K&, std::optional<V>, "
+                    "state<S>&) -> std::optional<M> or f(const K&, std::optional<V>, "
+                    "state<S>&) -> M");
+      spec.fn_ = [f](batch_time, const K& k, std::optional<V> v, state<S>& s) mutable
+        -> std::optional<M> { return f(k, std::move(v), s); };
+    }
+    return spec;
+  }
+
+  state_spec& initial_state(const rdd<std::pair<K, S>>& r) {
+    initial_ = std::make_shared<const std::vector<std::pair<K, S>>>(r.collect());
+    return *this;
+  }
+
+  state_spec& num_partitions(int n) {
+    if (n < 1)
+      throw invalid_argument("state_spec: num_partitions must be >= 1, got " + std::to_string(n));
+    partitions_ = n;
+    return *this;
+  }
+
+  state_spec& timeout(duration d) {
+    if (d.count() <= 0)
+      throw invalid_argument("state_spec: timeout must be positive, got " + to_string(d));
+    timeout_ = d;
+    return *this;
+  }
+
+  const function_type& fn() const { return fn_; }
+  const std::shared_ptr<const std::vector<std::pair<K, S>>>& initial() const { return initial_; }
+  int partitions() const { return partitions_; }
+  duration timeout() const { return timeout_; }
+
+ private:
+  function_type fn_;
+  std::shared_ptr<const std::vector<std::pair<K, S>>> initial_;
+  int partitions_ = 0;
+  duration timeout_{0};
+};
+
+namespace detail {
+
+/// One partition's output of map_with_state: the mapped records and, when
+/// state_snapshots() is used, every (key, state) after the batch.
+template <class K, class S, class M>
+struct mws_batch {
+  std::vector<M> mapped;
+  std::vector<std::pair<K, S>> snapshot;
+};
+
+template <class K, class V, class S, class M>
+class map_with_state_node final : public node<mws_batch<K, S, M>> {
+ public:
+  map_with_state_node(node_base* parent, int n, state_spec<K, V, S, M> spec)
+      : node<mws_batch<K, S, M>>(node_kind::shuffle, "map_with_state", parent->slide(),
+                                 {parent}),
+        n_(n), spec_(std::move(spec)) {}
+
+  int partitions() const override { return n_; }
+  bool stateful() const override { return true; }
+  bool requires_checkpoint() const override { return true; }
+  void want_snapshots() { snapshots_ = true; }
+
+  std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
+    return std::make_unique<route_writer<std::pair<K, V>, by_key>>(n_, by_key{});
+  }
+
+  struct partition_state final : slot_state {
+    keyed_state_store<K, S> store;
+  };
+
+  std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info) const override {
+    auto st = std::make_unique<partition_state>();
+    if (spec_.initial()) // stamped with the first batch's time (SEMANTICS §4.22)
+      for (auto& [k, s] : *spec_.initial())
+        if (partition_of(k, n_) == slot)
+          st->store.put(k, s, (info.zero + info.batch).ms);
+    return st;
+  }
+
+  /// The interval of full-scan batches, where timeouts are found.
+  duration interval() const {
+    auto d = this->checkpoint_interval();
+    return d.count() > 0 ? d : this->slide() * 10; // SEMANTICS §4.26
+  }
+
+  stateful_result reduce_at(batch_time t, bool parent_none,
+                            std::vector<std::vector<erased>>& ports, slot_state* raw,
+                            const run_info& info) const override {
+    auto& store = static_cast<partition_state&>(*raw).store;
+    auto f = spec_.fn();
+    bool timeouts = spec_.timeout().count() > 0;
+    mws_batch<K, S, M> out;
+    std::unordered_set<K, key_hash<K>> seen;
+    if (!parent_none)
+      for (auto& bucket : ports[0])
+        for (auto& [k, v] : take<std::pair<K, V>>(bucket)) {
+          auto* e = store.find(k);
+          state<S> s{e ? std::optional<S>{e->value} : std::nullopt, false};
+          auto mapped = f(t, k, std::optional<V>{std::move(v)}, s);
+          if (s.removed())
+            store.remove(k);
+          else if (s.updated())
+            store.put(k, std::move(*s.value()), t.ms);
+          else if (timeouts && e)
+            store.touch(k, t.ms); // data alone re-stamps when timeouts are on
+          if (timeouts)
+            seen.insert(k);
+          if (mapped)
+            out.mapped.push_back(std::move(*mapped));
+        }
+    // Timeouts are found only in full-scan batches (SEMANTICS §4.25).
+    if (timeouts && (t - info.zero).count() % interval().count() == 0) {
+      int64_t limit = t.ms - spec_.timeout().count();
+      std::vector<K> expired;
+      for (auto& [k, e] : store.entries())
+        if (e.updated_ms < limit && seen.find(k) == seen.end())
+          expired.push_back(k);
+      for (auto& k : expired) {
+        state<S> s{store.find(k)->value, true};
+        auto mapped = f(t, k, std::nullopt, s);
+        store.remove(k);
+        if (mapped)
+          out.mapped.push_back(std::move(*mapped));
+      }
+    }
+    if (snapshots_)
+      for (auto& [k, e] : store.entries())
+        out.snapshot.emplace_back(k, e.value);
+    std::vector<mws_batch<K, S, M>> one;
+    one.push_back(std::move(out));
+    return {true, erase(std::move(one))};
+  }
+
+ private:
+  int n_;
+  state_spec<K, V, S, M> spec_;
+  bool snapshots_ = false;
+};
+
+} // namespace detail
+} // namespace sluice
