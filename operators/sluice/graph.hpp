@@ -2,15 +2,27 @@
 // ids) and the output operations in registration order.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "sluice/errors.hpp"
 #include "sluice/node.hpp"
+#include "sluice/output.hpp"
 
 namespace sluice::detail {
 
 class source_base;
+
+/// The batches one node remembers for slice() (ssc.remember). Written on the
+/// job thread, read by slice() on any thread.
+struct retention {
+  std::mutex mtx;
+  duration keep{0};
+  std::map<int64_t, std::shared_ptr<const void>> batches;  ///< time -> rdd<T>
+};
 
 class graph {
  public:
@@ -24,6 +36,16 @@ class graph {
                           "starting a context is not supported (node '" + n->name() + "')");
     auto* raw = n.get();
     raw->id(static_cast<int>(nodes_.size()));
+    if constexpr (requires { typename N::value_type; })
+      retainers_.emplace(raw->id(), [raw](std::shared_ptr<retention> r) -> std::unique_ptr<node_base> {
+        using T = typename N::value_type;
+        auto keep = [r](const rdd<T>& data, batch_time t) {
+          std::lock_guard<std::mutex> guard{r->mtx};
+          r->batches[t.ms] = std::make_shared<const rdd<T>>(data);
+          r->batches.erase(r->batches.begin(), r->batches.upper_bound(t.ms - r->keep.count()));
+        };
+        return std::make_unique<output_node<T>>("remember", raw, keep);
+      });
     nodes_.push_back(std::move(n));
     if (raw->kind() == node_kind::output)
       outputs_.push_back(raw);
@@ -40,10 +62,41 @@ class graph {
   bool started() const { return started_; }
   void mark_started() { started_ = true; }
 
+  /// ssc.remember(d): every node existing at start keeps its batches of the
+  /// last `d` for slice().
+  void remember(duration d) { remember_ = d; }
+  duration remember() const { return remember_; }
+
+  /// Adds the hidden outputs that feed the retentions. Called once by start().
+  void enable_retention() {
+    if (remember_.count() <= 0)
+      return;
+    auto factories = std::move(retainers_);
+    for (auto& [id, make] : factories) {
+      auto r = std::make_shared<retention>();
+      r->keep = remember_;
+      retentions_.emplace(id, r);
+      add(make(r));
+    }
+  }
+
+  /// Returns the retention of node `id`, or null without ssc.remember.
+  std::shared_ptr<retention> retained(int id) const {
+    auto i = retentions_.find(id);
+    return i == retentions_.end() ? nullptr : i->second;
+  }
+
+  batch_time zero() const { return zero_; }
+  void zero(batch_time t) { zero_ = t; }
+
  private:
   duration batch_;
   int parallelism_;
   bool started_ = false;
+  duration remember_{0};
+  batch_time zero_;
+  std::map<int, std::function<std::unique_ptr<node_base>(std::shared_ptr<retention>)>> retainers_;
+  std::map<int, std::shared_ptr<retention>> retentions_;
   std::vector<std::unique_ptr<node_base>> nodes_;
   std::vector<node_base*> outputs_;
   std::vector<source_base*> sources_;

@@ -49,6 +49,7 @@ void context_impl::start() {
   if (g->outputs().empty())
     throw illegal_state("requirement failed: No output operations registered, so nothing to "
                         "execute");
+  g->enable_retention();
   bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
   auto layout = std::make_shared<const plan>(make_plan(*g, chaining));
   validate_state(*layout);
@@ -59,6 +60,7 @@ void context_impl::start() {
   wiring_ = std::make_shared<wiring>();
   wiring_->layout = layout;
   wiring_->info = run_info{batch_time{first - b}, batch, parallelism};
+  g->zero(wiring_->info.zero);
   bus_ = sys->spawn<caf::detached>(listener_bus, listeners);
   scheduler_config sc;
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
@@ -253,6 +255,9 @@ void streaming_context::checkpoint(const std::string& directory) {
 void streaming_context::remember(duration d) {
   if (d.count() <= 0)
     throw invalid_argument("remember: duration must be positive, got " + to_string(d));
+  if (impl_->g->started())
+    throw illegal_state("remember must be called before start()");
+  impl_->g->remember(d);
 }
 
 void streaming_context::add_listener(std::shared_ptr<streaming_listener> l) {

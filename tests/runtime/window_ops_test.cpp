@@ -183,3 +183,30 @@ BOOST_AUTO_TEST_CASE(inverse_window_needs_a_checkpoint_directory) {
   BOOST_TEST(msg.find("reduce_by_key_and_window") != std::string::npos, msg);
   BOOST_TEST(msg.find("ssc.checkpoint(dir)") != std::string::npos, msg);
 }
+
+BOOST_AUTO_TEST_CASE(slice_returns_remembered_batches_both_ends_included) {
+  streaming_context ssc{manual_conf(), seconds(1)};
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  auto s = ssc.queue_stream<int>({{1}, {2}, {3}, {4}}).map([](int x) { return x * 10; });
+  s.foreach_rdd([](const rdd<int>&) {});
+  BOOST_TEST(message_of([&] { s.slice({0}, {1000}); }).find("has not been initialized")
+             != std::string::npos);
+  ssc.remember(seconds(3));
+  ssc.start();
+  ssc.manual_clock().advance(seconds(4));
+  counter->wait_for(4);
+  auto values = [](const std::vector<rdd<int>>& rs) {
+    std::vector<int> out;
+    for (auto& r : rs)
+      for (int x : r.collect())
+        out.push_back(x);
+    return out;
+  };
+  // Remembered for 3 s at T = 4 s: times 2, 3 and 4; 1 s is forgotten.
+  BOOST_TEST(values(s.slice({1500}, {3999})) == (std::vector<int>{20, 30}),
+             boost::test_tools::per_element());
+  BOOST_TEST(values(s.slice({0}, {10000})) == (std::vector<int>{20, 30, 40}),
+             boost::test_tools::per_element());
+  ssc.stop();
+}
