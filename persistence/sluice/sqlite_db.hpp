@@ -1,0 +1,230 @@
+// A small RAII wrapper over one SQLite connection: open, pragmas, prepared
+// statements, transactions. Every failure throws `sluice::storage_error`.
+#pragma once
+
+#include "sluice/storage_error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace sluice {
+
+class sqlite_db;
+
+/// SQLite's `synchronous` setting in WAL journal mode.
+enum class sqlite_sync : std::uint8_t {
+  /// A commit returns after the WAL file is written but before it is synced: a
+  /// power loss may undo the last commits (an application crash does not).
+  normal = 1,
+  /// A commit returns after the WAL file is synced: committed means durable.
+  full = 2,
+};
+
+/// A prepared statement of one `sqlite_db`. Move-only; must not outlive its
+/// database. Parameter indexes are 1-based, column indexes 0-based (as in SQLite).
+/// Not thread-safe: use it from one thread at a time, like its database.
+class sqlite_stmt {
+ public:
+  // -- constructors, destructors, and assignment operators -------------------
+
+  sqlite_stmt(sqlite_stmt&& other) noexcept;
+
+  sqlite_stmt& operator=(sqlite_stmt&& other) noexcept;
+
+  sqlite_stmt(const sqlite_stmt&) = delete;
+
+  sqlite_stmt& operator=(const sqlite_stmt&) = delete;
+
+  /// Finalizes the statement.
+  ~sqlite_stmt();
+
+  // -- binding (bindings survive `reset`) -------------------------------------
+
+  sqlite_stmt& bind_int64(int index, std::int64_t x);
+
+  /// Binds a copy of `bytes` as a BLOB (an empty view binds a zero-length BLOB).
+  sqlite_stmt& bind_blob(int index, std::string_view bytes);
+
+  /// Binds a copy of `text` as TEXT.
+  sqlite_stmt& bind_text(int index, std::string_view text);
+
+  sqlite_stmt& bind_null(int index);
+
+  // -- stepping ---------------------------------------------------------------
+
+  /// Runs the statement to its next row. Returns true when a row is ready for
+  /// the `column_*` accessors, false when the statement is done; a done or
+  /// failed statement is reset, so it holds no read transaction and can run
+  /// again. A first step that finds the database locked past the busy timeout
+  /// is retried a bounded number of times (`sqlite_db::options::busy_retries`).
+  /// Throws `storage_error` naming the file, the SQL and SQLite's message.
+  bool step();
+
+  /// Steps until done, for statements without result rows.
+  void run();
+
+  /// Resets the statement (keeping its bindings), ending any read in progress.
+  void reset() noexcept;
+
+  // -- columns of the current row ----------------------------------------------
+
+  std::int64_t column_int64(int col) const noexcept;
+
+  /// Returns the BLOB (or TEXT) bytes of `col`; valid until the next `step` or `reset`.
+  std::string_view column_blob(int col) const noexcept;
+
+  bool column_is_null(int col) const noexcept;
+
+  /// Returns the statement's SQL text.
+  std::string_view sql() const noexcept;
+
+ private:
+  friend class sqlite_db;
+
+  sqlite_stmt(sqlite_db* db, sqlite3_stmt* stmt) noexcept;
+
+  [[noreturn]] void fail(std::string_view op, int rc);
+
+  sqlite_db* db_;
+  sqlite3_stmt* stmt_;
+};
+
+/// One connection to an SQLite database file, in journal mode WAL. Not
+/// thread-safe: callers serialize access (as `receiver_wal` does with a mutex).
+/// Non-copyable and non-movable, because statements point to it.
+class sqlite_db {
+ public:
+  // -- member types -------------------------------------------------------------
+
+  struct options {
+    /// Durability of a commit. Default: `full` (committed means synced).
+    sqlite_sync synchronous = sqlite_sync::full;
+
+    /// How long SQLite itself waits on a locked database before reporting
+    /// SQLITE_BUSY. Default: 5 s.
+    std::chrono::milliseconds busy_timeout{5000};
+
+    /// How often a statement that still finds the database busy is retried
+    /// (after 10, 20, 40, ... ms) before `storage_error`. Default: 3.
+    int busy_retries = 3;
+
+    /// Sets `auto_vacuum=INCREMENTAL` when creating a new database, so that
+    /// `incremental_vacuum` can give freed pages back to the file system. Default: true.
+    bool incremental_vacuum = true;
+
+    /// The page size of a new database, a power of two from 512 to 65536; 0
+    /// keeps SQLite's default (4096). Ignored for an existing database. Default: 0.
+    int page_size = 0;
+  };
+
+  // -- constructors, destructors, and assignment operators -------------------
+
+  /// Opens `path`, creating the file if missing, and sets journal_mode=WAL,
+  /// the `synchronous` mode and the busy timeout. Throws `storage_error` naming
+  /// the file when it cannot be opened or configured.
+  explicit sqlite_db(std::string path);
+
+  sqlite_db(std::string path, options opts);
+
+  sqlite_db(const sqlite_db&) = delete;
+
+  sqlite_db& operator=(const sqlite_db&) = delete;
+
+  /// Closes the connection. Statements must be gone by then.
+  ~sqlite_db();
+
+  // -- statements -------------------------------------------------------------
+
+  /// Returns `sql` (one statement) prepared. Throws `storage_error` on a syntax error.
+  sqlite_stmt prepare(std::string_view sql);
+
+  /// Runs `sql`, one or more statements whose rows are discarded, retrying a
+  /// busy database as `sqlite_stmt::step` does. Throws `storage_error`.
+  void exec(std::string_view sql);
+
+  /// Returns the first column of the first row of `sql`, or `std::nullopt` if
+  /// it yields no row (or NULL). For pragmas and counts.
+  std::optional<std::int64_t> query_int64(std::string_view sql);
+
+  /// Returns the rowid of the last successful INSERT on this connection.
+  std::int64_t last_insert_rowid() const noexcept;
+
+  /// Returns the rows changed by the last INSERT, UPDATE or DELETE.
+  std::int64_t changes() const noexcept;
+
+  // -- maintenance --------------------------------------------------------------
+
+  /// Copies the WAL into the database file and truncates the WAL to zero bytes
+  /// (`PRAGMA wal_checkpoint(TRUNCATE)`). Returns false when readers or
+  /// writers of other connections kept it from completing (try again later).
+  bool checkpoint_truncate();
+
+  /// Gives the database's free pages back to the file system (effective once
+  /// checkpointed) when the file was created with `incremental_vacuum`.
+  void incremental_vacuum();
+
+  // -- observers ----------------------------------------------------------------
+
+  /// Returns the database file's path.
+  const std::string& path() const noexcept {
+    return path_;
+  }
+
+  const options& opts() const noexcept {
+    return opts_;
+  }
+
+  /// Returns the raw connection, for callers that need the C API.
+  sqlite3* native_handle() const noexcept {
+    return db_;
+  }
+
+  /// Throws `storage_error` "sluice: sqlite <op> failed on <file>: <errmsg>
+  /// (<code name>)" for the result code `rc` of this connection.
+  [[noreturn]] void fail(std::string_view op, int rc) const;
+
+ private:
+  std::string path_;
+  options opts_;
+  sqlite3* db_ = nullptr;
+};
+
+/// A transaction on a `sqlite_db`: begins in the constructor, rolls back in
+/// the destructor unless `commit` succeeded. Transactions do not nest.
+class sqlite_transaction {
+ public:
+  enum class mode : std::uint8_t {
+    /// Takes the write lock at the first write.
+    deferred,
+    /// Takes the write lock at once, so a writer never fails half-way on a
+    /// lock held by another connection.
+    immediate,
+  };
+
+  /// Begins a transaction. Throws `storage_error`.
+  explicit sqlite_transaction(sqlite_db& db, mode m = mode::immediate);
+
+  sqlite_transaction(const sqlite_transaction&) = delete;
+
+  sqlite_transaction& operator=(const sqlite_transaction&) = delete;
+
+  /// Rolls back unless committed; never throws.
+  ~sqlite_transaction();
+
+  /// Commits; returns when the commit is as durable as the database's
+  /// `synchronous` mode promises. Throws `storage_error` (and the destructor
+  /// then rolls back).
+  void commit();
+
+ private:
+  sqlite_db& db_;
+  bool done_ = false;
+};
+
+} // namespace sluice

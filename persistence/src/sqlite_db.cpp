@@ -1,0 +1,271 @@
+// The SQLite wrapper: result codes become storage_error, busy databases are retried.
+#include "sluice/sqlite_db.hpp"
+
+#include <sqlite3.h>
+
+#include <thread>
+#include <utility>
+
+namespace sluice {
+
+namespace {
+
+std::string message(const std::string& path, sqlite3* db, std::string_view op, int rc) {
+  std::string msg = "sluice: sqlite ";
+  msg += op;
+  msg += " failed on ";
+  msg += path;
+  msg += ": ";
+  msg += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  msg += " (";
+  msg += sqlite3_errstr(rc);
+  msg += ", code ";
+  msg += std::to_string(rc);
+  msg += ")";
+  return msg;
+}
+
+bool is_busy(int rc) noexcept {
+  return (rc & 0xFF) == SQLITE_BUSY || (rc & 0xFF) == SQLITE_LOCKED;
+}
+
+/// Returns `sql` shortened for error messages.
+std::string quoted(std::string_view sql) {
+  constexpr std::size_t max_len = 80;
+  std::string out = "\"";
+  out += sql.substr(0, max_len);
+  if (sql.size() > max_len)
+    out += "...";
+  out += "\"";
+  return out;
+}
+
+} // namespace
+
+// -- sqlite_stmt --------------------------------------------------------------
+
+sqlite_stmt::sqlite_stmt(sqlite_db* db, sqlite3_stmt* stmt) noexcept : db_(db), stmt_(stmt) {
+  // nop
+}
+
+sqlite_stmt::sqlite_stmt(sqlite_stmt&& other) noexcept
+  : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {
+  // nop
+}
+
+sqlite_stmt& sqlite_stmt::operator=(sqlite_stmt&& other) noexcept {
+  if (this != &other) {
+    sqlite3_finalize(stmt_);
+    db_ = other.db_;
+    stmt_ = std::exchange(other.stmt_, nullptr);
+  }
+  return *this;
+}
+
+sqlite_stmt::~sqlite_stmt() {
+  sqlite3_finalize(stmt_);
+}
+
+void sqlite_stmt::fail(std::string_view op, int rc) {
+  auto msg = message(db_->path(), db_->native_handle(), std::string{op} + " of " + quoted(sql()),
+                     rc);
+  sqlite3_reset(stmt_);
+  throw storage_error(msg);
+}
+
+sqlite_stmt& sqlite_stmt::bind_int64(int index, std::int64_t x) {
+  if (auto rc = sqlite3_bind_int64(stmt_, index, x); rc != SQLITE_OK)
+    fail("bind", rc);
+  return *this;
+}
+
+sqlite_stmt& sqlite_stmt::bind_blob(int index, std::string_view bytes) {
+  // A null pointer would bind NULL, not an empty BLOB.
+  static const char empty = 0;
+  auto data = bytes.empty() ? &empty : bytes.data();
+  if (auto rc = sqlite3_bind_blob64(stmt_, index, data, bytes.size(), SQLITE_TRANSIENT);
+      rc != SQLITE_OK)
+    fail("bind", rc);
+  return *this;
+}
+
+sqlite_stmt& sqlite_stmt::bind_text(int index, std::string_view text) {
+  if (auto rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                    SQLITE_UTF8);
+      rc != SQLITE_OK)
+    fail("bind", rc);
+  return *this;
+}
+
+sqlite_stmt& sqlite_stmt::bind_null(int index) {
+  if (auto rc = sqlite3_bind_null(stmt_, index); rc != SQLITE_OK)
+    fail("bind", rc);
+  return *this;
+}
+
+bool sqlite_stmt::step() {
+  // Only a statement that has not produced a row yet may start over.
+  bool fresh = sqlite3_stmt_busy(stmt_) == 0;
+  auto delay = std::chrono::milliseconds{10};
+  for (int attempt = 0;; ++attempt) {
+    auto rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW)
+      return true;
+    if (rc == SQLITE_DONE) {
+      sqlite3_reset(stmt_);
+      return false;
+    }
+    if (!fresh || !is_busy(rc) || attempt >= db_->opts().busy_retries)
+      fail("step", rc);
+    sqlite3_reset(stmt_);
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+}
+
+void sqlite_stmt::run() {
+  while (step()) {
+    // discard rows
+  }
+}
+
+void sqlite_stmt::reset() noexcept {
+  sqlite3_reset(stmt_);
+}
+
+std::int64_t sqlite_stmt::column_int64(int col) const noexcept {
+  return sqlite3_column_int64(stmt_, col);
+}
+
+std::string_view sqlite_stmt::column_blob(int col) const noexcept {
+  // Ask for the pointer first: the byte count refers to the converted value.
+  auto data = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+  auto size = static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col));
+  return data == nullptr ? std::string_view{} : std::string_view{data, size};
+}
+
+bool sqlite_stmt::column_is_null(int col) const noexcept {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+std::string_view sqlite_stmt::sql() const noexcept {
+  auto text = sqlite3_sql(stmt_);
+  return text == nullptr ? std::string_view{} : std::string_view{text};
+}
+
+// -- sqlite_db ------------------------------------------------------------------
+
+sqlite_db::sqlite_db(std::string path) : sqlite_db(std::move(path), options{}) {
+  // nop
+}
+
+sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), opts_(opts) {
+  auto rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                            nullptr);
+  if (rc != SQLITE_OK) {
+    auto msg = message(path_, db_, "open", rc);
+    sqlite3_close(db_);
+    throw storage_error(msg);
+  }
+  try {
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, static_cast<int>(opts_.busy_timeout.count()));
+    // auto_vacuum only takes effect before the first table exists.
+    if (opts_.page_size != 0)
+      exec("PRAGMA page_size=" + std::to_string(opts_.page_size));
+    if (opts_.incremental_vacuum)
+      exec("PRAGMA auto_vacuum=INCREMENTAL");
+    auto mode = prepare("PRAGMA journal_mode=WAL");
+    if (!mode.step() || mode.column_blob(0) != "wal")
+      throw storage_error("sluice: sqlite cannot switch " + path_
+                          + " to journal_mode=WAL (the file system lacks shared memory?)");
+    mode.reset();
+    exec(opts_.synchronous == sqlite_sync::full ? "PRAGMA synchronous=FULL"
+                                                : "PRAGMA synchronous=NORMAL");
+  } catch (...) {
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+sqlite_db::~sqlite_db() {
+  sqlite3_close(db_);
+}
+
+void sqlite_db::fail(std::string_view op, int rc) const {
+  throw storage_error(message(path_, db_, op, rc));
+}
+
+sqlite_stmt sqlite_db::prepare(std::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  auto rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc != SQLITE_OK)
+    fail("prepare of " + quoted(sql), rc);
+  return sqlite_stmt{this, stmt};
+}
+
+void sqlite_db::exec(std::string_view sql) {
+  while (!sql.empty()) {
+    sqlite3_stmt* stmt = nullptr;
+    const char* tail = nullptr;
+    auto rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt, &tail);
+    if (rc != SQLITE_OK)
+      fail("prepare of " + quoted(sql), rc);
+    if (stmt == nullptr) // only whitespace or comments left
+      return;
+    sqlite_stmt{this, stmt}.run();
+    sql.remove_prefix(static_cast<std::size_t>(tail - sql.data()));
+  }
+}
+
+std::optional<std::int64_t> sqlite_db::query_int64(std::string_view sql) {
+  auto stmt = prepare(sql);
+  if (!stmt.step() || stmt.column_is_null(0))
+    return std::nullopt;
+  auto result = stmt.column_int64(0);
+  stmt.reset();
+  return result;
+}
+
+std::int64_t sqlite_db::last_insert_rowid() const noexcept {
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::int64_t sqlite_db::changes() const noexcept {
+  return sqlite3_changes64(db_);
+}
+
+bool sqlite_db::checkpoint_truncate() {
+  int log_frames = 0;
+  int done_frames = 0;
+  auto rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
+                                      &done_frames);
+  if (is_busy(rc))
+    return false;
+  if (rc != SQLITE_OK)
+    fail("wal_checkpoint(TRUNCATE)", rc);
+  return true;
+}
+
+void sqlite_db::incremental_vacuum() {
+  exec("PRAGMA incremental_vacuum");
+}
+
+// -- sqlite_transaction ---------------------------------------------------------
+
+sqlite_transaction::sqlite_transaction(sqlite_db& db, mode m) : db_(db) {
+  db_.exec(m == mode::immediate ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+}
+
+sqlite_transaction::~sqlite_transaction() {
+  // A failed statement may already have rolled the transaction back.
+  if (!done_ && sqlite3_get_autocommit(db_.native_handle()) == 0)
+    sqlite3_exec(db_.native_handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void sqlite_transaction::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+} // namespace sluice
