@@ -1,0 +1,78 @@
+// Splitting helpers shared by the benchmarks: the words of a line (split on
+// ' ', empty pieces dropped), lazily for flat_map, and the matching
+// single-thread baseline count.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace bench {
+
+/// The words of one line, produced lazily: flat_map iterates it without
+/// building a vector per line (the same helper as in word_count.cpp).
+class words {
+ public:
+  explicit words(std::string line) : line_(std::move(line)) {}
+
+  class iterator {
+   public:
+    using value_type = std::string;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(const std::string* s) : s_(s) { next(); }
+    std::string operator*() const { return s_->substr(begin_, end_ - begin_); }
+    iterator& operator++() {
+      next();
+      return *this;
+    }
+    void operator++(int) { next(); }
+    bool operator==(const iterator& o) const { return begin_ == o.begin_; }
+
+   private:
+    void next() {
+      size_t n = s_->size();
+      size_t b = end_;
+      while (b < n && (*s_)[b] == ' ')
+        ++b;
+      if (b >= n) {
+        begin_ = end_ = std::string::npos;
+        return;
+      }
+      size_t e = s_->find(' ', b);
+      begin_ = b;
+      end_ = e == std::string::npos ? n : e;
+    }
+    const std::string* s_ = nullptr;
+    size_t begin_ = std::string::npos;
+    size_t end_ = 0;
+  };
+
+  iterator begin() const { return iterator{&line_}; }
+  iterator end() const { return iterator{}; }
+
+ private:
+  std::string line_;
+};
+
+/// Calls `f(word)` (a std::string_view into `line`) for every word of `line`.
+template <class F>
+void for_each_word(std::string_view s, F&& f) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    while (i < n && s[i] == ' ')
+      ++i;
+    if (i >= n)
+      break;
+    size_t e = s.find(' ', i);
+    if (e == std::string_view::npos)
+      e = n;
+    f(s.substr(i, e - i));
+    i = e;
+  }
+}
+
+} // namespace bench

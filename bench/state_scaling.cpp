@@ -1,0 +1,298 @@
+// How the per-batch time of the stateful operations grows with the number
+// of keys in state: map_with_state and update_state_by_key, each preloaded
+// with N distinct int64 keys (int64 state) through its initial state, then
+// fed batches of --batch-size updates (keys drawn uniformly from the key
+// space with a fixed-seed RNG), one batch at a time under the manual clock.
+// The processing delay of every batch comes from the listener bus
+// (batch_info::processing_delay_us); the first --warmup batches (the first
+// one loads the initial state) are reported apart and left out.
+//
+// map_with_state's cost per batch should follow the keys that got data, so
+// its mean should barely move from 1 M to 10 M keys; update_state_by_key
+// runs for (and emits) every key every batch, so it grows with N.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "sluice/sluice.hpp"
+
+namespace {
+
+using kv = std::pair<int64_t, int64_t>;
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// Records every completed batch's processing delay and wakes the driver.
+class batch_recorder : public sluice::streaming_listener {
+ public:
+  void on_batch_completed(const sluice::batch_info& b) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    delays_us_[b.time.ms] = b.processing_delay_us();
+    ++completed_;
+    cv_.notify_all();
+  }
+  bool wait_for(int n, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
+  }
+  /// Processing delays in ms, in batch order.
+  std::vector<double> delays_ms() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::vector<double> out;
+    for (auto& [t, us] : delays_us_)
+      out.push_back(static_cast<double>(us) / 1000.0);
+    return out;
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int completed_ = 0;                 // guarded by mtx_
+  std::map<int64_t, int64_t> delays_us_; // guarded by mtx_
+};
+
+/// A fresh checkpoint directory, removed with this object.
+class temp_dir {
+ public:
+  explicit temp_dir(const std::string& name) {
+    static int seq = 0;
+    path_ = std::filesystem::temp_directory_path()
+            / (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct options {
+  std::string master = "local[2]";
+  int partitions = 0; // 0: the engine's default (N of local[N])
+  int batch_size = 100'000;
+  int batches = 10;
+  int warmup = 2;
+  uint64_t seed = 42;
+};
+
+struct stats {
+  double first_ms = 0; ///< the first batch (loads the initial state)
+  double mean = 0, p50 = 0, p99 = 0, max = 0;
+  int64_t last_output = 0; ///< records of the last batch's output
+  double wall_s = 0;
+};
+
+/// Nearest-rank percentile of sorted values.
+double percentile(const std::vector<double>& sorted, double p) {
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(sorted.size())));
+  return sorted[std::min(sorted.size(), std::max<size_t>(rank, 1)) - 1];
+}
+
+std::vector<std::vector<kv>> make_batches(int64_t keys, const options& o) {
+  std::mt19937_64 rng{o.seed};
+  std::uniform_int_distribution<int64_t> pick{0, keys - 1};
+  std::vector<std::vector<kv>> out(static_cast<size_t>(o.warmup + o.batches));
+  for (auto& b : out) {
+    b.reserve(static_cast<size_t>(o.batch_size));
+    for (int i = 0; i < o.batch_size; ++i)
+      b.emplace_back(pick(rng), 1);
+  }
+  return out;
+}
+
+std::vector<kv> initial_state(int64_t keys) {
+  std::vector<kv> out;
+  out.reserve(static_cast<size_t>(keys));
+  for (int64_t k = 0; k < keys; ++k)
+    out.emplace_back(k, 0);
+  return out;
+}
+
+/// Builds the pipeline with `build(ssc, input)` and runs all batches.
+template <class Build>
+stats run(int64_t keys, const options& o, Build build) {
+  temp_dir dir{"sluice-state-scaling"};
+  sluice::conf c;
+  c.app_name("bench-state-scaling")
+    .master(o.master)
+    .set("sluice.streaming.clock", "manual")
+    .set("sluice.streaming.concurrentJobs", "1");
+  auto interval = sluice::seconds(1);
+  sluice::streaming_context ssc{c, interval};
+  ssc.checkpoint(dir.str());
+  std::mutex mtx;
+  int64_t last_output = 0; // guarded by mtx
+  auto input = ssc.queue_stream(make_batches(keys, o), true);
+  build(ssc, input, [&](int64_t n) {
+    std::lock_guard<std::mutex> guard{mtx};
+    last_output = n;
+  });
+  auto recorder = std::make_shared<batch_recorder>();
+  ssc.add_listener(recorder);
+  ssc.start();
+  auto t0 = clock_type::now();
+  int total = o.warmup + o.batches;
+  for (int i = 1; i <= total; ++i) {
+    ssc.manual_clock().advance(interval);
+    if (!recorder->wait_for(i, std::chrono::seconds(1800)))
+      throw std::runtime_error("timed out waiting for batch " + std::to_string(i));
+  }
+  stats s;
+  s.wall_s = seconds_since(t0);
+  ssc.stop(false);
+  ssc.await_termination();
+  auto d = recorder->delays_ms();
+  s.first_ms = d.front();
+  std::vector<double> measured(d.begin() + o.warmup, d.end());
+  for (double x : measured)
+    s.mean += x;
+  s.mean /= static_cast<double>(measured.size());
+  std::sort(measured.begin(), measured.end());
+  s.p50 = percentile(measured, 50);
+  s.p99 = percentile(measured, 99);
+  s.max = measured.back();
+  std::lock_guard<std::mutex> guard{mtx};
+  s.last_output = last_output;
+  return s;
+}
+
+stats run_map_with_state(int64_t keys, const options& o) {
+  return run(keys, o, [&](sluice::streaming_context& ssc, sluice::dstream<kv>& input,
+                          auto report) {
+    auto mapping = [](const int64_t& k, std::optional<int64_t> v, sluice::state<int64_t>& st) {
+      int64_t sum = st.get_option().value_or(0) + v.value_or(0);
+      st.update(sum);
+      return kv{k, sum};
+    };
+    auto spec = sluice::state_spec<int64_t, int64_t, int64_t, kv>::function(mapping);
+    spec.initial_state(ssc.make_rdd(initial_state(keys), std::max(o.partitions, 1)));
+    if (o.partitions > 0)
+      spec.num_partitions(o.partitions);
+    input.map_with_state(spec).foreach_rdd(
+      [report](const sluice::rdd<kv>& r) { report(r.count()); });
+  });
+}
+
+stats run_update_state_by_key(int64_t keys, const options& o) {
+  return run(keys, o, [&](sluice::streaming_context& ssc, sluice::dstream<kv>& input,
+                          auto report) {
+    auto update = [](const std::vector<int64_t>& vs,
+                     std::optional<int64_t> s) -> std::optional<int64_t> {
+      int64_t sum = s.value_or(0);
+      for (int64_t v : vs)
+        sum += v;
+      return sum;
+    };
+    auto initial = ssc.make_rdd(initial_state(keys), std::max(o.partitions, 1));
+    input.update_state_by_key(update, o.partitions, initial)
+      .foreach_rdd([report](const sluice::rdd<kv>& r) { report(r.count()); });
+  });
+}
+
+void print(const char* op, int64_t keys, const stats& s, const options& o) {
+  std::printf("%s keys=%lld batch_size=%d batches=%d first_batch_ms=%.1f batch_ms_mean=%.2f "
+              "p50=%.2f p99=%.2f max=%.2f last_output=%lld wall_s=%.1f\n",
+              op, static_cast<long long>(keys), o.batch_size, o.batches, s.first_ms, s.mean,
+              s.p50, s.p99, s.max, static_cast<long long>(s.last_output), s.wall_s);
+  std::fflush(stdout);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice state scaling: per-batch time of map_with_state and "
+               "update_state_by_key at 1 M and 10 M keys"};
+  options o;
+  std::vector<int64_t> key_counts{1'000'000, 10'000'000};
+  int64_t max_keys = 10'000'000;
+  bool skip_usbk_10m = false;
+  bool skip_usbk = false;
+  app.add_option("--master", o.master, "local[N]")->capture_default_str();
+  app.add_option("--keys", key_counts, "key counts to preload, in order")->capture_default_str();
+  app.add_option("--max-keys", max_keys, "skip key counts above this")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--partitions", o.partitions, "state partitions (0: N of local[N])")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-size", o.batch_size, "updates per batch")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--batches", o.batches, "measured batches")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--warmup", o.warmup, "batches run first and not measured (>= 1)")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed, "RNG seed of the update keys")->capture_default_str();
+  app.add_flag("--skip-usbk-10m", skip_usbk_10m,
+               "skip update_state_by_key at 10 M keys and more (it emits its whole state "
+               "every batch)");
+  app.add_flag("--skip-usbk", skip_usbk, "skip update_state_by_key altogether");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    std::map<int64_t, double> mws_mean;
+    for (int64_t keys : key_counts) {
+      if (keys < 1 || keys > max_keys) {
+        std::printf("map_with_state keys=%lld skipped (--max-keys %lld)\n",
+                    static_cast<long long>(keys), static_cast<long long>(max_keys));
+        continue;
+      }
+      auto s = run_map_with_state(keys, o);
+      if (s.last_output != o.batch_size) {
+        std::fprintf(stderr, "error: map_with_state emitted %lld records, expected %d\n",
+                     static_cast<long long>(s.last_output), o.batch_size);
+        return 1;
+      }
+      print("map_with_state", keys, s, o);
+      mws_mean[keys] = s.mean;
+    }
+    for (int64_t keys : key_counts) {
+      if (keys < 1 || keys > max_keys || skip_usbk || (skip_usbk_10m && keys >= 10'000'000)) {
+        std::printf("update_state_by_key keys=%lld skipped\n", static_cast<long long>(keys));
+        continue;
+      }
+      auto s = run_update_state_by_key(keys, o);
+      if (s.last_output != keys) {
+        std::fprintf(stderr, "error: update_state_by_key emitted %lld records, expected %lld\n",
+                     static_cast<long long>(s.last_output), static_cast<long long>(keys));
+        return 1;
+      }
+      print("update_state_by_key", keys, s, o);
+    }
+    auto m1 = mws_mean.find(1'000'000), m10 = mws_mean.find(10'000'000);
+    if (m1 != mws_mean.end() && m10 != mws_mean.end())
+      std::printf("mws_growth_1m_to_10m=%.2f\n", m10->second / m1->second);
+    else
+      std::printf("mws_growth_1m_to_10m=n/a\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
