@@ -30,6 +30,7 @@ struct scheduler_state {
     int expected = 0;
     int done = 0;
     std::map<int, std::function<void()>> jobs;  // gather id -> output job
+    std::vector<int64_t> source_records;        // per source, parallel to plan.sources
   };
   std::deque<int64_t> queued;
   std::map<int64_t, batch> running;

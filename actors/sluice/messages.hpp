@@ -47,4 +47,9 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using allocate_atom = caf::atom_constant<caf::atom("allocate")>;
+using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
+using rate_atom = caf::atom_constant<caf::atom("rate")>;
+using error_atom = caf::atom_constant<caf::atom("error")>;
 } // namespace sluice

@@ -73,9 +73,12 @@ void start(self_ptr self, int64_t t) {
                    + ": " + e.what());
       return;
     }
+    int64_t n = 0;
     if (data)
       for (auto& p : *data)
-        b.info.num_records += static_cast<int64_t>(srcs[i].first->records(p.data));
+        n += static_cast<int64_t>(srcs[i].first->records(p.data));
+    b.info.num_records += n;
+    b.source_records.push_back(n);
     scatter(w, srcs[i].second, t, std::move(data));
   }
   if (b.expected == 0)
@@ -124,6 +127,8 @@ void finish(self_ptr self, int64_t t) {
   if (!st.failed) {
     publish(self, {listener_event::kind::batch_completed, b.info, {}, {}, 0});
     st.last_completed = std::max(st.last_completed, t);
+    for (size_t k = 0; k < b.source_records.size(); ++k)
+      st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
   }
   st.running.erase(i);
   check_drains(self);

@@ -16,6 +16,8 @@ struct source_env {
   /// Reports a receiver event to the listeners: what is "started", "error"
   /// or "stopped". Thread-safe.
   std::function<void(const std::string& what, const receiver_info&)> report;
+  /// Stops the context with an error (e.g. a failed WAL write). Thread-safe.
+  std::function<void(std::string)> fail;
 };
 
 /// A source. `generate` is called by the job scheduler only, once per batch
@@ -28,6 +30,9 @@ class source_base {
   virtual void stop() {}
   /// Returns the batch at `t` (never nullopt for an input stream).
   virtual std::optional<parts> generate(batch_time t) = 0;
+  /// Batch `info` completed; `records` of it came from this source. Called
+  /// by the job scheduler (rate control, cleanup of received blocks).
+  virtual void on_batch_completed(const batch_info& /*info*/, int64_t /*records*/) {}
 };
 
 template <class T>

@@ -11,6 +11,8 @@
 
 #include "sluice/clock.hpp"
 #include "sluice/conf.hpp"
+#include "sluice/detail/receiver_source.hpp"
+#include "sluice/receiver.hpp"
 #include "sluice/dstream.hpp"
 #include "sluice/listener.hpp"
 #include "sluice/rdd.hpp"
@@ -55,6 +57,16 @@ class streaming_context {
 
   /// Lines of files that appear (by rename) in `directory` after start.
   dstream<std::string> text_file_stream(const std::string& directory);
+
+  /// A stream of what a custom receiver stores (R derives from receiver<T>).
+  template <class R>
+  dstream<typename R::value_type> receiver_stream(R r) {
+    static_assert(std::is_base_of_v<receiver<typename R::value_type>, R>,
+                  "receiver_stream expects a class derived from sluice::receiver<T>");
+    detail::receiver_env env{&system(), config(), [impl = impl_.get()] { return checkpoint_dir(impl); }};
+    return add_source(std::make_unique<detail::receiver_source<R>>(
+      batch_interval(), std::make_shared<R>(std::move(r)), std::move(env)));
+  }
 
   template <class T>
   dstream<T> union_of(std::vector<dstream<T>> streams) {
@@ -111,6 +123,7 @@ class streaming_context {
   }
 
   std::shared_ptr<detail::graph> graph();
+  static std::optional<std::string> checkpoint_dir(detail::context_impl* impl);
 
   std::shared_ptr<detail::context_impl> impl_;
 };

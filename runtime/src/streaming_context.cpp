@@ -89,8 +89,21 @@ void context_impl::start() {
       e.what = listener_event::kind::receiver_stopped;
     caf::anon_send(bus, std::move(e));
   };
-  for (auto* s : g->sources())
-    s->start(env);
+  env.fail = [this](std::string what) { fail(std::move(what)); };
+  try {
+    for (auto* s : g->sources())
+      s->start(env);
+  } catch (...) {
+    // Leave nothing running: ~actor_system would wait for these forever.
+    for (auto* s : g->sources())
+      s->stop();
+    caf::scoped_actor self{*sys};
+    self->request(executor_, std::chrono::seconds(10), stop_atom::value)
+      .receive([](bool) {}, [](caf::error&) {});
+    self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
+    self->send_exit(bus_, caf::exit_reason::user_shutdown);
+    throw;
+  }
   generator_ = sys->spawn(job_generator, wiring_->scheduler, b, first, manual);
   if (manual)
     clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
@@ -283,5 +296,9 @@ duration streaming_context::batch_interval() const { return impl_->batch; }
 int streaming_context::parallelism() const { return impl_->parallelism; }
 const conf& streaming_context::config() const { return impl_->cfg; }
 std::shared_ptr<detail::graph> streaming_context::graph() { return impl_->g; }
+
+std::optional<std::string> streaming_context::checkpoint_dir(detail::context_impl* impl) {
+  return impl->checkpoint_dir;
+}
 
 } // namespace sluice

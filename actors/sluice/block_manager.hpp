@@ -1,0 +1,39 @@
+// block_manager: stores a receiver's blocks (and, with the receiver WAL on,
+// writes each one to the write-ahead log first), then reports them to the
+// receiver tracker.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "sluice/block.hpp"
+#include "sluice/messages.hpp"
+
+namespace sluice {
+class receiver_wal;
+} // namespace sluice
+
+namespace sluice::detail {
+
+struct block_manager_state {
+  std::shared_ptr<block_source> source;
+  caf::actor tracker;
+  std::shared_ptr<receiver_wal> wal;  ///< null when the WAL is off
+  std::function<void(std::string)> on_error;
+  std::map<int64_t, erased> blocks;   ///< held until their batch is cleaned up
+  static inline const char* name = "sluice.block_manager";
+};
+
+/// Handles `(block) -> bool`: fault point block.write, WAL append when on,
+/// then holds the block, tells the tracker and frees its queue slot; replies
+/// once stored. A failed write calls `on_error` and replies with an error.
+/// `(cleanup_atom, int64_t last_block)` drops blocks with ids <= last_block.
+caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
+                            std::shared_ptr<block_source> source, caf::actor tracker,
+                            std::shared_ptr<receiver_wal> wal,
+                            std::function<void(std::string)> on_error);
+
+} // namespace sluice::detail

@@ -1,0 +1,59 @@
+// receiver_supervisor: runs one receiver's lifecycle on its own thread (spawn
+// it detached: on_start/on_stop are user code) and restarts it one-for-one
+// with exponential backoff, up to a restart-intensity limit.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "sluice/listener.hpp"
+#include "sluice/messages.hpp"
+
+namespace sluice::detail {
+
+/// The receiver as its supervisor sees it (the runtime adapts receiver<T>).
+class supervised_receiver {
+ public:
+  virtual ~supervised_receiver() = default;
+  virtual void start() = 0;  ///< calls on_start(); may throw
+  virtual void stop() = 0;   ///< calls on_stop(); may throw
+  virtual void update_rate(int64_t records_per_s) = 0;
+};
+
+/// sluice.streaming.receiver.* settings.
+struct restart_policy {
+  std::chrono::milliseconds base_delay{2000};  ///< receiverRestartDelay (Spark: 2 s)
+  std::chrono::milliseconds max_delay{30000};  ///< cap of the exponential backoff
+  int max_restarts = 10;                       ///< restarts allowed within `window`
+  std::chrono::milliseconds window{60000};
+};
+
+using receiver_report = std::function<void(const std::string& what, const receiver_info&)>;
+
+struct receiver_supervisor_state {
+  std::shared_ptr<supervised_receiver> receiver;
+  restart_policy policy;
+  receiver_report report;
+  receiver_info info;
+  std::deque<int64_t> restarts_ms;  ///< restart times within the window
+  int consecutive = 0;              ///< restarts since the last stable start
+  bool stopped = false;
+  bool running = false;
+  static inline const char* name = "sluice.receiver_supervisor";
+};
+
+/// Handles `(start_atom)`, `(restart_atom, std::string why, int64_t delay_ms)`,
+/// `(error_atom, std::string why)`, `(rate_atom, int64_t r)` and
+/// `(stop_atom, std::string why) -> bool`. Every start, error, restart and
+/// stop is reported. Past `max_restarts` in `window` the receiver is stopped
+/// and reported; the rest of the application keeps running.
+caf::behavior receiver_supervisor(caf::stateful_actor<receiver_supervisor_state>* self,
+                                  std::shared_ptr<supervised_receiver> receiver,
+                                  restart_policy policy, receiver_info info,
+                                  receiver_report report);
+
+} // namespace sluice::detail

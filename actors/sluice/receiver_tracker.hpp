@@ -1,0 +1,38 @@
+// receiver_tracker: the driver's record of received blocks; allocates them to
+// batches (logging each allocation to the WAL first, when it is on).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "sluice/block.hpp"
+#include "sluice/messages.hpp"
+
+namespace sluice {
+class receiver_wal;
+} // namespace sluice
+
+namespace sluice::detail {
+
+struct receiver_tracker_state {
+  std::deque<block> unallocated;
+  std::map<int64_t, int64_t> last_block_of_batch;  ///< batch time -> last block id
+  std::shared_ptr<receiver_wal> wal;
+  caf::actor manager;
+  std::function<void(std::string)> on_error;
+  static inline const char* name = "sluice.receiver_tracker";
+};
+
+/// Handles `(block)` (reported by the block manager),
+/// `(allocate_atom, int64_t t) -> allocation` (every unallocated block, one
+/// partition each, logged before the reply) and `(cleanup_atom, int64_t t)`
+/// (batches up to t are done: their blocks and WAL entries may go).
+caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
+                               std::shared_ptr<receiver_wal> wal,
+                               std::function<void(std::string)> on_error);
+
+} // namespace sluice::detail

@@ -1,0 +1,101 @@
+#include "sluice/receiver_supervisor.hpp"
+
+#include "sluice/listener_bus.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+using self_ptr = caf::stateful_actor<receiver_supervisor_state>*;
+
+void emit(self_ptr self, const std::string& what, const std::string& error = {}) {
+  auto& st = self->state;
+  st.info.active = st.running;
+  if (!error.empty()) {
+    st.info.last_error = error;
+    st.info.last_error_us = now_us();
+  }
+  if (st.report)
+    st.report(what, st.info);
+}
+
+void stop_receiver(self_ptr self) {
+  auto& st = self->state;
+  if (!st.running)
+    return;
+  st.running = false;
+  try {
+    st.receiver->stop();
+  } catch (const std::exception& e) {
+    emit(self, "error", std::string("on_stop threw: ") + e.what());
+  }
+}
+
+void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
+  auto& st = self->state;
+  if (st.stopped)
+    return;
+  emit(self, "error", why);
+  stop_receiver(self);
+  int64_t now = now_us() / 1000;
+  st.restarts_ms.push_back(now);
+  while (!st.restarts_ms.empty() && st.restarts_ms.front() <= now - st.policy.window.count())
+    st.restarts_ms.pop_front();
+  if (static_cast<int>(st.restarts_ms.size()) > st.policy.max_restarts) {
+    st.stopped = true;
+    emit(self, "error", "receiver stopped after " + std::to_string(st.restarts_ms.size() - 1)
+                          + " restarts within " + std::to_string(st.policy.window.count())
+                          + " ms; last error: " + why);
+    emit(self, "stopped");
+    return;
+  }
+  if (st.restarts_ms.size() == 1)
+    st.consecutive = 0; // the first restart within the window: the backoff starts over
+  int64_t delay = std::max<int64_t>(delay_ms, 0);
+  for (int i = 0; i < st.consecutive && delay < st.policy.max_delay.count(); ++i)
+    delay *= 2;
+  delay = std::min<int64_t>(delay, st.policy.max_delay.count());
+  ++st.consecutive;
+  self->delayed_send(self, std::chrono::milliseconds{delay}, start_atom::value);
+}
+
+} // namespace
+
+caf::behavior receiver_supervisor(self_ptr self, std::shared_ptr<supervised_receiver> receiver,
+                                  restart_policy policy, receiver_info info,
+                                  receiver_report report) {
+  auto& st = self->state;
+  st.receiver = std::move(receiver);
+  st.policy = policy;
+  st.info = std::move(info);
+  st.report = std::move(report);
+  return {
+    [=](start_atom) {
+      auto& st = self->state;
+      if (st.stopped || st.running)
+        return;
+      try {
+        st.running = true;
+        st.receiver->start();
+        emit(self, "started");
+      } catch (const std::exception& e) {
+        restart(self, std::string("on_start threw: ") + e.what(),
+                self->state.policy.base_delay.count());
+      }
+    },
+    [=](restart_atom, const std::string& why, int64_t delay_ms) { restart(self, why, delay_ms); },
+    [=](error_atom, const std::string& why) { emit(self, "error", why); },
+    [=](rate_atom, int64_t r) { self->state.receiver->update_rate(r); },
+    [=](stop_atom, const std::string&) {
+      auto& st = self->state;
+      if (!st.stopped) {
+        st.stopped = true;
+        stop_receiver(self);
+        emit(self, "stopped");
+      }
+      return true;
+    },
+  };
+}
+
+} // namespace sluice::detail

@@ -1,0 +1,62 @@
+#include "sluice/receiver_tracker.hpp"
+
+#include "sluice/receiver_wal.hpp"
+
+namespace sluice::detail {
+
+caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
+                               std::shared_ptr<receiver_wal> wal,
+                               std::function<void(std::string)> on_error) {
+  self->state.wal = std::move(wal);
+  self->state.on_error = std::move(on_error);
+  return {
+    [=](caf::actor manager) { self->state.manager = std::move(manager); },
+    [=](block& b) { self->state.unallocated.push_back(std::move(b)); },
+    [=](allocate_atom, int64_t t) -> caf::result<allocation> {
+      auto& st = self->state;
+      allocation a;
+      a.t = t;
+      std::vector<std::pair<int32_t, int64_t>> ids;
+      for (auto& b : st.unallocated) {
+        ids.emplace_back(b.stream, b.id);
+        a.records += b.records;
+        a.data.push_back({static_cast<int32_t>(a.data.size()), std::move(b.data)});
+      }
+      if (st.wal) {
+        try {
+          st.wal->log_allocation(t, ids);
+        } catch (const std::exception& e) {
+          std::string what = "batch " + std::to_string(t) + " ms: the block allocation could "
+                             "not be logged: " + e.what();
+          if (st.on_error)
+            st.on_error(what);
+          return caf::make_error(caf::sec::runtime_error, what);
+        }
+      }
+      if (!ids.empty())
+        st.last_block_of_batch[t] = ids.back().second;
+      st.unallocated.clear();
+      return a;
+    },
+    [=](cleanup_atom, int64_t t) {
+      auto& st = self->state;
+      auto end = st.last_block_of_batch.upper_bound(t);
+      if (end == st.last_block_of_batch.begin())
+        return;
+      int64_t last = std::prev(end)->second;
+      st.last_block_of_batch.erase(st.last_block_of_batch.begin(), end);
+      if (st.manager)
+        self->send(st.manager, cleanup_atom::value, last);
+      if (st.wal) {
+        try {
+          st.wal->delete_before(t + 1);
+        } catch (const std::exception& e) {
+          if (st.on_error)
+            st.on_error(std::string("receiver WAL cleanup failed: ") + e.what());
+        }
+      }
+    },
+  };
+}
+
+} // namespace sluice::detail

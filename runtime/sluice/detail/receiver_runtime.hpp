@@ -1,0 +1,171 @@
+// receiver_runtime<T>: the engine side of one running receiver. The
+// receiver's threads store into its bounded buffer (rate-limited; blocked
+// while the block queue is full); the block generator cuts blocks from it.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include <caf/all.hpp>
+
+#include "sluice/block.hpp"
+#include "sluice/codec.hpp"
+#include "sluice/fault_injector.hpp"
+#include "sluice/messages.hpp"
+#include "sluice/rate_limiter.hpp"
+#include "sluice/receiver.hpp"
+
+namespace sluice::detail {
+
+template <class T>
+class receiver_runtime final : public receiver_host<T>, public block_source {
+ public:
+  /// `queue_size`: blocks cut but not stored yet (blockQueueSize);
+  /// `max_buffered`: blocks stored but not processed yet. A producer blocks
+  /// while either bound is reached, so memory stays bounded under overload.
+  receiver_runtime(caf::actor_system& sys, int32_t stream, int queue_size, int max_buffered,
+                   std::unique_ptr<rate_limiter> limiter)
+      : sys_(sys), stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
+        limiter_(std::move(limiter)) {}
+
+  /// Called once, before the receiver starts.
+  void bind(caf::actor supervisor, caf::actor manager) {
+    supervisor_ = std::move(supervisor);
+    manager_ = std::move(manager);
+  }
+
+  void running(bool on) {
+    stopped_ = !on;
+    cv_.notify_all();
+  }
+
+  rate_limiter& limiter() { return *limiter_; }
+
+  // -- receiver_host ------------------------------------------------------------
+
+  void store(T&& x) override {
+    fault_injector::global().hit(fault_points::receiver_store);
+    limiter_->wait_to_push(1);
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait(guard, [this] { return has_room() || stopped_; });
+    current_.push_back(std::move(x));
+  }
+
+  void store(std::vector<T>&& xs) override {
+    fault_injector::global().hit(fault_points::receiver_store);
+    if (xs.empty())
+      return;
+    limiter_->wait_to_push(xs.size());
+    {
+      std::unique_lock<std::mutex> guard{mtx_};
+      cv_.wait(guard, [this] { return buffered_ < max_buffered_ || stopped_; });
+      ++buffered_;
+    }
+    block b;
+    b.stream = stream_;
+    b.id = next_id_++;
+    b.created_ms = now_ms();
+    b.records = static_cast<int64_t>(xs.size());
+    b.data = erase(std::move(xs));
+    caf::scoped_actor self{sys_};
+    std::string failure;
+    self->request(manager_, caf::infinite, std::move(b))
+      .receive([](bool) {}, [&](caf::error& err) { failure = sys_.render(err); });
+    if (!failure.empty())
+      throw error("store: the block was not stored: " + failure);
+  }
+
+  void restart(std::string why, duration delay) override {
+    caf::anon_send(supervisor_, restart_atom::value, std::move(why), int64_t{delay.count()});
+  }
+
+  void stop(std::string why) override {
+    caf::anon_send(supervisor_, stop_atom::value, std::move(why));
+  }
+
+  void report_error(std::string why) override {
+    caf::anon_send(supervisor_, error_atom::value, std::move(why));
+  }
+
+  bool is_stopped() const override { return stopped_; }
+
+  // -- block_source -------------------------------------------------------------
+
+  std::optional<block> cut(bool force) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (current_.empty() || (!force && pending_ >= queue_size_))
+      return std::nullopt;
+    ++pending_;
+    ++buffered_;
+    block b;
+    b.stream = stream_;
+    b.id = next_id_++;
+    b.created_ms = now_ms();
+    b.records = static_cast<int64_t>(current_.size());
+    b.data = erase(std::move(current_));
+    b.queued = true;
+    current_ = {};
+    return b;
+  }
+
+  void release() override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      --pending_;
+    }
+    cv_.notify_all();
+  }
+
+  void processed(int64_t n) override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      buffered_ -= n;
+    }
+    cv_.notify_all();
+  }
+
+  /// Blocks waiting to be processed (for tests and metrics).
+  int64_t buffered() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return buffered_;
+  }
+
+  std::vector<std::string> encode(const erased& data) const override {
+    if constexpr (encodable<T>) {
+      std::vector<std::string> out;
+      for (auto& x : view<T>(data))
+        out.push_back(encode_to_string(x));
+      return out;
+    } else {
+      throw error("the receiver write-ahead log needs a sluice::codec for the record type");
+    }
+  }
+
+ private:
+  bool has_room() const { return pending_ < queue_size_ && buffered_ < max_buffered_; }
+
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  }
+
+  caf::actor_system& sys_;
+  int32_t stream_;
+  int queue_size_;
+  int64_t max_buffered_;
+  std::unique_ptr<rate_limiter> limiter_;
+  caf::actor supervisor_;
+  caf::actor manager_;
+  std::atomic<int64_t> next_id_{0};
+  std::atomic<bool> stopped_{true};
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<T> current_;  ///< guarded by mtx_
+  int pending_ = 0;         ///< blocks cut but not stored yet; guarded by mtx_
+  int64_t buffered_ = 0;    ///< blocks stored but not processed; guarded by mtx_
+};
+
+} // namespace sluice::detail

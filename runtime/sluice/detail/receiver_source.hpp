@@ -1,0 +1,113 @@
+// receiver_source<R>: the input stream of a custom receiver. At start it
+// spawns the receiver's supervisor, block generator, block manager and
+// tracker; each batch takes the blocks received so far, one partition each.
+#pragma once
+
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "sluice/block_generator.hpp"
+#include "sluice/block_manager.hpp"
+#include "sluice/conf.hpp"
+#include "sluice/detail/receiver_runtime.hpp"
+#include "sluice/rate_estimator_factory.hpp"
+#include "sluice/receiver_supervisor.hpp"
+#include "sluice/receiver_tracker.hpp"
+#include "sluice/source.hpp"
+
+namespace sluice::detail {
+
+/// Facts from the context that a receiver stream needs at start.
+struct receiver_env {
+  caf::actor_system* sys = nullptr;
+  sluice::conf cfg;
+  std::function<std::optional<std::string>()> checkpoint_dir;
+};
+
+/// The parts of receiver streams that do not depend on the record type.
+class receiver_source_base {
+ protected:
+  /// Spawns tracker and manager (with the WAL when it is on).
+  void spawn_storage(const receiver_env& renv, const source_env& env, int32_t stream,
+                     std::shared_ptr<block_source> source);
+  void spawn_supervision(const receiver_env& renv, const source_env& env, int32_t stream,
+                         const std::string& name, std::shared_ptr<supervised_receiver> r,
+                         std::shared_ptr<block_source> source);
+  std::optional<parts> allocate(batch_time t, int32_t stream);
+  void stop_receiving();
+  void completed(const batch_info& info, int64_t records, duration batch);
+  void shutdown();
+
+  caf::actor_system* sys_ = nullptr;
+  caf::actor tracker_;
+  caf::actor manager_;
+  caf::actor generator_;
+  caf::actor supervisor_;
+  std::unique_ptr<rate_estimator> estimator_;
+  bool stopped_ = false;
+};
+
+template <class R>
+class receiver_source final : public source_node<typename R::value_type>,
+                              public receiver_source_base {
+ public:
+  using T = typename R::value_type;
+
+  receiver_source(duration batch, std::shared_ptr<R> r, receiver_env env)
+      : source_node<T>("receiver_stream", batch), receiver_(std::move(r)), env_(std::move(env)) {}
+
+  ~receiver_source() override { shutdown(); }
+
+  void start(const source_env& env) override {
+    sys_ = env_.sys;
+    auto& c = env_.cfg;
+    auto limiter = std::make_unique<rate_limiter>(
+      c.get_int("sluice.streaming.receiver.maxRate", 0),
+      c.get("sluice.streaming.backpressure.initialRate")
+        ? std::optional<int64_t>{c.get_int("sluice.streaming.backpressure.initialRate", 0)}
+        : std::nullopt);
+    runtime_ = std::make_shared<receiver_runtime<T>>(
+      *sys_, this->id(), static_cast<int>(c.get_int("sluice.streaming.blockQueueSize", 10)),
+      static_cast<int>(c.get_int("sluice.streaming.receiver.maxBufferedBlocks", 1000)),
+      std::move(limiter));
+    receiver_->attach(runtime_.get());
+    spawn_storage(env_, env, this->id(), runtime_);
+    auto adapter = std::make_shared<adapter_t>(receiver_, runtime_);
+    spawn_supervision(env_, env, this->id(), "receiver_stream " + std::to_string(this->id()),
+                      adapter, runtime_);
+    runtime_->bind(supervisor_, manager_);
+    caf::anon_send(supervisor_, start_atom::value);
+  }
+
+  std::optional<parts> generate(batch_time t) override { return allocate(t, this->id()); }
+
+  void stop() override { stop_receiving(); }
+
+  void on_batch_completed(const batch_info& info, int64_t records) override {
+    completed(info, records, this->slide());
+  }
+
+ private:
+  struct adapter_t final : supervised_receiver {
+    std::shared_ptr<R> r;
+    std::shared_ptr<receiver_runtime<T>> rt;
+    adapter_t(std::shared_ptr<R> x, std::shared_ptr<receiver_runtime<T>> y)
+        : r(std::move(x)), rt(std::move(y)) {}
+    void start() override {
+      rt->running(true);
+      r->on_start();
+    }
+    void stop() override {
+      rt->running(false); // is_stopped() turns true before on_stop runs
+      r->on_stop();
+    }
+    void update_rate(int64_t x) override { rt->limiter().update_rate(x); }
+  };
+
+  std::shared_ptr<R> receiver_;
+  receiver_env env_;
+  std::shared_ptr<receiver_runtime<T>> runtime_;
+};
+
+} // namespace sluice::detail

@@ -1,0 +1,90 @@
+#include "sluice/detail/receiver_source.hpp"
+
+#include "sluice/listener_bus.hpp"
+#include "sluice/receiver_wal.hpp"
+
+namespace sluice::detail {
+
+void receiver_source_base::spawn_storage(const receiver_env& renv, const source_env& env,
+                                         int32_t stream, std::shared_ptr<block_source> source) {
+  std::shared_ptr<receiver_wal> block_log, allocation_log;
+  if (renv.cfg.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false)) {
+    auto dir = renv.checkpoint_dir ? renv.checkpoint_dir() : std::nullopt;
+    if (!dir)
+      throw illegal_state("sluice.streaming.receiver.writeAheadLog.enable=true needs a "
+                          "checkpoint directory: call ssc.checkpoint(dir) before start() "
+                          "(receiver stream " + std::to_string(stream) + ")");
+    block_log = receiver_wal::open(*dir);      // one connection per writer actor
+    allocation_log = receiver_wal::open(*dir);
+  }
+  tracker_ = sys_->spawn(receiver_tracker, allocation_log, env.fail);
+  manager_ = sys_->spawn(block_manager, source, tracker_, block_log, env.fail);
+  caf::anon_send(tracker_, manager_);
+}
+
+void receiver_source_base::spawn_supervision(const receiver_env& renv, const source_env& env,
+                                             int32_t stream, const std::string& name,
+                                             std::shared_ptr<supervised_receiver> r,
+                                             std::shared_ptr<block_source> source) {
+  auto& c = renv.cfg;
+  auto interval = c.get_duration("sluice.streaming.blockInterval", milliseconds(200));
+  generator_ = sys_->spawn(block_generator, std::move(source), manager_, interval);
+  restart_policy policy;
+  policy.base_delay = c.get_duration("sluice.streaming.receiverRestartDelay", milliseconds(2000));
+  policy.max_delay = c.get_duration("sluice.streaming.receiver.maxRestartDelay", seconds(30));
+  policy.max_restarts = static_cast<int>(c.get_int("sluice.streaming.receiver.maxRestarts", 10));
+  policy.window = c.get_duration("sluice.streaming.receiver.restartWindow", seconds(60));
+  receiver_info info;
+  info.stream_id = stream;
+  info.name = name;
+  supervisor_ = sys_->spawn<caf::detached>(receiver_supervisor, std::move(r), policy, info,
+                                           env.report);
+  if (c.get_bool("sluice.streaming.backpressure.enabled", false))
+    estimator_ = make_rate_estimator(c, env.info.batch);
+}
+
+std::optional<parts> receiver_source_base::allocate(batch_time t, int32_t stream) {
+  caf::scoped_actor self{*sys_};
+  std::optional<parts> out;
+  std::string failure;
+  self->request(tracker_, std::chrono::seconds(30), allocate_atom::value, t.ms)
+    .receive([&](allocation& a) { out = std::move(a.data); },
+             [&](caf::error& err) { failure = sys_->render(err); });
+  if (!failure.empty())
+    throw error("receiver stream " + std::to_string(stream) + ": no blocks for "
+                + to_string(t) + ": " + failure);
+  return out;
+}
+
+void receiver_source_base::stop_receiving() {
+  if (stopped_ || !supervisor_)
+    return;
+  stopped_ = true;
+  caf::scoped_actor self{*sys_};
+  self->request(supervisor_, std::chrono::seconds(30), stop_atom::value,
+                std::string{"the context stops"})
+    .receive([](bool) {}, [](caf::error&) {});
+  // What was stored before the stop becomes blocks for the remaining batches.
+  self->request(generator_, std::chrono::seconds(30), flush_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+}
+
+void receiver_source_base::completed(const batch_info& info, int64_t records, duration batch) {
+  if (estimator_ && supervisor_) {
+    auto proc = info.processing_delay_us() / 1000;
+    auto sched = info.scheduling_delay_us() / 1000;
+    if (auto rate = estimator_->compute(info.processing_end_us / 1000, records, proc, sched))
+      caf::anon_send(supervisor_, rate_atom::value, static_cast<int64_t>(*rate));
+  }
+  // Blocks of batches before this one are no longer needed.
+  if (tracker_)
+    caf::anon_send(tracker_, cleanup_atom::value, (info.time - batch).ms);
+}
+
+void receiver_source_base::shutdown() {
+  for (auto* a : {&generator_, &supervisor_, &manager_, &tracker_})
+    if (*a)
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+}
+
+} // namespace sluice::detail

@@ -1,0 +1,237 @@
+#define BOOST_TEST_MODULE runtime/receiver
+#include <boost/test/unit_test.hpp>
+
+#include <future>
+#include <numeric>
+#include <thread>
+
+#include "fixtures/harness.hpp"
+#include "fixtures/stream_io.hpp"
+#include "sluice/receiver_wal.hpp"
+
+using namespace sluice;
+using fixtures::batch_counter;
+using fixtures::manual_conf;
+using fixtures::temp_dir;
+
+namespace {
+
+conf fast_conf() {
+  auto c = manual_conf("local[2]");
+  c.set("sluice.streaming.blockInterval", "20ms");
+  c.set("sluice.streaming.receiverRestartDelay", "20ms");
+  return c;
+}
+
+/// Stores 0..n-1 one at a time from its own thread, then idles.
+class counting_receiver : public receiver<int> {
+ public:
+  explicit counting_receiver(int n) : n_(n) {}
+  void on_start() override {
+    thread_ = std::thread{[this] {
+      for (int i = 0; i < n_ && !is_stopped(); ++i)
+        store(i);
+    }};
+  }
+  void on_stop() override {
+    if (thread_.joinable())
+      thread_.join();
+  }
+
+ private:
+  int n_;
+  std::thread thread_;
+};
+
+/// Attempt k (from 1) stores {10 k} reliably; the first `fail` attempts then
+/// throw from on_start.
+class flaky_receiver : public receiver<int> {
+ public:
+  explicit flaky_receiver(int fail, std::shared_ptr<std::atomic<int>> attempts)
+      : fail_(fail), attempts_(std::move(attempts)) {}
+  void on_start() override {
+    int k = ++*attempts_;
+    store(std::vector<int>{10 * k});
+    if (k <= fail_)
+      throw std::runtime_error("attempt " + std::to_string(k) + " failed");
+  }
+  void on_stop() override {}
+
+ private:
+  int fail_;
+  std::shared_ptr<std::atomic<int>> attempts_;
+};
+
+struct run_state {
+  streaming_context ssc;
+  std::shared_ptr<batch_counter> counter = std::make_shared<batch_counter>();
+  std::shared_ptr<fixtures::receiver_events> events = std::make_shared<fixtures::receiver_events>();
+  fixtures::sink<int> out;
+  int batches = 0;
+  explicit run_state(conf c) : ssc(std::move(c), seconds(1)) {
+    ssc.add_listener(counter);
+    ssc.add_listener(events);
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_stored_record_reaches_a_batch_exactly_once) {
+  run_state r{fast_conf()};
+  r.out.attach(r.ssc.receiver_stream(counting_receiver{20000}));
+  r.ssc.start();
+  fixtures::advance_until(r.ssc, *r.counter, r.out, 20000, r.batches);
+  r.ssc.stop();
+  auto got = r.out.records();
+  BOOST_REQUIRE_EQUAL(got.size(), 20000u);
+  std::vector<int> want(20000);
+  std::iota(want.begin(), want.end(), 0);
+  BOOST_TEST(got == want, boost::test_tools::per_element()); // one producer: in order
+  BOOST_TEST(r.events->started().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_receiver_is_restarted_and_keeps_its_data) {
+  auto attempts = std::make_shared<std::atomic<int>>(0);
+  run_state r{fast_conf()};
+  r.out.attach(r.ssc.receiver_stream(flaky_receiver{2, attempts}));
+  r.ssc.start();
+  fixtures::advance_until(r.ssc, *r.counter, r.out, 3, r.batches);
+  r.ssc.stop();
+  auto got = r.out.records();
+  std::sort(got.begin(), got.end());
+  BOOST_TEST(got == (std::vector<int>{10, 20, 30}), boost::test_tools::per_element());
+  BOOST_TEST(attempts->load() == 3);
+  auto errors = r.events->errors();
+  BOOST_REQUIRE_GE(errors.size(), 2u);
+  BOOST_TEST(errors[0].last_error == "on_start threw: attempt 1 failed");
+  BOOST_TEST(errors[1].last_error == "on_start threw: attempt 2 failed");
+  BOOST_TEST(r.events->started().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(past_the_restart_limit_the_receiver_stops_and_the_rest_runs) {
+  auto c = fast_conf();
+  c.set("sluice.streaming.receiver.maxRestarts", "2");
+  auto attempts = std::make_shared<std::atomic<int>>(0);
+  run_state r{c};
+  r.ssc.receiver_stream(flaky_receiver{1000, attempts}).foreach_rdd([](const rdd<int>&) {});
+  r.out.attach(r.ssc.queue_stream<int>({{1}, {2}, {3}}));
+  r.ssc.start();
+  BOOST_REQUIRE(r.events->wait_errors(4)); // 3 failed starts + the give-up report
+  fixtures::advance_until(r.ssc, *r.counter, r.out, 3, r.batches);
+  r.ssc.stop();
+  BOOST_TEST(attempts->load() == 3);
+  auto errors = r.events->errors();
+  BOOST_TEST(errors.back().last_error.find("receiver stopped after 2 restarts") == 0u,
+             errors.back().last_error);
+  BOOST_TEST(r.events->stopped().size() >= 1u);
+  BOOST_TEST(r.out.records() == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(max_rate_is_held_within_five_percent) {
+  auto c = fast_conf();
+  c.set("sluice.streaming.receiver.maxRate", "20000");
+  struct timed_receiver : receiver<int> {
+    std::shared_ptr<std::atomic<int64_t>> stored = std::make_shared<std::atomic<int64_t>>(0);
+    std::shared_ptr<std::atomic<int64_t>> elapsed_us = std::make_shared<std::atomic<int64_t>>(0);
+    std::shared_ptr<std::promise<void>> finished = std::make_shared<std::promise<void>>();
+    std::thread t;
+    void on_start() override {
+      t = std::thread{[this] {
+        auto t0 = std::chrono::steady_clock::now();
+        auto end = t0 + std::chrono::milliseconds(1500);
+        while (std::chrono::steady_clock::now() < end && !is_stopped()) {
+          store(1);
+          ++*stored;
+        }
+        *elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::steady_clock::now() - t0)
+                        .count();
+        finished->set_value();
+      }};
+    }
+    void on_stop() override {
+      if (t.joinable())
+        t.join();
+    }
+  };
+  timed_receiver tr;
+  auto stored = tr.stored;
+  auto elapsed = tr.elapsed_us;
+  auto finished = tr.finished->get_future();
+  run_state r{c};
+  r.out.attach(r.ssc.receiver_stream(std::move(tr)));
+  r.ssc.start();
+  // The receiver measures 1.5 s of its own time.
+  BOOST_REQUIRE(finished.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  r.ssc.stop();
+  double rate = static_cast<double>(stored->load()) * 1e6 / static_cast<double>(elapsed->load());
+  BOOST_TEST_MESSAGE("measured rate " << rate << " records/s");
+  BOOST_TEST(rate >= 20000 * 0.95);
+  BOOST_TEST(rate <= 20000 * 1.05);
+}
+
+BOOST_AUTO_TEST_CASE(reliable_stores_are_in_the_write_ahead_log_when_they_return) {
+  temp_dir dir{"rwal"};
+  auto c = fast_conf();
+  c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
+  struct reliable : receiver<std::string> {
+    std::shared_ptr<std::atomic<int>> done = std::make_shared<std::atomic<int>>(0);
+    std::shared_ptr<std::string> dir;
+    std::shared_ptr<std::atomic<bool>> all_found = std::make_shared<std::atomic<bool>>(true);
+    std::shared_ptr<std::promise<void>> finished = std::make_shared<std::promise<void>>();
+    std::thread t;
+    void on_start() override {
+      t = std::thread{[this] {
+        for (int b = 0; b < 20; ++b) {
+          std::vector<std::string> block;
+          for (int i = 0; i < 100; ++i)
+            block.push_back("r" + std::to_string(b * 100 + i));
+          store(block);
+          // Acknowledged: the block must be in the WAL now.
+          auto wal = receiver_wal::open(*dir);
+          bool found = false;
+          for (auto& wb : wal->read_blocks(0))
+            found = found
+                    || (wb.records.size() == 100
+                        && sluice::decode_from_string<std::string>(wb.records[0]) == block[0]);
+          if (!found)
+            *all_found = false;
+          ++*done;
+        }
+        finished->set_value();
+      }};
+    }
+    void on_stop() override {
+      if (t.joinable())
+        t.join();
+    }
+  };
+  reliable rr;
+  rr.dir = std::make_shared<std::string>(dir.str());
+  auto done = rr.done;
+  auto all_found = rr.all_found;
+  auto finished = rr.finished->get_future();
+  streaming_context ssc{c, seconds(1)};
+  ssc.checkpoint(dir.str());
+  ssc.receiver_stream(std::move(rr)).foreach_rdd([](const rdd<std::string>&) {});
+  ssc.start();
+  BOOST_REQUIRE(finished.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+  ssc.stop();
+  BOOST_TEST(done->load() == 20);
+  BOOST_TEST(all_found->load());
+  auto wal = receiver_wal::open(dir.str());
+  BOOST_TEST(wal->block_count() == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(wal_without_checkpoint_directory_is_refused_at_start) {
+  auto c = fast_conf();
+  c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
+  streaming_context ssc{c, seconds(1)};
+  ssc.receiver_stream(counting_receiver{1}).print();
+  try {
+    ssc.start();
+    BOOST_FAIL("expected illegal_state");
+  } catch (const illegal_state& e) {
+    BOOST_TEST(std::string{e.what()}.find("ssc.checkpoint(dir)") != std::string::npos);
+  }
+}
