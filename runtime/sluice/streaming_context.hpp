@@ -61,11 +61,7 @@ class streaming_context {
   /// A stream of what a custom receiver stores (R derives from receiver<T>).
   template <class R>
   dstream<typename R::value_type> receiver_stream(R r) {
-    static_assert(std::is_base_of_v<receiver<typename R::value_type>, R>,
-                  "receiver_stream expects a class derived from sluice::receiver<T>");
-    detail::receiver_env env{&system(), config(), [impl = impl_.get()] { return checkpoint_dir(impl); }};
-    return add_source(std::make_unique<detail::receiver_source<R>>(
-      batch_interval(), std::make_shared<R>(std::move(r)), std::move(env)));
+    return receiver_stream_named(std::move(r), "receiver_stream");
   }
 
   template <class T>
@@ -120,6 +116,16 @@ class streaming_context {
     auto* raw = g->add(std::move(src));
     g->add_source(raw);
     return dstream<T>{g, raw};
+  }
+
+  template <class R>
+  dstream<typename R::value_type> receiver_stream_named(R r, std::string name) {
+    static_assert(std::is_base_of_v<receiver<typename R::value_type>, R>,
+                  "receiver_stream expects a class derived from sluice::receiver<T>");
+    detail::receiver_env env{&system(), config(),
+                             [impl = impl_.get()] { return checkpoint_dir(impl); }};
+    return add_source(std::make_unique<detail::receiver_source<R>>(
+      batch_interval(), std::make_shared<R>(std::move(r)), std::move(env), std::move(name)));
   }
 
   std::shared_ptr<detail::graph> graph();

@@ -1,7 +1,7 @@
 // streaming_context's built-in input streams that read from outside the
 // process: socket_text_stream (a receiver) and text_file_stream.
 #include "sluice/detail/file_source.hpp"
-#include "sluice/detail/socket_source.hpp"
+#include "sluice/detail/socket_receiver.hpp"
 #include "sluice/streaming_context.hpp"
 
 namespace sluice {
@@ -15,7 +15,9 @@ dstream<std::string> streaming_context::socket_text_stream(const std::string& ho
     throw invalid_argument("socket_text_stream: the host must not be empty");
   if (port == 0)
     throw invalid_argument("socket_text_stream: port must be in 1..65535, got 0");
-  return add_source(std::make_unique<detail::socket_source>(batch_interval(), host, port));
+  detail::socket_receiver r{host, port};
+  auto name = "socket_text_stream " + r.endpoint();
+  return receiver_stream_named(std::move(r), std::move(name));
 }
 
 /// Throws invalid_argument for an empty directory name; a directory that

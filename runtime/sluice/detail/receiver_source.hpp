@@ -54,8 +54,9 @@ class receiver_source final : public source_node<typename R::value_type>,
  public:
   using T = typename R::value_type;
 
-  receiver_source(duration batch, std::shared_ptr<R> r, receiver_env env)
-      : source_node<T>("receiver_stream", batch), receiver_(std::move(r)), env_(std::move(env)) {}
+  receiver_source(duration batch, std::shared_ptr<R> r, receiver_env env,
+                  std::string name = "receiver_stream")
+      : source_node<T>(std::move(name), batch), receiver_(std::move(r)), env_(std::move(env)) {}
 
   ~receiver_source() override { shutdown(); }
 
@@ -74,7 +75,7 @@ class receiver_source final : public source_node<typename R::value_type>,
     receiver_->attach(runtime_.get());
     spawn_storage(env_, env, this->id(), runtime_);
     auto adapter = std::make_shared<adapter_t>(receiver_, runtime_);
-    spawn_supervision(env_, env, this->id(), "receiver_stream " + std::to_string(this->id()),
+    spawn_supervision(env_, env, this->id(), this->name() + " " + std::to_string(this->id()),
                       adapter, runtime_);
     runtime_->bind(supervisor_, manager_);
     caf::anon_send(supervisor_, start_atom::value);
