@@ -41,6 +41,7 @@ bench-run:
 	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master local[2]
 	$(BUILD)/bench/windowed_word_count --input $(BUILD)/corpus-50mb.txt --master local[2]
 	$(BUILD)/bench/state_scaling --master local[2]
+	$(BUILD)/bench/receiver_ingest --mode batch --seconds 5
 
 install: build
 	cmake --install $(BUILD)
