@@ -32,7 +32,7 @@ struct scheduler_state {
     std::map<int, std::function<void()>> jobs;  // gather id -> output job
     std::vector<int64_t> source_records;        // per source, parallel to plan.sources
   };
-  std::deque<int64_t> queued;
+  std::deque<std::pair<int64_t, int64_t>> queued;  ///< batch time, submission time (us)
   std::map<int64_t, batch> running;
   int64_t last_completed = 0;
   bool stopped = false;

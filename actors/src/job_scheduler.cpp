@@ -27,7 +27,7 @@ void check_drains(self_ptr self) {
   auto& st = self->state;
   for (auto i = st.drains.begin(); i != st.drains.end();) {
     bool pending = (!st.running.empty() && st.running.begin()->first <= i->first)
-                   || (!st.queued.empty() && st.queued.front() <= i->first);
+                   || (!st.queued.empty() && st.queued.front().first <= i->first);
     if (!pending && (st.last_completed >= i->first || st.stopped)) {
       i->second.deliver(true);
       i = st.drains.erase(i);
@@ -53,13 +53,12 @@ int expected_reports(const plan& p, batch_time t, batch_time zero) {
   return n;
 }
 
-void start(self_ptr self, int64_t t) {
+void start(self_ptr self, int64_t t, int64_t submitted_us) {
   auto& st = self->state;
   auto& w = *st.w;
   auto& b = st.running[t];
   b.info.time = batch_time{t};
-  b.info.submission_us = now_us();
-  publish(self, {listener_event::kind::batch_submitted, b.info, {}, {}, 0});
+  b.info.submission_us = submitted_us;
   b.info.processing_start_us = now_us();
   publish(self, {listener_event::kind::batch_started, b.info, {}, {}, 0});
   b.expected = expected_reports(*w.layout, batch_time{t}, w.info.zero);
@@ -89,9 +88,9 @@ void try_start(self_ptr self) {
   auto& st = self->state;
   while (!st.stopped && !st.queued.empty()
          && static_cast<int>(st.running.size()) < st.cfg.concurrent_jobs) {
-    auto t = st.queued.front();
+    auto [t, submitted] = st.queued.front();
     st.queued.pop_front();
-    start(self, t);
+    start(self, t, submitted);
   }
 }
 
@@ -148,7 +147,21 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       auto& st = self->state;
       if (st.stopped)
         return;
-      st.queued.push_back(t);
+      // The batch is generated now: sources bind their input to it (a batch
+      // that waits keeps the input of its own interval, not more).
+      for (auto* src : st.cfg.sources) {
+        try {
+          src->prepare(batch_time{t});
+        } catch (const std::exception& e) {
+          fail(self, "a source failed to prepare " + to_string(batch_time{t}) + ": " + e.what());
+          return;
+        }
+      }
+      batch_info info;
+      info.time = batch_time{t};
+      info.submission_us = now_us();
+      publish(self, {listener_event::kind::batch_submitted, info, {}, {}, 0});
+      st.queued.emplace_back(t, info.submission_us);
       try_start(self);
     },
     [=](gather_done& d) {

@@ -28,6 +28,10 @@ class source_base {
   virtual void start(const source_env&) {}
   /// Stops ingesting. Data already received stays for later batches.
   virtual void stop() {}
+  /// Batch time `t` was generated (the tick): receiver streams allocate
+  /// their blocks to it now, even if the batch starts later (Spark's
+  /// allocateBlocksToBatch). Called in time order by the job scheduler.
+  virtual void prepare(batch_time /*t*/) {}
   /// Returns the batch at `t` (never nullopt for an input stream).
   virtual std::optional<parts> generate(batch_time t) = 0;
   /// Batch `info` completed; `records` of it came from this source. Called

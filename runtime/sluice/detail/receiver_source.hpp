@@ -81,7 +81,16 @@ class receiver_source final : public source_node<typename R::value_type>,
     caf::anon_send(supervisor_, start_atom::value);
   }
 
-  std::optional<parts> generate(batch_time t) override { return allocate(t, this->id()); }
+  void prepare(batch_time t) override { prepared_[t.ms] = allocate(t, this->id()); }
+
+  std::optional<parts> generate(batch_time t) override {
+    auto i = prepared_.find(t.ms);
+    if (i == prepared_.end())
+      return allocate(t, this->id());
+    auto out = std::move(i->second);
+    prepared_.erase(prepared_.begin(), std::next(i));
+    return out;
+  }
 
   void stop() override { stop_receiving(); }
 
@@ -109,6 +118,7 @@ class receiver_source final : public source_node<typename R::value_type>,
   std::shared_ptr<R> receiver_;
   receiver_env env_;
   std::shared_ptr<receiver_runtime<T>> runtime_;
+  std::map<int64_t, std::optional<parts>> prepared_;  ///< allocations of queued batches
 };
 
 } // namespace sluice::detail
