@@ -97,9 +97,18 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     return std::make_unique<combine_writer<K, V, V, decltype(create), F>>(n_, create, f_);
   }
 
+  /// One batch, reduced per key, with each key's hash (from the map side).
+  struct reduced_batch {
+    int64_t when;
+    std::vector<std::pair<K, V>> entries;
+    std::vector<uint64_t> hashes;
+  };
+
   struct partition_state final : slot_state {
-    std::deque<std::pair<int64_t, std::vector<std::pair<K, V>>>> batches;  // reduced per batch
-    key_map<K, V> previous;  // the previous window's output (after the filter)
+    std::deque<reduced_batch> batches;
+    dense_map<K, V> previous;  // the previous window's output (after the filter)
+    dense_map<K, V> merge, old_values, new_values;  // scratch, kept for their capacity
+    std::vector<size_t> old_at;                     // scratch: old key's entry in previous
   };
 
   std::unique_ptr<slot_state> make_slot_state(int, const run_info&) const override {
@@ -113,57 +122,87 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     auto f = f_;
     auto inv = inv_;
     if (!parent_none) {
-      key_map<K, V> reduced;
-      for (auto& bucket : ports[0]) {
-        auto b = std::move(take<hashed_bucket<K, V>>(bucket)[0]);
-        for (auto& [k, v] : b.entries) {
-          auto [i, fresh] = reduced.try_emplace(k, v);
-          if (!fresh)
-            i->second = f(std::move(i->second), std::move(v));
+      reduced_batch rb{t.ms, {}, {}};
+      if (ports[0].size() == 1) { // one sender: its bucket is already reduced
+        auto b = std::move(take<hashed_bucket<K, V>>(ports[0][0])[0]);
+        rb.entries = std::move(b.entries);
+        rb.hashes = std::move(b.hashes);
+      } else {
+        auto keep = [](V&& v) -> V&& { return std::move(v); };
+        for (auto& bucket : ports[0]) {
+          auto b = std::move(take<hashed_bucket<K, V>>(bucket)[0]);
+          for (size_t i = 0; i < b.entries.size(); ++i)
+            st.merge.upsert(std::move(b.entries[i].first), b.hashes[i],
+                            std::move(b.entries[i].second), keep, f);
         }
+        rb.entries = st.merge.take(rb.hashes);
       }
-      st.batches.emplace_back(t.ms, std::vector<std::pair<K, V>>(reduced.begin(), reduced.end()));
+      st.batches.push_back(std::move(rb));
     }
     int64_t w = window_.count();
     int64_t s = this->slide().count();
     if (!this->valid_at(t, info.zero))
       return {false, std::nullopt};
-    // old: batches in (t - w - s, t - w]; new: batches in (t - s, t].
-    key_map<K, V> old_values, new_values;
-    auto fold = [&](key_map<K, V>& into, const std::vector<std::pair<K, V>>& batch) {
-      for (auto& [k, v] : batch) {
-        auto [i, fresh] = into.try_emplace(k, v);
+    // old: batches in (t - w - s, t - w]; new: batches in (t - s, t]. Each is
+    // reduced in time order. A leaving batch that is not also entering (w < s)
+    // is dropped below, so its keys move instead of being copied.
+    auto& old_values = st.old_values;
+    auto& new_values = st.new_values;
+    old_values.clear();
+    new_values.clear();
+    auto fold = [&](dense_map<K, V>& into, reduced_batch& batch, bool move) {
+      for (size_t i = 0; i < batch.entries.size(); ++i) {
+        auto& [k, v] = batch.entries[i];
+        auto [e, fresh] = move ? into.try_emplace(std::move(k), batch.hashes[i], v)
+                               : into.try_emplace(k, batch.hashes[i], v);
         if (!fresh)
-          i->second = f(std::move(i->second), v);
+          into.at(e).second = f(std::move(into.at(e).second), v);
       }
     };
-    for (auto& [when, batch] : st.batches) {
-      if (when > t.ms - w - s && when <= t.ms - w)
-        fold(old_values, batch);
-      if (when > t.ms - s && when <= t.ms)
-        fold(new_values, batch);
+    for (auto& batch : st.batches) {
+      bool entering = batch.when > t.ms - s && batch.when <= t.ms;
+      if (batch.when > t.ms - w - s && batch.when <= t.ms - w)
+        fold(old_values, batch, !entering);
+      if (entering)
+        fold(new_values, batch, false);
     }
-    key_map<K, V> result = st.previous;
-    for (auto& [k, ov] : old_values) {
-      if (auto i = result.find(k); i != result.end())
-        i->second = inv(std::move(i->second), ov);
-      else if (new_values.find(k) == new_values.end())
+    auto& previous = st.previous;
+    // Checks every leaving key before anything changes.
+    auto& old_at = st.old_at;
+    old_at.resize(old_values.size());
+    for (size_t i = 0; i < old_values.size(); ++i) {
+      auto& k = old_values.at(i).first;
+      uint64_t h = old_values.hash_at(i);
+      old_at[i] = previous.find(k, h);
+      if (old_at[i] == previous.npos && new_values.find(k, h) == new_values.npos)
         throw error("Neither previous window has value for key, nor new values found. Are "
                     "you sure your key class hashes consistently?");
     }
-    for (auto& [k, nv] : new_values) {
-      if (st.previous.find(k) != st.previous.end())
-        result[k] = f(std::move(result[k]), nv);
-      else
-        result[k] = nv;
+    for (size_t i = 0; i < old_values.size(); ++i)
+      if (auto e = old_at[i]; e != previous.npos)
+        previous.at(e).second = inv(std::move(previous.at(e).second), old_values.at(i).second);
+    for (size_t i = 0; i < new_values.size(); ++i) {
+      auto& [k, nv] = new_values.at(i);
+      auto [e, fresh] = previous.try_emplace(std::move(k), new_values.hash_at(i), nv);
+      if (!fresh)
+        previous.at(e).second = f(std::move(previous.at(e).second), nv);
     }
-    if (filtered_)
-      for (auto i = result.begin(); i != result.end();)
-        i = filter_(std::as_const(*i)) ? std::next(i) : result.erase(i);
-    while (!st.batches.empty() && st.batches.front().first <= t.ms - w)
+    old_values.clear();
+    new_values.clear();
+    while (!st.batches.empty() && st.batches.front().when <= t.ms - w)
       st.batches.pop_front();
-    std::vector<std::pair<K, V>> out(result.begin(), result.end());
-    st.previous = std::move(result);
+    // The filter's drops are also gone from the next window's prev (§2.14).
+    std::vector<std::pair<K, V>> out;
+    out.reserve(previous.size());
+    for (size_t e = 0; e < previous.size();) {
+      auto& kv = previous.at(e);
+      if (filtered_ && !filter_(std::as_const(kv))) {
+        previous.erase_at(e); // the last entry moves to e
+        continue;
+      }
+      out.push_back(kv);
+      ++e;
+    }
     return {true, erase(std::move(out))};
   }
 
