@@ -75,7 +75,11 @@ void socket_receiver::run() {
   std::string err;
   int fd = connect_once(err);
   if (fd >= 0) {
-    err = read_lines(fd);
+    try {
+      err = read_lines(fd);
+    } catch (const std::exception& e) { // e.g. an injected fault at receiver.store
+      err = "socket_text_stream " + endpoint() + ": " + e.what();
+    }
     ::close(fd);
   }
   if (!stopping_)
