@@ -7,7 +7,6 @@
 #include <functional>
 #include <optional>
 #include <type_traits>
-#include <unordered_set>
 
 #include "sluice/errors.hpp"
 #include "sluice/rdd.hpp"
@@ -161,10 +160,14 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
 
   std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info) const override {
     auto st = std::make_unique<partition_state>();
-    if (spec_.initial()) // stamped with the first batch's time (SEMANTICS §4.22)
-      for (auto& [k, s] : *spec_.initial())
-        if (partition_of(k, n_) == slot)
-          st->store.put(k, s, (info.zero + info.batch).ms);
+    if (auto& initial = spec_.initial()) { // stamped with the first batch's time (SEMANTICS §4.22)
+      auto& store = st->store;
+      store.reserve(initial->size() / static_cast<size_t>(n_) + initial->size() / 64 + 16);
+      int64_t stamp = (info.zero + info.batch).ms;
+      for (auto& [k, s] : *initial)
+        if (auto h = hash_key(k); partition_of_hash(h, n_) == slot)
+          store.put(k, h, s, stamp);
+    }
     return st;
   }
 
@@ -181,42 +184,54 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     auto f = spec_.fn();
     bool timeouts = spec_.timeout().count() > 0;
     mws_batch<K, S, M> out;
-    std::unordered_set<K, key_hash<K>> seen;
     if (!parent_none)
-      for (auto& bucket : ports[0])
-        for (auto& [k, v] : take<std::pair<K, V>>(bucket)) {
-          auto* e = store.find(k);
-          state<S> s{e ? std::optional<S>{e->value} : std::nullopt, false};
+      for (auto& bucket : ports[0]) {
+        auto records = take<std::pair<K, V>>(bucket);
+        out.mapped.reserve(out.mapped.size() + records.size());
+        for (auto& [k, v] : records) {
+          uint64_t h = hash_key(k);
+          size_t i = store.index_of(k, h); // one probe; the entry is updated in place
+          bool had = i != store.npos;
+          state<S> s{had ? std::optional<S>{store.at(i).second.value} : std::nullopt, false};
           auto mapped = f(t, k, std::optional<V>{std::move(v)}, s);
-          if (s.removed())
-            store.remove(k);
-          else if (s.updated())
-            store.put(k, std::move(*s.value()), t.ms);
-          else if (timeouts && e)
-            store.touch(k, t.ms); // data alone re-stamps when timeouts are on
-          if (timeouts)
-            seen.insert(k);
+          if (s.removed()) {
+            if (had)
+              store.remove_at(i);
+          } else if (s.updated()) {
+            if (had)
+              store.put_at(i, std::move(*s.value()), t.ms);
+            else
+              store.put(std::move(k), h, std::move(*s.value()), t.ms);
+          } else if (timeouts && had) {
+            store.touch_at(i, t.ms); // data alone re-stamps when timeouts are on
+          }
           if (mapped)
             out.mapped.push_back(std::move(*mapped));
         }
-    // Timeouts are found only in full-scan batches (SEMANTICS §4.25).
+      }
+    // Timeouts are found only in full-scan batches (SEMANTICS §4.25). A key
+    // with data in this batch was stamped t above (or is gone), so it is
+    // never below the limit.
     if (timeouts && (t - info.zero).count() % interval().count() == 0) {
       int64_t limit = t.ms - spec_.timeout().count();
-      std::vector<K> expired;
-      for (auto& [k, e] : store.entries())
-        if (e.updated_ms < limit && seen.find(k) == seen.end())
-          expired.push_back(k);
-      for (auto& k : expired) {
-        state<S> s{store.find(k)->value, true};
+      std::vector<std::pair<K, uint64_t>> expired;
+      for (size_t i = 0; i < store.size(); ++i)
+        if (store.at(i).second.updated_ms < limit)
+          expired.emplace_back(store.at(i).first, store.hash_at(i));
+      for (auto& [k, h] : expired) {
+        size_t i = store.index_of(k, h);
+        state<S> s{store.at(i).second.value, true};
         auto mapped = f(t, k, std::nullopt, s);
-        store.remove(k);
+        store.remove_at(i);
         if (mapped)
           out.mapped.push_back(std::move(*mapped));
       }
     }
-    if (snapshots_)
+    if (snapshots_) {
+      out.snapshot.reserve(store.size());
       for (auto& [k, e] : store.entries())
         out.snapshot.emplace_back(k, e.value);
+    }
     std::vector<mws_batch<K, S, M>> one;
     one.push_back(std::move(out));
     return {true, erase(std::move(one))};

@@ -2,14 +2,21 @@
 // owned by that partition's operator actor (DESIGN.md: keyed by operator id
 // and partition). It tracks which keys changed or were removed since the last
 // checkpoint, so checkpoints can write deltas and partitions can move.
+//
+// The keys live in a dense_map (open addressing over a dense entry vector),
+// hashed with detail::hash_key, the hash that also picks a key's partition;
+// callers that already hold that hash pass it in. Change tracking costs a
+// flag per entry: a key is appended to the dirty list only when its flag
+// goes from clean to dirty, so repeated writes of a key cost nothing extra.
 #pragma once
 
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
+#include "sluice/detail/dense_map.hpp"
 #include "sluice/detail/hash.hpp"
 
 namespace sluice {
@@ -20,53 +27,133 @@ class keyed_state_store {
   struct entry {
     S value;
     int64_t updated_ms = 0;  ///< batch time of the last update (SEMANTICS §4.24)
+    bool dirty = false;      ///< written since the last checkpoint
   };
-  using map_type = std::unordered_map<K, entry, key_hash<K>>;
+  using map_type = detail::dense_map<K, entry>;
+  using value_type = typename map_type::entry;  ///< std::pair<K, entry>
+  static constexpr size_t npos = map_type::npos;
+
+  static uint64_t hash(const K& k) { return detail::hash_key(k); }
 
   size_t size() const { return map_.size(); }
   bool empty() const { return map_.empty(); }
+  void reserve(size_t n) { map_.reserve(n); }
 
-  const entry* find(const K& k) const {
-    auto i = map_.find(k);
-    return i == map_.end() ? nullptr : &i->second;
+  const entry* find(const K& k) const { return find(k, hash(k)); }
+  /// `h` must be hash(k).
+  const entry* find(const K& k, uint64_t h) const {
+    auto i = map_.find(k, h);
+    return i == npos ? nullptr : &map_.at(i).second;
   }
 
-  void put(const K& k, S value, int64_t t) {
-    map_.insert_or_assign(k, entry{std::move(value), t});
-    changed_.insert(k);
-    removed_.erase(k);
+  /// The position of `k` (valid until the next insert or removal), or npos.
+  size_t index_of(const K& k, uint64_t h) const { return map_.find(k, h); }
+  const value_type& at(size_t i) const { return map_.at(i); }
+  uint64_t hash_at(size_t i) const { return map_.hash_at(i); }
+
+  void put(const K& k, S value, int64_t t) { put(k, hash(k), std::move(value), t); }
+
+  /// Inserts or assigns; `h` must be hash(k).
+  template <class Kin>
+  void put(Kin&& k, uint64_t h, S value, int64_t t) {
+    // The entry is made only on insertion, so `value` is still there to
+    // assign otherwise.
+    struct make_entry {
+      S& value;
+      int64_t t;
+      operator entry() const { return entry{std::move(value), t}; }
+    };
+    auto [i, fresh] = map_.try_emplace(std::forward<Kin>(k), h, make_entry{value, t});
+    if (fresh) {
+      if (!removed_.empty())
+        removed_.erase(map_.at(i).first);
+    } else {
+      auto& e = map_.at(i).second;
+      e.value = std::move(value);
+      e.updated_ms = t;
+    }
+    mark_dirty(i);
+  }
+
+  /// Assigns the entry at position `i`.
+  void put_at(size_t i, S value, int64_t t) {
+    auto& e = map_.at(i).second;
+    e.value = std::move(value);
+    e.updated_ms = t;
+    mark_dirty(i);
   }
 
   /// Re-stamps a key without changing its value.
   void touch(const K& k, int64_t t) {
-    if (auto i = map_.find(k); i != map_.end()) {
-      i->second.updated_ms = t;
-      changed_.insert(k);
-    }
+    if (auto i = map_.find(k, hash(k)); i != npos)
+      touch_at(i, t);
   }
 
-  void remove(const K& k) {
-    if (map_.erase(k) > 0) {
-      changed_.erase(k);
-      removed_.insert(k);
-    }
+  void touch_at(size_t i, int64_t t) {
+    map_.at(i).second.updated_ms = t;
+    mark_dirty(i);
   }
 
-  const map_type& entries() const { return map_; }
+  void remove(const K& k) { remove(k, hash(k)); }
 
-  /// Keys written since the last `mark_checkpointed()`.
-  const std::unordered_set<K, key_hash<K>>& changed() const { return changed_; }
-  /// Keys removed since the last `mark_checkpointed()`.
+  void remove(const K& k, uint64_t h) {
+    if (auto i = map_.find(k, h); i != npos)
+      remove_at(i);
+  }
+
+  /// Removes the entry at position `i`; the last entry moves to `i`.
+  void remove_at(size_t i) {
+    removed_.insert(map_.at(i).first);
+    map_.erase_at(i);
+  }
+
+  /// All (key, entry) pairs, densely (no order to rely on).
+  const std::vector<value_type>& entries() const { return map_.entries(); }
+
+  /// Keys written since the last `mark_checkpointed()` (and still present).
+  std::vector<K> changed() const {
+    std::vector<K> out;
+    std::unordered_set<K, key_hash<K>> seen;
+    for (auto& k : dirty_)
+      if (auto* e = find(k); e && e->dirty && seen.insert(k).second)
+        out.push_back(k);
+    return out;
+  }
+
+  /// Keys removed since the last `mark_checkpointed()` (and not put back).
   const std::unordered_set<K, key_hash<K>>& removed() const { return removed_; }
 
   void mark_checkpointed() {
-    changed_.clear();
+    for (auto& k : dirty_)
+      if (auto i = map_.find(k, hash(k)); i != npos)
+        map_.at(i).second.dirty = false;
+    dirty_.clear();
     removed_.clear();
   }
 
  private:
+  void mark_dirty(size_t i) {
+    auto& [k, e] = map_.at(i);
+    if (e.dirty)
+      return;
+    e.dirty = true;
+    // A key removed and put back while dirty is listed again; compact when
+    // such repeats make up half the list, so it stays O(keys).
+    if (dirty_.size() >= 2 * map_.size() + 64)
+      compact_dirty(); // lists k too
+    else
+      dirty_.push_back(k);
+  }
+
+  void compact_dirty() {
+    dirty_.clear();
+    for (auto& [k, e] : map_.entries())
+      if (e.dirty)
+        dirty_.push_back(k);
+  }
+
   map_type map_;
-  std::unordered_set<K, key_hash<K>> changed_;
+  std::vector<K> dirty_;  // keys whose flag went clean -> dirty (may repeat)
   std::unordered_set<K, key_hash<K>> removed_;
 };
 

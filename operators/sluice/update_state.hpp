@@ -39,15 +39,20 @@ class update_state_node final : public node<std::pair<K, S>> {
   struct partition_state final : slot_state {
     keyed_state_store<K, S> store;
     bool has_previous = false;  ///< a previous state RDD exists (Spark's prevStateRDD)
+    dense_map<K, uint32_t> groups;       // scratch: key with data -> its values' slot
+    std::vector<std::vector<V>> values;  // scratch: values per key with data
   };
 
   std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info) const override {
     auto st = std::make_unique<partition_state>();
     if (initial_) {
       st->has_previous = true;
+      auto& store = st->store;
+      store.reserve(initial_->size() / static_cast<size_t>(n_) + initial_->size() / 64 + 16);
+      int64_t stamp = (info.zero + info.batch).ms;
       for (auto& [k, s] : *initial_)
-        if (partition_of(k, n_) == slot)
-          st->store.put(k, s, (info.zero + info.batch).ms);
+        if (auto h = hash_key(k); partition_of_hash(h, n_) == slot)
+          store.put(k, h, s, stamp);
     }
     return st;
   }
@@ -58,43 +63,70 @@ class update_state_node final : public node<std::pair<K, S>> {
     auto& st = static_cast<partition_state&>(*raw);
     if (parent_none && !st.has_previous)
       return {true, std::nullopt}; // no previous state and no parent batch: None
-    key_map<K, std::vector<V>> values;
-    std::vector<K> order;
+    auto& store = st.store;
+    // Values grouped per key with data, keys in arrival order.
+    auto& groups = st.groups;
+    auto& values = st.values;
+    groups.clear();
+    values.clear();
     if (!parent_none)
       for (auto& bucket : ports[0])
         for (auto& [k, v] : take<std::pair<K, V>>(bucket)) {
-          auto [i, fresh] = values.try_emplace(k);
+          uint64_t h = hash_key(k);
+          auto [g, fresh] =
+            groups.try_emplace(std::move(k), h, static_cast<uint32_t>(values.size()));
           if (fresh)
-            order.push_back(k);
-          i->second.push_back(std::move(v));
+            values.emplace_back();
+          values[groups.at(g).second].push_back(std::move(v));
         }
-    // Keys with state but no data run with no values (SEMANTICS §3.17).
-    for (auto& [k, e] : st.store.entries())
-      if (values.find(k) == values.end()) {
-        values.try_emplace(k);
-        order.push_back(k);
-      }
     auto f = f_;
-    std::vector<std::pair<K, S>> out;
-    out.reserve(order.size());
-    const std::vector<V> no_values;
-    for (auto& k : order) {
-      auto& vs = values[k];
-      auto* e = st.store.find(k);
-      std::optional<S> previous = e ? std::optional<S>{e->value} : std::nullopt;
-      std::optional<S> next;
+    auto update = [&](const K& k, const std::vector<V>& vs, std::optional<S> previous) {
       if constexpr (std::is_invocable_v<F&, batch_time, const K&, const std::vector<V>&,
                                         std::optional<S>>)
-        next = f(t, k, vs, std::move(previous));
+        return std::optional<S>{f(t, k, vs, std::move(previous))};
       else
-        next = f(vs, std::move(previous));
+        return std::optional<S>{f(vs, std::move(previous))};
+    };
+    std::vector<std::pair<K, S>> out;
+    out.reserve(store.size() + groups.size());
+    // Keys with data first, in arrival order.
+    for (size_t g = 0; g < groups.size(); ++g) {
+      auto& k = groups.at(g).first;
+      uint64_t h = groups.hash_at(g);
+      size_t i = store.index_of(k, h);
+      std::optional<S> previous;
+      if (i != store.npos)
+        previous = store.at(i).second.value;
+      auto next = update(k, values[g], std::move(previous));
       if (next) {
         out.emplace_back(k, *next);
-        st.store.put(k, std::move(*next), t.ms);
-      } else {
-        st.store.remove(k);
+        if (i != store.npos)
+          store.put_at(i, std::move(*next), t.ms);
+        else
+          store.put(k, h, std::move(*next), t.ms);
+      } else if (i != store.npos) {
+        store.remove_at(i);
       }
     }
+    // Then every key with state and no data, with no values (SEMANTICS §3.17).
+    const std::vector<V> no_values;
+    for (size_t i = 0; i < store.size();) {
+      auto& [k, e] = store.at(i);
+      if (!groups.empty() && groups.find(k, store.hash_at(i)) != groups.npos) {
+        ++i; // ran above
+        continue;
+      }
+      auto next = update(k, no_values, std::optional<S>{e.value});
+      if (next) {
+        out.emplace_back(k, *next);
+        store.put_at(i, std::move(*next), t.ms);
+        ++i;
+      } else {
+        store.remove_at(i); // the last entry moves to i
+      }
+    }
+    groups.clear();
+    values.clear();
     st.has_previous = true;
     return {true, erase(std::move(out))};
   }
