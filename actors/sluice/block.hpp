@@ -32,9 +32,9 @@ class block_source {
   virtual std::optional<block> cut(bool force = false) = 0;
   /// A cut block was stored by the block manager: frees its queue slot.
   virtual void release() = 0;
-  /// `n` stored blocks were processed (their batch completed) and dropped:
-  /// frees room in the bound on buffered blocks.
-  virtual void processed(int64_t n) = 0;
+  /// `blocks` stored blocks holding `records` records were processed (their
+  /// batch completed) and dropped: frees room in the buffering bounds.
+  virtual void processed(int64_t blocks, int64_t records) = 0;
   /// Encodes a block's records with their codec, for the write-ahead log.
   virtual std::vector<std::string> encode(const erased& data) const = 0;
 };

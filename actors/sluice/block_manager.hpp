@@ -23,7 +23,7 @@ struct block_manager_state {
   caf::actor tracker;
   std::shared_ptr<receiver_wal> wal;  ///< null when the WAL is off
   std::function<void(std::string)> on_error;
-  std::map<int64_t, erased> blocks;   ///< held until their batch is cleaned up
+  std::map<int64_t, std::pair<erased, int64_t>> blocks;  ///< id -> data, records; until cleanup
   static inline const char* name = "sluice.block_manager";
 };
 

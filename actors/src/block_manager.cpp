@@ -30,7 +30,7 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
           st.on_error(what);
         return caf::make_error(caf::sec::runtime_error, what);
       }
-      st.blocks.emplace(b.id, b.data);
+      st.blocks.emplace(b.id, std::pair{b.data, b.records});
       bool queued = b.queued;
       self->send(st.tracker, std::move(b));
       if (queued)
@@ -40,10 +40,12 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
     [=](cleanup_atom, int64_t last_block) {
       auto& st = self->state;
       auto end = st.blocks.upper_bound(last_block);
-      auto n = std::distance(st.blocks.begin(), end);
+      int64_t n = 0, records = 0;
+      for (auto i = st.blocks.begin(); i != end; ++i, ++n)
+        records += i->second.second;
       st.blocks.erase(st.blocks.begin(), end);
       if (n > 0)
-        st.source->processed(static_cast<int64_t>(n));
+        st.source->processed(n, records);
     },
   };
 }

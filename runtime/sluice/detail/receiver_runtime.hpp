@@ -23,12 +23,14 @@ template <class T>
 class receiver_runtime final : public receiver_host<T>, public block_source {
  public:
   /// `queue_size`: blocks cut but not stored yet (blockQueueSize);
-  /// `max_buffered`: blocks stored but not processed yet. A producer blocks
-  /// while either bound is reached, so memory stays bounded under overload.
+  /// `max_buffered`: blocks stored but not processed yet;
+  /// `max_records`: records stored but not processed yet (current buffer
+  /// included). A producer blocks while any bound is reached, so memory stays
+  /// bounded under overload.
   receiver_runtime(caf::actor_system& sys, int32_t stream, int queue_size, int max_buffered,
-                   std::unique_ptr<rate_limiter> limiter)
+                   int64_t max_records, std::unique_ptr<rate_limiter> limiter)
       : sys_(sys), stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
-        limiter_(std::move(limiter)) {}
+        max_records_(max_records), limiter_(std::move(limiter)) {}
 
   /// Called once, before the receiver starts.
   void bind(caf::actor supervisor, caf::actor manager) {
@@ -51,6 +53,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     std::unique_lock<std::mutex> guard{mtx_};
     cv_.wait(guard, [this] { return has_room() || stopped_; });
     current_.push_back(std::move(x));
+    ++buffered_records_;
   }
 
   void store(std::vector<T>&& xs) override {
@@ -60,8 +63,11 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     limiter_->wait_to_push(xs.size());
     {
       std::unique_lock<std::mutex> guard{mtx_};
-      cv_.wait(guard, [this] { return buffered_ < max_buffered_ || stopped_; });
+      cv_.wait(guard, [this] {
+        return (buffered_ < max_buffered_ && buffered_records_ < max_records_) || stopped_;
+      });
       ++buffered_;
+      buffered_records_ += static_cast<int64_t>(xs.size());
     }
     block b;
     b.stream = stream_;
@@ -118,10 +124,11 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     cv_.notify_all();
   }
 
-  void processed(int64_t n) override {
+  void processed(int64_t blocks, int64_t records) override {
     {
       std::lock_guard<std::mutex> guard{mtx_};
-      buffered_ -= n;
+      buffered_ -= blocks;
+      buffered_records_ -= records;
     }
     cv_.notify_all();
   }
@@ -144,7 +151,9 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   }
 
  private:
-  bool has_room() const { return pending_ < queue_size_ && buffered_ < max_buffered_; }
+  bool has_room() const {
+    return pending_ < queue_size_ && buffered_ < max_buffered_ && buffered_records_ < max_records_;
+  }
 
   static int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -156,6 +165,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   int32_t stream_;
   int queue_size_;
   int64_t max_buffered_;
+  int64_t max_records_;
   std::unique_ptr<rate_limiter> limiter_;
   caf::actor supervisor_;
   caf::actor manager_;
@@ -166,6 +176,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   std::vector<T> current_;  ///< guarded by mtx_
   int pending_ = 0;         ///< blocks cut but not stored yet; guarded by mtx_
   int64_t buffered_ = 0;    ///< blocks stored but not processed; guarded by mtx_
+  int64_t buffered_records_ = 0;  ///< records stored but not processed; guarded by mtx_
 };
 
 } // namespace sluice::detail

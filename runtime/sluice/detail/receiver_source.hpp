@@ -71,7 +71,7 @@ class receiver_source final : public source_node<typename R::value_type>,
     runtime_ = std::make_shared<receiver_runtime<T>>(
       *sys_, this->id(), static_cast<int>(c.get_int("sluice.streaming.blockQueueSize", 10)),
       static_cast<int>(c.get_int("sluice.streaming.receiver.maxBufferedBlocks", 1000)),
-      std::move(limiter));
+      c.get_int("sluice.streaming.receiver.maxBufferedRecords", 4'000'000), std::move(limiter));
     receiver_->attach(runtime_.get());
     spawn_storage(env_, env, this->id(), runtime_);
     auto adapter = std::make_shared<adapter_t>(receiver_, runtime_);
