@@ -28,16 +28,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_util.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
 
 using kv = std::pair<int64_t, int64_t>;
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
+using bench::clock_type;
+using bench::seconds_since;
 
 /// Records every completed batch's processing delay and wakes the driver.
 class batch_recorder : public sluice::streaming_listener {

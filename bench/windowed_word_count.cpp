@@ -25,35 +25,14 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/sluice.hpp"
-#include "split_words.hpp"
+#include "bench_util.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using bench::clock_type;
+using bench::completion_waiter;
+using bench::seconds_since;
 using word_count = std::pair<std::string, long>;
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-/// Waits for batch completions reported on the listener bus.
-class completion_waiter : public sluice::streaming_listener {
- public:
-  void on_batch_completed(const sluice::batch_info&) override {
-    std::lock_guard<std::mutex> guard{mtx_};
-    ++completed_;
-    cv_.notify_all();
-  }
-  bool wait_for(int n, std::chrono::seconds deadline) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  int completed_ = 0; // guarded by mtx_
-};
 
 /// A fresh checkpoint directory, removed with this object.
 class temp_dir {
@@ -84,15 +63,8 @@ struct result {
 };
 
 result run_baseline(const std::vector<std::string>& lines) {
-  auto t0 = clock_type::now();
-  std::unordered_map<std::string_view, long> counts;
-  long total = 0;
-  for (auto& line : lines)
-    bench::for_each_word(line, [&](std::string_view w) {
-      ++counts[w];
-      ++total;
-    });
-  return {total, counts.size(), seconds_since(t0)};
+  auto b = bench::count_words_baseline(lines);
+  return {b.words, b.distinct, b.seconds};
 }
 
 struct window_output {

@@ -14,97 +14,21 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_util.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-/// The words of one line (split on ' ', empty pieces dropped), produced
-/// lazily: flat_map iterates it without building a vector per line.
-class words {
- public:
-  explicit words(std::string line) : line_(std::move(line)) {}
-
-  class iterator {
-   public:
-    using value_type = std::string;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(const std::string* s) : s_(s) { next(); }
-    std::string operator*() const { return s_->substr(begin_, end_ - begin_); }
-    iterator& operator++() {
-      next();
-      return *this;
-    }
-    void operator++(int) { next(); }
-    bool operator==(const iterator& o) const { return begin_ == o.begin_; }
-
-   private:
-    void next() {
-      size_t n = s_->size();
-      size_t b = end_;
-      while (b < n && (*s_)[b] == ' ')
-        ++b;
-      if (b >= n) {
-        begin_ = end_ = std::string::npos;
-        return;
-      }
-      size_t e = s_->find(' ', b);
-      begin_ = b;
-      end_ = e == std::string::npos ? n : e;
-    }
-    const std::string* s_ = nullptr;
-    size_t begin_ = std::string::npos;
-    size_t end_ = 0;
-  };
-
-  iterator begin() const { return iterator{&line_}; }
-  iterator end() const { return iterator{}; }
-
- private:
-  std::string line_;
-};
+using bench::clock_type;
+using bench::completion_waiter;
+using bench::seconds_since;
+using bench::words;
 
 std::vector<std::string> split_vector(const std::string& line) {
   std::vector<std::string> out;
-  size_t i = 0, n = line.size();
-  while (i < n) {
-    while (i < n && line[i] == ' ')
-      ++i;
-    if (i >= n)
-      break;
-    size_t e = line.find(' ', i);
-    if (e == std::string::npos)
-      e = n;
-    out.emplace_back(line, i, e - i);
-    i = e;
-  }
+  bench::for_each_word(line, [&](std::string_view w) { out.emplace_back(w); });
   return out;
 }
-
-/// Waits for batch completions reported on the listener bus.
-class completion_waiter : public sluice::streaming_listener {
- public:
-  void on_batch_completed(const sluice::batch_info&) override {
-    std::lock_guard<std::mutex> guard{mtx_};
-    ++completed_;
-    cv_.notify_all();
-  }
-  bool wait_for(int n, std::chrono::seconds deadline) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  int completed_ = 0; // guarded by mtx_
-};
 
 struct result {
   long words = 0;
@@ -114,26 +38,8 @@ struct result {
 };
 
 result run_baseline(const std::vector<std::string>& lines) {
-  auto t0 = clock_type::now();
-  std::unordered_map<std::string_view, long> counts;
-  long total = 0;
-  for (auto& line : lines) {
-    std::string_view s{line};
-    size_t i = 0, n = s.size();
-    while (i < n) {
-      while (i < n && s[i] == ' ')
-        ++i;
-      if (i >= n)
-        break;
-      size_t e = s.find(' ', i);
-      if (e == std::string_view::npos)
-        e = n;
-      ++counts[s.substr(i, e - i)];
-      ++total;
-      i = e;
-    }
-  }
-  return {total, counts.size(), seconds_since(t0)};
+  auto b = bench::count_words_baseline(lines);
+  return {b.words, b.distinct, b.seconds, 0};
 }
 
 template <class Split>

@@ -10,6 +10,16 @@
 #include <utility>
 #include <vector>
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sluice/sluice.hpp"
+
 namespace bench {
 
 /// The words of one line, produced lazily: flat_map iterates it without
@@ -73,6 +83,51 @@ void for_each_word(std::string_view s, F&& f) {
     f(s.substr(i, e - i));
     i = e;
   }
+}
+
+using clock_type = std::chrono::steady_clock;
+
+inline double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+/// Waits for batch completions reported on the listener bus.
+class completion_waiter : public sluice::streaming_listener {
+ public:
+  void on_batch_completed(const sluice::batch_info&) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ++completed_;
+    cv_.notify_all();
+  }
+  bool wait_for(int n, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int completed_ = 0; // guarded by mtx_
+};
+
+/// The baseline every word-count benchmark compares against: one thread,
+/// split on ' ', count into std::unordered_map<std::string_view, long>.
+struct baseline_result {
+  long words = 0;
+  size_t distinct = 0;
+  double seconds = 0;
+};
+
+inline baseline_result count_words_baseline(const std::vector<std::string>& lines) {
+  auto t0 = clock_type::now();
+  std::unordered_map<std::string_view, long> counts;
+  long total = 0;
+  for (auto& line : lines)
+    for_each_word(line, [&](std::string_view w) {
+      ++counts[w];
+      ++total;
+    });
+  return {total, counts.size(), seconds_since(t0)};
 }
 
 } // namespace bench
