@@ -31,6 +31,8 @@ class context_impl {
   bool await_for(duration d);
   /// Records the first failure and stops the context asynchronously.
   void fail(std::string what);
+  /// Asks the lifecycle thread for a graceful stop (signal watcher).
+  void request_graceful_stop() { request_stop(true); }
 
   sluice::conf cfg;
   duration batch;

@@ -108,7 +108,10 @@ BOOST_AUTO_TEST_CASE(stop_from_inside_an_output_operation) {
 }
 
 BOOST_AUTO_TEST_CASE(stop_from_another_thread_and_timeouts) {
-  streaming_context ssc{manual_conf(), seconds(1)};
+  // A graceful stop waits for the next batch time, which this manual clock
+  // never reaches: the timeout bounds it.
+  streaming_context ssc{manual_conf().set("sluice.streaming.gracefulStopTimeout", "100ms"),
+                        seconds(1)};
   ssc.queue_stream<int>({{1}}).foreach_rdd([](const rdd<int>&) {});
   ssc.start();
   BOOST_TEST(!ssc.await_termination_or_timeout(milliseconds(10)));
