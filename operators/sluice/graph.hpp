@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "sluice/errors.hpp"
@@ -86,6 +88,24 @@ class graph {
     return i == retentions_.end() ? nullptr : i->second;
   }
 
+  /// One line per node, in id order: what a checkpoint's graph fingerprint
+  /// holds. The same program builds the same lines in every process and
+  /// every build, so a restarted driver can match state to operators by id.
+  std::vector<std::string> describe() const {
+    std::vector<std::string> out;
+    for (auto& n : nodes_) {
+      std::string line = std::to_string(n->id()) + " " + n->name() + " kind="
+                         + std::to_string(static_cast<int>(n->kind())) + " slide="
+                         + std::to_string(n->slide().count()) + " parents=";
+      for (size_t i = 0; i < n->parents().size(); ++i)
+        line += (i ? "," : "") + std::to_string(n->parents()[i]->id());
+      if (n->partitions() > 0)
+        line += " partitions=" + std::to_string(n->partitions());
+      out.push_back(std::move(line));
+    }
+    return out;
+  }
+
   batch_time zero() const { return zero_; }
   void zero(batch_time t) { zero_ = t; }
 
@@ -101,5 +121,21 @@ class graph {
   std::vector<node_base*> outputs_;
   std::vector<source_base*> sources_;
 };
+
+/// Returns nullopt when two graph descriptions are equal, else a message
+/// naming the first difference (for a refused recovery).
+inline std::optional<std::string> describe_difference(const std::vector<std::string>& saved,
+                                                      const std::vector<std::string>& built) {
+  for (size_t i = 0; i < std::max(saved.size(), built.size()); ++i) {
+    if (i >= saved.size())
+      return "the program builds an extra node: '" + built[i] + "'";
+    if (i >= built.size())
+      return "the checkpoint has a node the program no longer builds: '" + saved[i] + "'";
+    if (saved[i] != built[i])
+      return "node " + std::to_string(i) + " differs: the checkpoint has '" + saved[i]
+             + "', the program builds '" + built[i] + "'";
+  }
+  return std::nullopt;
+}
 
 } // namespace sluice::detail

@@ -72,3 +72,21 @@ BOOST_AUTO_TEST_CASE(fan_out_ends_a_chain) {
   BOOST_TEST((p.stages[2].in == stage_plan::input::forward));
   BOOST_TEST(p.outputs.size() == 2u);
 }
+
+BOOST_AUTO_TEST_CASE(the_same_program_gives_the_same_graph_description) {
+  auto a = make(true);
+  word_count(a);
+  auto b = make(true);
+  word_count(b);
+  auto da = a.queue_stream<int>({}).graph()->describe();
+  auto db = b.queue_stream<int>({}).graph()->describe();
+  BOOST_TEST(da == db, boost::test_tools::per_element());
+  BOOST_TEST(da[4] == "4 combine_by_key kind=3 slide=1000 parents=3 partitions=5");
+  BOOST_TEST(!detail::describe_difference(da, db));
+  auto c = make(true);
+  c.queue_stream<std::string>({}).map([](std::string s) { return s; }).print();
+  auto dc = c.queue_stream<int>({}).graph()->describe();
+  BOOST_TEST(*detail::describe_difference(da, dc)
+             == "node 2 differs: the checkpoint has '2 filter kind=2 slide=1000 parents=1', the "
+                "program builds '2 print kind=5 slide=1000 parents=1'");
+}
