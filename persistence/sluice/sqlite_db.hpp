@@ -51,6 +51,14 @@ class sqlite_stmt {
   /// Binds a copy of `bytes` as a BLOB (an empty view binds a zero-length BLOB).
   sqlite_stmt& bind_blob(int index, std::string_view bytes);
 
+  /// Binds `bytes` as a BLOB without copying them: SQLite reads them in place,
+  /// so they must stay unchanged until the statement is stepped to completion
+  /// and the parameter is rebound or `clear_bindings` is called.
+  sqlite_stmt& bind_blob_static(int index, std::string_view bytes);
+
+  /// Sets all parameters to NULL (dropping references from `bind_blob_static`).
+  void clear_bindings() noexcept;
+
   /// Binds a copy of `text` as TEXT.
   sqlite_stmt& bind_text(int index, std::string_view text);
 

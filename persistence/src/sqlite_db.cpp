@@ -89,6 +89,19 @@ sqlite_stmt& sqlite_stmt::bind_blob(int index, std::string_view bytes) {
   return *this;
 }
 
+sqlite_stmt& sqlite_stmt::bind_blob_static(int index, std::string_view bytes) {
+  static const char empty = 0;
+  auto data = bytes.empty() ? &empty : bytes.data();
+  if (auto rc = sqlite3_bind_blob64(stmt_, index, data, bytes.size(), SQLITE_STATIC);
+      rc != SQLITE_OK)
+    fail("bind", rc);
+  return *this;
+}
+
+void sqlite_stmt::clear_bindings() noexcept {
+  sqlite3_clear_bindings(stmt_);
+}
+
 sqlite_stmt& sqlite_stmt::bind_text(int index, std::string_view text) {
   if (auto rc = sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT,
                                     SQLITE_UTF8);
