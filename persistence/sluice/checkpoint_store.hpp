@@ -1,0 +1,165 @@
+// The checkpoint store: metadata checkpoints and per-(operator, partition)
+// state checkpoints in the SQLite database of a checkpoint directory, beside
+// the receiver WAL (DESIGN.md "Persistence"; tables and bytes in FORMAT.md
+// "Checkpoint tables"). Knows nothing of actors or of the engine's types: keys,
+// values and source offsets are opaque bytes.
+#pragma once
+
+#include "sluice/sqlite_db.hpp"
+#include "sluice/storage_error.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice {
+
+/// One metadata (driver) checkpoint: what a restarted driver needs to resume
+/// (SEMANTICS.md §5).
+struct metadata_checkpoint {
+  /// The batch time the checkpoint was taken at, ms since the Unix epoch.
+  std::int64_t batch_time_ms = 0;
+  /// Identifies the DStream graph; a restart with another graph must refuse the checkpoint.
+  std::string graph_fingerprint;
+  /// The job's configuration entries.
+  std::map<std::string, std::string> conf;
+  /// Batch times generated but not yet completed, to re-run after a restart.
+  std::vector<std::int64_t> pending_batches;
+  /// Per source id: opaque bytes (e.g. the file stream's remembered files).
+  std::vector<std::pair<std::string, std::string>> source_offsets;
+  /// The checkpoint interval in ms, or 0 when not set.
+  std::int64_t checkpoint_interval_hint = 0;
+
+  friend bool operator==(const metadata_checkpoint&, const metadata_checkpoint&) = default;
+};
+
+/// The checkpoints of one checkpoint directory, in `<dir>/sluice.db` (shared
+/// with `receiver_wal`, in its own tables). Every write is one transaction
+/// that returns once committed with `synchronous=FULL` (all of it or, on
+/// error, none of it). All members are thread-safe (serialized by a mutex);
+/// one instance per directory per process. Errors throw `storage_error`
+/// (`wal_corruption` for a stored record that fails its checks).
+class checkpoint_store {
+ public:
+  // -- member types -------------------------------------------------------------
+
+  struct options {
+    /// Durability of a commit. Default: `full`; `normal` only survives
+    /// process crashes (for tests and benchmarks).
+    sqlite_sync synchronous = sqlite_sync::full;
+
+    /// How many metadata checkpoints to keep (the newest ones); at least 1.
+    /// Default: 2, so a corrupt newest one leaves a previous good one.
+    std::size_t keep_metadata = 2;
+
+    /// The payload size at which a state checkpoint starts a new row. Default: 1 MiB.
+    std::size_t state_chunk_bytes = std::size_t{1} << 20;
+  };
+
+  // -- constructors, destructors, and assignment operators -------------------
+
+  /// Opens (creating them if missing) `checkpoint_dir`, its database
+  /// `checkpoint_dir/sluice.db` and the checkpoint tables. Throws
+  /// `storage_error` when the directory or database cannot be created, and
+  /// when the database has a `format_version` newer than
+  /// `database_format_version` (the message names both).
+  static std::unique_ptr<checkpoint_store> open(const std::string& checkpoint_dir);
+
+  static std::unique_ptr<checkpoint_store> open(const std::string& checkpoint_dir,
+                                                options opts);
+
+  ~checkpoint_store();
+
+  checkpoint_store(const checkpoint_store&) = delete;
+
+  checkpoint_store& operator=(const checkpoint_store&) = delete;
+
+  // -- metadata checkpoints -----------------------------------------------------
+
+  /// Writes `m` as a new row and deletes all but the newest
+  /// `options::keep_metadata` rows (newest: greatest batch time, then latest
+  /// written). Hits fault point `checkpoint.write` first: `fail_write` throws
+  /// `storage_error` ("injected write failure at checkpoint.write ...")
+  /// without writing; `throw`, `delay` and `crash` act as everywhere.
+  void write_metadata(const metadata_checkpoint& m);
+
+  /// Returns the newest metadata checkpoint that passes its checks, or nothing
+  /// when there is none. Newer rows that fail them (torn or corrupt frame, bad
+  /// message, key mismatch) are skipped; when `skipped` is not null a line per
+  /// skipped row is appended there, naming the table, row, batch time and
+  /// defect, so recovery can say that it fell back.
+  std::optional<metadata_checkpoint> latest_metadata(std::vector<std::string>* skipped = nullptr);
+
+  /// Returns the number of stored metadata rows.
+  std::size_t metadata_count();
+
+  // -- state checkpoints --------------------------------------------------------
+
+  /// Writes the state checkpoint of (`operator_id`, `partition`) at
+  /// `batch_time_ms`: a full snapshot (`full`: the state is exactly `upserts`,
+  /// replacing everything before it) or a delta on top of the previous
+  /// checkpoints (`upserts` inserted or replaced, then `removed_keys` erased).
+  /// Keys and values are codec bytes. The entries are chunked into rows of at
+  /// most about `options::state_chunk_bytes` payload, all written in one
+  /// transaction; writing the same (operator, partition, time) again replaces
+  /// that checkpoint. Hits fault point `checkpoint.write` first, as `write_metadata`.
+  void write_state(std::int32_t operator_id, std::int32_t partition, std::int64_t batch_time_ms,
+                   bool full, const std::vector<std::pair<std::string, std::string>>& upserts,
+                   const std::vector<std::string>& removed_keys);
+
+  /// Returns the state of (`operator_id`, `partition`) as of its newest
+  /// checkpoint at or before `up_to_batch_ms`: the newest full snapshot at or
+  /// before it (or the empty state when there is none) with the following
+  /// deltas applied in batch-time order. Empty when there is no checkpoint.
+  /// Every row is checked; a bad row, or a checkpoint missing a chunk, throws
+  /// `wal_corruption` naming the table and row.
+  std::map<std::string, std::string> read_state(std::int32_t operator_id, std::int32_t partition,
+                                                std::int64_t up_to_batch_ms);
+
+  /// Returns the batch time of the newest state checkpoint of (`operator_id`,
+  /// `partition`) at or before `up_to_batch_ms`, or nothing when there is none.
+  std::optional<std::int64_t> latest_state_time(std::int32_t operator_id, std::int32_t partition,
+                                                std::int64_t up_to_batch_ms);
+
+  /// Deletes the checkpoints of (`operator_id`, `partition`) that the newest
+  /// full snapshot at or before `batch_time_ms` supersedes (all before it).
+  /// Nothing happens when there is no such snapshot.
+  void delete_state_before(std::int32_t operator_id, std::int32_t partition,
+                           std::int64_t batch_time_ms);
+
+  /// Returns the number of stored state rows (chunks) of (`operator_id`, `partition`).
+  std::size_t state_row_count(std::int32_t operator_id, std::int32_t partition);
+
+  // -- maintenance --------------------------------------------------------------
+
+  /// Gives free pages back to the file system and truncates SQLite's `-wal` file.
+  void compact();
+
+  // -- observers ----------------------------------------------------------------
+
+  /// Returns the database file's path.
+  const std::string& path() const noexcept {
+    return db_->path();
+  }
+
+ private:
+  checkpoint_store(std::unique_ptr<sqlite_db> db, options opts);
+
+  void create_schema();
+
+  /// Hits fault point `checkpoint.write`; throws `storage_error` on `fail_write`.
+  void hit_write_point(const std::string& what);
+
+  options opts_;
+  std::mutex mtx_;
+  /// Guarded by `mtx_`.
+  std::unique_ptr<sqlite_db> db_;
+};
+
+} // namespace sluice

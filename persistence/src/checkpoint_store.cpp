@@ -1,0 +1,437 @@
+// The checkpoint store on SQLite: framed Protobuf rows for metadata and
+// chunked state checkpoints (full snapshots and deltas).
+#include "sluice/checkpoint_store.hpp"
+
+#include "sluice/fault_injector.hpp"
+#include "sluice/frame.hpp"
+#include "sluice/pb/records.pb.h"
+#include "sluice/receiver_wal.hpp"
+
+#include <filesystem>
+#include <string_view>
+#include <system_error>
+
+namespace sluice {
+
+namespace {
+
+constexpr std::string_view metadata_table = "checkpoint_metadata";
+constexpr std::string_view state_table = "checkpoint_state";
+
+// Checkpoint tables of database format version 1 (FORMAT.md "Checkpoint tables").
+constexpr std::string_view schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS checkpoint_metadata (
+  row_id        INTEGER PRIMARY KEY,
+  batch_time_ms INTEGER NOT NULL,
+  payload       BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoint_metadata_by_time
+  ON checkpoint_metadata (batch_time_ms, row_id);
+CREATE TABLE IF NOT EXISTS checkpoint_state (
+  row_id        INTEGER PRIMARY KEY,
+  operator_id   INTEGER NOT NULL,
+  partition     INTEGER NOT NULL,
+  batch_time_ms INTEGER NOT NULL,
+  full          INTEGER NOT NULL,
+  chunk_index   INTEGER NOT NULL,
+  chunk_count   INTEGER NOT NULL,
+  payload       BLOB NOT NULL,
+  UNIQUE (operator_id, partition, batch_time_ms, chunk_index)
+);
+)sql";
+
+/// Per-entry overhead in a chunk's payload, beyond the key and value bytes
+/// (tags and length varints), for sizing chunks.
+constexpr std::size_t entry_overhead = 8;
+
+/// Returns the payload of a row's frame, or throws `wal_corruption`.
+std::string_view checked_payload(const std::string& file, std::string_view table,
+                                 std::int64_t row_id, std::string_view bytes) {
+  std::string error;
+  frame_defect defect{};
+  auto payload = unframe(bytes, &error, &defect);
+  if (!payload)
+    throw wal_corruption(file, std::string{table}, row_id, std::string{to_string(defect)},
+                         error);
+  return *payload;
+}
+
+} // namespace
+
+// -- opening ----------------------------------------------------------------------
+
+checkpoint_store::checkpoint_store(std::unique_ptr<sqlite_db> db, options opts)
+  : opts_(opts), db_(std::move(db)) {
+  if (opts_.keep_metadata == 0)
+    opts_.keep_metadata = 1;
+  if (opts_.state_chunk_bytes == 0)
+    opts_.state_chunk_bytes = 1;
+  create_schema();
+}
+
+checkpoint_store::~checkpoint_store() = default;
+
+std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& checkpoint_dir) {
+  return open(checkpoint_dir, options{});
+}
+
+std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& checkpoint_dir,
+                                                         options opts) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(checkpoint_dir, ec);
+  if (ec)
+    throw storage_error("sluice: cannot create checkpoint directory " + checkpoint_dir + ": "
+                        + ec.message());
+  auto file = (fs::path{checkpoint_dir} / database_file_name).string();
+  // 64 KiB pages when this class creates the database (ignored for an
+  // existing one): MB-sized chunk rows span few overflow pages.
+  auto db = std::make_unique<sqlite_db>(
+    file, sqlite_db::options{.synchronous = opts.synchronous, .page_size = 65536});
+  return std::unique_ptr<checkpoint_store>{new checkpoint_store(std::move(db), opts)};
+}
+
+void checkpoint_store::create_schema() {
+  // The same `meta` rules as receiver_wal::create_schema: whichever class
+  // opens the database first creates the table and its format_version.
+  sqlite_transaction tx{*db_};
+  db_->exec("CREATE TABLE IF NOT EXISTS meta "
+            "(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)");
+  auto version = db_->query_int64("SELECT value FROM meta WHERE key = 'format_version'");
+  if (!version) {
+    db_->prepare("INSERT INTO meta (key, value) VALUES ('format_version', ?1)")
+      .bind_int64(1, database_format_version)
+      .run();
+  } else if (*version > database_format_version) {
+    throw storage_error("sluice: " + path() + " has database format version "
+                        + std::to_string(*version) + ", newer than version "
+                        + std::to_string(database_format_version)
+                        + " that this build reads; open it with a newer sluice");
+  } else if (*version < 1) {
+    throw storage_error("sluice: " + path() + " has an invalid database format version "
+                        + std::to_string(*version));
+  }
+  db_->exec(schema_sql);
+  tx.commit();
+}
+
+void checkpoint_store::hit_write_point(const std::string& what) {
+  auto point = fault_points::checkpoint_write;
+  auto& faults = fault_injector::global();
+  if (!faults.armed())
+    return;
+  auto kind = fault_injector::perform(point, faults.check(point));
+  if (kind == fault_kind::fail_write)
+    throw storage_error("sluice: injected write failure at " + std::string{point} + ": " + what
+                        + " not written to " + path());
+}
+
+// -- metadata checkpoints ------------------------------------------------------------
+
+void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
+  hit_write_point("metadata checkpoint " + std::to_string(m.batch_time_ms));
+  pb::CheckpointMetadata msg;
+  msg.set_batch_time_ms(m.batch_time_ms);
+  msg.set_graph_fingerprint(m.graph_fingerprint);
+  for (const auto& [key, value] : m.conf) {
+    auto* entry = msg.add_conf();
+    entry->set_key(key);
+    entry->set_value(value);
+  }
+  for (auto t : m.pending_batches)
+    msg.add_pending_batches(t);
+  for (const auto& [source, offsets] : m.source_offsets) {
+    auto* entry = msg.add_source_offsets();
+    entry->set_key(source);
+    entry->set_value(offsets);
+  }
+  msg.set_checkpoint_interval_hint(m.checkpoint_interval_hint);
+  auto bytes = frame(msg.SerializeAsString());
+  std::lock_guard guard{mtx_};
+  sqlite_transaction tx{*db_};
+  db_->prepare("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
+    .bind_int64(1, m.batch_time_ms)
+    .bind_blob(2, bytes)
+    .run();
+  db_->prepare("DELETE FROM checkpoint_metadata WHERE row_id NOT IN ("
+               "SELECT row_id FROM checkpoint_metadata "
+               "ORDER BY batch_time_ms DESC, row_id DESC LIMIT ?1)")
+    .bind_int64(1, static_cast<std::int64_t>(opts_.keep_metadata))
+    .run();
+  tx.commit();
+}
+
+std::optional<metadata_checkpoint>
+checkpoint_store::latest_metadata(std::vector<std::string>* skipped) {
+  std::lock_guard guard{mtx_};
+  auto stmt = db_->prepare("SELECT row_id, batch_time_ms, payload FROM checkpoint_metadata "
+                           "ORDER BY batch_time_ms DESC, row_id DESC");
+  while (stmt.step()) {
+    auto row_id = stmt.column_int64(0);
+    auto batch_time = stmt.column_int64(1);
+    try {
+      auto payload = checked_payload(path(), metadata_table, row_id, stmt.column_blob(2));
+      pb::CheckpointMetadata msg;
+      if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+        throw wal_corruption(path(), std::string{metadata_table}, row_id, "bad_message",
+                             "the checksummed payload is not a CheckpointMetadata");
+      if (msg.batch_time_ms() != batch_time)
+        throw wal_corruption(path(), std::string{metadata_table}, row_id, "key_mismatch",
+                             "the row's column says batch time " + std::to_string(batch_time)
+                               + ", its payload " + std::to_string(msg.batch_time_ms()));
+      metadata_checkpoint m;
+      m.batch_time_ms = msg.batch_time_ms();
+      m.graph_fingerprint = msg.graph_fingerprint();
+      for (const auto& entry : msg.conf())
+        m.conf.insert_or_assign(entry.key(), entry.value());
+      m.pending_batches.assign(msg.pending_batches().begin(), msg.pending_batches().end());
+      m.source_offsets.reserve(static_cast<std::size_t>(msg.source_offsets_size()));
+      for (const auto& entry : msg.source_offsets())
+        m.source_offsets.emplace_back(entry.key(), entry.value());
+      m.checkpoint_interval_hint = msg.checkpoint_interval_hint();
+      stmt.reset();
+      return m;
+    } catch (const wal_corruption& e) {
+      if (skipped != nullptr)
+        skipped->push_back("skipped metadata checkpoint of batch time "
+                           + std::to_string(batch_time) + ": " + e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+std::size_t checkpoint_store::metadata_count() {
+  std::lock_guard guard{mtx_};
+  return static_cast<std::size_t>(
+    db_->query_int64("SELECT count(*) FROM checkpoint_metadata").value_or(0));
+}
+
+// -- state checkpoints ----------------------------------------------------------------
+
+void checkpoint_store::write_state(std::int32_t operator_id, std::int32_t partition,
+                                   std::int64_t batch_time_ms, bool full,
+                                   const std::vector<std::pair<std::string, std::string>>& upserts,
+                                   const std::vector<std::string>& removed_keys) {
+  hit_write_point(std::string{full ? "full" : "delta"} + " state checkpoint of operator "
+                  + std::to_string(operator_id) + " partition " + std::to_string(partition)
+                  + " at " + std::to_string(batch_time_ms));
+  // Chunk boundaries: [begin, end) ranges over upserts, then over removals.
+  struct chunk_range {
+    std::size_t up_begin, up_end, rm_begin, rm_end;
+  };
+  std::vector<chunk_range> ranges;
+  {
+    chunk_range cur{0, 0, 0, 0};
+    std::size_t bytes = 0;
+    auto cut = [&] {
+      ranges.push_back(cur);
+      cur = {cur.up_end, cur.up_end, cur.rm_end, cur.rm_end};
+      bytes = 0;
+    };
+    for (const auto& [key, value] : upserts) {
+      auto n = key.size() + value.size() + entry_overhead;
+      if (bytes > 0 && bytes + n > opts_.state_chunk_bytes)
+        cut();
+      bytes += n;
+      ++cur.up_end;
+    }
+    for (const auto& key : removed_keys) {
+      auto n = key.size() + entry_overhead / 2;
+      if (bytes > 0 && bytes + n > opts_.state_chunk_bytes)
+        cut();
+      bytes += n;
+      ++cur.rm_end;
+    }
+    if (ranges.empty() || bytes > 0)
+      ranges.push_back(cur);
+  }
+  auto count = static_cast<std::uint32_t>(ranges.size());
+  std::lock_guard guard{mtx_};
+  sqlite_transaction tx{*db_};
+  db_->prepare("DELETE FROM checkpoint_state "
+               "WHERE operator_id = ?1 AND partition = ?2 AND batch_time_ms = ?3")
+    .bind_int64(1, operator_id)
+    .bind_int64(2, partition)
+    .bind_int64(3, batch_time_ms)
+    .run();
+  auto insert = db_->prepare(
+    "INSERT INTO checkpoint_state (operator_id, partition, batch_time_ms, full, chunk_index, "
+    "chunk_count, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  insert.bind_int64(1, operator_id)
+    .bind_int64(2, partition)
+    .bind_int64(3, batch_time_ms)
+    .bind_int64(4, full ? 1 : 0)
+    .bind_int64(6, count);
+  pb::StateCheckpointChunk msg;
+  std::string bytes;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto& r = ranges[i];
+    msg.Clear();
+    msg.set_operator_id(operator_id);
+    msg.set_partition(partition);
+    msg.set_batch_time_ms(batch_time_ms);
+    msg.set_full(full);
+    msg.set_chunk_index(i);
+    msg.set_chunk_count(count);
+    auto n = static_cast<int>(r.up_end - r.up_begin);
+    msg.mutable_keys()->Reserve(n);
+    msg.mutable_values()->Reserve(n);
+    for (auto j = r.up_begin; j < r.up_end; ++j) {
+      msg.add_keys(upserts[j].first);
+      msg.add_values(upserts[j].second);
+    }
+    for (auto j = r.rm_begin; j < r.rm_end; ++j)
+      msg.add_removed_keys(removed_keys[j]);
+    bytes.clear();
+    append_frame(bytes, msg.SerializeAsString());
+    insert.bind_int64(5, i).bind_blob(7, bytes).run();
+  }
+  tx.commit();
+}
+
+std::optional<std::int64_t> checkpoint_store::latest_state_time(std::int32_t operator_id,
+                                                                std::int32_t partition,
+                                                                std::int64_t up_to_batch_ms) {
+  std::lock_guard guard{mtx_};
+  auto stmt = db_->prepare("SELECT max(batch_time_ms) FROM checkpoint_state "
+                           "WHERE operator_id = ?1 AND partition = ?2 AND batch_time_ms <= ?3");
+  stmt.bind_int64(1, operator_id).bind_int64(2, partition).bind_int64(3, up_to_batch_ms);
+  std::optional<std::int64_t> result;
+  if (stmt.step() && !stmt.column_is_null(0))
+    result = stmt.column_int64(0);
+  stmt.reset();
+  return result;
+}
+
+std::map<std::string, std::string> checkpoint_store::read_state(std::int32_t operator_id,
+                                                                std::int32_t partition,
+                                                                std::int64_t up_to_batch_ms) {
+  std::lock_guard guard{mtx_};
+  // The newest full snapshot at or before up_to, if any.
+  auto first = db_->prepare("SELECT max(batch_time_ms) FROM checkpoint_state "
+                            "WHERE operator_id = ?1 AND partition = ?2 AND full = 1 "
+                            "AND batch_time_ms <= ?3");
+  first.bind_int64(1, operator_id).bind_int64(2, partition).bind_int64(3, up_to_batch_ms);
+  std::int64_t from = INT64_MIN;
+  if (first.step() && !first.column_is_null(0))
+    from = first.column_int64(0);
+  first.reset();
+  auto stmt = db_->prepare(
+    "SELECT row_id, batch_time_ms, full, chunk_index, chunk_count, payload "
+    "FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2 "
+    "AND batch_time_ms >= ?3 AND batch_time_ms <= ?4 ORDER BY batch_time_ms, chunk_index");
+  stmt.bind_int64(1, operator_id)
+    .bind_int64(2, partition)
+    .bind_int64(3, from)
+    .bind_int64(4, up_to_batch_ms);
+  std::map<std::string, std::string> state;
+  const auto& file = path();
+  const std::string table{state_table};
+  // The checkpoint being read: its time and the next chunk index expected.
+  std::optional<std::int64_t> cur_time;
+  std::int64_t next_chunk = 0;
+  std::int64_t cur_count = 0;
+  std::int64_t last_row = 0;
+  auto check_complete = [&] {
+    if (cur_time && next_chunk != cur_count)
+      throw wal_corruption(file, table, last_row, "missing_chunk",
+                           "the state checkpoint of operator " + std::to_string(operator_id)
+                             + " partition " + std::to_string(partition) + " at "
+                             + std::to_string(*cur_time) + " has " + std::to_string(next_chunk)
+                             + " of its " + std::to_string(cur_count) + " chunks");
+  };
+  pb::StateCheckpointChunk msg;
+  while (stmt.step()) {
+    auto row_id = stmt.column_int64(0);
+    auto batch_time = stmt.column_int64(1);
+    bool full = stmt.column_int64(2) != 0;
+    auto chunk_index = stmt.column_int64(3);
+    auto chunk_count = stmt.column_int64(4);
+    if (!cur_time || *cur_time != batch_time) {
+      check_complete();
+      cur_time = batch_time;
+      next_chunk = 0;
+      cur_count = chunk_count;
+    }
+    auto payload = checked_payload(file, state_table, row_id, stmt.column_blob(5));
+    msg.Clear();
+    if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))
+        || msg.keys_size() != msg.values_size())
+      throw wal_corruption(file, table, row_id, "bad_message",
+                           "the checksummed payload is not a StateCheckpointChunk");
+    if (msg.operator_id() != operator_id || msg.partition() != partition
+        || msg.batch_time_ms() != batch_time || msg.full() != full
+        || msg.chunk_index() != chunk_index || msg.chunk_count() != chunk_count)
+      throw wal_corruption(file, table, row_id, "key_mismatch",
+                           "the row's columns say operator " + std::to_string(operator_id)
+                             + " partition " + std::to_string(partition) + " time "
+                             + std::to_string(batch_time) + " chunk "
+                             + std::to_string(chunk_index) + "/" + std::to_string(chunk_count)
+                             + ", its payload operator " + std::to_string(msg.operator_id())
+                             + " partition " + std::to_string(msg.partition()) + " time "
+                             + std::to_string(msg.batch_time_ms()) + " chunk "
+                             + std::to_string(msg.chunk_index()) + "/"
+                             + std::to_string(msg.chunk_count()));
+    if (chunk_index != next_chunk || chunk_count != cur_count)
+      throw wal_corruption(file, table, row_id, "missing_chunk",
+                           "expected chunk " + std::to_string(next_chunk) + "/"
+                             + std::to_string(cur_count) + " of the state checkpoint at "
+                             + std::to_string(batch_time) + ", found "
+                             + std::to_string(chunk_index) + "/"
+                             + std::to_string(chunk_count));
+    ++next_chunk;
+    last_row = row_id;
+    if (full && chunk_index == 0)
+      state.clear();
+    auto* keys = msg.mutable_keys();
+    auto* values = msg.mutable_values();
+    for (int i = 0; i < keys->size(); ++i) {
+      auto& key = *keys->Mutable(i);
+      auto& value = *values->Mutable(i);
+      // Snapshots written from sorted maps append at the end: O(1) per entry.
+      if (state.empty() || state.rbegin()->first < key)
+        state.emplace_hint(state.end(), std::move(key), std::move(value));
+      else
+        state.insert_or_assign(std::move(key), std::move(value));
+    }
+    for (const auto& key : msg.removed_keys())
+      state.erase(key);
+  }
+  check_complete();
+  return state;
+}
+
+void checkpoint_store::delete_state_before(std::int32_t operator_id, std::int32_t partition,
+                                           std::int64_t batch_time_ms) {
+  std::lock_guard guard{mtx_};
+  sqlite_transaction tx{*db_};
+  db_->prepare("DELETE FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2 "
+               "AND batch_time_ms < (SELECT max(batch_time_ms) FROM checkpoint_state "
+               "WHERE operator_id = ?1 AND partition = ?2 AND full = 1 "
+               "AND batch_time_ms <= ?3)")
+    .bind_int64(1, operator_id)
+    .bind_int64(2, partition)
+    .bind_int64(3, batch_time_ms)
+    .run();
+  tx.commit();
+}
+
+std::size_t checkpoint_store::state_row_count(std::int32_t operator_id, std::int32_t partition) {
+  std::lock_guard guard{mtx_};
+  auto stmt = db_->prepare(
+    "SELECT count(*) FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2");
+  stmt.bind_int64(1, operator_id).bind_int64(2, partition);
+  std::size_t n = 0;
+  if (stmt.step())
+    n = static_cast<std::size_t>(stmt.column_int64(0));
+  stmt.reset();
+  return n;
+}
+
+void checkpoint_store::compact() {
+  std::lock_guard guard{mtx_};
+  db_->incremental_vacuum();
+  db_->checkpoint_truncate();
+}
+
+} // namespace sluice

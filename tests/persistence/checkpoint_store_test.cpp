@@ -1,0 +1,479 @@
+#define BOOST_TEST_MODULE persistence/checkpoint_store
+#include <boost/test/unit_test.hpp>
+
+#include "sluice/checkpoint_store.hpp"
+#include "sluice/fault_injector.hpp"
+#include "sluice/receiver_wal.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace fs = std::filesystem;
+using sluice::checkpoint_store;
+using sluice::metadata_checkpoint;
+using state_map = std::map<std::string, std::string>;
+using upsert_list = std::vector<std::pair<std::string, std::string>>;
+using key_list = std::vector<std::string>;
+
+namespace {
+
+/// A fresh directory under the system's temp directory, removed afterwards.
+struct temp_dir {
+  fs::path path;
+
+  temp_dir() {
+    std::random_device rd;
+    path = fs::temp_directory_path()
+           / ("sluice-ckpt-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+
+  std::string checkpoint_dir() const {
+    return (path / "checkpoint").string();
+  }
+
+  fs::path db_file() const {
+    return path / "checkpoint" / "sluice.db";
+  }
+};
+
+/// A second, raw connection to the database, to inspect and break rows on purpose.
+struct raw_db {
+  sqlite3* db = nullptr;
+
+  explicit raw_db(const fs::path& file) {
+    if (sqlite3_open(file.c_str(), &db) != SQLITE_OK)
+      throw std::runtime_error("cannot open " + file.string());
+    sqlite3_busy_timeout(db, 5000);
+  }
+
+  ~raw_db() {
+    sqlite3_close(db);
+  }
+
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err != nullptr ? err : "?";
+      sqlite3_free(err);
+      throw std::runtime_error(sql + ": " + msg);
+    }
+  }
+
+  std::int64_t query_int64(const std::string& sql) {
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+    if (sqlite3_step(stmt) != SQLITE_ROW)
+      throw std::runtime_error("no row: " + sql);
+    auto x = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return x;
+  }
+
+  /// Flips (XORs with 0xFF) byte `offset` of the payload BLOB of `row_id`.
+  void flip_payload_byte(const std::string& table, std::int64_t row_id, int offset) {
+    sqlite3_blob* blob = nullptr;
+    if (sqlite3_blob_open(db, "main", table.c_str(), "payload", row_id, 1, &blob) != SQLITE_OK)
+      throw std::runtime_error("cannot open blob of row " + std::to_string(row_id) + ": "
+                               + sqlite3_errmsg(db));
+    unsigned char byte = 0;
+    if (sqlite3_blob_read(blob, &byte, 1, offset) != SQLITE_OK)
+      throw std::runtime_error("cannot read blob");
+    byte ^= 0xFF;
+    if (sqlite3_blob_write(blob, &byte, 1, offset) != SQLITE_OK)
+      throw std::runtime_error("cannot write blob");
+    sqlite3_blob_close(blob);
+  }
+};
+
+/// Disarms every fault point when the test ends.
+struct fault_guard {
+  ~fault_guard() {
+    sluice::fault_injector::global().disarm_all();
+  }
+};
+
+metadata_checkpoint make_metadata(std::int64_t t) {
+  metadata_checkpoint m;
+  m.batch_time_ms = t;
+  m.graph_fingerprint = "graph-" + std::to_string(t % 7);
+  m.conf = {{"sluice.app.name", "wordcount"}, {"sluice.streaming.batchDuration", "1s"}};
+  m.pending_batches = {t - 1000, t};
+  m.source_offsets = {{"3", std::string("files\0a.txt\0b.txt", 17)}, {"1", "offset=42"}};
+  m.checkpoint_interval_hint = 10000;
+  return m;
+}
+
+std::string key_of(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "k%09d", i);
+  return buf;
+}
+
+std::string value_of(int i, int version) {
+  // 16 bytes.
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "v%07d-%07d", version, i);
+  return std::string(buf, 16);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+// -- metadata -------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(metadata_round_trip) {
+  temp_dir dir;
+  auto m = make_metadata(5000);
+  {
+    auto store = checkpoint_store::open(dir.checkpoint_dir());
+    BOOST_TEST(!store->latest_metadata().has_value());
+    store->write_metadata(m);
+  }
+  // Read back after a reopen: it is on disk.
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  std::vector<std::string> skipped;
+  auto got = store->latest_metadata(&skipped);
+  BOOST_REQUIRE(got.has_value());
+  BOOST_TEST(skipped.empty());
+  BOOST_TEST(got->batch_time_ms == 5000);
+  BOOST_TEST(got->graph_fingerprint == "graph-2");
+  BOOST_TEST((got->conf == m.conf));
+  BOOST_TEST((got->pending_batches == std::vector<std::int64_t>{4000, 5000}));
+  BOOST_TEST((got->source_offsets == m.source_offsets));
+  BOOST_TEST(got->source_offsets[0].second.size() == 17u);
+  BOOST_TEST(got->checkpoint_interval_hint == 10000);
+  BOOST_TEST((*got == m));
+}
+
+BOOST_AUTO_TEST_CASE(only_the_last_k_metadata_rows_are_kept) {
+  temp_dir dir;
+  {
+    auto store = checkpoint_store::open(dir.checkpoint_dir());
+    for (std::int64_t t = 1000; t <= 5000; t += 1000)
+      store->write_metadata(make_metadata(t));
+    BOOST_TEST(store->metadata_count() == 2u);
+    BOOST_TEST(store->latest_metadata()->batch_time_ms == 5000);
+  }
+  {
+    auto store = checkpoint_store::open(dir.checkpoint_dir(), {.keep_metadata = 3});
+    for (std::int64_t t = 6000; t <= 9000; t += 1000)
+      store->write_metadata(make_metadata(t));
+    BOOST_TEST(store->metadata_count() == 3u);
+    BOOST_TEST(store->latest_metadata()->batch_time_ms == 9000);
+  }
+  raw_db raw{dir.db_file()};
+  BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata") == 7000);
+  BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_metadata") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_newest_metadata_row_falls_back_to_the_previous_one) {
+  temp_dir dir;
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  store->write_metadata(make_metadata(1000));
+  store->write_metadata(make_metadata(2000));
+  raw_db raw{dir.db_file()};
+  auto bad_row = raw.query_int64("SELECT row_id FROM checkpoint_metadata WHERE batch_time_ms = 2000");
+  raw.flip_payload_byte("checkpoint_metadata", bad_row, 20); // inside the payload
+  std::vector<std::string> skipped;
+  auto got = store->latest_metadata(&skipped);
+  BOOST_REQUIRE(got.has_value());
+  BOOST_TEST((*got == make_metadata(1000)));
+  BOOST_REQUIRE(skipped.size() == 1u);
+  BOOST_TEST_MESSAGE("skipped: " << skipped[0]);
+  BOOST_TEST(skipped[0].find("batch time 2000") != std::string::npos);
+  BOOST_TEST(skipped[0].find("checkpoint_metadata") != std::string::npos);
+  BOOST_TEST(skipped[0].find("row " + std::to_string(bad_row)) != std::string::npos);
+  BOOST_TEST(skipped[0].find("checksum") != std::string::npos);
+  // Without a skip list the fallback is silent but the same.
+  BOOST_TEST(store->latest_metadata()->batch_time_ms == 1000);
+  // Corrupting the other one as well leaves nothing.
+  raw.flip_payload_byte("checkpoint_metadata",
+                        raw.query_int64("SELECT row_id FROM checkpoint_metadata "
+                                        "WHERE batch_time_ms = 1000"),
+                        0); // the frame's magic byte
+  skipped.clear();
+  BOOST_TEST(!store->latest_metadata(&skipped).has_value());
+  BOOST_REQUIRE(skipped.size() == 2u);
+  BOOST_TEST(skipped[1].find("bad_magic") != std::string::npos);
+}
+
+// -- state ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(full_snapshot_then_deltas) {
+  temp_dir dir;
+  // Tiny chunks, so checkpoints span several rows.
+  auto store = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 20});
+  store->write_state(7, 1, 1000, true, {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}}, {});
+  store->write_state(7, 1, 2000, false, {{"b", "20"}, {"e", "5"}}, {"a"});
+  store->write_state(7, 1, 3000, false, {{"f", "6"}}, {"b", "c", "zzz"});
+  store->write_state(7, 1, 4000, false, {{"a", "100"}, {"f", "60"}}, {"e"});
+  // Another partition and operator do not interfere.
+  store->write_state(7, 2, 2000, true, {{"x", "1"}}, {});
+  store->write_state(8, 1, 2000, true, {{"y", "1"}}, {});
+  BOOST_TEST(store->state_row_count(7, 1) == 8u); // 2 chunks each
+
+  BOOST_TEST((store->read_state(7, 1, 999) == state_map{}));
+  BOOST_TEST((store->read_state(7, 1, 1000)
+              == state_map{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}}));
+  BOOST_TEST((store->read_state(7, 1, 1999)
+              == state_map{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}}));
+  BOOST_TEST((store->read_state(7, 1, 2000)
+              == state_map{{"b", "20"}, {"c", "3"}, {"d", "4"}, {"e", "5"}}));
+  BOOST_TEST((store->read_state(7, 1, 3000) == state_map{{"d", "4"}, {"e", "5"}, {"f", "6"}}));
+  BOOST_TEST((store->read_state(7, 1, 4000) == state_map{{"a", "100"}, {"d", "4"}, {"f", "60"}}));
+  BOOST_TEST((store->read_state(7, 1, 99999) == state_map{{"a", "100"}, {"d", "4"}, {"f", "60"}}));
+  BOOST_TEST((store->read_state(7, 2, 4000) == state_map{{"x", "1"}}));
+  BOOST_TEST((store->read_state(8, 1, 4000) == state_map{{"y", "1"}}));
+  BOOST_TEST(store->latest_state_time(7, 1, 3500).value() == 3000);
+  BOOST_TEST(!store->latest_state_time(7, 1, 500).has_value());
+
+  // Writing a checkpoint time again replaces it.
+  store->write_state(7, 1, 4000, false, {{"g", "7"}}, {});
+  BOOST_TEST((store->read_state(7, 1, 4000)
+              == state_map{{"d", "4"}, {"e", "5"}, {"f", "6"}, {"g", "7"}}));
+  // An empty full snapshot clears the state.
+  store->write_state(7, 1, 5000, true, {}, {});
+  BOOST_TEST((store->read_state(7, 1, 5000) == state_map{}));
+}
+
+BOOST_AUTO_TEST_CASE(a_new_full_snapshot_and_delete_state_before_drop_superseded_rows) {
+  temp_dir dir;
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  store->write_state(1, 0, 1000, true, {{"a", "1"}}, {});
+  store->write_state(1, 0, 2000, false, {{"b", "2"}}, {});
+  store->write_state(1, 0, 3000, false, {}, {"a"});
+  store->write_state(1, 0, 4000, true, {{"b", "2"}, {"c", "3"}}, {});
+  store->write_state(1, 0, 5000, false, {{"d", "4"}}, {});
+  store->write_state(1, 1, 1000, true, {{"other", "partition"}}, {});
+  raw_db raw{dir.db_file()};
+  auto rows = [&](int partition) {
+    return raw.query_int64("SELECT count(*) FROM checkpoint_state WHERE operator_id = 1 "
+                           "AND partition = " + std::to_string(partition));
+  };
+  BOOST_TEST(rows(0) == 5);
+  // No full snapshot at or before 999: nothing to delete.
+  store->delete_state_before(1, 0, 999);
+  BOOST_TEST(rows(0) == 5);
+  // The newest full snapshot <= 3500 is 1000: nothing before it.
+  store->delete_state_before(1, 0, 3500);
+  BOOST_TEST(rows(0) == 5);
+  // The newest full snapshot <= 5000 is 4000: 1000, 2000 and 3000 go.
+  store->delete_state_before(1, 0, 5000);
+  BOOST_TEST(rows(0) == 2);
+  BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_state "
+                             "WHERE operator_id = 1 AND partition = 0") == 4000);
+  BOOST_TEST(rows(1) == 1);
+  BOOST_TEST((store->read_state(1, 0, 5000) == state_map{{"b", "2"}, {"c", "3"}, {"d", "4"}}));
+  BOOST_TEST((store->read_state(1, 0, 4000) == state_map{{"b", "2"}, {"c", "3"}}));
+  BOOST_TEST((store->read_state(1, 1, 5000) == state_map{{"other", "partition"}}));
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_state_row_throws_naming_table_and_row) {
+  temp_dir dir;
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  store->write_state(2, 0, 1000, true, {{"a", "1"}, {"b", "2"}}, {});
+  store->write_state(2, 0, 2000, false, {{"c", "3"}}, {});
+  raw_db raw{dir.db_file()};
+  auto bad_row = raw.query_int64("SELECT row_id FROM checkpoint_state WHERE batch_time_ms = 2000");
+  raw.flip_payload_byte("checkpoint_state", bad_row, 12);
+  // The checkpoint at 1000 is still readable.
+  BOOST_TEST((store->read_state(2, 0, 1000) == state_map{{"a", "1"}, {"b", "2"}}));
+  try {
+    store->read_state(2, 0, 2000);
+    BOOST_FAIL("expected wal_corruption");
+  } catch (const sluice::wal_corruption& e) {
+    BOOST_TEST_MESSAGE("error: " << e.what());
+    BOOST_TEST(e.table() == "checkpoint_state");
+    BOOST_TEST(e.row_id() == bad_row);
+    BOOST_TEST(e.defect() == "checksum_mismatch");
+  }
+  // A missing chunk is detected too.
+  store->write_state(3, 0, 1000, true, {{"a", std::string(100, 'x')}, {"b", std::string(100, 'y')}},
+                     {});
+  auto small = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 120});
+  small->write_state(3, 0, 2000, true,
+                     {{"a", std::string(100, 'x')}, {"b", std::string(100, 'y')}}, {});
+  BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_state WHERE operator_id = 3 "
+                             "AND batch_time_ms = 2000") == 2);
+  raw.exec("DELETE FROM checkpoint_state WHERE operator_id = 3 AND batch_time_ms = 2000 "
+           "AND chunk_index = 1");
+  BOOST_CHECK_THROW(small->read_state(3, 0, 2000), sluice::wal_corruption);
+}
+
+BOOST_AUTO_TEST_CASE(one_million_keys_full_snapshot_and_a_10k_delta) {
+  temp_dir dir;
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  constexpr int n = 1'000'000;
+  upsert_list upserts;
+  upserts.reserve(n);
+  for (int i = 0; i < n; ++i)
+    upserts.emplace_back(key_of(i), value_of(i, 1));
+
+  auto start = std::chrono::steady_clock::now();
+  store->write_state(4, 0, 1000, true, upserts, {});
+  auto write_s = seconds_since(start);
+  auto rows = store->state_row_count(4, 0);
+  BOOST_TEST_MESSAGE("full snapshot of 1 M keys (16-byte values): write " << write_s << " s, "
+                                                                           << rows << " rows");
+
+  start = std::chrono::steady_clock::now();
+  auto state = store->read_state(4, 0, 1000);
+  auto read_s = seconds_since(start);
+  BOOST_TEST_MESSAGE("read_state of 1 M keys (recovery time): " << read_s << " s");
+  BOOST_TEST(state.size() == static_cast<std::size_t>(n));
+  BOOST_TEST(rows >= 20u); // ~30 MB in ~1 MB chunks
+  BOOST_TEST(state[key_of(0)] == value_of(0, 1));
+  BOOST_TEST(state[key_of(n - 1)] == value_of(n - 1, 1));
+  BOOST_TEST(state[key_of(123456)] == value_of(123456, 1));
+  BOOST_TEST(read_s < 2.0);
+
+  // A delta changing 10 k keys (every 100th) and removing 100.
+  upsert_list changed;
+  key_list removed;
+  for (int i = 0; i < n; i += 100)
+    changed.emplace_back(key_of(i), value_of(i, 2));
+  for (int i = 1; i < n; i += 10'000)
+    removed.push_back(key_of(i));
+  start = std::chrono::steady_clock::now();
+  store->write_state(4, 0, 2000, false, changed, removed);
+  auto delta_s = seconds_since(start);
+  BOOST_TEST_MESSAGE("delta of 10 k changed keys: write " << delta_s << " s");
+
+  start = std::chrono::steady_clock::now();
+  auto after = store->read_state(4, 0, 2000);
+  BOOST_TEST_MESSAGE("read_state of 1 M keys + 10 k delta: " << seconds_since(start) << " s");
+  BOOST_TEST(after.size() == static_cast<std::size_t>(n) - removed.size());
+  BOOST_TEST(after[key_of(0)] == value_of(0, 2));
+  BOOST_TEST(after[key_of(100)] == value_of(100, 2));
+  BOOST_TEST(after[key_of(101)] == value_of(101, 1));
+  BOOST_TEST(after.count(key_of(1)) == 0u);
+  BOOST_TEST(after.count(key_of(10'001)) == 0u);
+}
+
+// -- faults and format versions -----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_leaves_the_previous_state) {
+  temp_dir dir;
+  fault_guard guard;
+  auto store = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 64});
+  store->write_state(5, 0, 1000, true, {{"a", "1"}, {"b", "2"}}, {});
+  store->write_metadata(make_metadata(1000));
+  auto rows_before = store->state_row_count(5, 0);
+
+  auto& faults = sluice::fault_injector::global();
+  faults.arm(sluice::fault_points::checkpoint_write,
+             {.action = sluice::fault_action::fail_write()});
+  upsert_list big;
+  for (int i = 0; i < 100; ++i)
+    big.emplace_back(key_of(i), value_of(i, 9));
+  try {
+    store->write_state(5, 0, 2000, true, big, {});
+    BOOST_FAIL("expected storage_error");
+  } catch (const sluice::storage_error& e) {
+    BOOST_TEST_MESSAGE("error: " << e.what());
+    BOOST_TEST(std::string{e.what()}.find("injected write failure at checkpoint.write")
+               != std::string::npos);
+  }
+  BOOST_CHECK_THROW(store->write_metadata(make_metadata(2000)), sluice::storage_error);
+  BOOST_TEST(faults.fires(sluice::fault_points::checkpoint_write) == 2u);
+  faults.disarm_all();
+
+  BOOST_TEST(store->state_row_count(5, 0) == rows_before);
+  BOOST_TEST(store->latest_state_time(5, 0, 9999).value() == 1000);
+  BOOST_TEST((store->read_state(5, 0, 9999) == state_map{{"a", "1"}, {"b", "2"}}));
+  BOOST_TEST(store->latest_metadata()->batch_time_ms == 1000);
+  BOOST_TEST(store->metadata_count() == 1u);
+
+  // Disarmed, the same write succeeds.
+  store->write_state(5, 0, 2000, true, big, {});
+  BOOST_TEST(store->read_state(5, 0, 2000).size() == 100u);
+}
+
+BOOST_AUTO_TEST_CASE(a_failure_half_way_through_a_state_write_rolls_it_back) {
+  temp_dir dir;
+  auto store = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 64});
+  store->write_state(6, 0, 1000, true, {{"a", "1"}}, {});
+  {
+    // Make the third chunk's insert fail, after two chunks went in.
+    raw_db raw{dir.db_file()};
+    raw.exec("CREATE TRIGGER fail_third_chunk BEFORE INSERT ON checkpoint_state "
+             "WHEN NEW.chunk_index = 2 BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END");
+  }
+  upsert_list big;
+  for (int i = 0; i < 100; ++i)
+    big.emplace_back(key_of(i), value_of(i, 1));
+  BOOST_CHECK_THROW(store->write_state(6, 0, 2000, true, big, {}), sluice::storage_error);
+  BOOST_TEST(store->state_row_count(6, 0) == 1u);
+  BOOST_TEST((store->read_state(6, 0, 2000) == state_map{{"a", "1"}}));
+}
+
+BOOST_AUTO_TEST_CASE(shares_the_database_with_the_receiver_wal) {
+  temp_dir dir;
+  {
+    auto wal = sluice::receiver_wal::open(dir.checkpoint_dir());
+    wal->append_block(1, 1, 100, {"r1"});
+  }
+  {
+    auto store = checkpoint_store::open(dir.checkpoint_dir());
+    store->write_metadata(make_metadata(1000));
+    // Both open at once.
+    auto wal = sluice::receiver_wal::open(dir.checkpoint_dir());
+    BOOST_TEST(wal->block_count() == 1u);
+    store->write_state(1, 0, 1000, true, {{"k", "v"}}, {});
+  }
+  temp_dir other;
+  {
+    auto store = checkpoint_store::open(other.checkpoint_dir());
+    store->write_metadata(make_metadata(1000));
+  }
+  auto wal = sluice::receiver_wal::open(other.checkpoint_dir());
+  BOOST_TEST(wal->block_count() == 0u);
+  raw_db raw{other.db_file()};
+  BOOST_TEST(raw.query_int64("SELECT value FROM meta WHERE key = 'format_version'")
+             == sluice::database_format_version);
+  BOOST_TEST(raw.query_int64("SELECT count(*) FROM meta") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_database_with_a_newer_format_version_is_refused) {
+  temp_dir dir;
+  {
+    auto store = checkpoint_store::open(dir.checkpoint_dir());
+    store->write_metadata(make_metadata(1000));
+  }
+  {
+    raw_db raw{dir.db_file()};
+    raw.exec("UPDATE meta SET value = " + std::to_string(sluice::database_format_version + 1)
+             + " WHERE key = 'format_version'");
+  }
+  try {
+    checkpoint_store::open(dir.checkpoint_dir());
+    BOOST_FAIL("expected storage_error");
+  } catch (const sluice::storage_error& e) {
+    std::string msg = e.what();
+    BOOST_TEST_MESSAGE("error: " << msg);
+    BOOST_TEST(msg.find("format version "
+                        + std::to_string(sluice::database_format_version + 1))
+               != std::string::npos);
+    BOOST_TEST(msg.find("newer than version " + std::to_string(sluice::database_format_version))
+               != std::string::npos);
+  }
+}
