@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -250,6 +251,11 @@ BOOST_AUTO_TEST_CASE(full_snapshot_then_deltas) {
   store->write_state(7, 1, 4000, false, {{"g", "7"}}, {});
   BOOST_TEST((store->read_state(7, 1, 4000)
               == state_map{{"d", "4"}, {"e", "5"}, {"f", "6"}, {"g", "7"}}));
+  // Within a full snapshot a later upsert of a key wins; removals come last.
+  store->write_state(7, 1, 4500, true, {{"b", "1"}, {"a", "1"}, {"b", "2"}, {"c", "3"}}, {"c"});
+  BOOST_TEST((store->read_state(7, 1, 4500) == state_map{{"a", "1"}, {"b", "2"}}));
+  store->write_state(7, 1, 4600, false, {{"a", "9"}, {"a", "10"}, {"0", "0"}}, {"b"});
+  BOOST_TEST((store->read_state(7, 1, 4600) == state_map{{"0", "0"}, {"a", "10"}}));
   // An empty full snapshot clears the state.
   store->write_state(7, 1, 5000, true, {}, {});
   BOOST_TEST((store->read_state(7, 1, 5000) == state_map{}));
@@ -327,6 +333,8 @@ BOOST_AUTO_TEST_CASE(one_million_keys_full_snapshot_and_a_10k_delta) {
   upserts.reserve(n);
   for (int i = 0; i < n; ++i)
     upserts.emplace_back(key_of(i), value_of(i, 1));
+  // In hash order, as a hash-map state store hands them over.
+  std::shuffle(upserts.begin(), upserts.end(), std::mt19937{42});
 
   auto start = std::chrono::steady_clock::now();
   store->write_state(4, 0, 1000, true, upserts, {});
