@@ -19,6 +19,10 @@ struct scheduler_config {
   int concurrent_jobs = 1;                       ///< sluice.streaming.concurrentJobs
   caf::actor listener_bus;
   std::function<void(std::string)> on_failure;   ///< called once, on the job thread
+  /// Called on the job thread after each completed batch with the batch
+  /// times still queued or running (metadata checkpoints); may throw, which
+  /// fails the context.
+  std::function<void(const batch_info&, const std::vector<int64_t>&)> on_batch_completed;
   std::vector<source_base*> sources;             ///< parallel to plan.sources
 };
 

@@ -128,6 +128,20 @@ void finish(self_ptr self, int64_t t) {
     st.last_completed = std::max(st.last_completed, t);
     for (size_t k = 0; k < b.source_records.size(); ++k)
       st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
+    if (st.cfg.on_batch_completed) {
+      std::vector<int64_t> pending;
+      for (auto& [rt, rb] : st.running)
+        if (rt != t)
+          pending.push_back(rt);
+      for (auto& q : st.queued)
+        pending.push_back(q.first);
+      try {
+        st.cfg.on_batch_completed(b.info, pending);
+      } catch (const std::exception& e) {
+        fail(self, std::string("checkpoint after ") + to_string(batch_time{t}) + " failed: "
+                     + e.what());
+      }
+    }
   }
   st.running.erase(i);
   check_drains(self);

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "sluice/checkpoint_store.hpp"
 #include "sluice/conf.hpp"
 #include "sluice/graph.hpp"
 #include "sluice/listener_bus.hpp"
@@ -45,6 +46,9 @@ class context_impl {
   listener_list listeners;
   std::optional<std::string> checkpoint_dir;
 
+  /// The graph's description as stored in metadata checkpoints.
+  std::string fingerprint() const;
+
  private:
   /// Checks stateful operators: a checkpoint directory, valid intervals.
   void validate_state(const plan& layout) const;
@@ -64,6 +68,7 @@ class context_impl {
   caf::actor generator_;
   caf::actor bus_;
   caf::actor executor_;               // hosts the operator and gather actors
+  std::shared_ptr<checkpoint_store> checkpoints_;  // with ssc.checkpoint(dir)
 };
 
 } // namespace sluice::detail

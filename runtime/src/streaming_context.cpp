@@ -1,6 +1,8 @@
 #include "sluice/streaming_context.hpp"
 
 #include <filesystem>
+#include <iostream>
+#include <sstream>
 
 #include "context_impl.hpp"
 #include "shutdown_hook.hpp"
@@ -68,6 +70,19 @@ void context_impl::start() {
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
   sc.listener_bus = bus_;
   sc.on_failure = [this](std::string what) { fail(std::move(what)); };
+  if (checkpoint_dir) {
+    // Metadata checkpoint after every batch (SEMANTICS §5.30).
+    checkpoints_ = checkpoint_store::open(*checkpoint_dir);
+    sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries()](
+                              const batch_info& b, const std::vector<int64_t>& pending) {
+      metadata_checkpoint m;
+      m.batch_time_ms = b.time.ms;
+      m.graph_fingerprint = fp;
+      m.conf = entries;
+      m.pending_batches = pending;
+      store->write_metadata(m);
+    };
+  }
   for (auto& [node, stage] : layout->sources)
     sc.sources.push_back(dynamic_cast<source_base*>(node));
   wiring_ptr w = wiring_;
@@ -147,6 +162,13 @@ void context_impl::validate_state(const plan& layout) const {
                              + " which not a multiple of its slide time ("
                              + to_string(n->slide()) + ")");
   }
+}
+
+std::string context_impl::fingerprint() const {
+  std::string out;
+  for (auto& line : g->describe())
+    out += line + '\n';
+  return out;
 }
 
 void context_impl::lifecycle_loop() {
@@ -260,9 +282,30 @@ streaming_context::~streaming_context() = default;
 streaming_context::streaming_context(streaming_context&&) noexcept = default;
 streaming_context& streaming_context::operator=(streaming_context&&) noexcept = default;
 
-streaming_context streaming_context::get_or_create(const std::string&,
+streaming_context streaming_context::get_or_create(const std::string& checkpoint_dir,
                                                    std::function<streaming_context()> create) {
-  return create();
+  auto ssc = create();
+  if (!ssc.impl_->checkpoint_dir)
+    ssc.checkpoint(checkpoint_dir);
+  auto store = checkpoint_store::open(checkpoint_dir);
+  std::vector<std::string> skipped;
+  auto meta = store->latest_metadata(&skipped);
+  for (auto& s : skipped)
+    std::cerr << "sluice: " << s << "; using the previous good checkpoint\n";
+  if (!meta)
+    return ssc;
+  auto split = [](const std::string& text) {
+    std::vector<std::string> lines;
+    std::istringstream in{text};
+    for (std::string line; std::getline(in, line);)
+      lines.push_back(line);
+    return lines;
+  };
+  if (auto diff = detail::describe_difference(split(meta->graph_fingerprint),
+                                              ssc.impl_->g->describe()))
+    throw illegal_state("cannot recover from the checkpoint in " + checkpoint_dir
+                        + ": the program builds a different graph (" + *diff + ")");
+  return ssc;
 }
 
 void streaming_context::checkpoint(const std::string& directory) {

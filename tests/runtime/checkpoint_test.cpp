@@ -1,0 +1,81 @@
+#define BOOST_TEST_MODULE runtime/checkpoint
+#include <boost/test/unit_test.hpp>
+
+#include "fixtures/harness.hpp"
+#include "sluice/checkpoint_store.hpp"
+
+using namespace sluice;
+using fixtures::manual_conf;
+using fixtures::temp_dir;
+
+namespace {
+
+/// Runs `batches` batches of a pipeline built by `build` with the
+/// checkpoint directory `dir`, then stops.
+template <class Build>
+void run_with_checkpoints(const std::string& dir, int batches, Build build) {
+  streaming_context ssc{manual_conf(), seconds(1)};
+  ssc.checkpoint(dir);
+  build(ssc);
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  ssc.manual_clock().advance(seconds(batches));
+  counter->wait_for(batches);
+  ssc.stop();
+}
+
+void word_count(streaming_context& ssc) {
+  ssc.queue_stream<std::string>({{"a"}, {"b"}, {"a"}})
+    .map([](std::string w) { return std::pair{w, 1}; })
+    .reduce_by_key(std::plus<int>{})
+    .foreach_rdd([](const rdd<std::pair<std::string, int>>&) {});
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_metadata_checkpoint_is_written_after_every_batch) {
+  temp_dir dir{"meta"};
+  run_with_checkpoints(dir.str(), 3, word_count);
+  auto store = checkpoint_store::open(dir.str());
+  auto meta = store->latest_metadata();
+  BOOST_REQUIRE(meta.has_value());
+  BOOST_TEST(meta->batch_time_ms == 3000);
+  BOOST_TEST(meta->conf.at("sluice.master") == "local[2]");
+  BOOST_TEST(meta->graph_fingerprint.find("1 map kind=2 slide=1000 parents=0") != std::string::npos,
+             meta->graph_fingerprint);
+}
+
+BOOST_AUTO_TEST_CASE(get_or_create_refuses_a_changed_graph) {
+  temp_dir dir{"changed"};
+  run_with_checkpoints(dir.str(), 1, word_count);
+  try {
+    streaming_context::get_or_create(dir.str(), [] {
+      streaming_context ssc{manual_conf(), seconds(1)};
+      ssc.queue_stream<std::string>({}).filter([](const std::string&) { return true; }).print();
+      return ssc;
+    });
+    BOOST_FAIL("expected illegal_state");
+  } catch (const illegal_state& e) {
+    std::string msg = e.what();
+    BOOST_TEST(msg.find("node 1 differs: the checkpoint has '1 map kind=2 slide=1000 parents=0', "
+                        "the program builds '1 filter kind=2 slide=1000 parents=0'")
+                 != std::string::npos,
+               msg);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(get_or_create_accepts_the_same_graph_and_creates_without_a_checkpoint) {
+  temp_dir dir{"same"};
+  int created = 0;
+  auto factory = [&] {
+    ++created;
+    streaming_context ssc{manual_conf(), seconds(1)};
+    word_count(ssc);
+    return ssc;
+  };
+  { auto fresh = streaming_context::get_or_create(dir.str(), factory); }
+  run_with_checkpoints(dir.str(), 1, word_count);
+  { auto again = streaming_context::get_or_create(dir.str(), factory); }
+  BOOST_TEST(created == 2);
+}
