@@ -23,6 +23,7 @@ struct operator_state {
   std::map<int64_t, pending> batches;
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
+  int checkpoints = 0;                         ///< state checkpoints written (every 10th is full)
   static inline const char* name = "sluice.operator";
 };
 

@@ -3,11 +3,16 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <caf/all.hpp>
 
 #include "sluice/plan.hpp"
+
+namespace sluice {
+class checkpoint_store;
+} // namespace sluice
 
 namespace sluice::detail {
 
@@ -17,6 +22,8 @@ struct wiring {
   std::vector<std::vector<caf::actor>> stages;  ///< [stage][slot]
   std::vector<caf::actor> gathers;              ///< [gather]
   caf::actor scheduler;
+  std::shared_ptr<checkpoint_store> checkpoints;  ///< null without ssc.checkpoint(dir)
+  std::optional<int64_t> restore_from;             ///< recovering: state as of this batch
 };
 
 using wiring_ptr = std::shared_ptr<const wiring>;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "sluice/checkpoint_store.hpp"
 #include "sluice/fault_injector.hpp"
 
 namespace sluice::detail {
@@ -44,6 +45,28 @@ void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, 
   }
 }
 
+/// Writes the partition's state at the node's checkpoint interval (SEMANTICS
+/// §5.28): a delta of the changed keys, a full snapshot every 10th time.
+void checkpoint_state(caf::stateful_actor<operator_state>* self, const stage_plan& sp,
+                      int64_t t) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  if (!w.checkpoints)
+    return;
+  auto interval = sp.head->checkpoint_interval();
+  if (interval.count() == 0)
+    interval = sp.head->default_checkpoint_interval();
+  if (interval.count() == 0 || (t - w.info.zero.ms) % interval.count() != 0)
+    return;
+  bool full = st.checkpoints % 10 == 0;
+  std::vector<std::pair<std::string, std::string>> upserts;
+  std::vector<std::string> removed;
+  if (!sp.head->checkpoint_state(st.state.get(), full, upserts, removed))
+    return;
+  w.checkpoints->write_state(sp.head->id(), st.slot, t, full, upserts, removed);
+  ++st.checkpoints;
+}
+
 void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
                std::vector<batch_msg>& msgs) {
   auto& st = self->state;
@@ -60,9 +83,15 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
       for (auto& p : m.data)
         ports[static_cast<size_t>(m.port)].push_back(std::move(p.data));
     if (sp.head->stateful()) {
-      if (!st.state)
+      if (!st.state) {
         st.state = sp.head->make_slot_state(st.slot, w.info);
+        if (w.checkpoints && w.restore_from)
+          sp.head->restore_state(st.state.get(),
+                                 w.checkpoints->read_state(sp.head->id(), st.slot,
+                                                           *w.restore_from));
+      }
       auto r = sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
+      checkpoint_state(self, sp, t);
       if (!r.emit) { // not a batch time of this node: only the state moved on
         self->send(w.scheduler, gather_done{t, -1, {}});
         return;

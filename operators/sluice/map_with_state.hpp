@@ -147,7 +147,20 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
+  duration default_checkpoint_interval() const override { return this->slide() * 10; }
   bool requires_checkpoint() const override { return true; }
+
+  bool checkpoint_state(slot_state* raw, bool full,
+                        std::vector<std::pair<std::string, std::string>>& upserts,
+                        std::vector<std::string>& removed) const override {
+    static_cast<partition_state&>(*raw).store.checkpoint(full, upserts, removed);
+    return true;
+  }
+
+  void restore_state(slot_state* raw,
+                     const std::map<std::string, std::string>& entries) const override {
+    static_cast<partition_state&>(*raw).store.restore(entries);
+  }
   void want_snapshots() { snapshots_ = true; }
 
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {

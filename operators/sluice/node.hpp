@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -125,6 +126,18 @@ class node_base {
   }
   /// True if start() must refuse to run without ssc.checkpoint(dir).
   virtual bool requires_checkpoint() const { return false; }
+  /// The state checkpoint interval when dstream::checkpoint did not set one.
+  virtual duration default_checkpoint_interval() const { return duration{0}; }
+  /// Appends the partition's state changed since the last call (all of it
+  /// when `full`) as codec bytes, and marks it checkpointed. Returns false
+  /// when the node keeps no checkpointable state.
+  virtual bool checkpoint_state(slot_state*, bool /*full*/,
+                                std::vector<std::pair<std::string, std::string>>& /*upserts*/,
+                                std::vector<std::string>& /*removed*/) const {
+    return false;
+  }
+  /// Restores a partition's state from what checkpoint_state wrote.
+  virtual void restore_state(slot_state*, const std::map<std::string, std::string>&) const {}
 
   /// The checkpoint interval set by dstream::checkpoint, or zero.
   duration checkpoint_interval() const { return checkpoint_interval_; }

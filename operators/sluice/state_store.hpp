@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "sluice/detail/dense_map.hpp"
+#include "sluice/codec.hpp"
 #include "sluice/detail/hash.hpp"
+#include "sluice/errors.hpp"
 
 namespace sluice {
 
@@ -122,6 +124,44 @@ class keyed_state_store {
 
   /// Keys removed since the last `mark_checkpointed()` (and not put back).
   const std::unordered_set<K, key_hash<K>>& removed() const { return removed_; }
+
+  /// Codec bytes of the changed entries (every entry when `full`) and of
+  /// the removed keys, then mark_checkpointed(). Values carry their update
+  /// time. Throws sluice::error when K or S has no codec.
+  void checkpoint(bool full, std::vector<std::pair<std::string, std::string>>& upserts,
+                  std::vector<std::string>& removed_keys) {
+    if constexpr (encodable<K> && encodable<S>) {
+      auto add = [&](const K& k, const entry& e) {
+        upserts.emplace_back(encode_to_string(k),
+                             encode_to_string(std::pair<S, int64_t>{e.value, e.updated_ms}));
+      };
+      if (full) {
+        for (auto& [k, e] : map_.entries())
+          add(k, e);
+      } else {
+        for (auto& k : changed())
+          add(k, *find(k));
+        for (auto& k : removed_)
+          removed_keys.push_back(encode_to_string(k));
+      }
+      mark_checkpointed();
+    } else {
+      throw error("checkpointing state needs a sluice::codec for its key and state types");
+    }
+  }
+
+  /// Replaces the content with checkpointed entries (clean, not dirty).
+  void restore(const std::map<std::string, std::string>& entries) {
+    if constexpr (encodable<K> && encodable<S>) {
+      for (auto& [kb, vb] : entries) {
+        auto v = decode_from_string<std::pair<S, int64_t>>(vb);
+        put(decode_from_string<K>(kb), std::move(v.first), v.second);
+      }
+      mark_checkpointed();
+    } else {
+      throw error("restoring state needs a sluice::codec for its key and state types");
+    }
+  }
 
   void mark_checkpointed() {
     for (auto& k : dirty_)

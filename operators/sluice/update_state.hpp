@@ -30,7 +30,24 @@ class update_state_node final : public node<std::pair<K, S>> {
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
+  duration default_checkpoint_interval() const override {
+    return default_state_checkpoint_interval(this->slide());
+  }
   bool requires_checkpoint() const override { return true; }
+
+  bool checkpoint_state(slot_state* raw, bool full,
+                        std::vector<std::pair<std::string, std::string>>& upserts,
+                        std::vector<std::string>& removed) const override {
+    static_cast<partition_state&>(*raw).store.checkpoint(full, upserts, removed);
+    return true;
+  }
+
+  void restore_state(slot_state* raw,
+                     const std::map<std::string, std::string>& entries) const override {
+    auto& st = static_cast<partition_state&>(*raw);
+    st.store.restore(entries);
+    st.has_previous = true;
+  }
 
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
     return std::make_unique<route_writer<std::pair<K, V>, by_key>>(n_, by_key{});

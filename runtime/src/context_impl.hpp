@@ -45,6 +45,8 @@ class context_impl {
   sluice::manual_clock clock;
   listener_list listeners;
   std::optional<std::string> checkpoint_dir;
+  /// Set by get_or_create: the batch time of the checkpoint to recover from.
+  std::optional<int64_t> recover_from;
 
   /// The graph's description as stored in metadata checkpoints.
   std::string fingerprint() const;

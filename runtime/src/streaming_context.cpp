@@ -61,6 +61,13 @@ void context_impl::start() {
   int64_t now = manual ? clock.now().ms : system_now_ms();
   int64_t b = batch.count();
   int64_t first = (now / b + 1) * b;
+  if (recover_from) {
+    // Recovering: batches continue after the checkpointed one; those missed
+    // while the process was down are generated at once (SEMANTICS §5.30).
+    first = *recover_from + b;
+    if (manual && clock.now().ms < *recover_from)
+      clock.advance(duration{*recover_from - clock.now().ms});
+  }
   wiring_ = std::make_shared<wiring>();
   wiring_->layout = layout;
   wiring_->info = run_info{batch_time{first - b}, batch, parallelism};
@@ -73,6 +80,8 @@ void context_impl::start() {
   if (checkpoint_dir) {
     // Metadata checkpoint after every batch (SEMANTICS §5.30).
     checkpoints_ = checkpoint_store::open(*checkpoint_dir);
+    wiring_->checkpoints = checkpoints_;
+    wiring_->restore_from = recover_from;
     sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries()](
                               const batch_info& b, const std::vector<int64_t>& pending) {
       metadata_checkpoint m;
@@ -305,6 +314,14 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
                                               ssc.impl_->g->describe()))
     throw illegal_state("cannot recover from the checkpoint in " + checkpoint_dir
                         + ": the program builds a different graph (" + *diff + ")");
+  // Continue after the newest batch every stateful operator has state for:
+  // later batches run again (outputs must be idempotent, SEMANTICS §5.30).
+  int64_t from = meta->batch_time_ms;
+  for (auto& n : ssc.impl_->g->nodes())
+    if (n->stateful())
+      if (auto ts = store->latest_state_time(n->id(), 0, meta->batch_time_ms))
+        from = std::min(from, *ts);
+  ssc.impl_->recover_from = from;
   return ssc;
 }
 

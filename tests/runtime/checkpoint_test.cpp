@@ -79,3 +79,51 @@ BOOST_AUTO_TEST_CASE(get_or_create_accepts_the_same_graph_and_creates_without_a_
   { auto again = streaming_context::get_or_create(dir.str(), factory); }
   BOOST_TEST(created == 2);
 }
+
+BOOST_AUTO_TEST_CASE(state_is_restored_by_get_or_create) {
+  temp_dir dir{"restore"};
+  using kv = std::pair<std::string, int>;
+  auto build = [path = dir.str()](std::vector<std::vector<std::string>> input,
+                                  std::shared_ptr<std::vector<fixtures::batch_output<kv>>> out) {
+    return [=] {
+      streaming_context ssc{manual_conf(), seconds(1)};
+      ssc.checkpoint(path);
+      ssc.queue_stream(input)
+        .map([](std::string w) { return kv{w, 1}; })
+        .update_state_by_key([](const std::vector<int>& vs, std::optional<int> s) {
+          return std::optional<int>{s.value_or(0) + static_cast<int>(vs.size())};
+        })
+        .checkpoint(seconds(1))
+        .foreach_rdd([out](const rdd<kv>& r, batch_time t) {
+          auto v = r.collect();
+          std::sort(v.begin(), v.end());
+          out->push_back({t.ms, v});
+        });
+      return ssc;
+    };
+  };
+  auto first = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), build({{"a"}, {"a"}, {"b"}, {"a"}}, first));
+    auto counter = std::make_shared<fixtures::batch_counter>();
+    ssc.add_listener(counter);
+    ssc.start();
+    ssc.manual_clock().advance(seconds(4));
+    counter->wait_for(4);
+    ssc.stop();
+  }
+  BOOST_TEST((first->back().records == std::vector<kv>{{"a", 3}, {"b", 1}}));
+  // A new context from the same program continues at 5 s with the state of 4 s.
+  auto second = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
+  auto ssc = streaming_context::get_or_create(dir.str(), build({{"a"}, {"c"}}, second));
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  ssc.manual_clock().advance(seconds(2));
+  counter->wait_for(2);
+  ssc.stop();
+  BOOST_TEST(*second == (std::vector<fixtures::batch_output<kv>>{
+                          {5000, {{"a", 4}, {"b", 1}}}, {6000, {{"a", 4}, {"b", 1}, {"c", 1}}}}),
+             boost::test_tools::per_element());
+  BOOST_TEST(second->size() == 2u);
+}
