@@ -42,6 +42,7 @@ bench-run:
 	$(BUILD)/bench/windowed_word_count --input $(BUILD)/corpus-50mb.txt --master local[2]
 	$(BUILD)/bench/state_scaling --master local[2]
 	$(BUILD)/bench/receiver_ingest --mode batch --seconds 5
+	$(BUILD)/bench/checkpoint_cost --master local[2]
 
 install: build
 	cmake --install $(BUILD)

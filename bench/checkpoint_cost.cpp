@@ -1,0 +1,250 @@
+// What a map_with_state checkpoint costs and how long recovery takes:
+// 1 M int64 keys (int64 state) preloaded through state_spec::initial_state,
+// 30 batches of 10 k updates (keys from a fixed-seed RNG) at 100 ms under
+// the manual clock, the state stream checkpointed every 1 s (every 10th
+// batch). The first state checkpoint is a full snapshot, the later ones are
+// deltas of the keys changed since the previous one (~100 k).
+//
+// Checkpoint cost = a checkpoint batch's processing delay (listener
+// batch_info::processing_delay_us) minus the mean of the other batches.
+// Recovery = get_or_create(dir, factory) + start + the first batch done.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unistd.h>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "bench_util.hpp"
+#include "sluice/sluice.hpp"
+
+namespace {
+
+using kv = std::pair<int64_t, int64_t>;
+using bench::clock_type;
+using bench::seconds_since;
+
+/// Records every completed batch's processing delay and wakes the driver.
+class batch_recorder : public sluice::streaming_listener {
+ public:
+  void on_batch_completed(const sluice::batch_info& b) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    delays_us_[b.time.ms] = b.processing_delay_us();
+    ++completed_;
+    cv_.notify_all();
+  }
+  bool wait_for(int n, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
+  }
+  /// (batch time, processing delay in ms), in batch order.
+  std::vector<std::pair<int64_t, double>> delays_ms() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::vector<std::pair<int64_t, double>> out;
+    for (auto& [t, us] : delays_us_)
+      out.emplace_back(t, static_cast<double>(us) / 1000.0);
+    return out;
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int completed_ = 0;                    // guarded by mtx_
+  std::map<int64_t, int64_t> delays_us_; // guarded by mtx_
+};
+
+/// A fresh checkpoint directory, removed with this object.
+class temp_dir {
+ public:
+  explicit temp_dir(const std::string& name) {
+    path_ = std::filesystem::temp_directory_path()
+            / (name + "-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct options {
+  std::string master = "local[2]";
+  int64_t keys = 1'000'000;
+  int changed = 10'000;
+  int batches = 30;
+  int64_t interval_ms = 100;
+  int64_t checkpoint_ms = 1000;
+  uint64_t seed = 42;
+  bool show_batches = false;
+};
+
+std::vector<std::vector<kv>> make_batches(const options& o, int n, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::uniform_int_distribution<int64_t> pick{0, o.keys - 1};
+  std::vector<std::vector<kv>> out(static_cast<size_t>(n));
+  for (auto& b : out) {
+    b.reserve(static_cast<size_t>(o.changed));
+    for (int i = 0; i < o.changed; ++i)
+      b.emplace_back(pick(rng), 1);
+  }
+  return out;
+}
+
+std::vector<kv> initial_state(int64_t keys) {
+  std::vector<kv> out;
+  out.reserve(static_cast<size_t>(keys));
+  for (int64_t k = 0; k < keys; ++k)
+    out.emplace_back(k, 0);
+  return out;
+}
+
+/// The program: the same graph for the first run and for recovery.
+sluice::streaming_context make_context(const options& o, const std::string& dir,
+                                       std::vector<std::vector<kv>> input) {
+  sluice::conf c;
+  c.app_name("bench-checkpoint-cost")
+    .master(o.master)
+    .set("sluice.streaming.clock", "manual")
+    .set("sluice.streaming.concurrentJobs", "1");
+  sluice::streaming_context ssc{c, sluice::milliseconds(o.interval_ms)};
+  ssc.checkpoint(dir);
+  auto mapping = [](const int64_t& k, std::optional<int64_t> v, sluice::state<int64_t>& st) {
+    int64_t sum = st.get_option().value_or(0) + v.value_or(0);
+    st.update(sum);
+    return kv{k, sum};
+  };
+  auto spec = sluice::state_spec<int64_t, int64_t, int64_t, kv>::function(mapping);
+  spec.initial_state(ssc.make_rdd(initial_state(o.keys), 2));
+  ssc.queue_stream(std::move(input), true)
+    .map_with_state(spec)
+    .checkpoint(sluice::milliseconds(o.checkpoint_ms))
+    .foreach_rdd([](const sluice::rdd<kv>& r) { (void)r.count(); });
+  return ssc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice checkpoint cost: map_with_state state checkpoints (full and delta) "
+               "and recovery time"};
+  options o;
+  app.add_option("--master", o.master, "local[N]")->capture_default_str();
+  app.add_option("--keys", o.keys, "keys preloaded into state")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--changed", o.changed, "updates per batch")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--batches", o.batches, "batches in the first run")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+  app.add_option("--seed", o.seed, "RNG seed of the update keys")->capture_default_str();
+  app.add_flag("--show-batches", o.show_batches, "print every batch's processing time");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    temp_dir dir{"sluice-checkpoint-cost"};
+    auto interval = sluice::milliseconds(o.interval_ms);
+    int every = static_cast<int>(o.checkpoint_ms / o.interval_ms);
+    // First run: all batches, a state checkpoint every `every` batches.
+    std::vector<std::pair<int64_t, double>> d;
+    double wall_s = 0;
+    {
+      auto ssc = make_context(o, dir.str(), make_batches(o, o.batches, o.seed));
+      auto recorder = std::make_shared<batch_recorder>();
+      ssc.add_listener(recorder);
+      ssc.start();
+      auto t0 = clock_type::now();
+      for (int i = 1; i <= o.batches; ++i) {
+        ssc.manual_clock().advance(interval);
+        if (!recorder->wait_for(i, std::chrono::seconds(600)))
+          throw std::runtime_error("timed out waiting for batch " + std::to_string(i));
+      }
+      wall_s = seconds_since(t0);
+      ssc.stop(false);
+      ssc.await_termination();
+      d = recorder->delays_ms();
+    }
+    // Batch i (1-based) checkpoints when i % every == 0; the first batch also
+    // loads the initial state, so it is left out of the baseline.
+    double base = 0;
+    int nbase = 0;
+    for (size_t i = 1; i < d.size(); ++i)
+      if ((i + 1) % static_cast<size_t>(every) != 0) {
+        base += d[i].second;
+        ++nbase;
+      }
+    base /= std::max(nbase, 1);
+    std::printf("keys=%lld changed_per_batch=%d batches=%d interval_ms=%lld checkpoint_ms=%lld "
+                "first_batch_ms=%.1f non_checkpoint_batch_ms_mean=%.2f wall_s=%.1f\n",
+                static_cast<long long>(o.keys), o.changed, o.batches,
+                static_cast<long long>(o.interval_ms), static_cast<long long>(o.checkpoint_ms),
+                d.front().second, base, wall_s);
+    if (o.show_batches) {
+      std::printf("  batch_ms:");
+      for (auto& [t, ms] : d)
+        std::printf(" %.1f", ms);
+      std::printf("\n");
+    }
+    double full_ms = 0, delta_sum = 0;
+    int ndelta = 0, ncp = 0;
+    for (size_t i = 0; i < d.size(); ++i) {
+      if ((i + 1) % static_cast<size_t>(every) != 0)
+        continue;
+      bool full = ncp % 10 == 0;
+      double cost = d[i].second - base;
+      std::printf("  checkpoint %d at batch %zu (t=%lld): %s, batch_ms=%.1f cost_ms=%.1f\n",
+                  ncp + 1, i + 1, static_cast<long long>(d[i].first),
+                  full ? "full snapshot of all keys" : "delta of the changed keys",
+                  d[i].second, cost);
+      if (full && ncp == 0)
+        full_ms = cost;
+      else if (!full) {
+        delta_sum += cost;
+        ++ndelta;
+      }
+      ++ncp;
+    }
+    double delta_ms = ndelta > 0 ? delta_sum / ndelta : 0;
+    std::fflush(stdout);
+    // Recovery: the same program from the checkpoint, to its first batch done.
+    double recovery_ms = 0;
+    {
+      auto t0 = clock_type::now();
+      auto ssc = sluice::streaming_context::get_or_create(
+        dir.str(), [&] { return make_context(o, dir.str(), make_batches(o, 1, o.seed + 1)); });
+      auto waiter = std::make_shared<bench::completion_waiter>();
+      ssc.add_listener(waiter);
+      ssc.start();
+      ssc.manual_clock().advance(interval);
+      if (!waiter->wait_for(1, std::chrono::seconds(600)))
+        throw std::runtime_error("timed out waiting for the first recovered batch");
+      recovery_ms = seconds_since(t0) * 1000.0;
+      ssc.stop(false);
+      ssc.await_termination();
+    }
+    std::printf("recovery: get_or_create + start + first batch = %.1f ms\n", recovery_ms);
+    std::printf("checkpoint_full_ms=%.1f checkpoint_delta_ms=%.1f recovery_ms=%.1f keys=%lld\n",
+                full_ms, delta_ms, recovery_ms, static_cast<long long>(o.keys));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
