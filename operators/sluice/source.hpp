@@ -28,6 +28,11 @@ class source_base {
   virtual void start(const source_env&) {}
   /// Stops ingesting. Data already received stays for later batches.
   virtual void stop() {}
+  /// Bytes saying how far the source got, kept in metadata checkpoints
+  /// (empty: nothing to keep). Called on the job scheduler's thread.
+  virtual std::string position() const { return {}; }
+  /// Recovering: called before start() with what position() returned.
+  virtual void restore_position(const std::string&) {}
   /// Batch time `t` was generated (the tick): receiver streams allocate
   /// their blocks to it now, even if the batch starts later (Spark's
   /// allocateBlocksToBatch). Called in time order by the job scheduler.

@@ -1,5 +1,7 @@
 #include "sluice/detail/file_source.hpp"
 
+#include "sluice/codec.hpp"
+
 #include <algorithm>
 #include <fstream>
 #include <system_error>
@@ -24,7 +26,24 @@ bool file_source::ignored(const std::string& name) {
          || ends_with(name, "._COPYING_") || ends_with(name, ".tmp");
 }
 
+std::string file_source::position() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return encode_to_string(std::vector<std::string>(seen_.begin(), seen_.end()));
+}
+
+void file_source::restore_position(const std::string& bytes) {
+  auto names = decode_from_string<std::vector<std::string>>(bytes);
+  std::lock_guard<std::mutex> guard{mtx_};
+  seen_ = std::set<std::string>(names.begin(), names.end());
+  restored_ = true;
+}
+
 void file_source::start(const source_env&) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (restored_)
+      return;
+  }
   std::error_code ec;
   if (!fs::is_directory(dir_, ec))
     return; // reported by the first generate

@@ -82,13 +82,17 @@ void context_impl::start() {
     checkpoints_ = checkpoint_store::open(*checkpoint_dir);
     wiring_->checkpoints = checkpoints_;
     wiring_->restore_from = recover_from;
-    sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries()](
-                              const batch_info& b, const std::vector<int64_t>& pending) {
+    sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries(),
+                             sources = g->sources()](const batch_info& b,
+                                                     const std::vector<int64_t>& pending) {
       metadata_checkpoint m;
       m.batch_time_ms = b.time.ms;
       m.graph_fingerprint = fp;
       m.conf = entries;
       m.pending_batches = pending;
+      for (auto* s : sources)
+        if (auto pos = s->position(); !pos.empty())
+          m.source_offsets.emplace_back(std::to_string(dynamic_cast<node_base*>(s)->id()), pos);
       store->write_metadata(m);
     };
   }
@@ -117,8 +121,13 @@ void context_impl::start() {
   };
   env.fail = [this](std::string what) { fail(std::move(what)); };
   try {
-    for (auto* s : g->sources())
+    for (auto* s : g->sources()) {
+      auto id = std::to_string(dynamic_cast<node_base*>(s)->id());
+      for (auto& [sid, pos] : recovered_positions)
+        if (sid == id)
+          s->restore_position(pos);
       s->start(env);
+    }
   } catch (...) {
     // Leave nothing running: ~actor_system would wait for these forever.
     for (auto* s : g->sources())
@@ -322,6 +331,7 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
       if (auto ts = store->latest_state_time(n->id(), 0, meta->batch_time_ms))
         from = std::min(from, *ts);
   ssc.impl_->recover_from = from;
+  ssc.impl_->recovered_positions = meta->source_offsets;
   return ssc;
 }
 

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE runtime/checkpoint
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+
 #include "fixtures/harness.hpp"
 #include "sluice/checkpoint_store.hpp"
 
@@ -126,4 +128,43 @@ BOOST_AUTO_TEST_CASE(state_is_restored_by_get_or_create) {
                           {5000, {{"a", 4}, {"b", 1}}}, {6000, {{"a", 4}, {"b", 1}, {"c", 1}}}}),
              boost::test_tools::per_element());
   BOOST_TEST(second->size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(the_file_stream_resumes_where_it_stopped) {
+  temp_dir cp{"files-cp"};
+  temp_dir in{"files-in"};
+  auto drop = [&](const std::string& name, const std::string& text) {
+    auto tmp = in.path() / ("." + name);
+    std::ofstream{tmp} << text;
+    std::filesystem::rename(tmp, in.path() / name);
+  };
+  auto run = [&](int batches, std::function<void()> before_last) {
+    auto lines = std::make_shared<std::vector<std::string>>();
+    auto ssc = streaming_context::get_or_create(cp.str(), [&] {
+      streaming_context s{manual_conf(), seconds(1)};
+      s.checkpoint(cp.str());
+      s.text_file_stream(in.str()).foreach_rdd([lines](const rdd<std::string>& r) {
+        for (auto& l : r.collect())
+          lines->push_back(l);
+      });
+      return s;
+    });
+    auto counter = std::make_shared<fixtures::batch_counter>();
+    ssc.add_listener(counter);
+    ssc.start();
+    for (int i = 1; i <= batches; ++i) {
+      if (i == batches && before_last)
+        before_last();
+      ssc.manual_clock().advance(seconds(1));
+      counter->wait_for(i);
+    }
+    ssc.stop();
+    return *lines;
+  };
+  drop("old.txt", "present before the first start\n");
+  auto first = run(2, [&] { drop("one.txt", "one\n"); });
+  BOOST_TEST(first == (std::vector<std::string>{"one"}), boost::test_tools::per_element());
+  drop("two.txt", "two\n"); // arrives while the program is down
+  auto second = run(1, {});
+  BOOST_TEST(second == (std::vector<std::string>{"two"}), boost::test_tools::per_element());
 }

@@ -34,6 +34,11 @@ class file_source final : public source_node<std::string> {
   file_source(duration batch, std::string directory);
 
   void start(const source_env& env) override;
+  /// The names already read or ignored, codec-encoded.
+  std::string position() const override;
+  /// After recovery, every file not in the restored set is new, including
+  /// those that appeared while the program was down.
+  void restore_position(const std::string& bytes) override;
   std::optional<parts> generate(batch_time t) override;
 
   const std::string& directory() const { return dir_; }
@@ -50,8 +55,9 @@ class file_source final : public source_node<std::string> {
   static bool read_lines(const std::filesystem::path& path, std::vector<std::string>& out);
 
   std::string dir_;
-  std::mutex mtx_;              ///< guards seen_ (start and generate may be on two threads)
+  mutable std::mutex mtx_;              ///< guards seen_ (start and generate may be on two threads)
   std::set<std::string> seen_;  ///< names present at start or already read
+  bool restored_ = false;       ///< recovering: keep seen_ as restored
 };
 
 } // namespace sluice::detail
