@@ -24,6 +24,7 @@ struct operator_state {
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
   int checkpoints = 0;                         ///< state checkpoints written (every 10th is full)
+  int64_t last_full = -1;                      ///< time of the previous full snapshot
   static inline const char* name = "sluice.operator";
 };
 

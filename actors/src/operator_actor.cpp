@@ -64,8 +64,13 @@ void checkpoint_state(caf::stateful_actor<operator_state>* self, const stage_pla
   if (!sp.head->checkpoint_state(st.state.get(), full, upserts, removed))
     return;
   w.checkpoints->write_state(sp.head->id(), st.slot, t, full, upserts, removed);
-  if (full) // older snapshots and deltas are superseded: disk use stays bounded
-    w.checkpoints->delete_state_before(sp.head->id(), st.slot, t);
+  if (full) {
+    // Keep the previous full generation: a crash before this batch's
+    // metadata checkpoint recovers from it. Older rows go (bounded disk).
+    if (st.last_full >= 0)
+      w.checkpoints->delete_state_before(sp.head->id(), st.slot, st.last_full);
+    st.last_full = t;
+  }
   ++st.checkpoints;
 }
 

@@ -1,0 +1,122 @@
+#define BOOST_TEST_MODULE runtime/crash_recovery
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fixtures/harness.hpp"
+
+namespace fs = std::filesystem;
+using fixtures::temp_dir;
+
+namespace {
+
+pid_t spawn(const std::vector<std::string>& args) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void kill_hard(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+}
+
+/// The newest counts file's content, or "" when there is none yet.
+std::string newest_counts(const fs::path& dir) {
+  int64_t best = -1;
+  fs::path file;
+  for (auto& e : fs::directory_iterator{dir}) {
+    auto name = e.path().filename().string();
+    if (name.rfind("counts-", 0) != 0)
+      continue;
+    auto t = std::stoll(name.substr(7));
+    if (t > best) {
+      best = t;
+      file = e.path();
+    }
+  }
+  if (best < 0)
+    return {};
+  std::ifstream in{file};
+  return std::string{std::istreambuf_iterator<char>{in}, {}};
+}
+
+/// Waits (bounded) until `pred()` holds, checking every 50 ms.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(killed_at_random_moments_the_counts_are_exact) {
+  temp_dir in{"crash-in"}, cp{"crash-cp"}, out{"crash-out"};
+  std::vector<std::string> cmd{std::string{SLUICE_SAMPLES_DIR} + "/recoverable_file_word_count",
+                               in.str(), cp.str(), out.str()};
+  std::map<std::string, int64_t> expected;
+  std::mt19937 rng{20261126}; // the kill moments are random but reproducible
+  std::vector<std::string> vocabulary{"alpha", "beta", "gamma", "delta", "epsilon"};
+  int files = 0;
+  auto drop_file = [&] {
+    std::ostringstream text;
+    for (int l = 0; l < 5; ++l) {
+      for (int w = 0; w < 6; ++w) {
+        auto& word = vocabulary[rng() % vocabulary.size()];
+        ++expected[word];
+        text << word << ' ';
+      }
+      text << '\n';
+    }
+    auto name = "part-" + std::to_string(files++) + ".txt";
+    std::ofstream{in.path() / ("." + name)} << text.str();
+    fs::rename(in.path() / ("." + name), in.path() / name);
+  };
+  // The first run must complete a batch before files arrive: a stream that
+  // never checkpointed starts with new files only (Spark's newFilesOnly).
+  auto child = spawn(cmd);
+  BOOST_REQUIRE(eventually([&] { return fs::exists(out.path()) && !fs::is_empty(out.path()); },
+                           std::chrono::seconds(30)));
+  kill_hard(child);
+  for (int kill = 0; kill < 20; ++kill) {
+    child = spawn(cmd);
+    drop_file();
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500)); // a random moment
+    kill_hard(child);
+    if (kill % 3 == 0)
+      drop_file(); // files also arrive while it is down
+  }
+  std::string want;
+  for (auto& [w, n] : expected)
+    want += w + " " + std::to_string(n) + "\n";
+  child = spawn(cmd);
+  bool exact = eventually([&] { return newest_counts(out.path()) == want; },
+                          std::chrono::seconds(40));
+  kill_hard(child);
+  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
+  BOOST_TEST(files == 27);
+}
