@@ -37,6 +37,10 @@ class block_source {
   virtual void processed(int64_t blocks, int64_t records) = 0;
   /// Encodes a block's records with their codec, for the write-ahead log.
   virtual std::vector<std::string> encode(const erased& data) const = 0;
+  /// Decodes records written by encode() (WAL replay after a restart).
+  virtual erased decode(const std::vector<std::string>& records) const = 0;
+  /// Block ids continue after `id` (ids already in the WAL).
+  virtual void continue_after(int64_t id) = 0;
 };
 
 /// The blocks allocated to one batch of one receiver stream.

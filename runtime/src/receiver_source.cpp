@@ -16,6 +16,8 @@ void receiver_source_base::spawn_storage(const receiver_env& renv, const source_
                           "(receiver stream " + std::to_string(stream) + ")");
     block_log = receiver_wal::open(*dir);      // one connection per writer actor
     allocation_log = receiver_wal::open(*dir);
+    replay_log_ = receiver_wal::open(*dir);
+    recovered_ = renv.recovered ? renv.recovered() : std::nullopt;
   }
   tracker_ = sys_->spawn(receiver_tracker, allocation_log, env.fail);
   manager_ = sys_->spawn(block_manager, source, tracker_, block_log, env.fail);
@@ -41,6 +43,41 @@ void receiver_source_base::spawn_supervision(const receiver_env& renv, const sou
                                            env.report);
   if (c.get_bool("sluice.streaming.backpressure.enabled", false))
     estimator_ = make_rate_estimator(c, env.info.batch);
+}
+
+void receiver_source_base::replay(int32_t stream, block_source& source,
+                                  std::map<int64_t, std::optional<parts>>& prepared) {
+  if (!replay_log_)
+    return;
+  auto blocks = replay_log_->read_blocks(stream);
+  auto allocations = replay_log_->read_allocations();
+  replay_log_.reset();
+  std::map<int64_t, int64_t> allocated_to; // block id -> batch time
+  for (auto& a : allocations)
+    for (auto& [s, id] : a.blocks)
+      if (s == stream)
+        allocated_to[id] = a.batch_time_ms;
+  std::map<int64_t, parts> batches;
+  for (auto& wb : blocks) {
+    source.continue_after(wb.block_id);
+    auto i = allocated_to.find(wb.block_id);
+    if (i != allocated_to.end()) {
+      if (recovered_ && i->second <= *recovered_)
+        continue; // its batch completed before the crash
+      auto& ps = batches[i->second];
+      ps.push_back({static_cast<int32_t>(ps.size()), source.decode(wb.records)});
+      continue;
+    }
+    block b; // stored but never allocated: the next batch takes it
+    b.stream = stream;
+    b.id = wb.block_id;
+    b.created_ms = wb.created_ms;
+    b.records = static_cast<int64_t>(wb.records.size());
+    b.data = source.decode(wb.records);
+    caf::anon_send(tracker_, std::move(b));
+  }
+  for (auto& [t, ps] : batches)
+    prepared[t] = std::move(ps);
 }
 
 std::optional<parts> receiver_source_base::allocate(batch_time t, int32_t stream) {

@@ -378,4 +378,8 @@ std::optional<std::string> streaming_context::checkpoint_dir(detail::context_imp
   return impl->checkpoint_dir;
 }
 
+std::optional<int64_t> streaming_context::recovered(detail::context_impl* impl) {
+  return impl->recover_from;
+}
+
 } // namespace sluice

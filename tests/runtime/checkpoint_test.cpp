@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "fixtures/harness.hpp"
 #include "sluice/checkpoint_store.hpp"
@@ -167,4 +169,73 @@ BOOST_AUTO_TEST_CASE(the_file_stream_resumes_where_it_stopped) {
   drop("two.txt", "two\n"); // arrives while the program is down
   auto second = run(1, {});
   BOOST_TEST(second == (std::vector<std::string>{"two"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(received_blocks_in_the_wal_are_replayed_after_a_restart) {
+  temp_dir dir{"replay"};
+  struct blocks : receiver<int> {
+    int first, count;
+    std::shared_ptr<std::promise<void>> done = std::make_shared<std::promise<void>>();
+    std::thread t;
+    blocks(int f, int c) : first(f), count(c) {}
+    blocks(const blocks& o) : receiver<int>(o), first(o.first), count(o.count), done(o.done) {}
+    void on_start() override {
+      t = std::thread{[this] {
+        for (int b = 0; b < count; ++b)
+          store(std::vector<int>{first + b}); // reliable: in the WAL when it returns
+        done->set_value();
+      }};
+    }
+    void on_stop() override {
+      if (t.joinable())
+        t.join();
+    }
+  };
+  auto make = [path = dir.str()](blocks r, std::shared_ptr<std::vector<int>> out) {
+    return [=] {
+      auto c = manual_conf();
+      c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
+      streaming_context ssc{c, seconds(1)};
+      ssc.checkpoint(path);
+      ssc.receiver_stream(r).foreach_rdd([out](const rdd<int>& rd) {
+        for (int x : rd.collect())
+          out->push_back(x);
+      });
+      return ssc;
+    };
+  };
+  auto first = std::make_shared<std::vector<int>>();
+  {
+    blocks r{0, 5};
+    auto done = r.done->get_future();
+    auto ssc = streaming_context::get_or_create(dir.str(), make(r, first));
+    auto counter = std::make_shared<fixtures::batch_counter>();
+    ssc.add_listener(counter);
+    ssc.start();
+    BOOST_REQUIRE(done.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    ssc.manual_clock().advance(seconds(1));
+    counter->wait_for(1); // batch 1 took blocks 0..4 and was checkpointed
+    ssc.stop();
+  }
+  {
+    // Stored and acknowledged, but the program dies before a batch takes them.
+    blocks r{100, 3};
+    auto done = r.done->get_future();
+    auto ssc = streaming_context::get_or_create(dir.str(), make(r, first));
+    ssc.start();
+    BOOST_REQUIRE(done.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    ssc.stop();
+  }
+  auto second = std::make_shared<std::vector<int>>();
+  auto ssc = streaming_context::get_or_create(dir.str(), make(blocks{0, 0}, second));
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  ssc.manual_clock().advance(seconds(1));
+  counter->wait_for(1);
+  ssc.stop();
+  std::sort(first->begin(), first->end());
+  std::sort(second->begin(), second->end());
+  BOOST_TEST(*first == (std::vector<int>{0, 1, 2, 3, 4}), boost::test_tools::per_element());
+  BOOST_TEST(*second == (std::vector<int>{100, 101, 102}), boost::test_tools::per_element());
 }

@@ -133,6 +133,23 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     cv_.notify_all();
   }
 
+  erased decode(const std::vector<std::string>& records) const override {
+    if constexpr (encodable<T>) {
+      std::vector<T> out;
+      out.reserve(records.size());
+      for (auto& r : records)
+        out.push_back(decode_from_string<T>(r));
+      return erase(std::move(out));
+    } else {
+      throw error("the receiver write-ahead log needs a sluice::codec for the record type");
+    }
+  }
+
+  void continue_after(int64_t id) override {
+    if (next_id_.load() <= id)
+      next_id_ = id + 1;
+  }
+
   /// Blocks waiting to be processed (for tests and metrics).
   int64_t buffered() {
     std::lock_guard<std::mutex> guard{mtx_};

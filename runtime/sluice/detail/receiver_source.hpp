@@ -16,6 +16,10 @@
 #include "sluice/receiver_tracker.hpp"
 #include "sluice/source.hpp"
 
+namespace sluice {
+class receiver_wal;
+} // namespace sluice
+
 namespace sluice::detail {
 
 /// Facts from the context that a receiver stream needs at start.
@@ -23,6 +27,7 @@ struct receiver_env {
   caf::actor_system* sys = nullptr;
   sluice::conf cfg;
   std::function<std::optional<std::string>()> checkpoint_dir;
+  std::function<std::optional<int64_t>()> recovered;  ///< get_or_create's batch time
 };
 
 /// The parts of receiver streams that do not depend on the record type.
@@ -31,6 +36,10 @@ class receiver_source_base {
   /// Spawns tracker and manager (with the WAL when it is on).
   void spawn_storage(const receiver_env& renv, const source_env& env, int32_t stream,
                      std::shared_ptr<block_source> source);
+  /// After a restart with the WAL on: blocks of batches after `recovered`
+  /// go back to those batches, blocks never allocated back to the tracker.
+  void replay(int32_t stream, block_source& source,
+              std::map<int64_t, std::optional<parts>>& prepared);
   void spawn_supervision(const receiver_env& renv, const source_env& env, int32_t stream,
                          const std::string& name, std::shared_ptr<supervised_receiver> r,
                          std::shared_ptr<block_source> source);
@@ -45,6 +54,8 @@ class receiver_source_base {
   caf::actor generator_;
   caf::actor supervisor_;
   std::unique_ptr<rate_estimator> estimator_;
+  std::shared_ptr<receiver_wal> replay_log_;  ///< the WAL to replay at start, if any
+  std::optional<int64_t> recovered_;          ///< recovering after this batch time
   bool stopped_ = false;
 };
 
@@ -74,6 +85,7 @@ class receiver_source final : public source_node<typename R::value_type>,
       c.get_int("sluice.streaming.receiver.maxBufferedRecords", 4'000'000), std::move(limiter));
     receiver_->attach(runtime_.get());
     spawn_storage(env_, env, this->id(), runtime_);
+    replay(this->id(), *runtime_, prepared_);
     auto adapter = std::make_shared<adapter_t>(receiver_, runtime_);
     spawn_supervision(env_, env, this->id(), this->name() + " " + std::to_string(this->id()),
                       adapter, runtime_);
@@ -81,7 +93,17 @@ class receiver_source final : public source_node<typename R::value_type>,
     caf::anon_send(supervisor_, start_atom::value);
   }
 
-  void prepare(batch_time t) override { prepared_[t.ms] = allocate(t, this->id()); }
+  void prepare(batch_time t) override {
+    auto fresh = allocate(t, this->id());
+    auto i = prepared_.find(t.ms);
+    if (i == prepared_.end() || !i->second) {
+      prepared_[t.ms] = std::move(fresh);
+      return;
+    }
+    // Blocks replayed from the WAL for this batch come first.
+    for (auto& p : fresh.value_or(parts{}))
+      i->second->push_back({static_cast<int32_t>(i->second->size()), std::move(p.data)});
+  }
 
   std::optional<parts> generate(batch_time t) override {
     auto i = prepared_.find(t.ms);
