@@ -8,6 +8,8 @@
 #include "fixtures/harness.hpp"
 #include "sluice/checkpoint_store.hpp"
 
+#include <sqlite3.h>
+
 using namespace sluice;
 using fixtures::manual_conf;
 using fixtures::temp_dir;
@@ -238,4 +240,47 @@ BOOST_AUTO_TEST_CASE(received_blocks_in_the_wal_are_replayed_after_a_restart) {
   std::sort(second->begin(), second->end());
   BOOST_TEST(*first == (std::vector<int>{0, 1, 2, 3, 4}), boost::test_tools::per_element());
   BOOST_TEST(*second == (std::vector<int>{100, 101, 102}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_newest_checkpoint_falls_back_to_the_previous_one) {
+  temp_dir dir{"corrupt"};
+  run_with_checkpoints(dir.str(), 3, word_count); // metadata of 2000 ms and 3000 ms kept
+  {
+    sqlite3* db = nullptr;
+    BOOST_REQUIRE(sqlite3_open((dir.path() / "sluice.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, "SELECT max(row_id) FROM checkpoint_metadata", -1, &stmt, nullptr);
+    BOOST_REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+    auto row = sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    sqlite3_blob* blob = nullptr;
+    BOOST_REQUIRE(sqlite3_blob_open(db, "main", "checkpoint_metadata", "payload", row, 1, &blob)
+                  == SQLITE_OK);
+    unsigned char byte = 0;
+    sqlite3_blob_read(blob, &byte, 1, 20);
+    byte ^= 0xFF;
+    sqlite3_blob_write(blob, &byte, 1, 20);
+    sqlite3_blob_close(blob);
+    sqlite3_close(db);
+  }
+  auto times = std::make_shared<std::vector<int64_t>>();
+  auto ssc = streaming_context::get_or_create(dir.str(), [&] {
+    streaming_context s{manual_conf(), seconds(1)};
+    s.checkpoint(dir.str());
+    s.queue_stream<std::string>({{"a"}})
+      .map([](std::string w) { return std::pair{w, 1}; })
+      .reduce_by_key(std::plus<int>{})
+      .foreach_rdd([times](const rdd<std::pair<std::string, int>>&, batch_time t) {
+        times->push_back(t.ms);
+      });
+    return s;
+  });
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  ssc.manual_clock().advance(seconds(1));
+  counter->wait_for(1);
+  ssc.stop();
+  // Recovered from the 2000 ms checkpoint, so the first batch is 3000 ms.
+  BOOST_TEST(*times == (std::vector<int64_t>{3000}), boost::test_tools::per_element());
 }
