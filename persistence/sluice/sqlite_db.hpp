@@ -2,6 +2,9 @@
 // statements, transactions. Every failure throws `sluice::storage_error`.
 #pragma once
 
+#include <memory>
+#include <string_view>
+
 #include "sluice/storage_error.hpp"
 
 #include <chrono>
@@ -234,5 +237,16 @@ class sqlite_transaction {
   sqlite_db& db_;
   bool done_ = false;
 };
+
+/// Opens (creating the directory and the file if needed) `<dir>/sluice.db`,
+/// the one database of a checkpoint directory, with 64 KiB pages for a new
+/// file (FORMAT.md "The database file").
+std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync);
+
+/// Creates the `meta` table and its format_version if missing, refuses a
+/// newer or invalid version, then runs `schema_sql`, in one transaction.
+/// Every class sharing the database calls it: whichever opens it first
+/// creates `meta`.
+void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql);
 
 } // namespace sluice

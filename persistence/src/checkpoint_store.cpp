@@ -78,43 +78,11 @@ std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& chec
 
 std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& checkpoint_dir,
                                                          options opts) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(checkpoint_dir, ec);
-  if (ec)
-    throw storage_error("sluice: cannot create checkpoint directory " + checkpoint_dir + ": "
-                        + ec.message());
-  auto file = (fs::path{checkpoint_dir} / database_file_name).string();
-  // 64 KiB pages when this class creates the database (ignored for an
-  // existing one): MB-sized chunk rows span few overflow pages.
-  auto db = std::make_unique<sqlite_db>(
-    file, sqlite_db::options{.synchronous = opts.synchronous, .page_size = 65536});
+  auto db = open_checkpoint_database(checkpoint_dir, opts.synchronous);
   return std::unique_ptr<checkpoint_store>{new checkpoint_store(std::move(db), opts)};
 }
 
-void checkpoint_store::create_schema() {
-  // The same `meta` rules as receiver_wal::create_schema: whichever class
-  // opens the database first creates the table and its format_version.
-  sqlite_transaction tx{*db_};
-  db_->exec("CREATE TABLE IF NOT EXISTS meta "
-            "(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)");
-  auto version = db_->query_int64("SELECT value FROM meta WHERE key = 'format_version'");
-  if (!version) {
-    db_->prepare("INSERT INTO meta (key, value) VALUES ('format_version', ?1)")
-      .bind_int64(1, database_format_version)
-      .run();
-  } else if (*version > database_format_version) {
-    throw storage_error("sluice: " + path() + " has database format version "
-                        + std::to_string(*version) + ", newer than version "
-                        + std::to_string(database_format_version)
-                        + " that this build reads; open it with a newer sluice");
-  } else if (*version < 1) {
-    throw storage_error("sluice: " + path() + " has an invalid database format version "
-                        + std::to_string(*version));
-  }
-  db_->exec(schema_sql);
-  tx.commit();
-}
+void checkpoint_store::create_schema() { ensure_schema(*db_, database_format_version, schema_sql); }
 
 void checkpoint_store::hit_write_point(const std::string& what) {
   auto point = fault_points::checkpoint_write;

@@ -1,6 +1,8 @@
 // The SQLite wrapper: result codes become storage_error, busy databases are retried.
 #include "sluice/sqlite_db.hpp"
 
+#include <filesystem>
+
 #include <sqlite3.h>
 
 #include <thread>
@@ -279,6 +281,42 @@ sqlite_transaction::~sqlite_transaction() {
 void sqlite_transaction::commit() {
   db_.exec("COMMIT");
   done_ = true;
+}
+
+std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw storage_error("sluice: cannot create checkpoint directory " + dir + ": "
+                        + ec.message());
+  auto file = (fs::path{dir} / "sluice.db").string();
+  // 64 KiB pages: MB-sized rows span 16 times fewer overflow pages than with
+  // SQLite's default of 4 KiB (ignored for an existing database).
+  return std::make_unique<sqlite_db>(file,
+                                     sqlite_db::options{.synchronous = sync, .page_size = 65536});
+}
+
+void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql) {
+  sqlite_transaction tx{db};
+  db.exec("CREATE TABLE IF NOT EXISTS meta "
+          "(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)");
+  auto version = db.query_int64("SELECT value FROM meta WHERE key = 'format_version'");
+  if (!version) {
+    db.prepare("INSERT INTO meta (key, value) VALUES ('format_version', ?1)")
+      .bind_int64(1, format_version)
+      .run();
+  } else if (*version > format_version) {
+    throw storage_error("sluice: " + db.path() + " has database format version "
+                        + std::to_string(*version) + ", newer than version "
+                        + std::to_string(format_version)
+                        + " that this build reads; open it with a newer sluice");
+  } else if (*version < 1) {
+    throw storage_error("sluice: " + db.path() + " has an invalid database format version "
+                        + std::to_string(*version));
+  }
+  db.exec(std::string{schema_sql});
+  tx.commit();
 }
 
 } // namespace sluice
