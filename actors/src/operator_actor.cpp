@@ -47,6 +47,8 @@ void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, 
 
 /// Writes the partition's state at the node's checkpoint interval (SEMANTICS
 /// §5.28): a delta of the changed keys, a full snapshot every 10th time.
+/// The first batch of a run is checkpointed too, so a recovery never re-runs
+/// more than one interval of batches (what sources keep for replay).
 void checkpoint_state(caf::stateful_actor<operator_state>* self, const stage_plan& sp,
                       int64_t t) {
   auto& st = self->state;
@@ -56,7 +58,9 @@ void checkpoint_state(caf::stateful_actor<operator_state>* self, const stage_pla
   auto interval = sp.head->checkpoint_interval();
   if (interval.count() == 0)
     interval = sp.head->default_checkpoint_interval();
-  if (interval.count() == 0 || (t - w.info.zero.ms) % interval.count() != 0)
+  if (interval.count() == 0)
+    return;
+  if (st.checkpoints > 0 && (t - w.info.zero.ms) % interval.count() != 0)
     return;
   bool full = st.checkpoints % 10 == 0;
   std::vector<std::pair<std::string, std::string>> upserts;

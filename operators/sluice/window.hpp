@@ -4,6 +4,8 @@
 #pragma once
 
 #include <deque>
+#include <limits>
+#include <map>
 
 #include "sluice/errors.hpp"
 #include "sluice/shuffle.hpp"
@@ -91,6 +93,9 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
   bool requires_checkpoint() const override { return true; }
+  duration default_checkpoint_interval() const override {
+    return default_state_checkpoint_interval(this->slide());
+  }
 
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
     auto create = [](V v) { return v; };
@@ -109,7 +114,95 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     dense_map<K, V> previous;  // the previous window's output (after the filter)
     dense_map<K, V> merge, old_values, new_values;  // scratch, kept for their capacity
     std::vector<size_t> old_at;                     // scratch: old key's entry in previous
+    // Checkpoint bookkeeping, kept from the first checkpoint on (so a job
+    // without checkpoints pays nothing): keys of `previous` changed since the
+    // last checkpoint, the newest batch it holds and the batches dropped since.
+    bool tracking = false;
+    dense_map<K, char> dirty;
+    int64_t checkpointed_upto = std::numeric_limits<int64_t>::min();
+    std::vector<int64_t> dropped;
+
+    void touch(const K& k, uint64_t h) {
+      if (tracking)
+        dirty.try_emplace(k, h, char{1});
+    }
   };
+
+  // The checkpoint is a keyed table (FORMAT.md "Inverse window state"): row
+  // 'p'+key -> value for each key of `previous`, and 'b'+time -> entries for
+  // each remembered reduced batch. A delta holds the changed keys, the
+  // batches added and the batches dropped since the last checkpoint.
+  bool checkpoint_state(slot_state* raw, bool full,
+                        std::vector<std::pair<std::string, std::string>>& upserts,
+                        std::vector<std::string>& removed) const override {
+    if constexpr (encodable<K> && encodable<V>) {
+      auto& st = static_cast<partition_state&>(*raw);
+      auto key_row = [](const K& k) { return 'p' + encode_to_string(k); };
+      auto batch_row = [](int64_t when) { return 'b' + encode_to_string(when); };
+      if (full || !st.tracking) {
+        for (auto& [k, v] : st.previous.entries())
+          upserts.emplace_back(key_row(k), encode_to_string(v));
+        for (auto& b : st.batches)
+          upserts.emplace_back(batch_row(b.when), encode_to_string(b.entries));
+      } else {
+        for (size_t i = 0; i < st.dirty.size(); ++i) {
+          auto& k = st.dirty.at(i).first;
+          if (auto e = st.previous.find(k, st.dirty.hash_at(i)); e != st.previous.npos)
+            upserts.emplace_back(key_row(k), encode_to_string(st.previous.at(e).second));
+          else
+            removed.push_back(key_row(k));
+        }
+        for (auto& b : st.batches)
+          if (b.when > st.checkpointed_upto)
+            upserts.emplace_back(batch_row(b.when), encode_to_string(b.entries));
+        for (auto when : st.dropped)
+          if (when <= st.checkpointed_upto)
+            removed.push_back(batch_row(when));
+      }
+      st.tracking = true;
+      st.dirty.clear();
+      st.dropped.clear();
+      st.checkpointed_upto = st.batches.empty() ? st.checkpointed_upto : st.batches.back().when;
+      return true;
+    } else {
+      (void) raw, (void) full, (void) upserts, (void) removed;
+      throw error("checkpointing reduce_by_key_and_window needs a sluice::codec for its key "
+                  "and value types");
+    }
+  }
+
+  void restore_state(slot_state* raw,
+                     const std::map<std::string, std::string>& rows) const override {
+    if constexpr (encodable<K> && encodable<V>) {
+      auto& st = static_cast<partition_state&>(*raw);
+      for (auto& [row, bytes] : rows) {
+        std::string_view body{row.data() + 1, row.size() - 1};
+        if (!row.empty() && row[0] == 'p') {
+          auto k = decode_from_string<K>(body);
+          auto h = hash_key(k);
+          st.previous.try_emplace(std::move(k), h, decode_from_string<V>(bytes));
+        } else if (!row.empty() && row[0] == 'b') {
+          reduced_batch rb{decode_from_string<int64_t>(body),
+                           decode_from_string<std::vector<std::pair<K, V>>>(bytes), {}};
+          rb.hashes.reserve(rb.entries.size());
+          for (auto& [k, v] : rb.entries)
+            rb.hashes.push_back(hash_key(k));
+          st.batches.push_back(std::move(rb));
+        } else {
+          throw error("reduce_by_key_and_window: unknown checkpoint row (first byte "
+                      + std::to_string(row.empty() ? -1 : int(row[0])) + ")");
+        }
+      }
+      std::sort(st.batches.begin(), st.batches.end(),
+                [](auto& a, auto& b) { return a.when < b.when; });
+      st.tracking = true;
+      st.checkpointed_upto = st.batches.empty() ? st.checkpointed_upto : st.batches.back().when;
+    } else {
+      (void) raw, (void) rows;
+      throw error("restoring reduce_by_key_and_window needs a sluice::codec for its key and "
+                  "value types");
+    }
+  }
 
   std::unique_ptr<slot_state> make_slot_state(int, const run_info&) const override {
     return std::make_unique<partition_state>();
@@ -179,24 +272,31 @@ class inverse_window_node final : public node<std::pair<K, V>> {
                     "you sure your key class hashes consistently?");
     }
     for (size_t i = 0; i < old_values.size(); ++i)
-      if (auto e = old_at[i]; e != previous.npos)
+      if (auto e = old_at[i]; e != previous.npos) {
         previous.at(e).second = inv(std::move(previous.at(e).second), old_values.at(i).second);
+        st.touch(previous.at(e).first, old_values.hash_at(i));
+      }
     for (size_t i = 0; i < new_values.size(); ++i) {
       auto& [k, nv] = new_values.at(i);
+      st.touch(k, new_values.hash_at(i));
       auto [e, fresh] = previous.try_emplace(std::move(k), new_values.hash_at(i), nv);
       if (!fresh)
         previous.at(e).second = f(std::move(previous.at(e).second), nv);
     }
     old_values.clear();
     new_values.clear();
-    while (!st.batches.empty() && st.batches.front().when <= t.ms - w)
+    while (!st.batches.empty() && st.batches.front().when <= t.ms - w) {
+      if (st.tracking)
+        st.dropped.push_back(st.batches.front().when);
       st.batches.pop_front();
+    }
     // The filter's drops are also gone from the next window's prev (§2.14).
     std::vector<std::pair<K, V>> out;
     out.reserve(previous.size());
     for (size_t e = 0; e < previous.size();) {
       auto& kv = previous.at(e);
       if (filtered_ && !filter_(std::as_const(kv))) {
+        st.touch(kv.first, previous.hash_at(e));
         previous.erase_at(e); // the last entry moves to e
         continue;
       }
