@@ -1,7 +1,12 @@
 // The SQLite wrapper: result codes become storage_error, busy databases are retried.
 #include "sluice/sqlite_db.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <filesystem>
+#include <system_error>
 
 #include <sqlite3.h>
 
@@ -11,6 +16,26 @@
 namespace sluice {
 
 namespace {
+
+/// Returns why the directory of `path` refuses new files, e.g. "Read-only
+/// file system" for a disk that turned read-only, or "" when it accepts them
+/// or cannot tell. Probes with an unnamed O_TMPFILE file: it leaves nothing
+/// behind, and it opens none of SQLite's files (closing another descriptor of
+/// them would drop SQLite's POSIX locks).
+std::string refusal_of_directory(const std::string& path) {
+  auto dir = std::filesystem::path{path}.parent_path();
+  if (dir.empty())
+    dir = ".";
+  int fd = ::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return {};
+  }
+  int e = errno;
+  if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOENT)
+    return {}; // no O_TMPFILE support, or no directory to ask
+  return std::generic_category().message(e);
+}
 
 std::string message(const std::string& path, sqlite3* db, std::string_view op, int rc) {
   std::string msg = "sluice: sqlite ";
@@ -23,6 +48,15 @@ std::string message(const std::string& path, sqlite3* db, std::string_view op, i
   msg += sqlite3_errstr(rc);
   msg += ", code ";
   msg += std::to_string(rc);
+  // SQLite says "disk I/O error" without the OS's reason (and
+  // sqlite3_system_errno is 0 or stale by now): ask the directory.
+  auto primary = rc & 0xFF;
+  if (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN) {
+    if (auto why = refusal_of_directory(path); !why.empty()) {
+      msg += "; the directory refuses writes: ";
+      msg += why;
+    }
+  }
   msg += ")";
   return msg;
 }
