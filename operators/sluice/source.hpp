@@ -18,6 +18,11 @@ struct source_env {
   std::function<void(const std::string& what, const receiver_info&)> report;
   /// Stops the context with an error (e.g. a failed WAL write). Thread-safe.
   std::function<void(std::string)> fail;
+  /// How far back a recovery may go: it re-runs the batches after the
+  /// newest state checkpoint, less than this before the last completed one
+  /// (the longest state checkpoint interval; zero without checkpoints). A
+  /// replayable source keeps what each batch of that span read.
+  duration replay_window{0};
 };
 
 /// A source. `generate` is called by the job scheduler only, once per batch

@@ -26,21 +26,43 @@ bool file_source::ignored(const std::string& name) {
          || ends_with(name, "._COPYING_") || ends_with(name, ".tmp");
 }
 
+namespace {
+
+using batch_files = std::vector<std::pair<int64_t, std::vector<std::string>>>;
+using position_v2 = std::pair<std::vector<std::string>, batch_files>;
+
+} // namespace
+
+// Position bytes: codec<pair<vector<string> seen, vector<pair<int64, vector<string>>>
+// read by batch>> (FORMAT.md "Source positions"). A checkpoint of the first
+// format, codec<vector<string>> alone, still decodes: it fails the new
+// decode, which needs a second vector after the first.
 std::string file_source::position() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return encode_to_string(std::vector<std::string>(seen_.begin(), seen_.end()));
+  return encode_to_string(
+    position_v2{std::vector<std::string>(seen_.begin(), seen_.end()),
+                batch_files(read_by_batch_.begin(), read_by_batch_.end())});
 }
 
 void file_source::restore_position(const std::string& bytes) {
-  auto names = decode_from_string<std::vector<std::string>>(bytes);
+  position_v2 pos;
+  try {
+    pos = decode_from_string<position_v2>(bytes);
+  } catch (const std::exception&) {
+    pos.first = decode_from_string<std::vector<std::string>>(bytes);
+  }
   std::lock_guard<std::mutex> guard{mtx_};
-  seen_ = std::set<std::string>(names.begin(), names.end());
+  seen_ = std::set<std::string>(pos.first.begin(), pos.first.end());
+  read_by_batch_ = std::map<int64_t, std::vector<std::string>>(pos.second.begin(),
+                                                               pos.second.end());
+  restored_upto_ = read_by_batch_.empty() ? -1 : read_by_batch_.rbegin()->first;
   restored_ = true;
 }
 
-void file_source::start(const source_env&) {
+void file_source::start(const source_env& env) {
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    replay_window_ = env.replay_window;
     if (restored_)
       return;
   }
@@ -99,10 +121,30 @@ bool file_source::read_lines(const fs::path& path, std::vector<std::string>& out
   return true;
 }
 
-std::optional<parts> file_source::generate(batch_time) {
+parts file_source::replay(batch_time t, const std::vector<std::string>& names) const {
+  parts out;
+  for (auto& name : names) {
+    std::vector<std::string> lines;
+    if (!read_lines(fs::path{dir_} / name, lines))
+      throw error("text_file_stream: cannot replay batch " + to_string(t) + " after recovery: "
+                  "its file '" + (fs::path{dir_} / name).string() + "' is gone");
+    out.push_back({static_cast<int32_t>(out.size()), erase(std::move(lines))});
+  }
+  return out;
+}
+
+std::optional<parts> file_source::generate(batch_time t) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (t.ms <= restored_upto_) {
+      auto i = read_by_batch_.find(t.ms);
+      return i == read_by_batch_.end() ? parts{} : replay(t, i->second);
+    }
+  }
   auto names = list();
   std::lock_guard<std::mutex> guard{mtx_};
   parts out;
+  std::vector<std::string> read;
   for (auto& name : names) {
     if (seen_.count(name) != 0)
       continue;
@@ -110,9 +152,17 @@ std::optional<parts> file_source::generate(batch_time) {
     if (!read_lines(fs::path{dir_} / name, lines))
       continue; // removed between listing and reading: never became input
     seen_.insert(name);
+    read.push_back(name);
     out.push_back({static_cast<int32_t>(out.size()), erase(std::move(lines))});
   }
+  read_by_batch_[t.ms] = std::move(read);
   return out;
+}
+
+void file_source::on_batch_completed(const batch_info& info, int64_t) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  read_by_batch_.erase(read_by_batch_.begin(),
+                       read_by_batch_.upper_bound(info.time.ms - replay_window_.count()));
 }
 
 } // namespace sluice::detail

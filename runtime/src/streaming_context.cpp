@@ -120,6 +120,14 @@ void context_impl::start() {
     caf::anon_send(bus, std::move(e));
   };
   env.fail = [this](std::string what) { fail(std::move(what)); };
+  if (checkpoint_dir)
+    for (auto& n : g->nodes())
+      if (n->stateful()) {
+        auto interval = n->checkpoint_interval();
+        if (interval.count() == 0)
+          interval = n->default_checkpoint_interval();
+        env.replay_window = std::max(env.replay_window, interval);
+      }
   try {
     for (auto* s : g->sources()) {
       auto id = std::to_string(dynamic_cast<node_base*>(s)->id());

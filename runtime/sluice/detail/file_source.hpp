@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +30,11 @@ namespace sluice::detail {
 ///   (an empty batch).
 /// - A directory missing (or unreadable) at `generate` throws sluice::error
 ///   naming it, which fails the job and stops the context.
+/// - Replay (Spark's batchTimeToSelectedFiles): the names each batch read
+///   travel in `position()`, for batches not completed yet and those within
+///   the replay window before the last completed one. After recovery, a batch
+///   at or before the restored position reads exactly the files it read
+///   before; one of them gone is an error naming it (never a silent loss).
 class file_source final : public source_node<std::string> {
  public:
   file_source(duration batch, std::string directory);
@@ -40,6 +46,8 @@ class file_source final : public source_node<std::string> {
   /// those that appeared while the program was down.
   void restore_position(const std::string& bytes) override;
   std::optional<parts> generate(batch_time t) override;
+  /// Forgets what batches before the replay window read.
+  void on_batch_completed(const batch_info& info, int64_t records) override;
 
   const std::string& directory() const { return dir_; }
 
@@ -54,10 +62,16 @@ class file_source final : public source_node<std::string> {
   /// Reads the lines of `path` into `out`; false if it vanished meanwhile.
   static bool read_lines(const std::filesystem::path& path, std::vector<std::string>& out);
 
+  /// Re-reads the files batch `t` read before the crash.
+  parts replay(batch_time t, const std::vector<std::string>& names) const;
+
   std::string dir_;
   mutable std::mutex mtx_;              ///< guards seen_ (start and generate may be on two threads)
   std::set<std::string> seen_;  ///< names present at start or already read
   bool restored_ = false;       ///< recovering: keep seen_ as restored
+  duration replay_window_{0};
+  std::map<int64_t, std::vector<std::string>> read_by_batch_;  ///< within the replay window
+  int64_t restored_upto_ = -1;  ///< batches up to here replay read_by_batch_
 };
 
 } // namespace sluice::detail
