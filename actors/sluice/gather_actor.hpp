@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 
 #include "sluice/messages.hpp"
+#include "sluice/state_checkpointer.hpp"
 #include "sluice/wiring.hpp"
 
 namespace sluice::detail {
@@ -21,12 +22,16 @@ struct gather_state {
     std::vector<parts> data;
   };
   std::map<int64_t, pending> batches;
+  bool restored = false;           ///< a recovered run restored the op's history
+  state_checkpointer checkpointer; ///< writes the history of windows
   static inline const char* name = "sluice.gather";
 };
 
 /// Handles `batch_msg`. Once batch t is complete on every port it calls the
 /// node's gather_op, scatters the result into the node's stage when the node
 /// is valid at t, and reports `gather_done` (with the output job, if any).
+/// Nodes that checkpoint their history (windows) write it at their
+/// checkpoint times before reporting, and restore it in a recovered run.
 caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w, int gather);
 
 } // namespace sluice::detail

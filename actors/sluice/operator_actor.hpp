@@ -8,6 +8,7 @@
 #include <caf/all.hpp>
 
 #include "sluice/messages.hpp"
+#include "sluice/state_checkpointer.hpp"
 #include "sluice/wiring.hpp"
 
 namespace sluice::detail {
@@ -23,8 +24,7 @@ struct operator_state {
   std::map<int64_t, pending> batches;
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
-  int checkpoints = 0;                         ///< state checkpoints written (every 10th is full)
-  int64_t last_full = -1;                      ///< time of the previous full snapshot
+  state_checkpointer checkpointer;             ///< writes `state` at checkpoint times
   static inline const char* name = "sluice.operator";
 };
 

@@ -36,16 +36,35 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       st.batches.erase(t);
       auto w = st.w; // keeps the wiring alive in asynchronous continuations
       int id = st.gather;
-      auto done = [self, w, id, t](gather_result result) {
+      auto fail = [self, w, t](std::string what) {
+        self->send(w->scheduler, batch_failed{t, std::move(what)});
+      };
+      auto done = [self, w, id, t, fail](gather_result result) {
         auto& gp = w->layout->gathers[static_cast<size_t>(id)];
+        if (gp.node->checkpoints_history()) {
+          try {
+            auto& op = *self->state.op;
+            self->state.checkpointer.at_batch(*gp.node, *w, 0, t,
+                                              [&](bool full, auto& upserts, auto& removed) {
+                                                op.checkpoint(full, upserts, removed);
+                                                return true;
+                                              });
+          } catch (const std::exception& e) {
+            fail(gp.node->name() + " (operator " + std::to_string(gp.node->id())
+                 + "): checkpoint failed: " + e.what());
+            return;
+          }
+        }
         if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, w->info.zero))
           scatter(*w, gp.stage, t, std::move(result.data));
         self->send(w->scheduler, gather_done{t, id, std::move(result.job)});
       };
-      auto fail = [self, w, t](std::string what) {
-        self->send(w->scheduler, batch_failed{t, std::move(what)});
-      };
       try {
+        if (!st.restored) {
+          st.restored = true;
+          if (gp.node->checkpoints_history() && wr.restore_from)
+            st.op->restore(state_checkpointer::restored(*gp.node, wr, 0));
+        }
         auto* actor = static_cast<caf::event_based_actor*>(self);
         if (!st.op->compute_async(batch_time{t}, inputs, actor, done, fail))
           done(st.op->compute(batch_time{t}, inputs));

@@ -45,39 +45,6 @@ void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, 
   }
 }
 
-/// Writes the partition's state at the node's checkpoint interval (SEMANTICS
-/// §5.28): a delta of the changed keys, a full snapshot every 10th time.
-/// The first batch of a run is checkpointed too, so a recovery never re-runs
-/// more than one interval of batches (what sources keep for replay).
-void checkpoint_state(caf::stateful_actor<operator_state>* self, const stage_plan& sp,
-                      int64_t t) {
-  auto& st = self->state;
-  auto& w = *st.w;
-  if (!w.checkpoints)
-    return;
-  auto interval = sp.head->checkpoint_interval();
-  if (interval.count() == 0)
-    interval = sp.head->default_checkpoint_interval();
-  if (interval.count() == 0)
-    return;
-  if (st.checkpoints > 0 && (t - w.info.zero.ms) % interval.count() != 0)
-    return;
-  bool full = st.checkpoints % 10 == 0;
-  std::vector<std::pair<std::string, std::string>> upserts;
-  std::vector<std::string> removed;
-  if (!sp.head->checkpoint_state(st.state.get(), full, upserts, removed))
-    return;
-  w.checkpoints->write_state(sp.head->id(), st.slot, t, full, upserts, removed);
-  if (full) {
-    // Keep the previous full generation: a crash before this batch's
-    // metadata checkpoint recovers from it. Older rows go (bounded disk).
-    if (st.last_full >= 0)
-      w.checkpoints->delete_state_before(sp.head->id(), st.slot, st.last_full);
-    st.last_full = t;
-  }
-  ++st.checkpoints;
-}
-
 void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
                std::vector<batch_msg>& msgs) {
   auto& st = self->state;
@@ -96,13 +63,16 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
     if (sp.head->stateful()) {
       if (!st.state) {
         st.state = sp.head->make_slot_state(st.slot, w.info);
-        if (w.checkpoints && w.restore_from)
+        if (w.restore_from)
           sp.head->restore_state(st.state.get(),
-                                 w.checkpoints->read_state(sp.head->id(), st.slot,
-                                                           *w.restore_from));
+                                 state_checkpointer::restored(*sp.head, w, st.slot));
       }
       auto r = sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
-      checkpoint_state(self, sp, t);
+      st.checkpointer.at_batch(*sp.head, w, st.slot, t,
+                               [&](bool full, auto& upserts, auto& removed) {
+                                 return sp.head->checkpoint_state(st.state.get(), full, upserts,
+                                                                  removed);
+                               });
       if (!r.emit) { // not a batch time of this node: only the state moved on
         self->send(w.scheduler, gather_done{t, -1, {}});
         return;

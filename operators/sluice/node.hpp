@@ -48,6 +48,14 @@ class gather_op {
                              std::function<void(std::string)> /*fail*/) {
     return false;
   }
+
+  /// For nodes whose checkpoints_history() is true: appends the history
+  /// changed since the last call (all of it when `full`) as keyed rows.
+  virtual void checkpoint(bool /*full*/,
+                          std::vector<std::pair<std::string, std::string>>& /*upserts*/,
+                          std::vector<std::string>& /*removed*/) {}
+  /// Replaces the history with what checkpoint() wrote.
+  virtual void restore(const std::map<std::string, std::string>&) {}
 };
 
 /// Facts about the running context that node instances need.
@@ -138,6 +146,12 @@ class node_base {
   }
   /// Restores a partition's state from what checkpoint_state wrote.
   virtual void restore_state(slot_state*, const std::map<std::string, std::string>&) const {}
+
+  /// True for gathers that keep history across batches which must survive a
+  /// recovery (windows): their gather_op checkpoints it.
+  virtual bool checkpoints_history() const { return false; }
+  /// True if recovery restores state of this node from state checkpoints.
+  bool has_checkpointed_state() const { return stateful() || checkpoints_history(); }
 
   /// The checkpoint interval set by dstream::checkpoint, or zero.
   duration checkpoint_interval() const { return checkpoint_interval_; }

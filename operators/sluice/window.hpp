@@ -23,11 +23,18 @@ class window_node final : public node<T> {
 
   duration window() const { return window_; }
 
+  bool checkpoints_history() const override { return true; }
+  duration default_checkpoint_interval() const override {
+    return default_state_checkpoint_interval(this->slide());
+  }
+
   std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
     struct op final : gather_op {
       const window_node* self;
       run_info info;
       std::deque<std::pair<int64_t, parts>> history;
+      int64_t checkpointed_upto = std::numeric_limits<int64_t>::min();
+      std::vector<int64_t> dropped; // since the last checkpoint
       op(const window_node* n, run_info i) : self(n), info(i) {}
       gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
         if (in[0]) {
@@ -36,8 +43,11 @@ class window_node final : public node<T> {
           history.emplace_back(t.ms, std::move(*in[0]));
         }
         int64_t begin = t.ms - self->window_.count(); // exclusive
-        while (!history.empty() && history.front().first <= begin)
+        while (!history.empty() && history.front().first <= begin) {
+          if (history.front().first <= checkpointed_upto)
+            dropped.push_back(history.front().first);
           history.pop_front();
+        }
         if (!self->valid_at(t, info.zero))
           return {};
         parts out;
@@ -45,6 +55,53 @@ class window_node final : public node<T> {
           for (auto& p : ps)
             out.push_back({static_cast<int32_t>(out.size()), p.data});
         return {std::move(out), {}};
+      }
+
+      // One row per remembered batch: codec<int64_t> time -> its partitions'
+      // records, codec<std::vector<std::vector<T>>> (FORMAT.md). A delta
+      // adds the batches since the last checkpoint and drops the old ones.
+      void checkpoint(bool full, std::vector<std::pair<std::string, std::string>>& upserts,
+                      std::vector<std::string>& removed) override {
+        if constexpr (encodable<T>) {
+          for (auto& [when, ps] : history) {
+            if (!full && when <= checkpointed_upto)
+              continue;
+            std::vector<std::vector<T>> records;
+            records.reserve(ps.size());
+            for (auto& p : ps)
+              records.push_back(view<T>(p.data));
+            upserts.emplace_back(encode_to_string(when), encode_to_string(records));
+          }
+          if (!full)
+            for (auto when : dropped)
+              removed.push_back(encode_to_string(when));
+          dropped.clear();
+          if (!history.empty())
+            checkpointed_upto = std::max(checkpointed_upto, history.back().first);
+        } else {
+          (void) full, (void) upserts, (void) removed;
+          throw error("checkpointing window needs a sluice::codec for its records (the "
+                      "context has a checkpoint directory)");
+        }
+      }
+
+      void restore(const std::map<std::string, std::string>& rows) override {
+        if constexpr (encodable<T>) {
+          history.clear();
+          for (auto& [key, bytes] : rows) {
+            parts ps;
+            for (auto& records : decode_from_string<std::vector<std::vector<T>>>(bytes))
+              ps.push_back({static_cast<int32_t>(ps.size()), erase(std::move(records))});
+            history.emplace_back(decode_from_string<int64_t>(key), std::move(ps));
+          }
+          std::sort(history.begin(), history.end(),
+                    [](auto& a, auto& b) { return a.first < b.first; });
+          if (!history.empty())
+            checkpointed_upto = history.back().first;
+        } else {
+          (void) rows;
+          throw error("restoring window needs a sluice::codec for its records");
+        }
       }
     };
     return std::make_unique<op>(this, info);

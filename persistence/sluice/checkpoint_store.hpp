@@ -35,6 +35,10 @@ struct metadata_checkpoint {
   std::vector<std::pair<std::string, std::string>> source_offsets;
   /// The checkpoint interval in ms, or 0 when not set.
   std::int64_t checkpoint_interval_hint = 0;
+  /// The run's zero time (Spark's zeroTime: the first batch is zero + batch
+  /// interval), which windows and checkpoint intervals align to; absent in
+  /// checkpoints of older writers.
+  std::optional<std::int64_t> zero_time_ms;
 
   friend bool operator==(const metadata_checkpoint&, const metadata_checkpoint&) = default;
 };

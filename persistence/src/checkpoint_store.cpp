@@ -115,6 +115,8 @@ void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
     entry->set_value(offsets);
   }
   msg.set_checkpoint_interval_hint(m.checkpoint_interval_hint);
+  if (m.zero_time_ms)
+    msg.set_zero_time_ms(*m.zero_time_ms);
   auto bytes = frame(msg.SerializeAsString());
   std::lock_guard guard{mtx_};
   sqlite_transaction tx{*db_};
@@ -158,6 +160,8 @@ checkpoint_store::latest_metadata(std::vector<std::string>* skipped) {
       for (const auto& entry : msg.source_offsets())
         m.source_offsets.emplace_back(entry.key(), entry.value());
       m.checkpoint_interval_hint = msg.checkpoint_interval_hint();
+      if (msg.has_zero_time_ms())
+        m.zero_time_ms = msg.zero_time_ms();
       stmt.reset();
       return m;
     } catch (const wal_corruption& e) {

@@ -47,6 +47,8 @@ class context_impl {
   std::optional<std::string> checkpoint_dir;
   /// Set by get_or_create: the batch time of the checkpoint to recover from.
   std::optional<int64_t> recover_from;
+  /// Set by get_or_create: the checkpointed run's zero time, if recorded.
+  std::optional<int64_t> recovered_zero;
   /// Set by get_or_create: source id -> position from the metadata.
   std::vector<std::pair<std::string, std::string>> recovered_positions;
 

@@ -68,9 +68,16 @@ void context_impl::start() {
     if (manual && clock.now().ms < *recover_from)
       clock.advance(duration{*recover_from - clock.now().ms});
   }
+  // A recovered run keeps the checkpointed run's zero time: windows slide
+  // and state checkpoints fall at the same times as before (Spark restores
+  // the graph's zeroTime).
+  int64_t zero = first - b;
+  if (recover_from && recovered_zero && *recovered_zero <= zero
+      && (zero - *recovered_zero) % b == 0)
+    zero = *recovered_zero;
   wiring_ = std::make_shared<wiring>();
   wiring_->layout = layout;
-  wiring_->info = run_info{batch_time{first - b}, batch, parallelism};
+  wiring_->info = run_info{batch_time{zero}, batch, parallelism};
   g->zero(wiring_->info.zero);
   bus_ = sys->spawn<caf::detached>(listener_bus, listeners);
   scheduler_config sc;
@@ -83,10 +90,12 @@ void context_impl::start() {
     wiring_->checkpoints = checkpoints_;
     wiring_->restore_from = recover_from;
     sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries(),
+                             zero = wiring_->info.zero.ms,
                              sources = g->sources()](const batch_info& b,
                                                      const std::vector<int64_t>& pending) {
       metadata_checkpoint m;
       m.batch_time_ms = b.time.ms;
+      m.zero_time_ms = zero;
       m.graph_fingerprint = fp;
       m.conf = entries;
       m.pending_batches = pending;
@@ -122,7 +131,7 @@ void context_impl::start() {
   env.fail = [this](std::string what) { fail(std::move(what)); };
   if (checkpoint_dir)
     for (auto& n : g->nodes())
-      if (n->stateful()) {
+      if (n->has_checkpointed_state()) {
         auto interval = n->checkpoint_interval();
         if (interval.count() == 0)
           interval = n->default_checkpoint_interval();
@@ -335,10 +344,11 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
   // later batches run again (outputs must be idempotent, SEMANTICS §5.30).
   int64_t from = meta->batch_time_ms;
   for (auto& n : ssc.impl_->g->nodes())
-    if (n->stateful())
+    if (n->has_checkpointed_state())
       if (auto ts = store->latest_state_time(n->id(), 0, meta->batch_time_ms))
         from = std::min(from, *ts);
   ssc.impl_->recover_from = from;
+  ssc.impl_->recovered_zero = meta->zero_time_ms;
   ssc.impl_->recovered_positions = meta->source_offsets;
   return ssc;
 }
