@@ -10,9 +10,14 @@
 #include <utility>
 #include <vector>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
 #include <condition_variable>
 #include <mutex>
+#include <unistd.h>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -129,5 +134,57 @@ inline baseline_result count_words_baseline(const std::vector<std::string>& line
     });
   return {total, counts.size(), seconds_since(t0)};
 }
+
+/// Records every completed batch's processing delay and wakes the driver.
+class batch_recorder : public sluice::streaming_listener {
+ public:
+  void on_batch_completed(const sluice::batch_info& b) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    delays_us_[b.time.ms] = b.processing_delay_us();
+    ++completed_;
+    cv_.notify_all();
+  }
+  bool wait_for(int n, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
+  }
+  /// (batch time, processing delay in ms), in batch order.
+  std::vector<std::pair<int64_t, double>> delays_ms() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    std::vector<std::pair<int64_t, double>> out;
+    for (auto& [t, us] : delays_us_)
+      out.emplace_back(t, static_cast<double>(us) / 1000.0);
+    return out;
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  int completed_ = 0;                    // guarded by mtx_
+  std::map<int64_t, int64_t> delays_us_; // guarded by mtx_
+};
+
+/// A fresh directory under the temp dir (`<name>-<pid>-<n>`), removed with
+/// this object.
+class temp_dir {
+ public:
+  explicit temp_dir(const std::string& name) {
+    static std::atomic<int> seq{0};
+    path_ = std::filesystem::temp_directory_path()
+            / (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 } // namespace bench

@@ -26,44 +26,18 @@
 #include <CLI/CLI.hpp>
 
 #include "sluice/sluice.hpp"
+#include "bench_util.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
+using bench::temp_dir;
 
 int64_t now_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
            std::chrono::system_clock::now().time_since_epoch())
     .count();
 }
-
-/// A fresh directory under the system temp directory, removed on scope exit.
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    for (int i = 0;; ++i) {
-      path_ = fs::temp_directory_path()
-              / ("sluice-receiver-ingest-" + std::to_string(::getpid()) + "-"
-                 + std::to_string(rd()));
-      if (fs::create_directory(path_))
-        break;
-      if (i == 100)
-        throw std::runtime_error("cannot create a temp directory under "
-                                 + fs::temp_directory_path().string());
-    }
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 /// Stores copies of one pre-built 100-byte record from a thread of its own
 /// until stopped: one store(T) per record, or store(vector) of `batch`.
@@ -151,7 +125,7 @@ result run(const options& o, const std::string& mode, bool wal) {
   c.set("sluice.streaming.blockInterval", std::to_string(o.block_interval_ms) + "ms");
   std::optional<temp_dir> dir;
   if (wal) {
-    dir.emplace();
+    dir.emplace("sluice-receiver-ingest");
     c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
   }
   sluice::streaming_context ssc{c, sluice::milliseconds(o.batch_interval_ms)};

@@ -36,57 +36,8 @@ namespace {
 using kv = std::pair<int64_t, int64_t>;
 using bench::clock_type;
 using bench::seconds_since;
-
-/// Records every completed batch's processing delay and wakes the driver.
-class batch_recorder : public sluice::streaming_listener {
- public:
-  void on_batch_completed(const sluice::batch_info& b) override {
-    std::lock_guard<std::mutex> guard{mtx_};
-    delays_us_[b.time.ms] = b.processing_delay_us();
-    ++completed_;
-    cv_.notify_all();
-  }
-  bool wait_for(int n, std::chrono::seconds deadline) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    return cv_.wait_for(guard, deadline, [&] { return completed_ >= n; });
-  }
-  /// Processing delays in ms, in batch order.
-  std::vector<double> delays_ms() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    std::vector<double> out;
-    for (auto& [t, us] : delays_us_)
-      out.push_back(static_cast<double>(us) / 1000.0);
-    return out;
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  int completed_ = 0;                 // guarded by mtx_
-  std::map<int64_t, int64_t> delays_us_; // guarded by mtx_
-};
-
-/// A fresh checkpoint directory, removed with this object.
-class temp_dir {
- public:
-  explicit temp_dir(const std::string& name) {
-    static int seq = 0;
-    path_ = std::filesystem::temp_directory_path()
-            / (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using bench::temp_dir;
+using bench::batch_recorder;
 
 struct options {
   std::string master = "local[2]";
@@ -165,7 +116,9 @@ stats run(int64_t keys, const options& o, Build build) {
   s.wall_s = seconds_since(t0);
   ssc.stop(false);
   ssc.await_termination();
-  auto d = recorder->delays_ms();
+  std::vector<double> d;
+  for (auto& [t, ms] : recorder->delays_ms())
+    d.push_back(ms);
   s.first_ms = d.front();
   s.all_ms = d;
   std::vector<double> measured(d.begin() + o.warmup, d.end());

@@ -32,29 +32,8 @@ namespace {
 using bench::clock_type;
 using bench::completion_waiter;
 using bench::seconds_since;
+using bench::temp_dir;
 using word_count = std::pair<std::string, long>;
-
-/// A fresh checkpoint directory, removed with this object.
-class temp_dir {
- public:
-  explicit temp_dir(const std::string& name) {
-    static int seq = 0;
-    path_ = std::filesystem::temp_directory_path()
-            / (name + "-" + std::to_string(::getpid()) + "-" + std::to_string(++seq));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  std::string str() const { return path_.string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct result {
   long words = 0;
