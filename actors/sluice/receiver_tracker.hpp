@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -21,6 +23,8 @@ namespace sluice::detail {
 struct receiver_tracker_state {
   std::deque<block> unallocated;
   std::map<int64_t, int64_t> last_block_of_batch;  ///< batch time -> last block id
+  /// batch time -> (stream, block id) the WAL replay gave back to that batch
+  std::map<int64_t, std::vector<std::pair<int32_t, int64_t>>> replayed;
   std::shared_ptr<receiver_wal> wal;
   caf::actor manager;
   std::function<void(std::string)> on_error;
@@ -31,6 +35,11 @@ struct receiver_tracker_state {
 /// `(allocate_atom, int64_t t) -> allocation` (every unallocated block, one
 /// partition each, logged before the reply) and `(cleanup_atom, int64_t t)`
 /// (batches up to t are done: their blocks and WAL entries may go).
+/// `(allocate_atom, int64_t t, ids)`, sent by the WAL replay after a restart
+/// before batch t is allocated: blocks the re-run of t takes from the WAL.
+/// The allocation logged for t lists them before the new blocks; logging
+/// the new ones alone would make a second crash replay them as never
+/// allocated, into a later batch as well.
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
                                std::function<void(std::string)> on_error);

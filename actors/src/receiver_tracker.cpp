@@ -12,11 +12,18 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
   return {
     [=](caf::actor manager) { self->state.manager = std::move(manager); },
     [=](block& b) { self->state.unallocated.push_back(std::move(b)); },
+    [=](allocate_atom, int64_t t, std::vector<std::pair<int32_t, int64_t>>& ids) {
+      self->state.replayed[t] = std::move(ids);
+    },
     [=](allocate_atom, int64_t t) -> caf::result<allocation> {
       auto& st = self->state;
       allocation a;
       a.t = t;
       std::vector<std::pair<int32_t, int64_t>> ids;
+      if (auto r = st.replayed.find(t); r != st.replayed.end()) {
+        ids = std::move(r->second); // their data is already with the batch
+        st.replayed.erase(r);
+      }
       for (auto& b : st.unallocated) {
         ids.emplace_back(b.stream, b.id);
         a.records += b.records;

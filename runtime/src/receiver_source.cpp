@@ -58,6 +58,7 @@ void receiver_source_base::replay(int32_t stream, block_source& source,
       if (s == stream)
         allocated_to[id] = a.batch_time_ms;
   std::map<int64_t, parts> batches;
+  std::map<int64_t, std::vector<std::pair<int32_t, int64_t>>> batch_ids;
   for (auto& wb : blocks) {
     source.continue_after(wb.block_id);
     auto i = allocated_to.find(wb.block_id);
@@ -66,6 +67,7 @@ void receiver_source_base::replay(int32_t stream, block_source& source,
         continue; // its batch completed before the crash
       auto& ps = batches[i->second];
       ps.push_back({static_cast<int32_t>(ps.size()), source.decode(wb.records)});
+      batch_ids[i->second].emplace_back(stream, wb.block_id);
       continue;
     }
     block b; // stored but never allocated: the next batch takes it
@@ -78,6 +80,9 @@ void receiver_source_base::replay(int32_t stream, block_source& source,
   }
   for (auto& [t, ps] : batches)
     prepared[t] = std::move(ps);
+  // The re-run's allocation log must keep naming these blocks.
+  for (auto& [t, ids] : batch_ids)
+    caf::anon_send(tracker_, allocate_atom::value, t, std::move(ids));
 }
 
 std::optional<parts> receiver_source_base::allocate(batch_time t, int32_t stream) {
