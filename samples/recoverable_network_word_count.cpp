@@ -3,6 +3,12 @@
 // "Counts at time <t> ms [(a,1), (b,2)]". Started again with the same
 // checkpoint directory, it recovers with get_or_create.
 //
+// The receiver write-ahead log is on and sluice.streaming.socket.acknowledge
+// is true: each chunk of lines is stored in the WAL, then acknowledged with
+// an "ack <n>\n" line on the same socket (n = lines stored on this
+// connection so far), which the server may read (nc prints them). A server
+// that resends from line n+1 after a reconnect loses no line across crashes.
+//
 // Usage: recoverable_network_word_count <host> <port> <checkpoint-dir> <output-file>
 #include <fstream>
 #include <iostream>
@@ -19,6 +25,7 @@ sluice::streaming_context create(const std::string& host, uint16_t port,
   sluice::conf conf;
   conf.app_name("RecoverableNetworkWordCount").master("local[2]");
   conf.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
+  conf.set("sluice.streaming.socket.acknowledge", "true");
   sluice::streaming_context ssc{conf, sluice::seconds(1)};
   ssc.checkpoint(checkpoint);
   ssc.socket_text_stream(host, port)

@@ -15,7 +15,11 @@ dstream<std::string> streaming_context::socket_text_stream(const std::string& ho
     throw invalid_argument("socket_text_stream: the host must not be empty");
   if (port == 0)
     throw invalid_argument("socket_text_stream: port must be in 1..65535, got 0");
-  detail::socket_receiver r{host, port};
+  // Spark picks its reliable receivers from the conf at stream creation too.
+  auto& c = config();
+  detail::socket_receiver r{host, port,
+                            c.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false),
+                            c.get_bool("sluice.streaming.socket.acknowledge", false)};
   auto name = "socket_text_stream " + r.endpoint();
   return receiver_stream_named(std::move(r), std::move(name));
 }

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -144,6 +145,8 @@ int socket_receiver::connect_once(std::string& err) {
 }
 
 std::string socket_receiver::read_lines(int fd) {
+  if (reliable_)
+    return read_chunks(fd);
   std::string partial;
   char buf[65536];
   auto flush_partial = [&] {
@@ -184,6 +187,83 @@ std::string socket_receiver::read_lines(int fd) {
       p = nl + 1;
     }
   }
+}
+
+std::string socket_receiver::read_chunks(int fd) {
+  std::string partial;
+  std::vector<std::string> lines;
+  int64_t stored = 0; // lines stored on this connection: what "ack <n>" reports
+  bool stop = false;
+  // Stores `lines` (returns only once they are in the WAL), then acks them.
+  auto flush = [&]() -> std::string {
+    if (lines.empty())
+      return {};
+    auto n = static_cast<int64_t>(lines.size());
+    store(std::exchange(lines, {}));
+    stored += n;
+    return acknowledge_ ? send_ack(fd, stored, stop) : std::string{};
+  };
+  auto lost = [&](std::string cause) {
+    if (!partial.empty()) {
+      strip_cr(partial);
+      lines.push_back(std::move(partial));
+    }
+    flush(); // the peer may be gone: the last ack is best effort
+    return stop ? std::string{} : "Lost connection to " + endpoint() + ": " + cause;
+  };
+  char buf[65536];
+  for (;;) {
+    if (!wait_ready(fd, POLLIN))
+      return {};
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+        continue;
+      return lost(errno_text(errno));
+    }
+    if (n == 0)
+      return lost("socket data stream had no more data (end of stream)");
+    const char* p = buf;
+    const char* end = buf + n;
+    while (p < end) {
+      auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      if (nl == nullptr) {
+        partial.append(p, end);
+        break;
+      }
+      partial.append(p, nl);
+      strip_cr(partial);
+      lines.push_back(std::exchange(partial, {}));
+      p = nl + 1;
+      if (lines.size() >= max_chunk_lines)
+        if (auto err = flush(); !err.empty() || stop)
+          return err;
+    }
+    if (auto err = flush(); !err.empty() || stop)
+      return err;
+  }
+}
+
+std::string socket_receiver::send_ack(int fd, int64_t n, bool& stop) {
+  auto text = "ack " + std::to_string(n) + "\n";
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t w = ::send(fd, text.data() + off, text.size() - off, MSG_NOSIGNAL);
+    if (w >= 0) {
+      off += static_cast<size_t>(w);
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      return "Lost connection to " + endpoint() + ": cannot send \"ack " + std::to_string(n)
+             + "\": " + errno_text(errno);
+    if (!wait_ready(fd, POLLOUT)) { // stopping while the send buffer is full
+      stop = true;
+      return {};
+    }
+  }
+  return {};
 }
 
 } // namespace sluice::detail

@@ -53,6 +53,11 @@ void context_impl::start() {
   if (g->outputs().empty())
     throw illegal_state("requirement failed: No output operations registered, so nothing to "
                         "execute");
+  // Checked before any actor runs: an ack promises the lines are in the WAL.
+  if (cfg.get_bool("sluice.streaming.socket.acknowledge", false)
+      && !cfg.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false))
+    throw illegal_state("sluice.streaming.socket.acknowledge=true needs the receiver write-ahead "
+                        "log: set sluice.streaming.receiver.writeAheadLog.enable=true");
   g->enable_retention();
   bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
   auto layout = std::make_shared<const plan>(make_plan(*g, chaining));

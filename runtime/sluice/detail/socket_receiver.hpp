@@ -19,6 +19,20 @@ namespace sluice::detail {
 ///   "localhost" included), connects, and stores every complete line
 ///   (without '\n' and a trailing '\r'). A partial last line at end of
 ///   stream counts as a line.
+/// - Unreliable (`reliable` false, the WAL off): each line is stored on its
+///   own with store(T), as Spark's SocketReceiver does.
+/// - Reliable (`reliable` true, the receiver WAL on): the complete lines of
+///   each recv() chunk (at most max_chunk_lines at a time) are stored as one
+///   block with the reliable store(std::vector<T>), which returns once the
+///   block is in the WAL.
+/// - With `acknowledge` too (sluice.streaming.socket.acknowledge=true), after
+///   each reliable store the thread writes "ack <n>\n" back on the socket,
+///   n = the lines stored on this connection so far (cumulative; a new
+///   connection counts from 0). A server that resends everything after the
+///   last ack it read loses nothing when the process dies. A failed ack
+///   write loses the connection like a failed read (at end of stream the
+///   last ack is best effort). The context refuses to start with
+///   acknowledge but without the WAL.
 /// - A refused, failed or lost connection (end of stream or error) makes the
 ///   thread call restart() with a message naming host:port and the cause,
 ///   then end: the supervisor reports the error and starts the receiver
@@ -27,8 +41,15 @@ namespace sluice::detail {
 ///   it. A partial line pending at stop is dropped.
 class socket_receiver final : public receiver<std::string> {
  public:
-  socket_receiver(std::string host, uint16_t port) : host_(std::move(host)), port_(port) {}
-  socket_receiver(const socket_receiver& other) : host_(other.host_), port_(other.port_) {}
+  /// Lines of one reliable store at most (a recv() chunk may hold more).
+  static constexpr size_t max_chunk_lines = 10'000;
+
+  socket_receiver(std::string host, uint16_t port, bool reliable = false,
+                  bool acknowledge = false)
+      : host_(std::move(host)), port_(port), reliable_(reliable), acknowledge_(acknowledge) {}
+  socket_receiver(const socket_receiver& other)
+      : host_(other.host_), port_(other.port_), reliable_(other.reliable_),
+        acknowledge_(other.acknowledge_) {}
   ~socket_receiver() override;
 
   void on_start() override;
@@ -44,12 +65,19 @@ class socket_receiver final : public receiver<std::string> {
   /// Stores lines from `fd` until end of stream, an error or stop. Returns
   /// why the connection ended ("" when stopping).
   std::string read_lines(int fd);
+  /// read_lines when reliable_: one reliable store per chunk, then the ack.
+  std::string read_chunks(int fd);
+  /// Writes "ack <n>\n" to `fd`; returns the failure ("" when sent or
+  /// stopping, `stop` then set).
+  std::string send_ack(int fd, int64_t n, bool& stop);
   /// Waits until `fd` is ready or the wake pipe fires; false when stopping.
   bool wait_ready(int fd, short events);
   void close_pipe();
 
   std::string host_;
   uint16_t port_;
+  bool reliable_;     ///< the WAL is on: store chunks reliably
+  bool acknowledge_;  ///< answer each reliable store with "ack <n>"
   std::atomic<bool> stopping_{false};
   int wake_[2] = {-1, -1};  ///< self-pipe: on_stop writes, the thread polls
   std::thread thread_;
