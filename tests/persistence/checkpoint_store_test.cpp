@@ -5,7 +5,7 @@
 #include "sluice/fault_injector.hpp"
 #include "sluice/receiver_wal.hpp"
 
-#include <sqlite3.h>
+#include "fixtures/sqlite_db.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -14,7 +14,6 @@
 #include <map>
 #include <algorithm>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,85 +21,13 @@
 namespace fs = std::filesystem;
 using sluice::checkpoint_store;
 using sluice::metadata_checkpoint;
+using fixtures::checkpoint_dir_fixture;
+using fixtures::raw_db;
 using state_map = std::map<std::string, std::string>;
 using upsert_list = std::vector<std::pair<std::string, std::string>>;
 using key_list = std::vector<std::string>;
 
 namespace {
-
-/// A fresh directory under the system's temp directory, removed afterwards.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("sluice-ckpt-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-
-  std::string checkpoint_dir() const {
-    return (path / "checkpoint").string();
-  }
-
-  fs::path db_file() const {
-    return path / "checkpoint" / "sluice.db";
-  }
-};
-
-/// A second, raw connection to the database, to inspect and break rows on purpose.
-struct raw_db {
-  sqlite3* db = nullptr;
-
-  explicit raw_db(const fs::path& file) {
-    if (sqlite3_open(file.c_str(), &db) != SQLITE_OK)
-      throw std::runtime_error("cannot open " + file.string());
-    sqlite3_busy_timeout(db, 5000);
-  }
-
-  ~raw_db() {
-    sqlite3_close(db);
-  }
-
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err != nullptr ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(sql + ": " + msg);
-    }
-  }
-
-  std::int64_t query_int64(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-    if (sqlite3_step(stmt) != SQLITE_ROW)
-      throw std::runtime_error("no row: " + sql);
-    auto x = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    return x;
-  }
-
-  /// Flips (XORs with 0xFF) byte `offset` of the payload BLOB of `row_id`.
-  void flip_payload_byte(const std::string& table, std::int64_t row_id, int offset) {
-    sqlite3_blob* blob = nullptr;
-    if (sqlite3_blob_open(db, "main", table.c_str(), "payload", row_id, 1, &blob) != SQLITE_OK)
-      throw std::runtime_error("cannot open blob of row " + std::to_string(row_id) + ": "
-                               + sqlite3_errmsg(db));
-    unsigned char byte = 0;
-    if (sqlite3_blob_read(blob, &byte, 1, offset) != SQLITE_OK)
-      throw std::runtime_error("cannot read blob");
-    byte ^= 0xFF;
-    if (sqlite3_blob_write(blob, &byte, 1, offset) != SQLITE_OK)
-      throw std::runtime_error("cannot write blob");
-    sqlite3_blob_close(blob);
-  }
-};
 
 /// Disarms every fault point when the test ends.
 struct fault_guard {
@@ -142,7 +69,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 // -- metadata -------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(metadata_round_trip) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto m = make_metadata(5000);
   {
     auto store = checkpoint_store::open(dir.checkpoint_dir());
@@ -166,7 +93,7 @@ BOOST_AUTO_TEST_CASE(metadata_round_trip) {
 }
 
 BOOST_AUTO_TEST_CASE(only_the_last_k_metadata_rows_are_kept) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   {
     auto store = checkpoint_store::open(dir.checkpoint_dir());
     for (std::int64_t t = 1000; t <= 5000; t += 1000)
@@ -187,7 +114,7 @@ BOOST_AUTO_TEST_CASE(only_the_last_k_metadata_rows_are_kept) {
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupt_newest_metadata_row_falls_back_to_the_previous_one) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir());
   store->write_metadata(make_metadata(1000));
   store->write_metadata(make_metadata(2000));
@@ -220,7 +147,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_newest_metadata_row_falls_back_to_the_previous_on
 // -- state ------------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(full_snapshot_then_deltas) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   // Tiny chunks, so checkpoints span several rows.
   auto store = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 20});
   store->write_state(7, 1, 1000, true, {{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}}, {});
@@ -262,7 +189,7 @@ BOOST_AUTO_TEST_CASE(full_snapshot_then_deltas) {
 }
 
 BOOST_AUTO_TEST_CASE(a_new_full_snapshot_and_delete_state_before_drop_superseded_rows) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir());
   store->write_state(1, 0, 1000, true, {{"a", "1"}}, {});
   store->write_state(1, 0, 2000, false, {{"b", "2"}}, {});
@@ -294,7 +221,7 @@ BOOST_AUTO_TEST_CASE(a_new_full_snapshot_and_delete_state_before_drop_superseded
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupt_state_row_throws_naming_table_and_row) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir());
   store->write_state(2, 0, 1000, true, {{"a", "1"}, {"b", "2"}}, {});
   store->write_state(2, 0, 2000, false, {{"c", "3"}}, {});
@@ -326,7 +253,7 @@ BOOST_AUTO_TEST_CASE(a_corrupt_state_row_throws_naming_table_and_row) {
 }
 
 BOOST_AUTO_TEST_CASE(one_million_keys_full_snapshot_and_a_10k_delta) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir());
   constexpr int n = 1'000'000;
   upsert_list upserts;
@@ -380,7 +307,7 @@ BOOST_AUTO_TEST_CASE(one_million_keys_full_snapshot_and_a_10k_delta) {
 // -- faults and format versions -----------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_leaves_the_previous_state) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   fault_guard guard;
   auto store = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 64});
   store->write_state(5, 0, 1000, true, {{"a", "1"}, {"b", "2"}}, {});
@@ -417,7 +344,7 @@ BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_leaves_the_previous_st
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_half_way_through_a_state_write_rolls_it_back) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir(), {.state_chunk_bytes = 64});
   store->write_state(6, 0, 1000, true, {{"a", "1"}}, {});
   {
@@ -435,7 +362,7 @@ BOOST_AUTO_TEST_CASE(a_failure_half_way_through_a_state_write_rolls_it_back) {
 }
 
 BOOST_AUTO_TEST_CASE(shares_the_database_with_the_receiver_wal) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   {
     auto wal = sluice::receiver_wal::open(dir.checkpoint_dir());
     wal->append_block(1, 1, 100, {"r1"});
@@ -448,7 +375,7 @@ BOOST_AUTO_TEST_CASE(shares_the_database_with_the_receiver_wal) {
     BOOST_TEST(wal->block_count() == 1u);
     store->write_state(1, 0, 1000, true, {{"k", "v"}}, {});
   }
-  temp_dir other;
+  checkpoint_dir_fixture other;
   {
     auto store = checkpoint_store::open(other.checkpoint_dir());
     store->write_metadata(make_metadata(1000));
@@ -462,7 +389,7 @@ BOOST_AUTO_TEST_CASE(shares_the_database_with_the_receiver_wal) {
 }
 
 BOOST_AUTO_TEST_CASE(a_database_with_a_newer_format_version_is_refused) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   {
     auto store = checkpoint_store::open(dir.checkpoint_dir());
     store->write_metadata(make_metadata(1000));

@@ -5,14 +5,12 @@
 #include "sluice/receiver_wal.hpp"
 #include "sluice/sqlite_db.hpp"
 
-#include <sqlite3.h>
+#include "fixtures/sqlite_db.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <random>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -22,107 +20,10 @@ using sluice::wal_allocation;
 using sluice::wal_block;
 using sluice::wal_corrupt_row;
 using sluice::wal_corruption;
+using fixtures::checkpoint_dir_fixture;
+using fixtures::raw_db;
 
 namespace {
-
-/// A fresh directory under the system's temp directory, removed afterwards.
-struct temp_dir {
-  fs::path path;
-
-  temp_dir() {
-    std::random_device rd;
-    path = fs::temp_directory_path()
-           / ("sluice-wal-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-
-  std::string checkpoint_dir() const {
-    return (path / "checkpoint").string();
-  }
-
-  fs::path db_file() const {
-    return path / "checkpoint" / "sluice.db";
-  }
-
-  /// Returns the bytes of the database and its -wal and -shm files.
-  std::uintmax_t disk_use() const {
-    std::uintmax_t total = 0;
-    for (auto suffix : {"", "-wal", "-shm"}) {
-      auto file = fs::path{db_file().string() + suffix};
-      std::error_code ec;
-      if (auto n = fs::file_size(file, ec); !ec)
-        total += n;
-    }
-    return total;
-  }
-};
-
-/// A second, raw connection to the database, to break rows on purpose.
-struct raw_db {
-  sqlite3* db = nullptr;
-
-  explicit raw_db(const fs::path& file) {
-    if (sqlite3_open(file.c_str(), &db) != SQLITE_OK)
-      throw std::runtime_error("cannot open " + file.string());
-    sqlite3_busy_timeout(db, 5000);
-  }
-
-  ~raw_db() {
-    sqlite3_close(db);
-  }
-
-  void exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-      std::string msg = err != nullptr ? err : "?";
-      sqlite3_free(err);
-      throw std::runtime_error(sql + ": " + msg);
-    }
-  }
-
-  std::int64_t row_id(const std::string& table, const std::string& where) {
-    return query_int64("SELECT row_id FROM " + table + " WHERE " + where);
-  }
-
-  std::int64_t query_int64(const std::string& sql) {
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-    if (sqlite3_step(stmt) != SQLITE_ROW)
-      throw std::runtime_error("no row: " + sql);
-    auto x = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    return x;
-  }
-
-  std::string payload(const std::string& table, std::int64_t row_id) {
-    sqlite3_stmt* stmt = nullptr;
-    auto sql = "SELECT payload FROM " + table + " WHERE row_id = ?1";
-    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-    sqlite3_bind_int64(stmt, 1, row_id);
-    if (sqlite3_step(stmt) != SQLITE_ROW)
-      throw std::runtime_error("no row " + std::to_string(row_id) + " in " + table);
-    std::string bytes(static_cast<const char*>(sqlite3_column_blob(stmt, 0)),
-                      static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
-    sqlite3_finalize(stmt);
-    return bytes;
-  }
-
-  void set_payload(const std::string& table, std::int64_t row_id, const std::string& bytes) {
-    sqlite3_stmt* stmt = nullptr;
-    auto sql = "UPDATE " + table + " SET payload = ?1 WHERE row_id = ?2";
-    sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
-    sqlite3_bind_blob(stmt, 1, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(stmt, 2, row_id);
-    if (sqlite3_step(stmt) != SQLITE_DONE || sqlite3_changes(db) != 1)
-      throw std::runtime_error("cannot update row " + std::to_string(row_id));
-    sqlite3_finalize(stmt);
-  }
-};
 
 std::vector<std::string> make_records(int n, std::size_t size, char fill) {
   std::vector<std::string> xs;
@@ -160,7 +61,7 @@ bool contains(const std::string& haystack, const std::string& needle) {
 BOOST_AUTO_TEST_SUITE(receiver_wal_suite)
 
 BOOST_AUTO_TEST_CASE(blocks_and_allocations_round_trip_exactly) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   BOOST_TEST(fs::exists(dir.db_file()));
   std::vector<std::string> binary{std::string("\0\xff\x01", 3), "", "hello",
@@ -190,7 +91,7 @@ BOOST_AUTO_TEST_CASE(blocks_and_allocations_round_trip_exactly) {
 }
 
 BOOST_AUTO_TEST_CASE(appending_a_block_or_allocation_again_replaces_it) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   wal->append_block(1, 5, 10, {"first"});
   wal->append_block(1, 5, 11, {"second"});
@@ -203,7 +104,7 @@ BOOST_AUTO_TEST_CASE(appending_a_block_or_allocation_again_replaces_it) {
 }
 
 BOOST_AUTO_TEST_CASE(a_reopened_wal_sees_everything_committed_before) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   {
     auto wal = receiver_wal::open(dir.checkpoint_dir());
     for (int i = 0; i < 10; ++i)
@@ -222,7 +123,7 @@ BOOST_AUTO_TEST_CASE(a_reopened_wal_sees_everything_committed_before) {
 }
 
 BOOST_AUTO_TEST_CASE(delete_before_removes_only_blocks_no_later_batch_needs) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   for (int i = 1; i <= 6; ++i)
     wal->append_block(0, i, i, {"r"});
@@ -253,7 +154,7 @@ BOOST_AUTO_TEST_CASE(delete_before_removes_only_blocks_no_later_batch_needs) {
 }
 
 BOOST_AUTO_TEST_CASE(a_flipped_payload_byte_is_detected_and_can_be_skipped) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   for (int i = 1; i <= 3; ++i)
     wal->append_block(4, i, i, make_records(5, 20, 'a'));
@@ -289,7 +190,7 @@ BOOST_AUTO_TEST_CASE(a_flipped_payload_byte_is_detected_and_can_be_skipped) {
 }
 
 BOOST_AUTO_TEST_CASE(a_truncated_payload_is_reported_as_torn) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   wal->append_block(4, 1, 1, make_records(5, 20, 'a'));
   wal->append_block(4, 2, 2, make_records(5, 20, 'b'));
@@ -312,7 +213,7 @@ BOOST_AUTO_TEST_CASE(a_truncated_payload_is_reported_as_torn) {
 }
 
 BOOST_AUTO_TEST_CASE(corrupt_allocations_and_misplaced_payloads_are_detected) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   wal->append_block(1, 1, 1, {"a"});
   wal->append_block(1, 2, 2, {"b"});
@@ -343,7 +244,7 @@ BOOST_AUTO_TEST_CASE(corrupt_allocations_and_misplaced_payloads_are_detected) {
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_write_at_wal_append_leaves_no_row) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   wal->append_block(1, 1, 1, {"kept"});
   auto& faults = sluice::fault_injector::global();
@@ -359,7 +260,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_at_wal_append_leaves_no_row) {
 }
 
 BOOST_AUTO_TEST_CASE(append_blocks_writes_all_in_one_commit_or_none) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   auto wal = receiver_wal::open(dir.checkpoint_dir());
   std::vector<wal_block> group{{2, 1, 10, {"a"}}, {2, 2, 20, {"b", "c"}}, {3, 1, 30, {}}};
   wal->append_blocks(group);
@@ -376,7 +277,7 @@ BOOST_AUTO_TEST_CASE(append_blocks_writes_all_in_one_commit_or_none) {
 }
 
 BOOST_AUTO_TEST_CASE(a_database_of_a_newer_format_is_refused) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   receiver_wal::open(dir.checkpoint_dir());
   {
     raw_db raw{dir.db_file()};
@@ -391,7 +292,7 @@ BOOST_AUTO_TEST_CASE(a_database_of_a_newer_format_is_refused) {
 }
 
 BOOST_AUTO_TEST_CASE(sqlite_errors_name_the_file_and_the_operation) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   sluice::sqlite_db db{(dir.path / "x.db").string()};
   auto what = error_of([&] { db.prepare("SELEKT 1"); });
   BOOST_TEST(contains(what, "x.db"), what);
@@ -409,7 +310,7 @@ BOOST_AUTO_TEST_CASE(sqlite_errors_name_the_file_and_the_operation) {
 }
 
 BOOST_AUTO_TEST_CASE(a_rolled_back_transaction_leaves_nothing) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   sluice::sqlite_db db{(dir.path / "tx.db").string()};
   db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY)");
   {
@@ -426,7 +327,7 @@ BOOST_AUTO_TEST_CASE(a_rolled_back_transaction_leaves_nothing) {
 }
 
 BOOST_AUTO_TEST_CASE(disk_use_stays_bounded_after_deleting_and_compacting) {
-  temp_dir dir;
+  checkpoint_dir_fixture dir;
   // Sizes do not depend on the synchronous mode; NORMAL keeps the test quick.
   auto wal = receiver_wal::open(dir.checkpoint_dir(),
                                 {.synchronous = sluice::sqlite_sync::normal});
@@ -467,7 +368,7 @@ BOOST_AUTO_TEST_CASE(append_throughput) {
   for (auto [per_block, per_commit, sync] :
        {setup{1000, 1, sluice::sqlite_sync::full}, setup{1000, 1, sluice::sqlite_sync::normal},
         setup{10000, 1, sluice::sqlite_sync::full}, setup{1000, 10, sluice::sqlite_sync::full}}) {
-    temp_dir dir;
+    checkpoint_dir_fixture dir;
     auto wal = receiver_wal::open(dir.checkpoint_dir(), {.synchronous = sync});
     auto records = make_records(per_block, 100, 'p');
     std::vector<wal_block> group(static_cast<std::size_t>(per_commit),

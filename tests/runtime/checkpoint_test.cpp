@@ -6,9 +6,8 @@
 #include <thread>
 
 #include "fixtures/harness.hpp"
+#include "fixtures/sqlite_db.hpp"
 #include "sluice/checkpoint_store.hpp"
-
-#include <sqlite3.h>
 
 using namespace sluice;
 using fixtures::manual_conf;
@@ -246,22 +245,9 @@ BOOST_AUTO_TEST_CASE(a_corrupt_newest_checkpoint_falls_back_to_the_previous_one)
   temp_dir dir{"corrupt"};
   run_with_checkpoints(dir.str(), 3, word_count); // metadata of 2000 ms and 3000 ms kept
   {
-    sqlite3* db = nullptr;
-    BOOST_REQUIRE(sqlite3_open((dir.path() / "sluice.db").c_str(), &db) == SQLITE_OK);
-    sqlite3_stmt* stmt = nullptr;
-    sqlite3_prepare_v2(db, "SELECT max(row_id) FROM checkpoint_metadata", -1, &stmt, nullptr);
-    BOOST_REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
-    auto row = sqlite3_column_int64(stmt, 0);
-    sqlite3_finalize(stmt);
-    sqlite3_blob* blob = nullptr;
-    BOOST_REQUIRE(sqlite3_blob_open(db, "main", "checkpoint_metadata", "payload", row, 1, &blob)
-                  == SQLITE_OK);
-    unsigned char byte = 0;
-    sqlite3_blob_read(blob, &byte, 1, 20);
-    byte ^= 0xFF;
-    sqlite3_blob_write(blob, &byte, 1, 20);
-    sqlite3_blob_close(blob);
-    sqlite3_close(db);
+    fixtures::raw_db raw{dir.path() / "sluice.db"};
+    raw.flip_payload_byte("checkpoint_metadata",
+                          raw.query_int64("SELECT max(row_id) FROM checkpoint_metadata"), 20);
   }
   auto times = std::make_shared<std::vector<int64_t>>();
   auto ssc = streaming_context::get_or_create(dir.str(), [&] {
