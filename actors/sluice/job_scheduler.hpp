@@ -18,7 +18,9 @@ namespace sluice::detail {
 struct scheduler_config {
   int concurrent_jobs = 1;                       ///< sluice.streaming.concurrentJobs
   caf::actor listener_bus;
-  std::function<void(std::string)> on_failure;   ///< called once, on the job thread
+  /// Called once, on the job thread, inside the catch block of the failure's
+  /// exception when there is one (std::current_exception() is its cause).
+  std::function<void(std::string)> on_failure;
   /// Called on the job thread after each completed batch with the batch
   /// times still queued or running (metadata checkpoints); may throw, which
   /// fails the context.

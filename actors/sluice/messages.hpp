@@ -1,6 +1,7 @@
 // The typed messages the engine's actors exchange, and their atoms.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <string>
 
@@ -32,6 +33,7 @@ struct gather_done {
 struct batch_failed {
   int64_t t = 0;
   std::string what;
+  std::exception_ptr cause = nullptr; ///< the exception, so its type can reach await_termination
 };
 
 } // namespace sluice::detail

@@ -36,8 +36,9 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       st.batches.erase(t);
       auto w = st.w; // keeps the wiring alive in asynchronous continuations
       int id = st.gather;
+      // Called from catch blocks (and by asynchronous ops): keeps the cause.
       auto fail = [self, w, t](std::string what) {
-        self->send(w->scheduler, batch_failed{t, std::move(what)});
+        self->send(w->scheduler, batch_failed{t, std::move(what), std::current_exception()});
       };
       auto done = [self, w, id, t, fail](gather_result result) {
         auto& gp = w->layout->gathers[static_cast<size_t>(id)];

@@ -189,7 +189,17 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
         finish(self, d.t);
     },
     [=](const batch_failed& f) {
-      fail(self, f.what);
+      if (f.cause) {
+        // on_failure sees the cause as the current exception (its type
+        // reaches await_termination).
+        try {
+          std::rethrow_exception(f.cause);
+        } catch (...) {
+          fail(self, f.what);
+        }
+      } else {
+        fail(self, f.what);
+      }
       check_drains(self);
     },
     [=](drain_atom, int64_t until) -> caf::result<bool> {

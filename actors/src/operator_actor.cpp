@@ -169,7 +169,7 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
         run_batch(self, t, msgs);
       } catch (const std::exception& e) {
         st.writer.reset(); // may hold part of the failed batch
-        self->send(st.w->scheduler, batch_failed{t, e.what()});
+        self->send(st.w->scheduler, batch_failed{t, e.what(), std::current_exception()});
       }
     },
   };

@@ -4,14 +4,9 @@
 #include <stdexcept>
 #include <string>
 
-namespace sluice {
+#include "sluice/error.hpp"
 
-/// Base of every error sluice throws. A failing job stops the context and
-/// `streaming_context::await_termination()` rethrows it.
-class error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace sluice {
 
 /// A value that is not acceptable (Spark's IllegalArgumentException).
 class invalid_argument : public error {

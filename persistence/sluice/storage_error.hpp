@@ -5,15 +5,18 @@
 #include <stdexcept>
 #include <string>
 
+#include "sluice/error.hpp"
+
 namespace sluice {
 
 /// Thrown when durable storage fails: an SQLite call fails (the message names
 /// the database file, the operation and SQLite's own message), a directory
 /// cannot be created, a database has a newer format version than this build
-/// reads, or a fault point fails a write on purpose.
-class storage_error : public std::runtime_error {
+/// reads, or a fault point fails a write on purpose. A context stopped by
+/// one rethrows a storage_error from `await_termination()`.
+class storage_error : public error {
  public:
-  using std::runtime_error::runtime_error;
+  using error::error;
 };
 
 /// Thrown when a stored record fails its checks: a torn or corrupt frame

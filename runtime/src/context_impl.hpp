@@ -66,6 +66,9 @@ class context_impl {
   std::condition_variable cv_;
   context_state state_ = context_state::initialized;
   std::optional<std::string> error_;
+  bool storage_failure_ = false;      // error_ came from a storage_error
+  /// Throws what stopped the context, if anything (mtx_ held).
+  void rethrow_failure() const;
   std::optional<bool> stop_request_;  // graceful?
   std::thread lifecycle_;
   std::mutex stop_mtx_;               // one do_stop at a time

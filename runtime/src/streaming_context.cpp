@@ -7,6 +7,7 @@
 #include "context_impl.hpp"
 #include "shutdown_hook.hpp"
 #include "sluice/fault_injector.hpp"
+#include "sluice/storage_error.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
@@ -230,12 +231,33 @@ void context_impl::request_stop(bool graceful) {
 }
 
 void context_impl::fail(std::string what) {
+  // Callers report from inside their catch block: the exception in flight
+  // says whether storage failed (a full or read-only disk, a corrupt row).
+  bool storage = false;
+  if (auto cause = std::current_exception()) {
+    try {
+      std::rethrow_exception(cause);
+    } catch (const storage_error&) {
+      storage = true;
+    } catch (...) {
+    }
+  }
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (!error_)
+    if (!error_) {
       error_ = std::move(what);
+      storage_failure_ = storage;
+    }
   }
   request_stop(false);
+}
+
+void context_impl::rethrow_failure() const {
+  if (!error_)
+    return;
+  if (storage_failure_)
+    throw storage_error(*error_);
+  throw error(*error_);
 }
 
 void context_impl::stop(bool graceful) {
@@ -299,15 +321,14 @@ void context_impl::do_stop(bool graceful) {
 void context_impl::await() {
   std::unique_lock<std::mutex> guard{mtx_};
   cv_.wait(guard, [this] { return state_ == context_state::stopped; });
-  if (error_)
-    throw error(*error_);
+  rethrow_failure();
 }
 
 bool context_impl::await_for(duration d) {
   std::unique_lock<std::mutex> guard{mtx_};
   bool done = cv_.wait_for(guard, d, [this] { return state_ == context_state::stopped; });
-  if (done && error_)
-    throw error(*error_);
+  if (done)
+    rethrow_failure();
   return done;
 }
 

@@ -50,8 +50,8 @@ struct fault_guard {
 };
 
 /// Waits (bounded) for `ssc` to stop by itself; returns the message of the
-/// error that await_termination_or_timeout rethrows, after checking that
-/// await_termination rethrows it too.
+/// storage_error that await_termination_or_timeout rethrows, after checking
+/// that await_termination rethrows it too (a storage failure keeps its type).
 std::string stop_error(streaming_context& ssc, duration deadline = seconds(60)) {
   std::string what;
   try {
@@ -59,11 +59,11 @@ std::string stop_error(streaming_context& ssc, duration deadline = seconds(60)) 
       BOOST_FAIL("the context stopped without an error");
     ssc.stop();
     BOOST_FAIL("the context did not stop by itself within " << to_string(deadline));
-  } catch (const sluice::error& e) {
+  } catch (const storage_error& e) {
     what = e.what();
   }
-  BOOST_CHECK_EXCEPTION(ssc.await_termination(), sluice::error,
-                        [&](const sluice::error& e) { return e.what() == what; });
+  BOOST_CHECK_EXCEPTION(ssc.await_termination(), storage_error,
+                        [&](const storage_error& e) { return e.what() == what; });
   return what;
 }
 
