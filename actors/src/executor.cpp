@@ -17,6 +17,10 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
     if (!st.stopping)
       self->send(st.w->scheduler, batch_failed{0, "operator actor (" + what + ") terminated: "
                                                     + caf::to_string(dm.reason)});
+    else if (st.hosted.empty()) {
+      st.stopped.deliver(true);
+      self->quit();
+    }
   });
   return {
     [=](start_atom) -> int {
@@ -41,16 +45,22 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
       }
       return static_cast<int>(st.hosted.size());
     },
-    [=](stop_atom) {
+    [=](stop_atom) -> caf::result<bool> {
       auto& st = self->state;
+      if (st.stopping)
+        return true;
       st.stopping = true;
+      if (st.hosted.empty()) {
+        self->quit();
+        return true;
+      }
+      st.stopped = self->make_response_promise();
       for (auto& row : st.w->stages)
         for (auto& a : row)
           self->send_exit(a, caf::exit_reason::user_shutdown);
       for (auto& a : st.w->gathers)
         self->send_exit(a, caf::exit_reason::user_shutdown);
-      self->quit();
-      return true;
+      return st.stopped;
     },
   };
 }
