@@ -28,13 +28,16 @@ struct receiver_tracker_state {
   std::shared_ptr<receiver_wal> wal;
   caf::actor manager;
   std::function<void(std::string)> on_error;
+  duration wal_retention{0};  ///< WAL entries outlive their batch by this much
   static inline const char* name = "sluice.receiver_tracker";
 };
 
 /// Handles `(block)` (reported by the block manager),
 /// `(allocate_atom, int64_t t) -> allocation` (every unallocated block, one
 /// partition each, logged before the reply) and `(cleanup_atom, int64_t t)`
-/// (batches up to t are done: their blocks and WAL entries may go).
+/// (batches up to t are done: their blocks may go from memory, and their WAL
+/// entries once they are `wal_retention` old: a recovery re-runs the batches
+/// since the last state checkpoint on them).
 /// `(allocate_atom, int64_t t, ids)`, sent by the WAL replay after a restart
 /// before batch t is allocated: blocks the re-run of t takes from the WAL.
 /// The allocation logged for t lists them before the new blocks; logging
@@ -42,6 +45,7 @@ struct receiver_tracker_state {
 /// allocated, into a later batch as well.
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
-                               std::function<void(std::string)> on_error);
+                               std::function<void(std::string)> on_error,
+                               duration wal_retention);
 
 } // namespace sluice::detail

@@ -6,9 +6,11 @@ namespace sluice::detail {
 
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
-                               std::function<void(std::string)> on_error) {
+                               std::function<void(std::string)> on_error,
+                               duration wal_retention) {
   self->state.wal = std::move(wal);
   self->state.on_error = std::move(on_error);
+  self->state.wal_retention = wal_retention;
   return {
     [=](caf::actor manager) { self->state.manager = std::move(manager); },
     [=](block& b) { self->state.unallocated.push_back(std::move(b)); },
@@ -56,7 +58,7 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
         self->send(st.manager, cleanup_atom::value, last);
       if (st.wal) {
         try {
-          st.wal->delete_before(t + 1);
+          st.wal->delete_before(t + 1 - st.wal_retention.count());
         } catch (const std::exception& e) {
           if (st.on_error)
             st.on_error(std::string("receiver WAL cleanup failed: ") + e.what());

@@ -19,7 +19,7 @@ void receiver_source_base::spawn_storage(const receiver_env& renv, const source_
     replay_log_ = receiver_wal::open(*dir);
     recovered_ = renv.recovered ? renv.recovered() : std::nullopt;
   }
-  tracker_ = sys_->spawn(receiver_tracker, allocation_log, env.fail);
+  tracker_ = sys_->spawn(receiver_tracker, allocation_log, env.fail, env.replay_window);
   manager_ = sys_->spawn(block_manager, source, tracker_, block_log, env.fail);
   caf::anon_send(tracker_, manager_);
 }
@@ -62,8 +62,10 @@ void receiver_source_base::replay(int32_t stream, block_source& source,
   for (auto& wb : blocks) {
     source.continue_after(wb.block_id);
     auto i = allocated_to.find(wb.block_id);
-    if (i != allocated_to.end()) {
-      if (recovered_ && i->second <= *recovered_)
+    // Without a metadata checkpoint nothing is recovered and no old batch
+    // time runs again: allocated blocks then go to the next batch too.
+    if (i != allocated_to.end() && recovered_) {
+      if (i->second <= *recovered_)
         continue; // its batch completed before the crash
       auto& ps = batches[i->second];
       ps.push_back({static_cast<int32_t>(ps.size()), source.decode(wb.records)});

@@ -216,7 +216,8 @@ BOOST_AUTO_TEST_CASE(a_rerun_batch_keeps_its_replayed_blocks_in_the_allocation_l
   std::shared_ptr<receiver_wal> wal = receiver_wal::open(cp.str());
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
-  auto tracker = sys.spawn(detail::receiver_tracker, wal, std::function<void(std::string)>{});
+  auto tracker = sys.spawn(detail::receiver_tracker, wal, std::function<void(std::string)>{},
+                          duration{0});
   caf::scoped_actor self{sys};
   using ids = std::vector<std::pair<int32_t, int64_t>>;
   self->send(tracker, allocate_atom::value, int64_t{2000}, ids{{0, 3}, {0, 4}});
