@@ -137,7 +137,7 @@ const std::map<std::string, checker>& known_keys() {
 void check_fault_key(const std::string& key, const std::string& value);
 
 duration parse_duration(const std::string& text, const std::string& what) {
-  auto bad = [&] {
+  auto bad = [&]() -> duration {
     throw invalid_argument("invalid duration '" + text + "' for " + what
                            + ": expected a number with a unit: ms, s, min or h (e.g. 200ms, 2s, 1min)");
   };
@@ -160,7 +160,7 @@ duration parse_duration(const std::string& text, const std::string& what) {
     return duration{*n * 60'000};
   if (unit == "h")
     return duration{*n * 3'600'000};
-  bad();
+  return bad();
 }
 
 int parse_master(const std::string& m) {

@@ -1,44 +1,21 @@
 #define BOOST_TEST_MODULE runtime/crash_recovery
 #include <boost/test/unit_test.hpp>
 
-#include <csignal>
 #include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
 #include <thread>
 
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
 
 namespace fs = std::filesystem;
+using fixtures::child_process;
+using fixtures::eventually;
 using fixtures::temp_dir;
 
 namespace {
-
-pid_t spawn(const std::vector<std::string>& args) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-void kill_hard(pid_t pid) {
-  ::kill(pid, SIGKILL);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-}
 
 /// The newest counts file's content, or "" when there is none yet.
 std::string newest_counts(const fs::path& dir) {
@@ -58,18 +35,6 @@ std::string newest_counts(const fs::path& dir) {
     return {};
   std::ifstream in{file};
   return std::string{std::istreambuf_iterator<char>{in}, {}};
-}
-
-/// Waits (bounded) until `pred()` holds, checking every 50 ms.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds deadline) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
 }
 
 } // namespace
@@ -98,27 +63,28 @@ BOOST_AUTO_TEST_CASE(killed_at_random_moments_the_counts_are_exact) {
   };
   // The first run must complete a batch before files arrive: a stream that
   // never checkpointed starts with new files only (Spark's newFilesOnly).
-  auto child = spawn(cmd);
+  child_process child{cmd};
+  child.start();
   BOOST_REQUIRE(eventually([&] { return fs::exists(out.path()) && !fs::is_empty(out.path()); },
                            std::chrono::seconds(30)));
-  kill_hard(child);
+  child.kill();
   for (int kill = 0; kill < 20; ++kill) {
-    child = spawn(cmd);
+    child.start();
     drop_file();
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500));
     drop_file(); // read by a later batch than the run's first (checkpointed) one
     std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 1500)); // a random moment
-    kill_hard(child);
+    child.kill();
     if (kill % 3 == 0)
       drop_file(); // files also arrive while it is down
   }
   std::string want;
   for (auto& [w, n] : expected)
     want += w + " " + std::to_string(n) + "\n";
-  child = spawn(cmd);
+  child.start();
   bool exact = eventually([&] { return newest_counts(out.path()) == want; },
                           std::chrono::seconds(40));
-  kill_hard(child);
+  child.kill();
   BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
   BOOST_TEST(files == 47);
 }

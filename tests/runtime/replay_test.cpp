@@ -18,6 +18,7 @@
 using namespace sluice;
 using fixtures::batch_output;
 using fixtures::manual_conf;
+using fixtures::run_batches;
 using fixtures::temp_dir;
 
 namespace {
@@ -32,18 +33,13 @@ auto program(const temp_dir& cp, const temp_dir& in, std::shared_ptr<outputs> ou
   return [&cp, &in, out] {
     streaming_context ssc{manual_conf(), seconds(1)};
     ssc.checkpoint(cp.str());
-    auto mtx = std::make_shared<std::mutex>();
-    ssc.text_file_stream(in.str())
-      .map([](std::string w) { return kv{std::move(w), 1}; })
-      .update_state_by_key([](const std::vector<int>& vs, std::optional<int> s) {
-        return std::optional<int>{s.value_or(0) + static_cast<int>(vs.size())};
-      })
-      .foreach_rdd([out, mtx](const rdd<kv>& r, batch_time t) {
-        auto v = r.collect();
-        std::sort(v.begin(), v.end());
-        std::lock_guard<std::mutex> guard{*mtx};
-        out->push_back({t.ms, std::move(v)});
-      });
+    fixtures::record_sorted(
+      ssc.text_file_stream(in.str())
+        .map([](std::string w) { return kv{std::move(w), 1}; })
+        .update_state_by_key([](const std::vector<int>& vs, std::optional<int> s) {
+          return std::optional<int>{s.value_or(0) + static_cast<int>(vs.size())};
+        }),
+      out);
     return ssc;
   };
 }
@@ -52,20 +48,6 @@ void drop(const temp_dir& in, const std::string& name, const std::string& text) 
   auto tmp = in.path() / ("." + name);
   std::ofstream{tmp} << text;
   std::filesystem::rename(tmp, in.path() / name);
-}
-
-/// Runs `batches` batches, calling before(i) ahead of batch i, then stops.
-template <class Before>
-void run_batches(streaming_context& ssc, int batches, Before before) {
-  auto counter = std::make_shared<fixtures::batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  for (int i = 1; i <= batches; ++i) {
-    before(i);
-    ssc.manual_clock().advance(seconds(1));
-    counter->wait_for(i);
-  }
-  ssc.stop();
 }
 
 } // namespace
@@ -85,7 +67,7 @@ BOOST_AUTO_TEST_CASE(re_run_file_batches_read_the_files_they_read_before) {
   auto second = std::make_shared<outputs>();
   {
     auto ssc = streaming_context::get_or_create(cp.str(), program(cp, in, second));
-    run_batches(ssc, 4, [](int) {});
+    run_batches(ssc, 4);
   }
   // The state of 1 s is the newest checkpoint: 2 s .. 4 s run again, on f2 .. f4.
   BOOST_REQUIRE(second->size() == 4u);
@@ -187,21 +169,16 @@ auto sums_program(const temp_dir& cp, std::shared_ptr<feed> f,
     c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
     streaming_context ssc{c, seconds(1)};
     ssc.checkpoint(cp.str());
-    auto mtx = std::make_shared<std::mutex>();
-    ssc.receiver_stream(fed_receiver{f})
-      .map([](int x) { return ikv{x % 2, x}; })
-      .update_state_by_key([](const std::vector<int>& xs, std::optional<int> s) {
-        int sum = s.value_or(0);
-        for (int x : xs)
-          sum += x;
-        return std::optional<int>{sum};
-      })
-      .foreach_rdd([out, mtx](const rdd<ikv>& r, batch_time t) {
-        auto v = r.collect();
-        std::sort(v.begin(), v.end());
-        std::lock_guard<std::mutex> guard{*mtx};
-        out->push_back({t.ms, std::move(v)});
-      });
+    fixtures::record_sorted(ssc.receiver_stream(fed_receiver{f})
+                              .map([](int x) { return ikv{x % 2, x}; })
+                              .update_state_by_key([](const std::vector<int>& xs,
+                                                      std::optional<int> s) {
+                                int sum = s.value_or(0);
+                                for (int x : xs)
+                                  sum += x;
+                                return std::optional<int>{sum};
+                              }),
+                            out);
     return ssc;
   };
 }
@@ -276,7 +253,7 @@ BOOST_AUTO_TEST_CASE(without_a_metadata_checkpoint_allocated_wal_blocks_go_to_th
   auto f = std::make_shared<feed>();
   auto ssc = streaming_context::get_or_create(cp.str(), [&] { return program(f, second, false); });
   ssc.manual_clock().advance(seconds(5)); // time went on while it was down
-  run_batches(ssc, 1, [](int) {});
+  run_batches(ssc, 1);
   BOOST_TEST(*second == (std::vector<batch_output<int>>{{6000, {1, 2}}}),
              boost::test_tools::per_element());
 }

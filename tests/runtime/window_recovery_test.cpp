@@ -14,6 +14,7 @@
 using namespace sluice;
 using fixtures::batch_output;
 using fixtures::manual_conf;
+using fixtures::run_batches;
 using fixtures::temp_dir;
 
 namespace {
@@ -42,13 +43,7 @@ auto program(const std::string& dir, input in, window_job job, std::shared_ptr<o
                                                      job.window, job.slide, 2);
     if (job.interval)
       counts = counts.checkpoint(*job.interval);
-    auto mtx = std::make_shared<std::mutex>();
-    counts.foreach_rdd([out, mtx](const rdd<kv>& r, batch_time t) {
-      auto v = r.collect();
-      std::sort(v.begin(), v.end());
-      std::lock_guard<std::mutex> guard{*mtx};
-      out->push_back({t.ms, std::move(v)});
-    });
+    fixtures::record_sorted(counts, out);
     return ssc;
   };
 }
@@ -58,31 +53,13 @@ auto plain_window_program(const std::string& dir, input in, std::shared_ptr<outp
   return [=] {
     streaming_context ssc{manual_conf(), seconds(1)};
     ssc.checkpoint(dir);
-    auto mtx = std::make_shared<std::mutex>();
-    ssc.queue_stream(in)
-      .window(seconds(4), seconds(2))
-      .map([](std::string w) { return kv{std::move(w), 1}; })
-      .reduce_by_key(std::plus<int>{})
-      .foreach_rdd([out, mtx](const rdd<kv>& r, batch_time t) {
-        auto v = r.collect();
-        std::sort(v.begin(), v.end());
-        std::lock_guard<std::mutex> guard{*mtx};
-        out->push_back({t.ms, std::move(v)});
-      });
+    fixtures::record_sorted(ssc.queue_stream(in)
+                              .window(seconds(4), seconds(2))
+                              .map([](std::string w) { return kv{std::move(w), 1}; })
+                              .reduce_by_key(std::plus<int>{}),
+                            out);
     return ssc;
   };
-}
-
-/// Runs `batches` batches of `ssc` one at a time, then stops it (not gracefully).
-void run_batches(streaming_context& ssc, int batches) {
-  auto counter = std::make_shared<fixtures::batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  for (int i = 1; i <= batches; ++i) {
-    ssc.manual_clock().advance(seconds(1));
-    counter->wait_for(i);
-  }
-  ssc.stop();
 }
 
 /// What an uninterrupted run over `in` outputs.
