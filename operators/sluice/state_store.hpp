@@ -138,13 +138,25 @@ class keyed_state_store {
       if (full) {
         for (auto& [k, e] : map_.entries())
           add(k, e);
+        mark_checkpointed();
       } else {
-        for (auto& k : changed())
-          add(k, *find(k));
+        // One lookup per listed key; clearing the flag as it goes skips a
+        // key listed twice (removed and put back while dirty).
+        for (auto& k : dirty_) {
+          auto i = map_.find(k, hash(k));
+          if (i == npos)
+            continue;
+          auto& [key, e] = map_.at(i);
+          if (!e.dirty)
+            continue;
+          e.dirty = false;
+          add(key, e);
+        }
         for (auto& k : removed_)
           removed_keys.push_back(encode_to_string(k));
+        dirty_.clear();
+        removed_.clear();
       }
-      mark_checkpointed();
     } else {
       throw error("checkpointing state needs a sluice::codec for its key and state types");
     }
