@@ -279,7 +279,7 @@ BOOST_AUTO_TEST_CASE(one_million_keys_full_snapshot_and_a_10k_delta) {
   BOOST_TEST(state[key_of(0)] == value_of(0, 1));
   BOOST_TEST(state[key_of(n - 1)] == value_of(n - 1, 1));
   BOOST_TEST(state[key_of(123456)] == value_of(123456, 1));
-  BOOST_TEST(read_s < 2.0);
+  // How long it takes is measured by bench/checkpoint_cost, not asserted here.
 
   // A delta changing 10 k keys (every 100th) and removing 100.
   upsert_list changed;
