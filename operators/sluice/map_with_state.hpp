@@ -147,6 +147,12 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
+  std::string checkpoint_codec_problem() const override {
+    if constexpr (encodable<K> && encodable<S>)
+      return {};
+    else
+      return "its key and state types need a sluice::codec to be checkpointed";
+  }
   duration default_checkpoint_interval() const override { return this->slide() * 10; }
   bool requires_checkpoint() const override { return true; }
 

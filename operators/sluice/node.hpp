@@ -152,6 +152,9 @@ class node_base {
   virtual bool checkpoints_history() const { return false; }
   /// True if recovery restores state of this node from state checkpoints.
   bool has_checkpointed_state() const { return stateful() || checkpoints_history(); }
+  /// Why this node's state cannot be checkpointed (a type without a
+  /// sluice::codec), or empty. start() refuses a checkpointed context then.
+  virtual std::string checkpoint_codec_problem() const { return {}; }
 
   /// The checkpoint interval set by dstream::checkpoint, or zero.
   duration checkpoint_interval() const { return checkpoint_interval_; }

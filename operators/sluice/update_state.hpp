@@ -30,6 +30,12 @@ class update_state_node final : public node<std::pair<K, S>> {
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
+  std::string checkpoint_codec_problem() const override {
+    if constexpr (encodable<K> && encodable<S>)
+      return {};
+    else
+      return "its key and state types need a sluice::codec to be checkpointed";
+  }
   duration default_checkpoint_interval() const override {
     return default_state_checkpoint_interval(this->slide());
   }

@@ -24,6 +24,13 @@ class window_node final : public node<T> {
   duration window() const { return window_; }
 
   bool checkpoints_history() const override { return true; }
+  std::string checkpoint_codec_problem() const override {
+    if constexpr (encodable<T>)
+      return {};
+    else
+      return "its record type needs a sluice::codec for the window's batches to be "
+             "checkpointed";
+  }
   duration default_checkpoint_interval() const override {
     return default_state_checkpoint_interval(this->slide());
   }
@@ -149,6 +156,12 @@ class inverse_window_node final : public node<std::pair<K, V>> {
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
+  std::string checkpoint_codec_problem() const override {
+    if constexpr (encodable<K> && encodable<V>)
+      return {};
+    else
+      return "its key and value types need a sluice::codec to be checkpointed";
+  }
   bool requires_checkpoint() const override { return true; }
   duration default_checkpoint_interval() const override {
     return default_state_checkpoint_interval(this->slide());

@@ -189,6 +189,10 @@ void context_impl::validate_state(const plan& layout) const {
       throw illegal_state(n->name() + " (operator " + std::to_string(n->id())
                           + ") needs a checkpoint directory: call ssc.checkpoint(dir) before "
                             "start()");
+    if (checkpoint_dir && n->has_checkpointed_state())
+      if (auto problem = n->checkpoint_codec_problem(); !problem.empty())
+        throw illegal_state(n->name() + " (operator " + std::to_string(n->id()) + "): "
+                            + problem + " (the context has a checkpoint directory)");
     auto interval = n->checkpoint_interval();
     if (interval.count() == 0)
       continue;

@@ -222,3 +222,38 @@ BOOST_AUTO_TEST_CASE(a_recovered_plain_window_keeps_its_batches_and_its_slide_ti
   BOOST_TEST(expected.size() == 3u); // 2 s, 4 s, 6 s
   BOOST_TEST(*second == expected, boost::test_tools::per_element());
 }
+
+namespace {
+struct no_codec {
+  int x = 0;
+};
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_window_over_a_type_without_a_codec_is_refused_when_checkpointing) {
+  temp_dir dir{"wr-codec"};
+  auto build = [](streaming_context& ssc) {
+    ssc.queue_stream<no_codec>({{no_codec{1}}})
+      .window(seconds(2), seconds(1))
+      .foreach_rdd([](const rdd<no_codec>&) {});
+  };
+  {
+    streaming_context ssc{manual_conf(), seconds(1)};
+    ssc.checkpoint(dir.str());
+    build(ssc);
+    try {
+      ssc.start();
+      BOOST_FAIL("expected illegal_state");
+    } catch (const illegal_state& e) {
+      std::string msg = e.what();
+      BOOST_TEST(msg.find("window (operator 1): its record type needs a sluice::codec for the "
+                          "window's batches to be checkpointed (the context has a checkpoint "
+                          "directory)")
+                   != std::string::npos,
+                 msg);
+    }
+  }
+  // Without a checkpoint directory nothing is checkpointed: the same program runs.
+  streaming_context ssc{manual_conf(), seconds(1)};
+  build(ssc);
+  run_batches(ssc, 1);
+}
