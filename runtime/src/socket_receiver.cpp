@@ -25,6 +25,26 @@ void strip_cr(std::string& line) {
     line.pop_back();
 }
 
+/// Appends [p, end) to `partial` and hands every completed line (without
+/// '\n' and a trailing '\r') to on_line(std::string&&); returns false as
+/// soon as on_line does.
+template <class OnLine>
+bool split_lines(const char* p, const char* end, std::string& partial, OnLine on_line) {
+  while (p < end) {
+    auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+    if (nl == nullptr) {
+      partial.append(p, end);
+      return true;
+    }
+    partial.append(p, nl);
+    strip_cr(partial);
+    p = nl + 1;
+    if (!on_line(std::exchange(partial, {})))
+      return false;
+  }
+  return true;
+}
+
 std::string errno_text(int e) {
   char buf[256];
   return ::strerror_r(e, buf, sizeof(buf)); // GNU: returns the message
@@ -172,20 +192,10 @@ std::string socket_receiver::read_lines(int fd) {
       return "Lost connection to " + endpoint()
              + ": socket data stream had no more data (end of stream)";
     }
-    const char* p = buf;
-    const char* end = buf + n;
-    while (p < end) {
-      auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-      if (nl == nullptr) {
-        partial.append(p, end);
-        break;
-      }
-      partial.append(p, nl);
-      strip_cr(partial);
-      store(std::move(partial));
-      partial.clear();
-      p = nl + 1;
-    }
+    split_lines(buf, buf + n, partial, [&](std::string&& line) {
+      store(std::move(line));
+      return true;
+    });
   }
 }
 
@@ -223,23 +233,18 @@ std::string socket_receiver::read_chunks(int fd) {
     }
     if (n == 0)
       return lost("socket data stream had no more data (end of stream)");
-    const char* p = buf;
-    const char* end = buf + n;
-    while (p < end) {
-      auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-      if (nl == nullptr) {
-        partial.append(p, end);
-        break;
-      }
-      partial.append(p, nl);
-      strip_cr(partial);
-      lines.push_back(std::exchange(partial, {}));
-      p = nl + 1;
-      if (lines.size() >= max_chunk_lines)
-        if (auto err = flush(); !err.empty() || stop)
-          return err;
-    }
-    if (auto err = flush(); !err.empty() || stop)
+    std::string err;
+    bool more = split_lines(buf, buf + n, partial, [&](std::string&& line) {
+      lines.push_back(std::move(line));
+      if (lines.size() < max_chunk_lines)
+        return true;
+      err = flush();
+      return err.empty() && !stop;
+    });
+    if (!more)
+      return err;
+    err = flush();
+    if (!err.empty() || stop)
       return err;
   }
 }
