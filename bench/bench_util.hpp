@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -186,5 +187,29 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+/// `batches` batches of `per_batch` (key, 1) updates, keys drawn uniformly
+/// from [0, keys) by a generator seeded with `seed`.
+inline std::vector<std::vector<std::pair<int64_t, int64_t>>>
+uniform_updates(int64_t keys, int batches, int per_batch, uint64_t seed) {
+  std::mt19937_64 rng{seed};
+  std::uniform_int_distribution<int64_t> pick{0, keys - 1};
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> out(static_cast<size_t>(batches));
+  for (auto& b : out) {
+    b.reserve(static_cast<size_t>(per_batch));
+    for (int i = 0; i < per_batch; ++i)
+      b.emplace_back(pick(rng), 1);
+  }
+  return out;
+}
+
+/// Keys 0 .. keys-1, each with state 0: the initial state of the state benchmarks.
+inline std::vector<std::pair<int64_t, int64_t>> initial_state(int64_t keys) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  out.reserve(static_cast<size_t>(keys));
+  for (int64_t k = 0; k < keys; ++k)
+    out.emplace_back(k, 0);
+  return out;
+}
 
 } // namespace bench

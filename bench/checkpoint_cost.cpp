@@ -33,6 +33,7 @@ namespace {
 using kv = std::pair<int64_t, int64_t>;
 using bench::clock_type;
 using bench::seconds_since;
+using bench::initial_state;
 using bench::temp_dir;
 using bench::batch_recorder;
 
@@ -48,23 +49,7 @@ struct options {
 };
 
 std::vector<std::vector<kv>> make_batches(const options& o, int n, uint64_t seed) {
-  std::mt19937_64 rng{seed};
-  std::uniform_int_distribution<int64_t> pick{0, o.keys - 1};
-  std::vector<std::vector<kv>> out(static_cast<size_t>(n));
-  for (auto& b : out) {
-    b.reserve(static_cast<size_t>(o.changed));
-    for (int i = 0; i < o.changed; ++i)
-      b.emplace_back(pick(rng), 1);
-  }
-  return out;
-}
-
-std::vector<kv> initial_state(int64_t keys) {
-  std::vector<kv> out;
-  out.reserve(static_cast<size_t>(keys));
-  for (int64_t k = 0; k < keys; ++k)
-    out.emplace_back(k, 0);
-  return out;
+  return bench::uniform_updates(o.keys, n, o.changed, seed);
 }
 
 /// The program: the same graph for the first run and for recovery.

@@ -40,6 +40,7 @@ namespace {
 using kv = std::pair<int64_t, int64_t>;
 using bench::clock_type;
 using bench::seconds_since;
+using bench::initial_state;
 using bench::temp_dir;
 using bench::batch_recorder;
 
@@ -68,23 +69,7 @@ double percentile(const std::vector<double>& sorted, double p) {
 }
 
 std::vector<std::vector<kv>> make_batches(int64_t keys, const options& o) {
-  std::mt19937_64 rng{o.seed};
-  std::uniform_int_distribution<int64_t> pick{0, keys - 1};
-  std::vector<std::vector<kv>> out(static_cast<size_t>(o.warmup + o.batches));
-  for (auto& b : out) {
-    b.reserve(static_cast<size_t>(o.batch_size));
-    for (int i = 0; i < o.batch_size; ++i)
-      b.emplace_back(pick(rng), 1);
-  }
-  return out;
-}
-
-std::vector<kv> initial_state(int64_t keys) {
-  std::vector<kv> out;
-  out.reserve(static_cast<size_t>(keys));
-  for (int64_t k = 0; k < keys; ++k)
-    out.emplace_back(k, 0);
-  return out;
+  return bench::uniform_updates(keys, o.warmup + o.batches, o.batch_size, o.seed);
 }
 
 /// Builds the pipeline with `build(ssc, input)` and runs all batches.
