@@ -21,10 +21,12 @@ class state_checkpointer {
   /// when it keeps no checkpointable state.
   using produce_fn = std::function<bool(bool full, rows& upserts, std::vector<std::string>& removed)>;
 
-  /// At the node's checkpoint interval, and at the first batch of a run (so
-  /// a recovery never re-runs more than one interval of batches, which is
-  /// what sources keep for replay): writes a delta of the changed state, a
-  /// full snapshot every 10th time, and deletes the rows no recovery needs.
+  /// At the node's checkpoint interval (and the other checkpointed nodes'
+  /// intervals, `wiring::checkpoint_intervals_ms`), and at the first batch of
+  /// a run (so a recovery never re-runs more than one interval of batches,
+  /// which is what sources keep for replay): writes a delta of the changed
+  /// state, a full snapshot every 10th time, and deletes the rows no
+  /// recovery needs.
   /// Throws what the store throws (storage_error).
   void at_batch(const node_base& n, const wiring& w, int partition, int64_t t,
                 const produce_fn& produce);

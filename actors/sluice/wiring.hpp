@@ -24,6 +24,11 @@ struct wiring {
   caf::actor scheduler;
   std::shared_ptr<checkpoint_store> checkpoints;  ///< null without ssc.checkpoint(dir)
   std::optional<int64_t> restore_from;             ///< recovering: state as of this batch
+  /// The state checkpoint interval of every node with checkpointed state.
+  /// Each of them checkpoints at every multiple of any of these (from the
+  /// zero time): the nodes' checkpoints then fall at the same batch times, a
+  /// consistent cut a recovery can restart from.
+  std::vector<int64_t> checkpoint_intervals_ms;
 };
 
 using wiring_ptr = std::shared_ptr<const wiring>;

@@ -1,5 +1,7 @@
 #include "sluice/state_checkpointer.hpp"
 
+#include <algorithm>
+
 #include "sluice/checkpoint_store.hpp"
 
 namespace sluice::detail {
@@ -13,7 +15,9 @@ void state_checkpointer::at_batch(const node_base& n, const wiring& w, int parti
     interval = n.default_checkpoint_interval();
   if (interval.count() == 0)
     return;
-  if (checkpoints_ > 0 && (t - w.info.zero.ms) % interval.count() != 0)
+  auto due = [&](int64_t every) { return every > 0 && (t - w.info.zero.ms) % every == 0; };
+  if (checkpoints_ > 0 && !due(interval.count())
+      && std::none_of(w.checkpoint_intervals_ms.begin(), w.checkpoint_intervals_ms.end(), due))
     return;
   bool full = checkpoints_ % 10 == 0;
   rows upserts;

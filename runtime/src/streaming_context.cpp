@@ -95,6 +95,13 @@ void context_impl::start() {
     checkpoints_ = checkpoint_store::open(*checkpoint_dir);
     wiring_->checkpoints = checkpoints_;
     wiring_->restore_from = recover_from;
+    for (auto& n : g->nodes())
+      if (n->has_checkpointed_state()) {
+        auto interval = n->checkpoint_interval();
+        if (interval.count() == 0)
+          interval = n->default_checkpoint_interval();
+        wiring_->checkpoint_intervals_ms.push_back(interval.count());
+      }
     sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries(),
                              zero = wiring_->info.zero.ms,
                              sources = g->sources()](const batch_info& b,
@@ -135,14 +142,8 @@ void context_impl::start() {
     caf::anon_send(bus, std::move(e));
   };
   env.fail = [this](std::string what) { fail(std::move(what)); };
-  if (checkpoint_dir)
-    for (auto& n : g->nodes())
-      if (n->has_checkpointed_state()) {
-        auto interval = n->checkpoint_interval();
-        if (interval.count() == 0)
-          interval = n->default_checkpoint_interval();
-        env.replay_window = std::max(env.replay_window, interval);
-      }
+  for (auto every : wiring_->checkpoint_intervals_ms)
+    env.replay_window = std::max(env.replay_window, duration{every});
   try {
     for (auto* s : g->sources()) {
       auto id = std::to_string(dynamic_cast<node_base*>(s)->id());

@@ -257,3 +257,53 @@ BOOST_AUTO_TEST_CASE(a_window_over_a_type_without_a_codec_is_refused_when_checkp
   build(ssc);
   run_batches(ssc, 1);
 }
+
+BOOST_AUTO_TEST_CASE(operators_with_different_intervals_recover_from_one_consistent_batch) {
+  // Cumulative counts checkpointed every 2 s and a window checkpointed every
+  // 3 s: both checkpoint at every multiple of either, so the recovery after
+  // 5 s restarts both from 4 s, and the results equal an uninterrupted run.
+  using kvs = std::vector<batch_output<kv>>;
+  auto build = [](const std::string& dir, input in, std::shared_ptr<kvs> totals,
+                  std::shared_ptr<kvs> windows) {
+    return [=] {
+      streaming_context ssc{manual_conf(), seconds(1)};
+      ssc.checkpoint(dir);
+      auto pairs = ssc.queue_stream(in).map([](std::string w) { return kv{std::move(w), 1}; });
+      fixtures::record_sorted(pairs
+                                .update_state_by_key([](const std::vector<int>& vs,
+                                                        std::optional<int> s) {
+                                  return std::optional<int>{s.value_or(0)
+                                                            + static_cast<int>(vs.size())};
+                                })
+                                .checkpoint(seconds(2)),
+                              totals);
+      fixtures::record_sorted(pairs
+                                .reduce_by_key_and_window(std::plus<int>{}, std::minus<int>{},
+                                                          seconds(3), seconds(1), 2)
+                                .checkpoint(seconds(3)),
+                              windows);
+      return ssc;
+    };
+  };
+  temp_dir dir{"wr-mixed"};
+  auto totals1 = std::make_shared<kvs>(), windows1 = std::make_shared<kvs>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), build(dir.str(), first_input, totals1, windows1));
+    run_batches(ssc, 5);
+  }
+  auto totals2 = std::make_shared<kvs>(), windows2 = std::make_shared<kvs>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), build(dir.str(), second_input, totals2, windows2));
+    run_batches(ssc, 3); // 5 s .. 7 s
+  }
+  temp_dir ref_dir{"wr-mixed-ref"};
+  auto totals_ref = std::make_shared<kvs>(), windows_ref = std::make_shared<kvs>();
+  {
+    auto ssc = build(ref_dir.str(), concat(first_input, 4, second_input), totals_ref, windows_ref)();
+    run_batches(ssc, 7);
+  }
+  BOOST_REQUIRE(!totals2->empty());
+  BOOST_TEST(totals2->front().t == 5000);
+  BOOST_TEST(*totals2 == at_or_after(*totals_ref, 5000), boost::test_tools::per_element());
+  BOOST_TEST(*windows2 == at_or_after(*windows_ref, 5000), boost::test_tools::per_element());
+}
