@@ -58,7 +58,12 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
         self->send(st.manager, cleanup_atom::value, last);
       if (st.wal) {
         try {
-          st.wal->delete_before(t + 1 - st.wal_retention.count());
+          // Older metadata checkpoints are kept to fall back to when newer
+          // ones are damaged: a recovery from them re-runs their batches.
+          auto horizon = t;
+          if (auto oldest = st.wal->oldest_metadata_time())
+            horizon = std::min(horizon, *oldest);
+          st.wal->delete_before(horizon + 1 - st.wal_retention.count());
         } catch (const std::exception& e) {
           if (st.on_error)
             st.on_error(std::string("receiver WAL cleanup failed: ") + e.what());

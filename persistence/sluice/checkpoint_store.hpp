@@ -59,8 +59,10 @@ class checkpoint_store {
     sqlite_sync synchronous = sqlite_sync::full;
 
     /// How many metadata checkpoints to keep (the newest ones); at least 1.
-    /// Default: 2, so a corrupt newest one leaves a previous good one.
-    std::size_t keep_metadata = 2;
+    /// Default: 10, as Spark (`sluice.streaming.checkpoint.retained`), so
+    /// damaged newer ones leave an older good one. State rows stay as long as
+    /// the oldest kept metadata checkpoint needs them.
+    std::size_t keep_metadata = 10;
 
     /// The payload size at which a state checkpoint starts a new row. Default: 1 MiB.
     std::size_t state_chunk_bytes = std::size_t{1} << 20;
@@ -100,8 +102,27 @@ class checkpoint_store {
   /// defect, so recovery can say that it fell back.
   std::optional<metadata_checkpoint> latest_metadata(std::vector<std::string>* skipped = nullptr);
 
+  /// One stored metadata checkpoint as read back: its row's batch time and
+  /// either the checkpoint or why it failed its checks.
+  struct metadata_generation {
+    std::int64_t batch_time_ms = 0;
+    std::optional<metadata_checkpoint> checkpoint;
+    /// Empty when `checkpoint` holds a value.
+    std::string defect;
+  };
+
+  /// Returns every stored metadata checkpoint, newest first (greatest batch
+  /// time, then latest written), each checked as `latest_metadata` does.
+  /// Throws `storage_error` when SQLite cannot read the table at all (e.g. a
+  /// damaged page: "database disk image is malformed").
+  std::vector<metadata_generation> metadata_generations();
+
   /// Returns the number of stored metadata rows.
   std::size_t metadata_count();
+
+  /// Returns the number of rows in the state checkpoint and receiver WAL
+  /// tables: more than zero means data was checkpointed.
+  std::size_t data_row_count();
 
   // -- state checkpoints --------------------------------------------------------
 
@@ -131,9 +152,22 @@ class checkpoint_store {
   std::optional<std::int64_t> latest_state_time(std::int32_t operator_id, std::int32_t partition,
                                                 std::int64_t up_to_batch_ms);
 
+  /// Checks, without decoding them, every row that `read_state(operator_id,
+  /// partition, up_to_batch_ms)` would read: each frame's checksum and that
+  /// each checkpoint has all its chunks. Returns what is wrong (naming the
+  /// table, row and defect), or an empty string. Much cheaper than
+  /// `read_state`, for choosing a checkpoint to recover from.
+  std::string verify_state(std::int32_t operator_id, std::int32_t partition,
+                           std::int64_t up_to_batch_ms);
+
+  /// Returns the partitions that have state rows of `operator_id`.
+  std::vector<std::int32_t> state_partitions(std::int32_t operator_id);
+
   /// Deletes the checkpoints of (`operator_id`, `partition`) that the newest
   /// full snapshot at or before `batch_time_ms` supersedes (all before it).
-  /// Nothing happens when there is no such snapshot.
+  /// Nothing happens when there is no such snapshot. `batch_time_ms` is
+  /// lowered to the oldest kept metadata checkpoint's batch time, so every
+  /// kept metadata checkpoint keeps the state it recovers with.
   void delete_state_before(std::int32_t operator_id, std::int32_t partition,
                            std::int64_t batch_time_ms);
 
@@ -159,6 +193,10 @@ class checkpoint_store {
 
   /// Hits fault point `checkpoint.write`; throws `storage_error` on `fail_write`.
   void hit_write_point(const std::string& what);
+
+  /// Reads a metadata row; throws `wal_corruption` when it fails its checks.
+  metadata_checkpoint decode_metadata(std::int64_t row_id, std::int64_t batch_time,
+                                      std::string_view bytes);
 
   options opts_;
   std::mutex mtx_;

@@ -121,6 +121,10 @@ class receiver_wal {
   /// `options::compact_every`-th call.
   void delete_before(std::int64_t batch_time_ms);
 
+  /// Returns the batch time of the oldest metadata checkpoint kept in the
+  /// same database (`checkpoint_store`), or nothing when there is none.
+  std::optional<std::int64_t> oldest_metadata_time();
+
   /// Gives free pages back to the file system and truncates SQLite's `-wal`
   /// file (`PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE)`), so
   /// the files shrink to what the live rows need.

@@ -200,10 +200,23 @@ class sqlite_db {
   /// (<code name>)" for the result code `rc` of this connection.
   [[noreturn]] void fail(std::string_view op, int rc) const;
 
+  /// Throws `storage_error` when the database file or its `-wal` file is no
+  /// longer the file this connection writes: deleted, or replaced by another
+  /// file under the same name. SQLite goes on writing to an unlinked file
+  /// without an error, and nobody would read those writes again. Costs two
+  /// `stat` calls; the `-wal` file's identity is taken at the first call that
+  /// finds it.
+  void verify_files_unchanged();
+
  private:
+  /// A file's device and inode numbers.
+  using file_id = std::pair<std::uint64_t, std::uint64_t>;
+
   std::string path_;
   options opts_;
   sqlite3* db_ = nullptr;
+  std::optional<file_id> db_id_;
+  std::optional<file_id> wal_id_;
 };
 
 /// A transaction on a `sqlite_db`: begins in the constructor, rolls back in
@@ -240,7 +253,10 @@ class sqlite_transaction {
 
 /// Opens (creating the directory and the file if needed) `<dir>/sluice.db`,
 /// the one database of a checkpoint directory, with 64 KiB pages for a new
-/// file (FORMAT.md "The database file").
+/// file (FORMAT.md "The database file"). A new file is built under a
+/// temporary name and linked into place complete, so a `sluice.db` that is
+/// empty (0 bytes) or has no `meta` table was damaged, not left by a crash:
+/// both throw `storage_error` naming the file.
 std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync);
 
 /// Creates the `meta` table and its format_version if missing, refuses a

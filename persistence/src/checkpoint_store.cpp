@@ -119,6 +119,7 @@ void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
     msg.set_zero_time_ms(*m.zero_time_ms);
   auto bytes = frame(msg.SerializeAsString());
   std::lock_guard guard{mtx_};
+  db_->verify_files_unchanged();
   sqlite_transaction tx{*db_};
   db_->prepare("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
     .bind_int64(1, m.batch_time_ms)
@@ -132,45 +133,78 @@ void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
   tx.commit();
 }
 
-std::optional<metadata_checkpoint>
-checkpoint_store::latest_metadata(std::vector<std::string>* skipped) {
+metadata_checkpoint checkpoint_store::decode_metadata(std::int64_t row_id,
+                                                      std::int64_t batch_time,
+                                                      std::string_view bytes) {
+  auto payload = checked_payload(path(), metadata_table, row_id, bytes);
+  pb::CheckpointMetadata msg;
+  if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
+    throw wal_corruption(path(), std::string{metadata_table}, row_id, "bad_message",
+                         "the checksummed payload is not a CheckpointMetadata");
+  if (msg.batch_time_ms() != batch_time)
+    throw wal_corruption(path(), std::string{metadata_table}, row_id, "key_mismatch",
+                         "the row's column says batch time " + std::to_string(batch_time)
+                           + ", its payload " + std::to_string(msg.batch_time_ms()));
+  metadata_checkpoint m;
+  m.batch_time_ms = msg.batch_time_ms();
+  m.graph_fingerprint = msg.graph_fingerprint();
+  for (const auto& entry : msg.conf())
+    m.conf.insert_or_assign(entry.key(), entry.value());
+  m.pending_batches.assign(msg.pending_batches().begin(), msg.pending_batches().end());
+  m.source_offsets.reserve(static_cast<std::size_t>(msg.source_offsets_size()));
+  for (const auto& entry : msg.source_offsets())
+    m.source_offsets.emplace_back(entry.key(), entry.value());
+  m.checkpoint_interval_hint = msg.checkpoint_interval_hint();
+  if (msg.has_zero_time_ms())
+    m.zero_time_ms = msg.zero_time_ms();
+  return m;
+}
+
+std::vector<checkpoint_store::metadata_generation> checkpoint_store::metadata_generations() {
   std::lock_guard guard{mtx_};
+  std::vector<metadata_generation> result;
   auto stmt = db_->prepare("SELECT row_id, batch_time_ms, payload FROM checkpoint_metadata "
                            "ORDER BY batch_time_ms DESC, row_id DESC");
   while (stmt.step()) {
+    metadata_generation g;
     auto row_id = stmt.column_int64(0);
-    auto batch_time = stmt.column_int64(1);
+    g.batch_time_ms = stmt.column_int64(1);
     try {
-      auto payload = checked_payload(path(), metadata_table, row_id, stmt.column_blob(2));
-      pb::CheckpointMetadata msg;
-      if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
-        throw wal_corruption(path(), std::string{metadata_table}, row_id, "bad_message",
-                             "the checksummed payload is not a CheckpointMetadata");
-      if (msg.batch_time_ms() != batch_time)
-        throw wal_corruption(path(), std::string{metadata_table}, row_id, "key_mismatch",
-                             "the row's column says batch time " + std::to_string(batch_time)
-                               + ", its payload " + std::to_string(msg.batch_time_ms()));
-      metadata_checkpoint m;
-      m.batch_time_ms = msg.batch_time_ms();
-      m.graph_fingerprint = msg.graph_fingerprint();
-      for (const auto& entry : msg.conf())
-        m.conf.insert_or_assign(entry.key(), entry.value());
-      m.pending_batches.assign(msg.pending_batches().begin(), msg.pending_batches().end());
-      m.source_offsets.reserve(static_cast<std::size_t>(msg.source_offsets_size()));
-      for (const auto& entry : msg.source_offsets())
-        m.source_offsets.emplace_back(entry.key(), entry.value());
-      m.checkpoint_interval_hint = msg.checkpoint_interval_hint();
-      if (msg.has_zero_time_ms())
-        m.zero_time_ms = msg.zero_time_ms();
-      stmt.reset();
-      return m;
+      g.checkpoint = decode_metadata(row_id, g.batch_time_ms, stmt.column_blob(2));
     } catch (const wal_corruption& e) {
-      if (skipped != nullptr)
-        skipped->push_back("skipped metadata checkpoint of batch time "
-                           + std::to_string(batch_time) + ": " + e.what());
+      g.defect = e.what();
     }
+    result.push_back(std::move(g));
+  }
+  return result;
+}
+
+std::optional<metadata_checkpoint>
+checkpoint_store::latest_metadata(std::vector<std::string>* skipped) {
+  for (auto& g : metadata_generations()) {
+    if (g.checkpoint)
+      return std::move(g.checkpoint);
+    if (skipped != nullptr)
+      skipped->push_back("skipped metadata checkpoint of batch time "
+                         + std::to_string(g.batch_time_ms) + ": " + g.defect);
   }
   return std::nullopt;
+}
+
+std::size_t checkpoint_store::data_row_count() {
+  std::lock_guard guard{mtx_};
+  std::size_t n = 0;
+  for (const char* table : {"checkpoint_state", "wal_blocks", "wal_allocations"}) {
+    auto exists = db_->prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                               "AND name = ?1");
+    exists.bind_text(1, table);
+    bool found = exists.step() && exists.column_int64(0) > 0;
+    exists.reset();
+    if (found)
+      n += static_cast<std::size_t>(
+        db_->query_int64("SELECT count(*) FROM " + std::string{table}).value_or(0));
+  }
+  return n;
 }
 
 std::size_t checkpoint_store::metadata_count() {
@@ -220,6 +254,7 @@ void checkpoint_store::write_state(std::int32_t operator_id, std::int32_t partit
   }
   auto count = static_cast<std::uint32_t>(ranges.size());
   std::lock_guard guard{mtx_};
+  db_->verify_files_unchanged();
   sqlite_transaction tx{*db_};
   db_->prepare("DELETE FROM checkpoint_state "
                "WHERE operator_id = ?1 AND partition = ?2 AND batch_time_ms = ?3")
@@ -408,9 +443,81 @@ std::map<std::string, std::string> checkpoint_store::read_state(std::int32_t ope
   return state;
 }
 
+std::string checkpoint_store::verify_state(std::int32_t operator_id, std::int32_t partition,
+                                          std::int64_t up_to_batch_ms) {
+  std::lock_guard guard{mtx_};
+  auto first = db_->prepare("SELECT max(batch_time_ms) FROM checkpoint_state "
+                            "WHERE operator_id = ?1 AND partition = ?2 AND full = 1 "
+                            "AND batch_time_ms <= ?3");
+  first.bind_int64(1, operator_id).bind_int64(2, partition).bind_int64(3, up_to_batch_ms);
+  std::int64_t from = INT64_MIN;
+  if (first.step() && !first.column_is_null(0))
+    from = first.column_int64(0);
+  first.reset();
+  auto stmt = db_->prepare(
+    "SELECT row_id, batch_time_ms, chunk_index, chunk_count, payload "
+    "FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2 "
+    "AND batch_time_ms >= ?3 AND batch_time_ms <= ?4 ORDER BY batch_time_ms, chunk_index");
+  stmt.bind_int64(1, operator_id)
+    .bind_int64(2, partition)
+    .bind_int64(3, from)
+    .bind_int64(4, up_to_batch_ms);
+  auto what = [&](std::int64_t t) {
+    return "the state checkpoint of operator " + std::to_string(operator_id) + " partition "
+           + std::to_string(partition) + " at " + std::to_string(t);
+  };
+  std::optional<std::int64_t> cur_time;
+  std::int64_t next_chunk = 0, cur_count = 0, last_row = 0;
+  auto incomplete = [&]() -> std::string {
+    if (cur_time && next_chunk != cur_count)
+      return "table " + std::string{state_table} + " row " + std::to_string(last_row) + ": "
+             + what(*cur_time) + " has " + std::to_string(next_chunk) + " of its "
+             + std::to_string(cur_count) + " chunks";
+    return {};
+  };
+  while (stmt.step()) {
+    auto row_id = stmt.column_int64(0);
+    auto batch_time = stmt.column_int64(1);
+    auto chunk_index = stmt.column_int64(2);
+    auto chunk_count = stmt.column_int64(3);
+    if (!cur_time || *cur_time != batch_time) {
+      if (auto e = incomplete(); !e.empty())
+        return e;
+      cur_time = batch_time;
+      next_chunk = 0;
+      cur_count = chunk_count;
+    }
+    std::string error;
+    frame_defect defect{};
+    if (!unframe(stmt.column_blob(4), &error, &defect))
+      return "table " + std::string{state_table} + " row " + std::to_string(row_id) + " ("
+             + what(batch_time) + "): " + std::string{to_string(defect)} + ": " + error;
+    if (chunk_index != next_chunk || chunk_count != cur_count)
+      return "table " + std::string{state_table} + " row " + std::to_string(row_id) + ": "
+             + what(batch_time) + " lacks chunk " + std::to_string(next_chunk) + "/"
+             + std::to_string(cur_count);
+    ++next_chunk;
+    last_row = row_id;
+  }
+  return incomplete();
+}
+
+std::vector<std::int32_t> checkpoint_store::state_partitions(std::int32_t operator_id) {
+  std::lock_guard guard{mtx_};
+  auto stmt = db_->prepare("SELECT DISTINCT partition FROM checkpoint_state "
+                           "WHERE operator_id = ?1 ORDER BY partition");
+  stmt.bind_int64(1, operator_id);
+  std::vector<std::int32_t> result;
+  while (stmt.step())
+    result.push_back(static_cast<std::int32_t>(stmt.column_int64(0)));
+  return result;
+}
+
 void checkpoint_store::delete_state_before(std::int32_t operator_id, std::int32_t partition,
                                            std::int64_t batch_time_ms) {
   std::lock_guard guard{mtx_};
+  if (auto oldest = db_->query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata"))
+    batch_time_ms = std::min(batch_time_ms, *oldest);
   sqlite_transaction tx{*db_};
   db_->prepare("DELETE FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2 "
                "AND batch_time_ms < (SELECT max(batch_time_ms) FROM checkpoint_state "

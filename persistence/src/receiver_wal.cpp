@@ -324,6 +324,16 @@ void receiver_wal::delete_before(std::int64_t batch_time_ms) {
   }
 }
 
+std::optional<std::int64_t> receiver_wal::oldest_metadata_time() {
+  std::lock_guard guard{mtx_};
+  if (db_->query_int64("SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                       "AND name = 'checkpoint_metadata'")
+        .value_or(0)
+      == 0)
+    return std::nullopt;
+  return db_->query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata");
+}
+
 void receiver_wal::compact() {
   std::lock_guard guard{mtx_};
   db_->incremental_vacuum();

@@ -2,8 +2,10 @@
 #include "sluice/sqlite_db.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
@@ -35,6 +37,17 @@ std::string refusal_of_directory(const std::string& path) {
   if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOENT)
     return {}; // no O_TMPFILE support, or no directory to ask
   return std::generic_category().message(e);
+}
+
+std::atomic<std::uint64_t> next_temp_id{0};
+
+/// The device and inode of `path`, or nothing when it does not exist.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> identity_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return std::nullopt;
+  return std::pair<std::uint64_t, std::uint64_t>{static_cast<std::uint64_t>(st.st_dev),
+                                                 static_cast<std::uint64_t>(st.st_ino)};
 }
 
 std::string message(const std::string& path, sqlite3* db, std::string_view op, int rc) {
@@ -231,6 +244,7 @@ sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), o
     mode.reset();
     exec(opts_.synchronous == sqlite_sync::full ? "PRAGMA synchronous=FULL"
                                                 : "PRAGMA synchronous=NORMAL");
+    db_id_ = identity_of(path_);
   } catch (...) {
     sqlite3_close(db_);
     throw;
@@ -300,6 +314,29 @@ void sqlite_db::incremental_vacuum() {
   exec("PRAGMA incremental_vacuum");
 }
 
+void sqlite_db::verify_files_unchanged() {
+  auto check = [](const std::string& file, const std::optional<file_id>& then) {
+    if (!then)
+      return;
+    auto now = identity_of(file);
+    if (!now)
+      throw storage_error("sluice: " + file
+                          + " was deleted while the program was writing it: the checkpoints "
+                            "written since are lost; stopping");
+    if (*now != *then)
+      throw storage_error("sluice: " + file
+                          + " was replaced by another file while the program was writing it "
+                            "(inode " + std::to_string(then->second) + ", now "
+                          + std::to_string(now->second) + "); stopping");
+  };
+  check(path_, db_id_);
+  auto wal = path_ + "-wal";
+  if (!wal_id_)
+    wal_id_ = identity_of(wal);
+  else
+    check(wal, wal_id_);
+}
+
 // -- sqlite_transaction ---------------------------------------------------------
 
 sqlite_transaction::sqlite_transaction(sqlite_db& db, mode m) : db_(db) {
@@ -324,11 +361,48 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
   if (ec)
     throw storage_error("sluice: cannot create checkpoint directory " + dir + ": "
                         + ec.message());
+  if (!fs::is_directory(dir, ec))
+    throw storage_error("sluice: the checkpoint directory " + dir
+                        + " is not a directory");
   auto file = (fs::path{dir} / "sluice.db").string();
   // 64 KiB pages: MB-sized rows span 16 times fewer overflow pages than with
   // SQLite's default of 4 KiB (ignored for an existing database).
-  return std::make_unique<sqlite_db>(file,
-                                     sqlite_db::options{.synchronous = sync, .page_size = 65536});
+  sqlite_db::options opts{.synchronous = sync, .page_size = 65536};
+  auto wal = file + "-wal";
+  if (!fs::exists(file, ec) && fs::exists(wal, ec) && fs::file_size(wal, ec) > 0 && !ec)
+    throw storage_error("sluice: " + file + " is missing but its write-ahead file " + wal
+                        + " is there: the checkpoint database was deleted or moved");
+  if (!fs::exists(file, ec)) {
+    // Built aside and linked into place whole: link() never replaces a file
+    // that another connection created meanwhile.
+    auto tmp = (fs::path{dir} / (".sluice.db." + std::to_string(::getpid()) + "."
+                                 + std::to_string(next_temp_id.fetch_add(1))
+                                 + ".new"))
+                 .string();
+    {
+      sqlite_db fresh{tmp, opts};
+      fresh.exec("CREATE TABLE IF NOT EXISTS meta "
+                 "(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)");
+    }
+    int rc = ::link(tmp.c_str(), file.c_str());
+    int e = errno;
+    fs::remove(tmp, ec);
+    if (rc != 0 && e != EEXIST)
+      throw storage_error("sluice: cannot create " + file + ": "
+                          + std::generic_category().message(e));
+  } else if (fs::file_size(file, ec) == 0 && !ec) {
+    throw storage_error("sluice: " + file
+                        + " is empty (0 bytes): the checkpoint database was truncated or "
+                          "damaged (sluice never leaves an empty one)");
+  }
+  auto db = std::make_unique<sqlite_db>(file, opts);
+  if (db->query_int64("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
+        .value_or(0)
+      == 0)
+    throw storage_error("sluice: " + file
+                        + " has no sluice tables: it is not a sluice checkpoint database, or "
+                          "it was damaged");
+  return db;
 }
 
 void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql) {

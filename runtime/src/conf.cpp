@@ -118,6 +118,8 @@ const std::map<std::string, checker>& known_keys() {
     {"sluice.streaming.socket.acknowledge", boolean()},
     {"sluice.streaming.stopGracefullyOnShutdown", boolean()},
     {"sluice.streaming.gracefulStopTimeout", positive_duration()},
+    {"sluice.streaming.checkpoint.retained", int_at_least(1)},
+    {"sluice.streaming.checkpoint.startFreshIfCorrupt", boolean()},
     {"sluice.streaming.concurrentJobs", int_at_least(1)},
     {"sluice.streaming.kafka.maxRatePerPartition", int_at_least(0)},
     {"sluice.streaming.clock", one_of({"system", "manual"})},

@@ -58,6 +58,15 @@ class context_impl {
  private:
   /// Checks stateful operators: a checkpoint directory, valid intervals.
   void validate_state(const plan& layout) const;
+  /// Writes the metadata checkpoint of batch `batch_ms` (the sources'
+  /// positions now, `pending` the batches generated but not completed).
+  /// Throws storage_error.
+  /// Before the sources start (`sources_started` false) it holds the
+  /// positions being recovered, or none.
+  void write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
+                      bool sources_started = true);
+  /// Stops the sources and actors a failing start() has started.
+  void stop_started_parts();
   void do_stop(bool graceful);
   void lifecycle_loop();
   void request_stop(bool graceful);
@@ -78,6 +87,7 @@ class context_impl {
   caf::actor bus_;
   caf::actor executor_;               // hosts the operator and gather actors
   std::shared_ptr<checkpoint_store> checkpoints_;  // with ssc.checkpoint(dir)
+  metadata_checkpoint metadata_;  // the parts of every metadata checkpoint fixed at start
 };
 
 } // namespace sluice::detail

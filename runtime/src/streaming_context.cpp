@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "context_impl.hpp"
+#include "recovery.hpp"
 #include "shutdown_hook.hpp"
 #include "sluice/fault_injector.hpp"
 #include "sluice/storage_error.hpp"
@@ -92,7 +93,13 @@ void context_impl::start() {
   sc.on_failure = [this](std::string what) { fail(std::move(what)); };
   if (checkpoint_dir) {
     // Metadata checkpoint after every batch (SEMANTICS §5.30).
-    checkpoints_ = checkpoint_store::open(*checkpoint_dir);
+    checkpoint_store::options opts;
+    opts.keep_metadata =
+      static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
+    checkpoints_ = checkpoint_store::open(*checkpoint_dir, opts);
+    metadata_.zero_time_ms = wiring_->info.zero.ms;
+    metadata_.graph_fingerprint = fingerprint();
+    metadata_.conf = cfg.entries();
     wiring_->checkpoints = checkpoints_;
     wiring_->restore_from = recover_from;
     for (auto& n : g->nodes())
@@ -102,20 +109,8 @@ void context_impl::start() {
           interval = n->default_checkpoint_interval();
         wiring_->checkpoint_intervals_ms.push_back(interval.count());
       }
-    sc.on_batch_completed = [store = checkpoints_, fp = fingerprint(), entries = cfg.entries(),
-                             zero = wiring_->info.zero.ms,
-                             sources = g->sources()](const batch_info& b,
-                                                     const std::vector<int64_t>& pending) {
-      metadata_checkpoint m;
-      m.batch_time_ms = b.time.ms;
-      m.zero_time_ms = zero;
-      m.graph_fingerprint = fp;
-      m.conf = entries;
-      m.pending_batches = pending;
-      for (auto* s : sources)
-        if (auto pos = s->position(); !pos.empty())
-          m.source_offsets.emplace_back(std::to_string(dynamic_cast<node_base*>(s)->id()), pos);
-      store->write_metadata(m);
+    sc.on_batch_completed = [this](const batch_info& b, const std::vector<int64_t>& pending) {
+      write_metadata(b.time.ms, pending);
     };
   }
   for (auto& [node, stage] : layout->sources)
@@ -130,6 +125,16 @@ void context_impl::start() {
                [](caf::error& err) {
                  throw error("cannot start the executor: " + caf::to_string(err));
                });
+  }
+  if (checkpoints_) {
+    // Before any source starts: a receiver may log blocks to the WAL at
+    // once, and a database with WAL rows but no metadata is a damaged one.
+    try {
+      write_metadata(first - b, {}, false);
+    } catch (...) {
+      stop_started_parts();
+      throw;
+    }
   }
   source_env env;
   env.info = wiring_->info;
@@ -153,15 +158,20 @@ void context_impl::start() {
       s->start(env);
     }
   } catch (...) {
-    // Leave nothing running: ~actor_system would wait for these forever.
-    for (auto* s : g->sources())
-      s->stop();
-    caf::scoped_actor self{*sys};
-    self->request(executor_, std::chrono::seconds(10), stop_atom::value)
-      .receive([](bool) {}, [](caf::error&) {});
-    self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
-    self->send_exit(bus_, caf::exit_reason::user_shutdown);
+    stop_started_parts();
     throw;
+  }
+  if (checkpoints_) {
+    // Before the first batch: what the sources count as new from now on (the
+    // files already in a directory) must survive a crash before the first
+    // batch's checkpoint, or a file arriving meanwhile would be old after
+    // the restart. A recovered run writes its recovery point again.
+    try {
+      write_metadata(first - b, {});
+    } catch (...) {
+      stop_started_parts();
+      throw;
+    }
   }
   generator_ = sys->spawn(job_generator, wiring_->scheduler, b, first, manual);
   if (manual)
@@ -175,6 +185,36 @@ void context_impl::start() {
   lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
   if (cfg.get_bool("sluice.streaming.stopGracefullyOnShutdown", false))
     register_shutdown_hook(this);
+}
+
+void context_impl::stop_started_parts() {
+  // Leave nothing running: ~actor_system would wait for these forever.
+  for (auto* s : g->sources())
+    s->stop();
+  caf::scoped_actor self{*sys};
+  self->request(executor_, std::chrono::seconds(10), stop_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+  self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
+  self->send_exit(bus_, caf::exit_reason::user_shutdown);
+}
+
+void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
+                                  bool sources_started) {
+  auto& m = metadata_;
+  m.batch_time_ms = batch_ms;
+  m.pending_batches = pending;
+  m.source_offsets.clear();
+  if (!sources_started) {
+    // A source's position means nothing before it starts: keep the one
+    // being recovered, or none (a fresh start).
+    m.source_offsets = recovered_positions;
+    checkpoints_->write_metadata(m);
+    return;
+  }
+  for (auto* s : g->sources())
+    if (auto pos = s->position(); !pos.empty())
+      m.source_offsets.emplace_back(std::to_string(dynamic_cast<node_base*>(s)->id()), pos);
+  checkpoints_->write_metadata(m);
 }
 
 void context_impl::validate_state(const plan& layout) const {
@@ -348,39 +388,51 @@ streaming_context::~streaming_context() = default;
 streaming_context::streaming_context(streaming_context&&) noexcept = default;
 streaming_context& streaming_context::operator=(streaming_context&&) noexcept = default;
 
+namespace {
+
+std::string without_prefix(std::string what) {
+  if (what.rfind("sluice: ", 0) == 0)
+    what.erase(0, 8);
+  return what;
+}
+
+} // namespace
+
 streaming_context streaming_context::get_or_create(const std::string& checkpoint_dir,
                                                    std::function<streaming_context()> create) {
   auto ssc = create();
   if (!ssc.impl_->checkpoint_dir)
     ssc.checkpoint(checkpoint_dir);
-  auto store = checkpoint_store::open(checkpoint_dir);
-  std::vector<std::string> skipped;
-  auto meta = store->latest_metadata(&skipped);
-  for (auto& s : skipped)
-    std::cerr << "sluice: " << s << "; using the previous good checkpoint\n";
-  if (!meta)
+  auto& impl = *ssc.impl_;
+  std::optional<detail::recovery_point> point;
+  try {
+    auto store = checkpoint_store::open(checkpoint_dir);
+    point = detail::choose_recovery_point(*store, *impl.g, impl.batch, checkpoint_dir);
+  } catch (const storage_error& e) {
+    // Damaged: refuse, unless the user asked to start over (never silently).
+    if (!impl.cfg.get_bool("sluice.streaming.checkpoint.startFreshIfCorrupt", false))
+      throw storage_error("sluice: cannot recover from the checkpoint in " + checkpoint_dir
+                          + ": " + without_prefix(e.what())
+                          + " (to start from nothing instead, keeping the damaged database "
+                            "aside, set sluice.streaming.checkpoint.startFreshIfCorrupt=true)");
+    auto kept = detail::set_aside_damaged(checkpoint_dir);
+    std::cerr << "sluice: the checkpoint in " << checkpoint_dir << " is damaged (" << e.what()
+              << "); starting fresh, as sluice.streaming.checkpoint.startFreshIfCorrupt=true "
+                 "asks: the damaged database is kept as "
+              << kept << "\n";
     return ssc;
-  auto split = [](const std::string& text) {
-    std::vector<std::string> lines;
-    std::istringstream in{text};
-    for (std::string line; std::getline(in, line);)
-      lines.push_back(line);
-    return lines;
-  };
-  if (auto diff = detail::describe_difference(split(meta->graph_fingerprint),
-                                              ssc.impl_->g->describe()))
-    throw illegal_state("cannot recover from the checkpoint in " + checkpoint_dir
-                        + ": the program builds a different graph (" + *diff + ")");
-  // Continue after the newest batch every stateful operator has state for:
-  // later batches run again (outputs must be idempotent, SEMANTICS §5.30).
-  int64_t from = meta->batch_time_ms;
-  for (auto& n : ssc.impl_->g->nodes())
-    if (n->has_checkpointed_state())
-      if (auto ts = store->latest_state_time(n->id(), 0, meta->batch_time_ms))
-        from = std::min(from, *ts);
-  ssc.impl_->recover_from = from;
-  ssc.impl_->recovered_zero = meta->zero_time_ms;
-  ssc.impl_->recovered_positions = meta->source_offsets;
+  }
+  if (!point)
+    return ssc;
+  if (!point->passed_over.empty()) {
+    for (auto& p : point->passed_over)
+      std::cerr << "sluice: " << p << "\n";
+    std::cerr << "sluice: recovering from the previous good checkpoint, of batch time "
+              << point->metadata_time << " ms\n";
+  }
+  impl.recover_from = point->from;
+  impl.recovered_zero = point->zero;
+  impl.recovered_positions = std::move(point->positions);
   return ssc;
 }
 

@@ -96,20 +96,20 @@ BOOST_AUTO_TEST_CASE(only_the_last_k_metadata_rows_are_kept) {
   checkpoint_dir_fixture dir;
   {
     auto store = checkpoint_store::open(dir.checkpoint_dir());
-    for (std::int64_t t = 1000; t <= 5000; t += 1000)
+    for (std::int64_t t = 1000; t <= 12000; t += 1000)
       store->write_metadata(make_metadata(t));
-    BOOST_TEST(store->metadata_count() == 2u);
-    BOOST_TEST(store->latest_metadata()->batch_time_ms == 5000);
+    BOOST_TEST(store->metadata_count() == 10u); // Spark's default
+    BOOST_TEST(store->latest_metadata()->batch_time_ms == 12000);
   }
   {
     auto store = checkpoint_store::open(dir.checkpoint_dir(), {.keep_metadata = 3});
-    for (std::int64_t t = 6000; t <= 9000; t += 1000)
+    for (std::int64_t t = 13000; t <= 16000; t += 1000)
       store->write_metadata(make_metadata(t));
     BOOST_TEST(store->metadata_count() == 3u);
-    BOOST_TEST(store->latest_metadata()->batch_time_ms == 9000);
+    BOOST_TEST(store->latest_metadata()->batch_time_ms == 16000);
   }
   raw_db raw{dir.db_file()};
-  BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata") == 7000);
+  BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata") == 14000);
   BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_metadata") == 3);
 }
 

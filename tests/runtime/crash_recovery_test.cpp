@@ -9,6 +9,7 @@
 
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
+#include "fixtures/sqlite_db.hpp"
 
 namespace fs = std::filesystem;
 using fixtures::child_process;
@@ -87,4 +88,42 @@ BOOST_AUTO_TEST_CASE(killed_at_random_moments_the_counts_are_exact) {
   child.kill();
   BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
   BOOST_TEST(files == 47);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
+  temp_dir in{"early-in"}, cp{"early-cp"}, out{"early-out"};
+  std::vector<std::string> cmd{std::string{SLUICE_SAMPLES_DIR} + "/recoverable_file_word_count",
+                               in.str(), cp.str(), out.str()};
+  std::ofstream{in.path() / "old.txt"} << "old old\n"; // there at start: never read
+  child_process child{cmd};
+  child.start();
+  // What counts as new is checkpointed before the first batch runs.
+  bool before_first_batch = false;
+  BOOST_REQUIRE(eventually(
+    [&] {
+      if (!fs::is_empty(out.path()))
+        return true; // a batch ran first
+      if (!fs::exists(cp.path() / "sluice.db"))
+        return false;
+      try {
+        fixtures::raw_db raw{cp.path() / "sluice.db"};
+        before_first_batch = raw.query_int64("SELECT count(*) FROM checkpoint_metadata") > 0
+                             && fs::is_empty(out.path());
+      } catch (const std::exception&) {
+        return false; // the tables are not there yet
+      }
+      return before_first_batch;
+    },
+    std::chrono::seconds(30)));
+  BOOST_REQUIRE_MESSAGE(before_first_batch, "no metadata checkpoint before the first batch");
+  auto tmp = in.path() / ".new.txt";
+  std::ofstream{tmp} << "new words new\n";
+  fs::rename(tmp, in.path() / "new.txt");
+  child.kill(); // before the first batch's checkpoint, most likely
+  child.start();
+  std::string want = "new 2\nwords 1\n";
+  bool exact = eventually([&] { return newest_counts(out.path()) == want; },
+                          std::chrono::seconds(40));
+  child.kill();
+  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
 }

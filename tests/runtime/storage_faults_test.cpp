@@ -409,8 +409,9 @@ BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_stops_the_context) {
   fault_guard faults;
   temp_dir dir{"fault-checkpoint"};
   auto c = manual_conf();
-  // Hits 1-3 are the metadata checkpoints of batches 1-3; hit 4 fails.
-  c.set("sluice.fault.checkpoint.write", "fail_write,after=3");
+  // Hits 1-2 are the two metadata checkpoints written at start, 3-5 those
+  // of batches 1-3; hit 6 fails.
+  c.set("sluice.fault.checkpoint.write", "fail_write,after=5");
   auto outputs = std::make_shared<std::atomic<int>>(0);
   std::string what;
   {
