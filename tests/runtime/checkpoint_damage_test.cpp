@@ -289,7 +289,8 @@ BOOST_AUTO_TEST_CASE(a_deleted_wal_file_stops_the_running_context) {
   fs::remove(job.db().string() + "-wal");
   ssc.manual_clock().advance(seconds(1));
   try {
-    ssc.await_termination();
+    BOOST_REQUIRE_MESSAGE(ssc.await_termination_or_timeout(seconds(20)),
+                          "the context kept running");
     BOOST_FAIL("expected storage_error");
   } catch (const storage_error& e) {
     BOOST_TEST(contains(e.what(), job.db().string() + "-wal was deleted while the program was "
@@ -312,7 +313,8 @@ BOOST_AUTO_TEST_CASE(a_replaced_database_file_stops_the_running_context) {
   fs::rename(copy, job.db());
   ssc.manual_clock().advance(seconds(1));
   try {
-    ssc.await_termination();
+    BOOST_REQUIRE_MESSAGE(ssc.await_termination_or_timeout(seconds(20)),
+                          "the context kept running");
     BOOST_FAIL("expected storage_error");
   } catch (const storage_error& e) {
     BOOST_TEST(contains(e.what(), job.db().string() + " was replaced by another file"), e.what());
