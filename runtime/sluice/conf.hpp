@@ -15,7 +15,21 @@ namespace sluice {
 /// a bad value throws `sluice::invalid_argument` naming the key and the value.
 class conf {
  public:
-  conf() = default;
+  /// Starts from the defaults in the file named by the environment variable
+  /// `SLUICE_CONF_FILE`, when set (Spark's spark-defaults.conf: see
+  /// `load_file`); values set in code afterwards win over them.
+  conf();
+
+  /// With `load_defaults` false, ignores `SLUICE_CONF_FILE` (Spark's
+  /// `new SparkConf(false)`).
+  explicit conf(bool load_defaults);
+
+  /// Sets every entry of the file at `path`: one `key value` or `key=value`
+  /// per line, blank lines and lines starting with `#` ignored, keys starting
+  /// with `sluice.`. Throws `sluice::invalid_argument` naming the file, the
+  /// line number and the key (or the line) for a file that cannot be read, a
+  /// line without a value, a key outside `sluice.` and a bad value.
+  conf& load_file(const std::string& path);
 
   conf& app_name(std::string name);
   conf& master(std::string master);
