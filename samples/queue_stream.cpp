@@ -29,9 +29,9 @@ int main(int argc, char** argv) {
     sluice::streaming_context ssc{c, sluice::seconds(1)};
 
     // Create the queue through which rdds are pushed into the queue stream.
-    auto input = ssc.queue_stream<int>({});
-    auto* queue = dynamic_cast<sluice::detail::queue_source<int>*>(input.node());
-    input.map([](int x) { return std::pair<int, int>{x % 10, 1}; })
+    sluice::rdd_queue<int> queue;
+    ssc.queue_stream(queue)
+      .map([](int x) { return std::pair<int, int>{x % 10, 1}; })
       .reduce_by_key(std::plus<int>{})
       .print();
     ssc.start();
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
     std::iota(one_to_thousand.begin(), one_to_thousand.end(), 1);
     auto next = std::chrono::steady_clock::now();
     for (int i = 0; i < seconds; ++i) {
-      queue->push(one_to_thousand);
+      queue.push(ssc.make_rdd(one_to_thousand, 10));
       next += std::chrono::seconds(1);
       std::this_thread::sleep_until(next);
     }

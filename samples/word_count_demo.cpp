@@ -95,9 +95,9 @@ int main(int argc, char** argv) {
     sluice::streaming_context ssc{c, sluice::seconds(1)};
 
     using word_count = std::pair<std::string, long>;
-    auto lines = ssc.queue_stream<std::string>({}, false); // each batch takes all queued lines
-    auto* queue = dynamic_cast<sluice::detail::queue_source<std::string>*>(lines.node());
-    lines.flat_map([](const std::string& l) { return split(l); })
+    sluice::rdd_queue<std::string> queue;
+    ssc.queue_stream(queue, false) // each batch takes all queued lines
+      .flat_map([](const std::string& l) { return split(l); })
       .map([](std::string w) { return word_count{std::move(w), 1}; })
       .reduce_by_key(std::plus<long>{})
       .transform([](const sluice::rdd<word_count>& r) {
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
         slice.reserve(static_cast<size_t>(last - first));
         for (long i = first; i < last; ++i)
           slice.push_back(gen.next());
-        queue->push(std::move(slice));
+        queue.push(std::move(slice));
         next += std::chrono::milliseconds(1000 / ticks_per_second);
         std::this_thread::sleep_until(next);
       }

@@ -7,6 +7,7 @@
 #include "sluice/listener.hpp"
 #include "sluice/node.hpp"
 #include "sluice/rdd.hpp"
+#include "sluice/rdd_queue.hpp"
 
 namespace sluice::detail {
 
@@ -56,43 +57,64 @@ class source_node : public node<T>, public source_base {
       : node<T>(node_kind::source, std::move(name), batch, {}) {}
 };
 
-/// queue_stream: one queued batch per batch time (or all at once), then
-/// empty batches; each queued batch is sliced into the default parallelism.
+/// queue_stream: one queued batch per batch time (or all at once), then the
+/// default batch or empty batches (Spark's QueueInputDStream). A batch
+/// pushed as records is sliced into the default parallelism; one pushed as
+/// an rdd keeps its partitions. Taking all: the records of every batch
+/// pushed as records, sliced together, then the partitions of every rdd.
 template <class T>
 class queue_source final : public source_node<T> {
  public:
-  queue_source(duration batch, std::vector<std::vector<T>> batches, bool one_at_a_time)
-      : source_node<T>("queue_stream", batch), queue_(batches.begin(), batches.end()),
-        one_at_a_time_(one_at_a_time) {}
+  queue_source(duration batch, rdd_queue<T> queue, bool one_at_a_time,
+               std::optional<rdd<T>> default_rdd)
+      : source_node<T>("queue_stream", batch), queue_(std::move(queue)),
+        one_at_a_time_(one_at_a_time), default_(std::move(default_rdd)) {}
 
   void start(const source_env& env) override { parallelism_ = env.info.parallelism; }
 
   std::optional<parts> generate(batch_time) override {
-    std::vector<T> data;
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (one_at_a_time_ && !queue_.empty()) {
-        data = std::move(queue_.front());
-        queue_.pop_front();
+    auto taken = queue_.take(!one_at_a_time_);
+    if (taken.empty()) {
+      if (default_) {
+        rdd<T> shared = *default_; // a second owner: to_parts copies, the default stays
+        return shared.to_parts();
+      }
+      return rdd<T>::slice({}, parallelism_).to_parts();
+    }
+    std::vector<T> records;
+    std::vector<rdd<T>> batches;
+    bool any_records = false;
+    for (auto& e : taken) {
+      if (e.batch) {
+        batches.push_back(std::move(*e.batch));
       } else {
-        for (auto& b : queue_)
-          data.insert(data.end(), b.begin(), b.end());
-        queue_.clear();
+        any_records = true;
+        if (records.empty())
+          records = std::move(e.records);
+        else
+          records.insert(records.end(), std::make_move_iterator(e.records.begin()),
+                         std::make_move_iterator(e.records.end()));
       }
     }
-    return rdd<T>::slice(std::move(data), parallelism_).to_parts();
+    taken.clear(); // the rdds below are the sole owners of what was queued
+    parts out;
+    if (any_records)
+      out = rdd<T>::slice(std::move(records), parallelism_).to_parts();
+    for (auto& b : batches)
+      for (auto& p : b.to_parts()) {
+        p.index = static_cast<int32_t>(out.size());
+        out.push_back(std::move(p));
+      }
+    return out;
   }
 
-  /// Appends a batch to the queue (thread-safe; Spark's mutable queue).
-  void push(std::vector<T> batch) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    queue_.push_back(std::move(batch));
-  }
+  /// Appends a batch to the queue (thread-safe).
+  void push(std::vector<T> batch) { queue_.push(std::move(batch)); }
 
  private:
-  std::mutex mtx_;
-  std::deque<std::vector<T>> queue_;
+  rdd_queue<T> queue_;
   bool one_at_a_time_;
+  std::optional<rdd<T>> default_;
   int parallelism_ = 1;
 };
 

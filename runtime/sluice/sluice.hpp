@@ -7,5 +7,6 @@
 #include "sluice/errors.hpp"
 #include "sluice/listener.hpp"
 #include "sluice/rdd.hpp"
+#include "sluice/rdd_queue.hpp"
 #include "sluice/streaming_context.hpp"
 #include "sluice/time.hpp"

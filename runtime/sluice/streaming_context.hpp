@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -47,8 +48,21 @@ class streaming_context {
   /// One queued vector per batch (or all at once), then empty batches.
   template <class T>
   dstream<T> queue_stream(std::vector<std::vector<T>> batches, bool one_at_a_time = true) {
-    auto src = std::make_unique<detail::queue_source<T>>(batch_interval(), std::move(batches),
-                                                         one_at_a_time);
+    rdd_queue<T> queue;
+    for (auto& b : batches)
+      queue.push(std::move(b));
+    return queue_stream(queue, one_at_a_time);
+  }
+
+  /// Spark's queueStream(queue, oneAtATime, defaultRDD): each batch takes the
+  /// oldest batch of `queue` (or all of them when not `one_at_a_time`); when
+  /// the queue is empty, `default_rdd` or an empty batch. The stream shares
+  /// the queue: push to it from any thread, before or after start().
+  template <class T>
+  dstream<T> queue_stream(rdd_queue<T>& queue, bool one_at_a_time = true,
+                          std::optional<rdd<std::type_identity_t<T>>> default_rdd = {}) {
+    auto src = std::make_unique<detail::queue_source<T>>(batch_interval(), queue, one_at_a_time,
+                                                         std::move(default_rdd));
     return add_source(std::move(src));
   }
 
