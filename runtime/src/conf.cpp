@@ -116,6 +116,7 @@ const std::map<std::string, checker>& known_keys() {
     {"sluice.streaming.backpressure.pid.minRate", double_at_least(0, true)},
     {"sluice.streaming.receiver.writeAheadLog.enable", boolean()},
     {"sluice.streaming.socket.acknowledge", boolean()},
+    {"sluice.streaming.socket.maxLineBytes", int_at_least(1)},
     {"sluice.streaming.stopGracefullyOnShutdown", boolean()},
     {"sluice.streaming.gracefulStopTimeout", positive_duration()},
     {"sluice.streaming.concurrentJobs", int_at_least(1)},
