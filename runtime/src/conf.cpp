@@ -107,6 +107,7 @@ const std::map<std::string, checker>& known_keys() {
     {"sluice.streaming.receiver.maxBufferedBlocks", int_at_least(1)},
     {"sluice.streaming.receiver.maxBufferedRecords", int_at_least(1)},
     {"sluice.streaming.receiver.restartWindow", positive_duration()},
+    {"sluice.streaming.receiver.stopContextAfterMaxRestarts", boolean()},
     {"sluice.streaming.backpressure.enabled", boolean()},
     {"sluice.streaming.backpressure.initialRate", int_at_least(LLONG_MIN)},
     {"sluice.streaming.backpressure.rateEstimator", one_of({"pid"})},
