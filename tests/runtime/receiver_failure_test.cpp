@@ -14,7 +14,7 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
-#include "fixtures/child_process.hpp"
+#include "fixtures/child_process.hpp" // eventually
 #include "fixtures/harness.hpp"
 #include "fixtures/stream_io.hpp"
 
@@ -168,8 +168,9 @@ BOOST_AUTO_TEST_CASE(errors_a_receiver_reports_are_logged) {
 }
 
 // What a user of the sample sees: network_word_count against a port where
-// nothing listens says on stderr why its batches are empty.
-BOOST_AUTO_TEST_CASE(the_sample_logs_its_receiver_restarts_on_stderr) {
+// nothing listens says on stderr why its batches are empty, and past the
+// restart limit it stops with the receiver's error.
+BOOST_AUTO_TEST_CASE(the_sample_logs_its_receiver_restarts_then_stops_with_the_error) {
   fixtures::tcp_server refused{false}; // bound, not listening: connections are refused
   fixtures::temp_dir dir{"receiver-failure"};
   auto err_path = dir.path() / "stderr";
@@ -182,30 +183,38 @@ BOOST_AUTO_TEST_CASE(the_sample_logs_its_receiver_restarts_on_stderr) {
     int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(out, 1);
     ::dup2(err, 2);
-    ::execl(program.c_str(), program.c_str(), "127.0.0.1", port.c_str(), nullptr);
+    ::execl(program.c_str(), program.c_str(), "--conf", "sluice.streaming.receiver.maxRestarts=3",
+            "127.0.0.1", port.c_str(), nullptr);
     ::_exit(127);
   }
-  auto restarts = [&] {
-    strings found;
-    std::ifstream in{err_path};
-    for (std::string line; std::getline(in, line);)
-      if (auto at = line.find("[sluice] [warning] "); at != std::string::npos)
-        found.push_back(line.substr(at + 19));
-    return found;
-  };
-  // Backoff 100, 200, 400 ms: three restarts within a second.
-  bool seen = fixtures::eventually([&] { return restarts().size() >= 3; }, 20s);
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  BOOST_REQUIRE(seen);
+  // Backoff 100, 200, 400 ms, then the fourth failure is one too many.
+  int status = -1;
+  bool exited = fixtures::eventually([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 20s);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  BOOST_REQUIRE(exited);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1), "status " << status);
+  strings warnings, last;
+  std::ifstream in{err_path};
+  for (std::string line; std::getline(in, line);) {
+    if (auto at = line.find("[sluice] [warning] "); at != std::string::npos)
+      warnings.push_back(line.substr(at + 19));
+    last = {line};
+  }
   auto at = "127.0.0.1:" + port;
-  auto who = "Receiver stream 0 (socket_text_stream " + at + " 0): ";
-  auto cause = ": Error connecting to " + at + ": " + std::strerror(ECONNREFUSED);
-  auto got = restarts();
-  got.resize(3);
-  BOOST_TEST(got
-               == (strings{who + "Restarting receiver with delay 100 ms" + cause,
-                           who + "Restarting receiver with delay 200 ms" + cause,
-                           who + "Restarting receiver with delay 400 ms" + cause}),
+  auto who = "Receiver stream 0 (socket_text_stream " + at + " 0)";
+  auto cause = "Error connecting to " + at + ": " + std::strerror(ECONNREFUSED);
+  BOOST_TEST(warnings
+               == (strings{who + ": Restarting receiver with delay 100 ms: " + cause,
+                           who + ": Restarting receiver with delay 200 ms: " + cause,
+                           who + ": Restarting receiver with delay 400 ms: " + cause}),
+             boost::test_tools::per_element());
+  BOOST_TEST(last
+               == strings{"network_word_count: " + who
+                          + " stopped after 3 restarts within 60000 ms "
+                            "(sluice.streaming.receiver.maxRestarts=3); last error: "
+                          + cause},
              boost::test_tools::per_element());
 }
