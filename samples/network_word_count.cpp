@@ -1,7 +1,10 @@
 // Spark's NetworkWordCount: counts the words of the lines a TCP server
 // sends, every second.
 //
-//   network_word_count <host> <port>
+//   network_word_count [--conf key=value]... <host> <port>
+//
+// --conf sets a sluice conf key, as spark-submit's --conf does, e.g.
+// --conf sluice.streaming.receiver.maxRestarts=3.
 //
 // Try it with a server such as `nc -lk 9999`, then type lines into it.
 #include <cstdlib>
@@ -17,9 +20,10 @@ namespace {
 int usage(const char* what) {
   if (what != nullptr)
     std::cerr << "network_word_count: " << what << "\n";
-  std::cerr << "Usage: network_word_count <host> <port>\n"
+  std::cerr << "Usage: network_word_count [--conf key=value]... <host> <port>\n"
                "  <host> and <port> describe the TCP server that sluice connects to\n"
-               "  to receive lines of text, e.g. localhost 9999\n";
+               "  to receive lines of text, e.g. localhost 9999\n"
+               "  --conf key=value sets a sluice conf key\n";
   return 2;
 }
 
@@ -46,10 +50,24 @@ std::vector<std::string> split(const std::string& line) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3)
+  std::vector<std::string> args;
+  std::vector<std::pair<std::string, std::string>> settings;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a != "--conf") {
+      args.push_back(a);
+      continue;
+    }
+    std::string kv = i + 1 < argc ? argv[++i] : "";
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return usage(("--conf expects key=value, got '" + kv + "'").c_str());
+    settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  if (args.size() != 2)
     return usage(nullptr);
-  std::string host = argv[1];
-  uint16_t port = parse_port(argv[2]);
+  std::string host = args[0];
+  uint16_t port = parse_port(args[1]);
   if (host.empty())
     return usage("the host must not be empty");
   if (port == 0)
@@ -57,6 +75,8 @@ int main(int argc, char** argv) {
   try {
     sluice::conf c;
     c.app_name("NetworkWordCount").master("local[2]");
+    for (auto& [k, v] : settings)
+      c.set(k, v); // a bad value throws sluice::invalid_argument, naming it
     sluice::streaming_context ssc{c, sluice::seconds(1)};
     auto lines = ssc.socket_text_stream(host, port);
     auto words = lines.flat_map([](const std::string& l) { return split(l); });

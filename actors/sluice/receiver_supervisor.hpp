@@ -33,14 +33,19 @@ struct restart_policy {
 };
 
 using receiver_report = std::function<void(const std::string& what, const receiver_info&)>;
+/// Called once when the receiver passed its restart limit, with the error
+/// that says so (it names the receiver, the restarts and the last error).
+using receiver_give_up = std::function<void(const std::string& why)>;
 
 struct receiver_supervisor_state {
   std::shared_ptr<supervised_receiver> receiver;
   restart_policy policy;
   receiver_report report;
+  receiver_give_up give_up;
   receiver_info info;
   std::deque<int64_t> restarts_ms;  ///< restart times within the window
   int consecutive = 0;              ///< restarts since the last stable start
+  bool started_once = false;
   bool stopped = false;
   bool running = false;
   static inline const char* name = "sluice.receiver_supervisor";
@@ -49,11 +54,14 @@ struct receiver_supervisor_state {
 /// Handles `(start_atom)`, `(restart_atom, std::string why, int64_t delay_ms)`,
 /// `(error_atom, std::string why)`, `(rate_atom, int64_t r)` and
 /// `(stop_atom, std::string why) -> bool`. Every start, error, restart and
-/// stop is reported. Past `max_restarts` in `window` the receiver is stopped
-/// and reported; the rest of the application keeps running.
+/// stop is reported to `report` and logged (sluice::detail::logger(), in
+/// Spark's words: "Restarting receiver with delay <d> ms: <why>", ...).
+/// Past `max_restarts` in `window` the receiver is stopped for good,
+/// reported, and `give_up` (if set) is called: the runtime stops the context
+/// with that error unless told to keep running.
 caf::behavior receiver_supervisor(caf::stateful_actor<receiver_supervisor_state>* self,
                                   std::shared_ptr<supervised_receiver> receiver,
                                   restart_policy policy, receiver_info info,
-                                  receiver_report report);
+                                  receiver_report report, receiver_give_up give_up = {});
 
 } // namespace sluice::detail

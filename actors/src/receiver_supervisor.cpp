@@ -1,6 +1,9 @@
 #include "sluice/receiver_supervisor.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "sluice/listener_bus.hpp"
+#include "sluice/log.hpp"
 
 namespace sluice::detail {
 
@@ -19,6 +22,13 @@ void emit(self_ptr self, const std::string& what, const std::string& error = {})
     st.report(what, st.info);
 }
 
+/// "Receiver stream <id> (<name>)": how log lines and the give-up error
+/// name the receiver.
+std::string who(self_ptr self) {
+  auto& info = self->state.info;
+  return "Receiver stream " + std::to_string(info.stream_id) + " (" + info.name + ")";
+}
+
 void stop_receiver(self_ptr self) {
   auto& st = self->state;
   if (!st.running)
@@ -27,6 +37,7 @@ void stop_receiver(self_ptr self) {
   try {
     st.receiver->stop();
   } catch (const std::exception& e) {
+    logger()->error("{}: Error stopping receiver: on_stop threw: {}", who(self), e.what());
     emit(self, "error", std::string("on_stop threw: ") + e.what());
   }
 }
@@ -43,10 +54,15 @@ void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
     st.restarts_ms.pop_front();
   if (static_cast<int>(st.restarts_ms.size()) > st.policy.max_restarts) {
     st.stopped = true;
-    emit(self, "error", "receiver stopped after " + std::to_string(st.restarts_ms.size() - 1)
-                          + " restarts within " + std::to_string(st.policy.window.count())
-                          + " ms; last error: " + why);
+    auto msg = who(self) + " stopped after " + std::to_string(st.restarts_ms.size() - 1)
+               + " restarts within " + std::to_string(st.policy.window.count())
+               + " ms (sluice.streaming.receiver.maxRestarts="
+               + std::to_string(st.policy.max_restarts) + "); last error: " + why;
+    logger()->error("{}", msg);
+    emit(self, "error", msg);
     emit(self, "stopped");
+    if (st.give_up)
+      st.give_up(msg);
     return;
   }
   if (st.restarts_ms.size() == 1)
@@ -56,6 +72,7 @@ void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
     delay *= 2;
   delay = std::min<int64_t>(delay, st.policy.max_delay.count());
   ++st.consecutive;
+  logger()->warn("{}: Restarting receiver with delay {} ms: {}", who(self), delay, why);
   self->delayed_send(self, std::chrono::milliseconds{delay}, start_atom::value);
 }
 
@@ -63,12 +80,13 @@ void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
 
 caf::behavior receiver_supervisor(self_ptr self, std::shared_ptr<supervised_receiver> receiver,
                                   restart_policy policy, receiver_info info,
-                                  receiver_report report) {
+                                  receiver_report report, receiver_give_up give_up) {
   auto& st = self->state;
   st.receiver = std::move(receiver);
   st.policy = policy;
   st.info = std::move(info);
   st.report = std::move(report);
+  st.give_up = std::move(give_up);
   return {
     [=](start_atom) {
       auto& st = self->state;
@@ -77,6 +95,9 @@ caf::behavior receiver_supervisor(self_ptr self, std::shared_ptr<supervised_rece
       try {
         st.running = true;
         st.receiver->start();
+        logger()->info("{}: {}", who(self),
+                       st.started_once ? "Receiver started again" : "Receiver started");
+        st.started_once = true;
         emit(self, "started");
       } catch (const std::exception& e) {
         restart(self, std::string("on_start threw: ") + e.what(),
@@ -84,11 +105,15 @@ caf::behavior receiver_supervisor(self_ptr self, std::shared_ptr<supervised_rece
       }
     },
     [=](restart_atom, const std::string& why, int64_t delay_ms) { restart(self, why, delay_ms); },
-    [=](error_atom, const std::string& why) { emit(self, "error", why); },
+    [=](error_atom, const std::string& why) {
+      logger()->warn("{}: Reported error {}", who(self), why);
+      emit(self, "error", why);
+    },
     [=](rate_atom, int64_t r) { self->state.receiver->update_rate(r); },
-    [=](stop_atom, const std::string&) {
+    [=](stop_atom, const std::string& why) {
       auto& st = self->state;
       if (!st.stopped) {
+        logger()->info("{}: Stopping receiver with message: {}", who(self), why);
         st.stopped = true;
         stop_receiver(self);
         emit(self, "stopped");

@@ -19,3 +19,6 @@ if(NOT TARGET CAF::core)
 endif()
 find_dependency(Protobuf)
 find_dependency(SQLite3)
+# Receiver errors, restarts and give-ups are logged through spdlog (Debian's
+# compiled libspdlog, with its external fmt).
+find_dependency(spdlog)

@@ -59,7 +59,10 @@ class receiver {
   void store(std::vector<T> xs) { host().store(std::move(xs)); }
 
   /// Stops the receiver and starts it again after `delay` (growing
-  /// exponentially with consecutive restarts), as Spark's restart().
+  /// exponentially with consecutive restarts), as Spark's restart(). Past
+  /// sluice.streaming.receiver.maxRestarts restarts within restartWindow the
+  /// receiver stops for good and the context stops with an error naming it
+  /// (unless sluice.streaming.receiver.stopContextAfterMaxRestarts=false).
   void restart(std::string why, duration delay = milliseconds(2000)) {
     host().restart(std::move(why), delay);
   }

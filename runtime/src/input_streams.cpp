@@ -19,7 +19,9 @@ dstream<std::string> streaming_context::socket_text_stream(const std::string& ho
   auto& c = config();
   detail::socket_receiver r{host, port,
                             c.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false),
-                            c.get_bool("sluice.streaming.socket.acknowledge", false)};
+                            c.get_bool("sluice.streaming.socket.acknowledge", false),
+                            c.get_int("sluice.streaming.socket.maxLineBytes",
+                                      detail::socket_receiver::default_max_line_bytes)};
   auto name = "socket_text_stream " + r.endpoint();
   return receiver_stream_named(std::move(r), std::move(name));
 }

@@ -1,6 +1,9 @@
 #include "sluice/detail/receiver_source.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "sluice/listener_bus.hpp"
+#include "sluice/log.hpp"
 #include "sluice/receiver_wal.hpp"
 
 namespace sluice::detail {
@@ -39,8 +42,23 @@ void receiver_source_base::spawn_supervision(const receiver_env& renv, const sou
   receiver_info info;
   info.stream_id = stream;
   info.name = name;
+  // A receiver that gave up leaves its stream empty for good: as a
+  // supervision tree escalates, the context stops with its error unless the
+  // application asked to run on without it.
+  receiver_give_up give_up;
+  if (c.get_bool("sluice.streaming.receiver.stopContextAfterMaxRestarts", true))
+    give_up = [fail = env.fail](const std::string& why) {
+      logger()->error("Stopping the streaming context: a receiver stopped for good "
+                      "(sluice.streaming.receiver.stopContextAfterMaxRestarts=true)");
+      fail(why);
+    };
+  else
+    give_up = [](const std::string&) {
+      logger()->warn("The streaming context keeps running without the receiver "
+                     "(sluice.streaming.receiver.stopContextAfterMaxRestarts=false)");
+    };
   supervisor_ = sys_->spawn<caf::detached>(receiver_supervisor, std::move(r), policy, info,
-                                           env.report);
+                                           env.report, std::move(give_up));
   if (c.get_bool("sluice.streaming.backpressure.enabled", false))
     estimator_ = make_rate_estimator(c, env.info.batch);
 }

@@ -25,25 +25,62 @@ void strip_cr(std::string& line) {
     line.pop_back();
 }
 
-/// Appends [p, end) to `partial` and hands every completed line (without
-/// '\n' and a trailing '\r') to on_line(std::string&&); returns false as
-/// soon as on_line does.
-template <class OnLine>
-bool split_lines(const char* p, const char* end, std::string& partial, OnLine on_line) {
-  while (p < end) {
-    auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-    if (nl == nullptr) {
-      partial.append(p, end);
-      return true;
+/// Cuts a byte stream into lines of at most `max` bytes. Over-long lines
+/// are not kept: once a line passes `max`, what it held is freed and only
+/// its length is counted until its '\n'.
+class line_splitter {
+ public:
+  explicit line_splitter(size_t max) : max_(max) {}
+
+  /// Hands every line completed by [p, end) (without '\n' and a trailing
+  /// '\r') to on_line(std::string&&) and the length of every over-long one
+  /// to on_dropped(uint64_t), in stream order; returns false as soon as a
+  /// callback does.
+  template <class OnLine, class OnDropped>
+  bool feed(const char* p, const char* end, OnLine on_line, OnDropped on_dropped) {
+    while (p < end) {
+      auto* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
+      auto seg = static_cast<size_t>((nl != nullptr ? nl : end) - p);
+      if (dropping_ > 0) {
+        dropping_ += seg;
+      } else if (partial_.size() + seg > max_) {
+        dropping_ = partial_.size() + seg;
+        std::string{}.swap(partial_); // give the memory back now
+      } else {
+        partial_.append(p, seg);
+      }
+      if (nl == nullptr)
+        return true;
+      p = nl + 1;
+      if (dropping_ > 0) {
+        if (!on_dropped(std::exchange(dropping_, 0)))
+          return false;
+        continue;
+      }
+      strip_cr(partial_);
+      if (!on_line(std::exchange(partial_, {})))
+        return false;
     }
-    partial.append(p, nl);
-    strip_cr(partial);
-    p = nl + 1;
-    if (!on_line(std::exchange(partial, {})))
-      return false;
+    return true;
   }
-  return true;
-}
+
+  /// At the end of the stream: the unterminated last line, if any, as feed
+  /// would hand it on.
+  template <class OnLine, class OnDropped>
+  void finish(OnLine on_line, OnDropped on_dropped) {
+    if (dropping_ > 0) {
+      on_dropped(std::exchange(dropping_, 0));
+    } else if (!partial_.empty()) {
+      strip_cr(partial_);
+      on_line(std::exchange(partial_, {}));
+    }
+  }
+
+ private:
+  size_t max_;
+  std::string partial_;    ///< the line so far, while within max_
+  uint64_t dropping_ = 0;  ///< bytes of the over-long line so far (0: none)
+};
 
 std::string errno_text(int e) {
   char buf[256];
@@ -164,18 +201,29 @@ int socket_receiver::connect_once(std::string& err) {
   return result;
 }
 
+void socket_receiver::report_too_long(uint64_t bytes, bool at_end) {
+  report_error("socket_text_stream " + endpoint() + ": dropped a line of " + std::to_string(bytes)
+               + " bytes" + (at_end ? " (cut by the end of the connection)" : "")
+               + ", over the limit of " + std::to_string(max_line_bytes_)
+               + " bytes (sluice.streaming.socket.maxLineBytes); receiving goes on with the "
+                 "next line");
+}
+
 std::string socket_receiver::read_lines(int fd) {
   if (reliable_)
     return read_chunks(fd);
-  std::string partial;
-  char buf[65536];
-  auto flush_partial = [&] {
-    if (partial.empty())
-      return;
-    strip_cr(partial);
-    store(std::move(partial));
-    partial.clear();
+  line_splitter lines{max_line_bytes_};
+  auto store_line = [&](std::string&& line) {
+    store(std::move(line));
+    return true;
   };
+  auto dropped = [&](bool at_end) {
+    return [this, at_end](uint64_t bytes) {
+      report_too_long(bytes, at_end);
+      return true;
+    };
+  };
+  char buf[65536];
   for (;;) {
     if (!wait_ready(fd, POLLIN))
       return {};
@@ -184,40 +232,51 @@ std::string socket_receiver::read_lines(int fd) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
         continue;
       int e = errno;
-      flush_partial();
+      lines.finish(store_line, dropped(true));
       return "Lost connection to " + endpoint() + ": " + errno_text(e);
     }
     if (n == 0) {
-      flush_partial();
+      lines.finish(store_line, dropped(true));
       return "Lost connection to " + endpoint()
              + ": socket data stream had no more data (end of stream)";
     }
-    split_lines(buf, buf + n, partial, [&](std::string&& line) {
-      store(std::move(line));
-      return true;
-    });
+    lines.feed(buf, buf + n, store_line, dropped(false));
   }
 }
 
 std::string socket_receiver::read_chunks(int fd) {
-  std::string partial;
+  line_splitter splitter{max_line_bytes_};
   std::vector<std::string> lines;
-  int64_t stored = 0; // lines stored on this connection: what "ack <n>" reports
+  int64_t dropped = 0;  // over-long lines since the last flush
+  int64_t done = 0;     // lines stored or dropped on this connection: what "ack <n>" reports
+  int64_t acked = 0;
   bool stop = false;
-  // Stores `lines` (returns only once they are in the WAL), then acks them.
+  // Stores `lines` (returns only once they are in the WAL), then acks them
+  // and the dropped lines among them: the ack counts every line the sender
+  // need not send again.
   auto flush = [&]() -> std::string {
-    if (lines.empty())
-      return {};
     auto n = static_cast<int64_t>(lines.size());
-    store(std::exchange(lines, {}));
-    stored += n;
-    return acknowledge_ ? send_ack(fd, stored, stop) : std::string{};
+    if (n > 0)
+      store(std::exchange(lines, {}));
+    done += n + std::exchange(dropped, 0);
+    if (!acknowledge_ || done == acked)
+      return {};
+    acked = done;
+    return send_ack(fd, done, stop);
+  };
+  auto keep = [&](std::string&& line) {
+    lines.push_back(std::move(line));
+    return true;
+  };
+  auto drop = [&](bool at_end) {
+    return [&, at_end](uint64_t bytes) {
+      report_too_long(bytes, at_end);
+      ++dropped;
+      return true;
+    };
   };
   auto lost = [&](std::string cause) {
-    if (!partial.empty()) {
-      strip_cr(partial);
-      lines.push_back(std::move(partial));
-    }
+    splitter.finish(keep, drop(true));
     flush(); // the peer may be gone: the last ack is best effort
     return stop ? std::string{} : "Lost connection to " + endpoint() + ": " + cause;
   };
@@ -234,13 +293,13 @@ std::string socket_receiver::read_chunks(int fd) {
     if (n == 0)
       return lost("socket data stream had no more data (end of stream)");
     std::string err;
-    bool more = split_lines(buf, buf + n, partial, [&](std::string&& line) {
+    bool more = splitter.feed(buf, buf + n, [&](std::string&& line) {
       lines.push_back(std::move(line));
       if (lines.size() < max_chunk_lines)
         return true;
       err = flush();
       return err.empty() && !stop;
-    });
+    }, drop(false));
     if (!more)
       return err;
     err = flush();

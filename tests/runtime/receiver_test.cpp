@@ -112,6 +112,7 @@ BOOST_AUTO_TEST_CASE(a_throwing_receiver_is_restarted_and_keeps_its_data) {
 BOOST_AUTO_TEST_CASE(past_the_restart_limit_the_receiver_stops_and_the_rest_runs) {
   auto c = fast_conf();
   c.set("sluice.streaming.receiver.maxRestarts", "2");
+  c.set("sluice.streaming.receiver.stopContextAfterMaxRestarts", "false");
   auto attempts = std::make_shared<std::atomic<int>>(0);
   run_state r{c};
   r.ssc.receiver_stream(flaky_receiver{1000, attempts}).foreach_rdd([](const rdd<int>&) {});
@@ -122,7 +123,7 @@ BOOST_AUTO_TEST_CASE(past_the_restart_limit_the_receiver_stops_and_the_rest_runs
   r.ssc.stop();
   BOOST_TEST(attempts->load() == 3);
   auto errors = r.events->errors();
-  BOOST_TEST(errors.back().last_error.find("receiver stopped after 2 restarts") == 0u,
+  BOOST_TEST(errors.back().last_error.find("Receiver stream 0 (receiver_stream 0) stopped after 2 restarts") == 0u,
              errors.back().last_error);
   BOOST_TEST(r.events->stopped().size() >= 1u);
   BOOST_TEST(r.out.records() == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());

@@ -208,6 +208,54 @@ BOOST_AUTO_TEST_CASE(with_the_wal_each_stored_chunk_is_acknowledged_with_the_run
   BOOST_TEST((got == expected));
 }
 
+// A dropped over-long line is done with: the ack counts it, so a sender that
+// resends from the last ack neither resends it nor skips the line after it.
+BOOST_AUTO_TEST_CASE(with_the_wal_an_over_long_line_is_dropped_reported_and_acknowledged) {
+  fixtures::tcp_server server;
+  temp_dir cp{"socket-long-cp"};
+  auto c = fixtures::manual_conf();
+  c.set(wal_key, "true").set(ack_key, "true").set("sluice.streaming.socket.maxLineBytes", "1000");
+  streaming_context ssc{c, seconds(1)};
+  ssc.checkpoint(cp.str());
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  auto events = std::make_shared<fixtures::receiver_events>();
+  ssc.add_listener(counter);
+  ssc.add_listener(events);
+  fixtures::sink<std::string> out;
+  out.attach(ssc.socket_text_stream("127.0.0.1", server.port()));
+  ssc.start();
+  int fd = server.accept();
+  std::string buf;
+  std::vector<int64_t> acks;
+  fixtures::tcp_server::send_all(fd, "a\n" + std::string(1000, 'k') + "\n");
+  read_acks_until(fd, 2, buf, acks); // a line of exactly the limit is kept
+  fixtures::tcp_server::send_all(fd, std::string(300'000, 'y'));
+  fixtures::tcp_server::send_all(fd, std::string(300'000, 'y') + "\nb\n");
+  read_acks_until(fd, 4, buf, acks);
+  fixtures::tcp_server::send_all(fd, std::string(5000, 'z') + "\n");
+  read_acks_until(fd, 5, buf, acks); // a chunk of nothing but a dropped line is acked too
+  fixtures::tcp_server::send_all(fd, "c\n");
+  read_acks_until(fd, 6, buf, acks);
+  int batches = 0;
+  fixtures::advance_until(ssc, *counter, out, 4, batches);
+  ssc.stop();
+  ssc.await_termination();
+  ::close(fd);
+  BOOST_TEST(out.records() == (std::vector<std::string>{"a", std::string(1000, 'k'), "b", "c"}),
+             boost::test_tools::per_element());
+  auto errors = events->errors();
+  BOOST_REQUIRE_EQUAL(errors.size(), 2u);
+  auto at = "socket_text_stream 127.0.0.1:" + std::to_string(server.port());
+  BOOST_TEST(errors[0].last_error
+             == at + ": dropped a line of 600000 bytes, over the limit of 1000 bytes "
+                     "(sluice.streaming.socket.maxLineBytes); receiving goes on with the next "
+                     "line");
+  BOOST_TEST(errors[1].last_error
+             == at + ": dropped a line of 5000 bytes, over the limit of 1000 bytes "
+                     "(sluice.streaming.socket.maxLineBytes); receiving goes on with the next "
+                     "line");
+}
+
 // The crash test's duplicates came from here: a batch re-run after recovery
 // logged only its new blocks, so a second crash replayed the blocks the
 // first replay had given it as never allocated, into a later batch as well.

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <exception>
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -43,14 +44,33 @@ class server_thread {
   std::thread thread_;
 };
 
+/// The process's peak resident set size (VmHWM) in KiB.
+int64_t peak_rss_kib() {
+  std::ifstream in{"/proc/self/status"};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0)
+      return std::stoll(line.substr(6));
+  throw std::runtime_error("no VmHWM in /proc/self/status");
+}
+
+/// Resets VmHWM to the current resident set size (Linux >= 4.0).
+void reset_peak_rss() {
+  std::ofstream out{"/proc/self/clear_refs"};
+  out << "5";
+  out.flush();
+  if (!out)
+    throw std::runtime_error("cannot reset VmHWM through /proc/self/clear_refs");
+}
+
 struct pipeline {
-  streaming_context ssc{fixtures::manual_conf(), seconds(1)};
+  streaming_context ssc;
   std::shared_ptr<fixtures::batch_counter> counter = std::make_shared<fixtures::batch_counter>();
   std::shared_ptr<fixtures::receiver_events> events = std::make_shared<fixtures::receiver_events>();
   fixtures::sink<std::string> out;
   int batches = 0;
 
-  explicit pipeline(const std::string& host, uint16_t port) {
+  explicit pipeline(const std::string& host, uint16_t port, conf c = fixtures::manual_conf())
+      : ssc(std::move(c), seconds(1)) {
     out.attach(ssc.socket_text_stream(host, port));
     ssc.add_listener(counter);
     ssc.add_listener(events);
@@ -193,4 +213,94 @@ BOOST_AUTO_TEST_CASE(invalid_arguments_throw) {
                                  && std::string(e.what()).find("port") != std::string::npos;
                         });
   BOOST_CHECK_THROW(ssc.socket_text_stream("", 9999), sluice::invalid_argument);
+}
+
+// A peer that sends a line without end must not make the receiver buffer it:
+// the line is dropped once past sluice.streaming.socket.maxLineBytes (1 MiB
+// by default), reported, and the lines around it arrive as sent.
+BOOST_AUTO_TEST_CASE(an_over_long_line_is_dropped_and_reported_with_memory_bounded) {
+  constexpr size_t long_bytes = 64u << 20;
+  tcp_server server;
+  auto before = numbered("before-", 0, 100);
+  auto after = numbered("after-", 0, 100);
+  std::promise<int64_t> peak_growth_kib;
+  server_thread st{[&](std::shared_future<void> done) {
+    int c = server.accept();
+    tcp_server::send_all(c, as_lines(before));
+    reset_peak_rss();
+    int64_t base = peak_rss_kib();
+    std::string piece(64 * 1024, 'x'); // the line is never whole in this process either
+    for (size_t sent = 0; sent < long_bytes; sent += piece.size())
+      tcp_server::send_all(c, piece);
+    tcp_server::send_all(c, "\n" + as_lines(after));
+    done.wait();
+    peak_growth_kib.set_value(peak_rss_kib() - base);
+    ::close(c);
+  }};
+  pipeline p{"127.0.0.1", server.port()};
+  p.ssc.start();
+  p.run_until(before.size() + after.size());
+  p.finish();
+  st.join();
+  auto expected = before;
+  expected.insert(expected.end(), after.begin(), after.end());
+  BOOST_TEST(p.out.records() == expected, boost::test_tools::per_element());
+  auto errors = p.events->errors();
+  BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+  BOOST_TEST(errors[0].last_error
+             == "socket_text_stream 127.0.0.1:" + std::to_string(server.port())
+                  + ": dropped a line of 67108864 bytes, over the limit of 1048576 bytes "
+                    "(sluice.streaming.socket.maxLineBytes); receiving goes on with the next "
+                    "line");
+  BOOST_TEST(errors[0].name == "socket_text_stream 127.0.0.1:" + std::to_string(server.port())
+                                 + " 0");
+  BOOST_TEST(p.events->stopped().size() == 1u); // dropped and went on: no restart
+  BOOST_TEST(p.events->started().size() == 1u);
+  // Buffering the line would take 64 MiB at least; the cap keeps it near 1 MiB.
+  auto growth = peak_growth_kib.get_future().get();
+  BOOST_TEST_MESSAGE("peak RSS grew by " << growth << " KiB while a 64 MiB line arrived");
+  BOOST_TEST(growth < 32 * 1024, "peak RSS grew by " << growth << " KiB");
+}
+
+BOOST_AUTO_TEST_CASE(an_over_long_last_line_at_end_of_stream_is_reported_too) {
+  tcp_server server;
+  server_thread st{[&](std::shared_future<void> done) {
+    int c = server.accept();
+    tcp_server::send_all(c, "a\nbb\nccccc\nddd\neeee");
+    ::close(c);
+    done.wait();
+  }};
+  auto c = fixtures::manual_conf();
+  c.set("sluice.streaming.socket.maxLineBytes", "3");
+  pipeline p{"127.0.0.1", server.port(), c};
+  p.ssc.start();
+  BOOST_REQUIRE(p.events->wait_errors(3)); // two long lines, then the end of stream
+  p.run_until(3);
+  p.finish();
+  st.join();
+  BOOST_TEST(p.out.records() == (strings{"a", "bb", "ddd"}), boost::test_tools::per_element());
+  auto errors = p.events->errors();
+  BOOST_REQUIRE_GE(errors.size(), 3u);
+  auto at = "socket_text_stream 127.0.0.1:" + std::to_string(server.port());
+  BOOST_TEST(errors[0].last_error
+             == at + ": dropped a line of 5 bytes, over the limit of 3 bytes "
+                     "(sluice.streaming.socket.maxLineBytes); receiving goes on with the next "
+                     "line");
+  BOOST_TEST(errors[1].last_error
+             == at + ": dropped a line of 4 bytes (cut by the end of the connection), over the "
+                     "limit of 3 bytes (sluice.streaming.socket.maxLineBytes); receiving goes on "
+                     "with the next line");
+  BOOST_TEST(errors[2].last_error.rfind("Lost connection to 127.0.0.1:", 0) == 0u,
+             errors[2].last_error);
+}
+
+BOOST_AUTO_TEST_CASE(max_line_bytes_is_a_checked_positive_integer) {
+  conf c;
+  BOOST_CHECK_EXCEPTION(c.set("sluice.streaming.socket.maxLineBytes", "0"),
+                        sluice::invalid_argument, [](const sluice::invalid_argument& e) {
+                          return std::string(e.what())
+                                 == "invalid value '0' for sluice.streaming.socket.maxLineBytes: "
+                                    "expected an integer >= 1";
+                        });
+  BOOST_CHECK_NO_THROW(c.set("sluice.streaming.socket.maxLineBytes", "1048576"));
 }
