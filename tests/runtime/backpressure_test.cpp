@@ -104,10 +104,12 @@ BOOST_AUTO_TEST_CASE(without_initial_rate_the_delay_stays_bounded_and_nothing_is
   }
   BOOST_TEST(reached); // 40 batches in 15 s: the delay did not pile up
   BOOST_TEST_REQUIRE(infos.size() >= static_cast<size_t>(batches));
-  // Batches 31-40 (after ~6 s of overload) start less than 5 intervals late
-  // (measured 0.1 s at most here, 0.4 s while the estimator settles);
-  // without the warm-up bound 1 batch of 40 completed in 15 s.
-  BOOST_TEST(worst_late_us < 5 * batch.count() * 1000);
+  // Batches 31-40 (after ~6 s of overload) start less than 1.5 s (7.5
+  // intervals) late: measured at most 0.1 s on an idle machine, 0.46 s with
+  // another 2-core load running; a delay growing batch after batch passes
+  // it within these 40. Without the warm-up bound 1 batch of 40 completed
+  // in 15 s.
+  BOOST_TEST(worst_late_us < 1'500'000);
   // Every record stored is counted exactly once: 0..n-1.
   int64_t n = produced->load();
   BOOST_TEST(n > 0);
