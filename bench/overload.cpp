@@ -275,7 +275,8 @@ int run(const options& o, bool backpressure, double rounds_per_us) {
   int64_t t0 = now_us();
   int64_t end = t0 + int64_t{o.seconds} * 1'000'000;
   while (now_us() < end)
-    std::this_thread::sleep_for(std::chrono::microseconds(std::min<int64_t>(end - now_us(), 200'000)));
+    std::this_thread::sleep_for(
+      std::chrono::microseconds(std::min<int64_t>(end - now_us(), 200'000)));
   auto es = listener->snapshot();
   int64_t rss_kb = proc_status_kb("VmHWM");
   // Drain: every written line must be counted before the context stops.

@@ -58,8 +58,8 @@ void receiver_source_base::spawn_supervision(const receiver_env& renv, const sou
     bool unbounded = max_rate <= 0 || max_rate == std::numeric_limits<int64_t>::max();
     if (unbounded && !c.get("sluice.streaming.backpressure.initialRate")) {
       double start = std::ceil(c.get_double("sluice.streaming.backpressure.pid.minRate", 100));
-      auto w = std::make_unique<warm_up_rate_estimator>(std::move(estimator_), env.info.batch.count(),
-                                                        std::max(start, 1.0));
+      auto w = std::make_unique<warm_up_rate_estimator>(
+        std::move(estimator_), env.info.batch.count(), std::clamp(start, 1.0, 1e9));
       caf::anon_send(supervisor_, rate_atom::value, static_cast<int64_t>(w->initial_rate()));
       estimator_ = std::move(w);
     }
