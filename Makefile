@@ -43,6 +43,7 @@ bench-run:
 	$(BUILD)/bench/state_scaling --master local[2]
 	$(BUILD)/bench/receiver_ingest --mode batch --seconds 5
 	$(BUILD)/bench/checkpoint_cost --master local[2]
+	$(BUILD)/bench/overload --seconds 60
 
 install: build
 	cmake --install $(BUILD)

@@ -1,10 +1,15 @@
 #include "sluice/detail/receiver_source.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include <spdlog/spdlog.h>
 
 #include "sluice/listener_bus.hpp"
 #include "sluice/log.hpp"
 #include "sluice/receiver_wal.hpp"
+#include "sluice/warm_up_rate_estimator.hpp"
 
 namespace sluice::detail {
 
@@ -59,8 +64,24 @@ void receiver_source_base::spawn_supervision(const receiver_env& renv, const sou
     };
   supervisor_ = sys_->spawn<caf::detached>(receiver_supervisor, std::move(r), policy, info,
                                            env.report, std::move(give_up));
-  if (c.get_bool("sluice.streaming.backpressure.enabled", false))
+  if (c.get_bool("sluice.streaming.backpressure.enabled", false)) {
     estimator_ = make_rate_estimator(c, env.info.batch);
+    // Neither initialRate nor maxRate: Spark would receive the first batches
+    // unbounded until the estimator's first rate (two batches later), which
+    // under overload queues minutes of work. Start at pid.minRate and let
+    // warm_up_rate_estimator raise the bound until the estimator takes over
+    // (the why and the rule are in its header). The rate reaches the
+    // limiter before start_atom: both go to the supervisor from this thread.
+    auto max_rate = c.get_int("sluice.streaming.receiver.maxRate", 0);
+    bool unbounded = max_rate <= 0 || max_rate == std::numeric_limits<int64_t>::max();
+    if (unbounded && !c.get("sluice.streaming.backpressure.initialRate")) {
+      double start = std::ceil(c.get_double("sluice.streaming.backpressure.pid.minRate", 100));
+      auto w = std::make_unique<warm_up_rate_estimator>(
+        std::move(estimator_), env.info.batch.count(), std::clamp(start, 1.0, 1e9));
+      caf::anon_send(supervisor_, rate_atom::value, static_cast<int64_t>(w->initial_rate()));
+      estimator_ = std::move(w);
+    }
+  }
 }
 
 void receiver_source_base::replay(int32_t stream, block_source& source,
