@@ -347,7 +347,9 @@ BOOST_AUTO_TEST_CASE(backpressure_brings_processing_under_the_batch_interval) {
   // target; measured 170-225 ms here); without it a batch would take
   // ~400 ms and the scheduling delay would grow by ~200 ms per batch.
   BOOST_TEST(proc[5] < 300'000);
-  BOOST_TEST(last_sched < 1'000'000);
+  // Unbounded, it would be ~8 s by batch 50; 2 s leaves room for a loaded
+  // 2-core machine (1.1-1.4 s seen there) while still catching growth.
+  BOOST_TEST(last_sched < 2'000'000);
   BOOST_TEST(recent < 6000); // the rate came down from 8000 records per batch
 }
 
