@@ -371,6 +371,11 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
                                               ssc.impl_->g->describe()))
     throw illegal_state("cannot recover from the checkpoint in " + checkpoint_dir
                         + ": the program builds a different graph (" + *diff + ")");
+  if (auto diff = detail::state_type_difference(split(meta->graph_fingerprint),
+                                                ssc.impl_->g->describe()))
+    throw illegal_state("cannot recover from the checkpoint in " + checkpoint_dir + ": " + *diff
+                        + "; its checkpointed state holds values of the old type (restore "
+                          "the old type, or start over with an empty checkpoint directory)");
   // Continue after the newest batch every stateful operator has state for:
   // later batches run again (outputs must be idempotent, SEMANTICS §5.30).
   int64_t from = meta->batch_time_ms;
