@@ -317,13 +317,22 @@ void sqlite_transaction::commit() {
   done_ = true;
 }
 
-std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
+void create_checkpoint_directory(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec)
-    throw storage_error("sluice: cannot create checkpoint directory " + dir + ": "
-                        + ec.message());
+  if (!ec)
+    return;
+  std::string why = ec.message();
+  std::error_code probe;
+  if (auto st = fs::status(dir, probe); !probe && fs::exists(st) && !fs::is_directory(st))
+    why += " (a file of that name exists)";
+  throw storage_error("sluice: cannot create checkpoint directory " + dir + ": " + why);
+}
+
+std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
+  namespace fs = std::filesystem;
+  create_checkpoint_directory(dir);
   auto file = (fs::path{dir} / "sluice.db").string();
   // 64 KiB pages: MB-sized rows span 16 times fewer overflow pages than with
   // SQLite's default of 4 KiB (ignored for an existing database).

@@ -104,10 +104,11 @@ std::string changed(const std::string& dir, const std::string& what) {
 
 BOOST_AUTO_TEST_CASE(a_changed_map_with_state_state_type_is_refused_by_name) {
   temp_dir dir{"types-mws"};
-  auto first = std::make_shared<std::vector<fixtures::batch_output<std::pair<std::string, int64_t>>>>();
+  using kv = std::pair<std::string, int64_t>;
+  auto first = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
   run(mws_program<int64_t>(dir.str(), {{"a"}, {"a", "b"}}, first), 2);
-  BOOST_TEST((first->back().records
-              == std::vector<std::pair<std::string, int64_t>>{{"a", 2}, {"b", 1}}));
+  BOOST_REQUIRE(!first->empty());
+  BOOST_TEST((first->back().records == std::vector<kv>{{"a", 2}, {"b", 1}}));
 
   // Before: "sluice::codec: 4 bytes left over after the decoded value" (a
   // smaller type), or silently wrong values (a type of the same size).
@@ -119,11 +120,14 @@ BOOST_AUTO_TEST_CASE(a_changed_map_with_state_state_type_is_refused_by_name) {
                                    "to double"));
 
   // The unchanged program recovers and counts on from the checkpointed state.
-  auto second = std::make_shared<std::vector<fixtures::batch_output<std::pair<std::string, int64_t>>>>();
-  run([&] { return streaming_context::get_or_create(dir.str(), mws_program<int64_t>(dir.str(), {{"a"}}, second)); },
-      1);
+  auto second = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
+  run([&] {
+    return streaming_context::get_or_create(dir.str(),
+                                            mws_program<int64_t>(dir.str(), {{"a"}}, second));
+  }, 1);
+  BOOST_REQUIRE(!second->empty());
   BOOST_TEST(second->front().t == 3000);
-  BOOST_TEST((second->front().records == std::vector<std::pair<std::string, int64_t>>{{"a", 3}}));
+  BOOST_TEST((second->front().records == std::vector<kv>{{"a", 3}}));
 }
 
 BOOST_AUTO_TEST_CASE(a_changed_update_state_by_key_key_or_state_type_is_refused_by_name) {
@@ -131,6 +135,7 @@ BOOST_AUTO_TEST_CASE(a_changed_update_state_by_key_key_or_state_type_is_refused_
   using kv = std::pair<std::string, int64_t>;
   auto first = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
   run(usbk_program<std::string, int64_t>(dir.str(), {{"a"}, {"a", "bb"}}, first), 2);
+  BOOST_REQUIRE(!first->empty());
   BOOST_TEST((first->back().records == std::vector<kv>{{"a", 2}, {"bb", 1}}));
 
   BOOST_TEST(refusal(dir.str(), usbk_program<std::string, int32_t>(dir.str(), {{"a"}}, {}))
@@ -145,9 +150,10 @@ BOOST_AUTO_TEST_CASE(a_changed_update_state_by_key_key_or_state_type_is_refused_
 
   auto second = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
   run([&] {
-    return streaming_context::get_or_create(dir.str(),
-                                            usbk_program<std::string, int64_t>(dir.str(), {{"bb"}}, second));
+    return streaming_context::get_or_create(
+      dir.str(), usbk_program<std::string, int64_t>(dir.str(), {{"bb"}}, second));
   }, 1);
+  BOOST_REQUIRE(!second->empty());
   BOOST_TEST(second->front().t == 3000);
   BOOST_TEST((second->front().records == std::vector<kv>{{"a", 2}, {"bb", 2}}));
 }
