@@ -84,6 +84,10 @@ class streaming_context {
 
   // -- configuration ------------------------------------------------------------
 
+  /// Sets the checkpoint directory, creating it (and its parents) if missing.
+  /// Throws invalid_argument for an empty name, illegal_state after start(),
+  /// and storage_error naming the directory and the cause when it cannot be
+  /// created (e.g. a file of that name exists).
   void checkpoint(const std::string& directory);
   void remember(duration d);
   void add_listener(std::shared_ptr<streaming_listener> listener);
@@ -91,9 +95,13 @@ class streaming_context {
   // -- lifecycle ----------------------------------------------------------------
 
   /// Plans the graph into actors and starts the clock. Throws illegal_state
-  /// without output operations or when already stopped.
+  /// without output operations, when already started or when stopped.
   void start();
-  /// Blocks until stopped; rethrows the error that stopped the context.
+  /// Blocks until stopped; rethrows the error that stopped the context. A
+  /// user function's exception comes back as "<operator> (operator <id>)
+  /// failed at batch <t> ms: <its message>", with its sluice type
+  /// (invalid_argument, illegal_state, no_such_element, storage_error) or
+  /// else as sluice::error.
   void await_termination();
   /// Returns true if the context stopped within `timeout` (rethrows errors).
   bool await_termination_or_timeout(duration timeout);
