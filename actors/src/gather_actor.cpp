@@ -1,5 +1,7 @@
 #include "sluice/gather_actor.hpp"
 
+#include "sluice/detail/user_failure.hpp"
+
 namespace sluice::detail {
 
 caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w, int gather) {
@@ -66,9 +68,25 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
           if (gp.node->checkpoints_history() && wr.restore_from)
             st.op->restore(state_checkpointer::restored(*gp.node, wr, 0));
         }
+      } catch (const std::exception& e) {
+        fail(e.what());
+        return;
+      }
+      std::optional<gather_result> result;
+      try {
+        // The node's own functions (transform, reduce, ...); an asynchronous
+        // op reports its later failures itself.
         auto* actor = static_cast<caf::event_based_actor*>(self);
         if (!st.op->compute_async(batch_time{t}, inputs, actor, done, fail))
-          done(st.op->compute(batch_time{t}, inputs));
+          result = st.op->compute(batch_time{t}, inputs);
+      } catch (const std::exception& e) {
+        fail(failure_message(*gp.node, t, e.what()));
+        return;
+      }
+      if (!result)
+        return;
+      try {
+        done(std::move(*result));
       } catch (const std::exception& e) {
         fail(e.what());
       }

@@ -1,5 +1,7 @@
 #include "sluice/job_scheduler.hpp"
 
+#include "sluice/detail/user_failure.hpp"
+
 namespace sluice::detail {
 
 namespace {
@@ -104,23 +106,33 @@ void finish(self_ptr self, int64_t t) {
     if (j == b.jobs.end() || !j->second)
       continue;
     output_operation_info op;
+    auto& node = *st.w->layout->gathers[static_cast<size_t>(outputs[k])].node;
     op.batch = batch_time{t};
     op.id = static_cast<int>(k);
-    op.name = st.w->layout->gathers[static_cast<size_t>(outputs[k])].node->name();
+    op.name = node.name();
     op.start_us = now_us();
     publish(self, {listener_event::kind::output_started, {}, op, {}, 0});
+    std::exception_ptr cause;
     try {
       in_job = true;
       j->second();
       in_job = false;
     } catch (const std::exception& e) {
       in_job = false;
-      op.failure_reason = e.what();
+      op.failure_reason = failure_message(node, t, e.what());
+      cause = std::current_exception();
     }
     op.end_us = now_us();
     publish(self, {listener_event::kind::output_completed, {}, op, {}, 0});
-    if (op.failure_reason)
-      fail(self, *op.failure_reason);
+    if (op.failure_reason) {
+      // on_failure sees the cause as the current exception (its type
+      // reaches await_termination).
+      try {
+        std::rethrow_exception(cause);
+      } catch (...) {
+        fail(self, *op.failure_reason);
+      }
+    }
   }
   b.info.processing_end_us = now_us();
   if (!st.failed) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sluice/checkpoint_store.hpp"
+#include "sluice/detail/user_failure.hpp"
 #include "sluice/fault_injector.hpp"
 
 namespace sluice::detail {
@@ -67,7 +68,9 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
           sp.head->restore_state(st.state.get(),
                                  state_checkpointer::restored(*sp.head, w, st.slot));
       }
-      auto r = sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
+      auto r = attributed(sp.head, [&] {
+        return sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
+      });
       st.checkpointer.at_batch(*sp.head, w, st.slot, t,
                                [&](bool full, auto& upserts, auto& removed) {
                                  return sp.head->checkpoint_state(st.state.get(), full, upserts,
@@ -86,7 +89,7 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
       send_none(self, sp, t);
       return;
     } else {
-      input.push_back({st.slot, sp.head->reduce(ports)});
+      input.push_back({st.slot, attributed(sp.head, [&] { return sp.head->reduce(ports); })});
     }
   } else if (none) {
     send_none(self, sp, t);
@@ -105,9 +108,14 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
     if (!st.writer)
       st.writer = target.head->make_writer(static_cast<size_t>(c.port));
     auto ch = build(sp, st.writer->input(), chain{});
-    for (auto& p : input)
-      ch.head->feed(std::move(p));
-    send_buckets(self, w, c, t, st.slot, st.writer->take());
+    // What the links do not attribute comes from the writer: the shuffle
+    // node's map-side functions (reduce_by_key's combine).
+    auto buckets = attributed(target.head, [&] {
+      for (auto& p : input)
+        ch.head->feed(std::move(p));
+      return st.writer->take();
+    });
+    send_buckets(self, w, c, t, st.slot, std::move(buckets));
     return;
   }
   chain ch;
@@ -134,9 +142,12 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
         auto& target = w.layout->stages[static_cast<size_t>(c.target)];
         auto writer = target.head->make_writer(static_cast<size_t>(c.port));
         auto feed = sp.tail()->make_feeder(writer->input());
-        for (auto& p : mine)
-          feed->feed(std::move(p));
-        send_buckets(self, w, c, t, st.slot, writer->take());
+        auto buckets = attributed(target.head, [&] {
+          for (auto& p : mine)
+            feed->feed(std::move(p));
+          return writer->take();
+        });
+        send_buckets(self, w, c, t, st.slot, std::move(buckets));
         break;
       }
     }
@@ -167,8 +178,12 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
       st.batches.erase(t);
       try {
         run_batch(self, t, msgs);
-      } catch (const std::exception& e) {
+      } catch (const user_failure& e) {
         st.writer.reset(); // may hold part of the failed batch
+        self->send(st.w->scheduler, batch_failed{t, failure_message(*e.node(), t, e.what()),
+                                                 e.cause()});
+      } catch (const std::exception& e) {
+        st.writer.reset();
         self->send(st.w->scheduler, batch_failed{t, e.what(), std::current_exception()});
       }
     },

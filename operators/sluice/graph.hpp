@@ -2,12 +2,14 @@
 // ids) and the output operations in registration order.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/errors.hpp"
@@ -17,6 +19,9 @@
 namespace sluice::detail {
 
 class source_base;
+
+/// Separates a graph description line from each of its state types.
+inline constexpr std::string_view type_separator = " | ";
 
 /// The batches one node remembers for slice() (ssc.remember). Written on the
 /// job thread, read by slice() on any thread.
@@ -91,6 +96,8 @@ class graph {
   /// One line per node, in id order: what a checkpoint's graph fingerprint
   /// holds. The same program builds the same lines in every process and
   /// every build, so a restarted driver can match state to operators by id.
+  /// A node with checkpointed state ends its line with its state types,
+  /// " | key=string | state=int64" (FORMAT.md "Graph description").
   std::vector<std::string> describe() const {
     std::vector<std::string> out;
     for (auto& n : nodes_) {
@@ -101,6 +108,10 @@ class graph {
         line += (i ? "," : "") + std::to_string(n->parents()[i]->id());
       if (n->partitions() > 0)
         line += " partitions=" + std::to_string(n->partitions());
+      for (auto& [role, type] : n->state_types()) {
+        line += type_separator;
+        line += role + "=" + type;
+      }
       out.push_back(std::move(line));
     }
     return out;
@@ -122,8 +133,14 @@ class graph {
   std::vector<source_base*> sources_;
 };
 
-/// Returns nullopt when two graph descriptions are equal, else a message
-/// naming the first difference (for a refused recovery).
+/// Returns a description line without its state types.
+inline std::string_view line_without_types(std::string_view line) {
+  return line.substr(0, line.find(type_separator));
+}
+
+/// Returns nullopt when two graph descriptions have the same nodes, else a
+/// message naming the first difference (for a refused recovery). State types
+/// are left to state_type_difference.
 inline std::optional<std::string> describe_difference(const std::vector<std::string>& saved,
                                                       const std::vector<std::string>& built) {
   for (size_t i = 0; i < std::max(saved.size(), built.size()); ++i) {
@@ -131,9 +148,60 @@ inline std::optional<std::string> describe_difference(const std::vector<std::str
       return "the program builds an extra node: '" + built[i] + "'";
     if (i >= built.size())
       return "the checkpoint has a node the program no longer builds: '" + saved[i] + "'";
-    if (saved[i] != built[i])
+    if (line_without_types(saved[i]) != line_without_types(built[i]))
       return "node " + std::to_string(i) + " differs: the checkpoint has '" + saved[i]
              + "', the program builds '" + built[i] + "'";
+  }
+  return std::nullopt;
+}
+
+/// For two descriptions without a describe_difference: returns nullopt when
+/// every node's state types are the same, else a message naming the first
+/// node whose types changed and each changed type, e.g. "map_with_state
+/// (operator 3): state type changed from int64 to int32". A saved line
+/// without types (written before types were recorded) matches any types.
+inline std::optional<std::string> state_type_difference(const std::vector<std::string>& saved,
+                                                        const std::vector<std::string>& built) {
+  // role -> type, in line order
+  auto types_of = [](std::string_view line) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto at = line.find(type_separator); at != std::string_view::npos;) {
+      line.remove_prefix(at + type_separator.size());
+      at = line.find(type_separator);
+      auto item = line.substr(0, at);
+      auto eq = item.find('=');
+      out.emplace_back(item.substr(0, eq),
+                       eq == std::string_view::npos ? "" : item.substr(eq + 1));
+    }
+    return out;
+  };
+  for (size_t i = 0; i < std::min(saved.size(), built.size()); ++i) {
+    auto before = types_of(saved[i]);
+    if (before.empty())
+      continue;
+    auto after = types_of(built[i]);
+    std::string changes;
+    auto note = [&](const std::string& role, const std::string& from, const std::string& to) {
+      changes += (changes.empty() ? "" : ", ") + role + " type changed from " + from + " to "
+                 + to;
+    };
+    for (auto& [role, type] : before) {
+      auto j = std::find_if(after.begin(), after.end(), [&](auto& a) { return a.first == role; });
+      if (j == after.end())
+        note(role, type, "none");
+      else if (j->second != type)
+        note(role, type, j->second);
+    }
+    for (auto& [role, type] : after)
+      if (std::none_of(before.begin(), before.end(), [&](auto& b) { return b.first == role; }))
+        note(role, "none", type);
+    if (!changes.empty()) {
+      // "<id> <name> kind=..."
+      std::string_view line = built[i];
+      auto name_at = line.find(' ') + 1;
+      auto name = line.substr(name_at, line.find(' ', name_at) - name_at);
+      return std::string{name} + " (operator " + std::to_string(i) + "): " + changes;
+    }
   }
   return std::nullopt;
 }

@@ -153,6 +153,12 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     else
       return "its key and state types need a sluice::codec to be checkpointed";
   }
+  std::vector<std::pair<std::string, std::string>> state_types() const override {
+    if constexpr (encodable<K> && encodable<S>)
+      return {{"key", codec_type_name<K>()}, {"state", codec_type_name<S>()}};
+    else
+      return {};
+  }
   duration default_checkpoint_interval() const override { return this->slide() * 10; }
   bool requires_checkpoint() const override { return true; }
 

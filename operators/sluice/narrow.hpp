@@ -1,11 +1,13 @@
 // Narrow operators: map, flat_map, filter, glom, map_partitions. Each one
-// wraps the next emitter of its chain, so a chain runs as one pass.
+// wraps the next emitter of its chain, so a chain runs as one pass. Each
+// attributes its user function's exceptions to its node (user_failure).
 #pragma once
 
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "sluice/detail/user_failure.hpp"
 #include "sluice/node.hpp"
 
 namespace sluice::detail {
@@ -13,24 +15,28 @@ namespace sluice::detail {
 template <class T, class U, class F>
 class map_link final : public emitter<T> {
  public:
-  map_link(F f, emitter_base* down) : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)) {}
+  map_link(F f, emitter_base* down, const node_base* n)
+      : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)), node_(n) {}
   void open(int32_t p) override { down_->open(p); }
-  void push(T&& x) override { down_->push(f_(std::move(x))); }
+  void push(T&& x) override {
+    down_->push(attributed(node_, [&]() -> U { return f_(std::move(x)); }));
+  }
   void close() override { down_->close(); }
 
  private:
   F f_; // a copy per slot and batch: user closures never run concurrently
   emitter<U>* down_;
+  const node_base* node_;
 };
 
 template <class T, class U, class F>
 class flat_map_link final : public emitter<T> {
  public:
-  flat_map_link(F f, emitter_base* down)
-      : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)) {}
+  flat_map_link(F f, emitter_base* down, const node_base* n)
+      : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)), node_(n) {}
   void open(int32_t p) override { down_->open(p); }
   void push(T&& x) override {
-    auto&& range = f_(std::move(x));
+    auto&& range = attributed(node_, [&]() -> decltype(auto) { return f_(std::move(x)); });
     for (auto&& y : range) {
       if constexpr (std::is_same_v<std::decay_t<decltype(y)>, U>)
         down_->push(std::move(y));
@@ -43,15 +49,17 @@ class flat_map_link final : public emitter<T> {
  private:
   F f_;
   emitter<U>* down_;
+  const node_base* node_;
 };
 
 template <class T, class F>
 class filter_link final : public emitter<T> {
  public:
-  filter_link(F f, emitter_base* down) : f_(std::move(f)), down_(static_cast<emitter<T>*>(down)) {}
+  filter_link(F f, emitter_base* down, const node_base* n)
+      : f_(std::move(f)), down_(static_cast<emitter<T>*>(down)), node_(n) {}
   void open(int32_t p) override { down_->open(p); }
   void push(T&& x) override {
-    if (f_(std::as_const(x)))
+    if (attributed(node_, [&]() -> bool { return f_(std::as_const(x)); }))
       down_->push(std::move(x));
   }
   void close() override { down_->close(); }
@@ -59,18 +67,19 @@ class filter_link final : public emitter<T> {
  private:
   F f_;
   emitter<T>* down_;
+  const node_base* node_;
 };
 
 /// Buffers a whole partition, applies `f(const std::vector<T>&) -> std::vector<U>`.
 template <class T, class U, class F>
 class partition_link final : public emitter<T> {
  public:
-  partition_link(F f, emitter_base* down)
-      : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)) {}
+  partition_link(F f, emitter_base* down, const node_base* n)
+      : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)), node_(n) {}
   void open(int32_t p) override { down_->open(p); }
   void push(T&& x) override { buf_.push_back(std::move(x)); }
   void close() override {
-    auto out = f_(std::as_const(buf_));
+    auto out = attributed(node_, [&] { return f_(std::as_const(buf_)); });
     buf_.clear();
     for (auto& y : out)
       down_->push(U(std::move(y)));
@@ -80,6 +89,7 @@ class partition_link final : public emitter<T> {
  private:
   F f_;
   emitter<U>* down_;
+  const node_base* node_;
   std::vector<T> buf_;
 };
 
@@ -91,7 +101,7 @@ class narrow_node final : public node<U> {
       : node<U>(node_kind::narrow, std::move(name), parent->slide(), {parent}), f_(std::move(f)) {}
 
   std::unique_ptr<emitter_base> wrap(emitter_base* down) const override {
-    return std::make_unique<Link<T, U, F>>(f_, down);
+    return std::make_unique<Link<T, U, F>>(f_, down, this);
   }
 
  private:

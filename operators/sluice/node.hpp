@@ -155,6 +155,11 @@ class node_base {
   /// Why this node's state cannot be checkpointed (a type without a
   /// sluice::codec), or empty. start() refuses a checkpointed context then.
   virtual std::string checkpoint_codec_problem() const { return {}; }
+  /// The types whose codec bytes this node's checkpointed state holds, as
+  /// (role, codec_type_name) pairs, e.g. {{"key", "string"}, {"state",
+  /// "int64"}}: the graph description records them so a recovery refuses a
+  /// changed type (FORMAT.md "Graph description"). Empty without state.
+  virtual std::vector<std::pair<std::string, std::string>> state_types() const { return {}; }
 
   /// The checkpoint interval set by dstream::checkpoint, or zero.
   duration checkpoint_interval() const { return checkpoint_interval_; }

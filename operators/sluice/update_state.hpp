@@ -36,6 +36,12 @@ class update_state_node final : public node<std::pair<K, S>> {
     else
       return "its key and state types need a sluice::codec to be checkpointed";
   }
+  std::vector<std::pair<std::string, std::string>> state_types() const override {
+    if constexpr (encodable<K> && encodable<S>)
+      return {{"key", codec_type_name<K>()}, {"state", codec_type_name<S>()}};
+    else
+      return {};
+  }
   duration default_checkpoint_interval() const override {
     return default_state_checkpoint_interval(this->slide());
   }

@@ -31,6 +31,12 @@ class window_node final : public node<T> {
       return "its record type needs a sluice::codec for the window's batches to be "
              "checkpointed";
   }
+  std::vector<std::pair<std::string, std::string>> state_types() const override {
+    if constexpr (encodable<T>)
+      return {{"records", codec_type_name<T>()}};
+    else
+      return {};
+  }
   duration default_checkpoint_interval() const override {
     return default_state_checkpoint_interval(this->slide());
   }
@@ -161,6 +167,12 @@ class inverse_window_node final : public node<std::pair<K, V>> {
       return {};
     else
       return "its key and value types need a sluice::codec to be checkpointed";
+  }
+  std::vector<std::pair<std::string, std::string>> state_types() const override {
+    if constexpr (encodable<K> && encodable<V>)
+      return {{"key", codec_type_name<K>()}, {"value", codec_type_name<V>()}};
+    else
+      return {};
   }
   bool requires_checkpoint() const override { return true; }
   duration default_checkpoint_interval() const override {

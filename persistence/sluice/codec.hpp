@@ -25,7 +25,9 @@ class codec_error : public std::runtime_error {
 /// `encode` produces; it leaves `in` unspecified then. Built in for arithmetic
 /// types, bool, std::string, std::pair, std::tuple, std::optional, std::vector,
 /// std::map, std::unordered_map, Protobuf messages and types with a CAF-style
-/// `inspect` overload. Users may specialize it for their own types.
+/// `inspect` overload. Users may specialize it for their own types, and
+/// should name them: `static constexpr std::string_view type_name = "...";`
+/// (see `codec_type_name`: checkpoints record it to refuse a changed type).
 /// @note Codec bytes are not self-describing: decode with the type that encoded.
 template <class T>
 struct codec;
@@ -47,6 +49,7 @@ concept encodable = requires(const T& x, std::string& out, std::string_view& in)
 #include "sluice/detail/codec_std.hpp"
 #include "sluice/detail/codec_protobuf.hpp"
 #include "sluice/detail/codec_inspect.hpp"
+#include "sluice/detail/codec_type_name.hpp"
 
 namespace sluice {
 

@@ -251,6 +251,12 @@ class sqlite_transaction {
   bool done_ = false;
 };
 
+/// Creates checkpoint directory `dir` and its parents if missing. Throws
+/// `storage_error` naming `dir` and the cause when it cannot: "sluice: cannot
+/// create checkpoint directory <dir>: Not a directory (a file of that name
+/// exists)", "...: Permission denied".
+void create_checkpoint_directory(const std::string& dir);
+
 /// Opens (creating the directory and the file if needed) `<dir>/sluice.db`,
 /// the one database of a checkpoint directory, with 64 KiB pages for a new
 /// file (FORMAT.md "The database file"). A new file is built under a

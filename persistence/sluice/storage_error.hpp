@@ -19,11 +19,22 @@ class storage_error : public error {
   using error::error;
 };
 
+/// Thrown when stored data is damaged: the database file is empty or not a
+/// sluice database, SQLite finds its image malformed, a record fails its
+/// checks, or no checkpoint of a directory can be recovered. Unlike other
+/// storage errors (a full disk, a missing directory), retrying cannot help;
+/// `get_or_create` starts over on it only when asked to
+/// (`sluice.streaming.checkpoint.startFreshIfCorrupt`).
+class storage_corruption : public storage_error {
+ public:
+  using storage_error::storage_error;
+};
+
 /// Thrown when a stored record fails its checks: a torn or corrupt frame
 /// (FORMAT.md "Frames"), a payload that is not the expected Protobuf message,
 /// or a payload whose keys disagree with its row's key columns. Such a record
 /// is never returned to the caller.
-class wal_corruption : public storage_error {
+class wal_corruption : public storage_corruption {
  public:
   /// Builds "sluice: corrupt record in <file>, table <table>, row <row_id>:
   /// <defect>: <detail>".

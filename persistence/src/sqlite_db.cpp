@@ -50,6 +50,15 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> identity_of(const std::st
                                                  static_cast<std::uint64_t>(st.st_ino)};
 }
 
+/// Throws `msg` as `storage_corruption` when SQLite says the file is damaged
+/// or not a database, else as `storage_error`.
+[[noreturn]] void throw_for(int rc, const std::string& msg) {
+  auto primary = rc & 0xff;
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+    throw storage_corruption(msg);
+  throw storage_error(msg);
+}
+
 std::string message(const std::string& path, sqlite3* db, std::string_view op, int rc) {
   std::string msg = "sluice: sqlite ";
   msg += op;
@@ -119,7 +128,7 @@ void sqlite_stmt::fail(std::string_view op, int rc) {
   auto msg = message(db_->path(), db_->native_handle(), std::string{op} + " of " + quoted(sql()),
                      rc);
   sqlite3_reset(stmt_);
-  throw storage_error(msg);
+  throw_for(rc, msg);
 }
 
 sqlite_stmt& sqlite_stmt::bind_int64(int index, std::int64_t x) {
@@ -227,7 +236,7 @@ sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), o
   if (rc != SQLITE_OK) {
     auto msg = message(path_, db_, "open", rc);
     sqlite3_close(db_);
-    throw storage_error(msg);
+    throw_for(rc, msg);
   }
   try {
     sqlite3_extended_result_codes(db_, 1);
@@ -256,7 +265,7 @@ sqlite_db::~sqlite_db() {
 }
 
 void sqlite_db::fail(std::string_view op, int rc) const {
-  throw storage_error(message(path_, db_, op, rc));
+  throw_for(rc, message(path_, db_, op, rc));
 }
 
 sqlite_stmt sqlite_db::prepare(std::string_view sql) {
@@ -354,23 +363,33 @@ void sqlite_transaction::commit() {
   done_ = true;
 }
 
-std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
+void create_checkpoint_directory(const std::string& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec)
-    throw storage_error("sluice: cannot create checkpoint directory " + dir + ": "
-                        + ec.message());
-  if (!fs::is_directory(dir, ec))
-    throw storage_error("sluice: the checkpoint directory " + dir
-                        + " is not a directory");
+  if (!ec) {
+    if (!fs::is_directory(dir, ec))
+      throw storage_error("sluice: cannot create checkpoint directory " + dir
+                          + ": Not a directory");
+    return;
+  }
+  std::string why = ec.message();
+  std::error_code probe;
+  if (auto st = fs::status(dir, probe); !probe && fs::exists(st) && !fs::is_directory(st))
+    why += " (a file of that name exists)";
+  throw storage_error("sluice: cannot create checkpoint directory " + dir + ": " + why);
+}
+
+std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
+  namespace fs = std::filesystem;
+  create_checkpoint_directory(dir);
   auto file = (fs::path{dir} / "sluice.db").string();
   // 64 KiB pages: MB-sized rows span 16 times fewer overflow pages than with
   // SQLite's default of 4 KiB (ignored for an existing database).
   sqlite_db::options opts{.synchronous = sync, .page_size = 65536};
   auto wal = file + "-wal";
   if (!fs::exists(file, ec) && fs::exists(wal, ec) && fs::file_size(wal, ec) > 0 && !ec)
-    throw storage_error("sluice: " + file + " is missing but its write-ahead file " + wal
+    throw storage_corruption("sluice: " + file + " is missing but its write-ahead file " + wal
                         + " is there: the checkpoint database was deleted or moved");
   if (!fs::exists(file, ec)) {
     // Built aside and linked into place whole: link() never replaces a file
@@ -391,7 +410,7 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
       throw storage_error("sluice: cannot create " + file + ": "
                           + std::generic_category().message(e));
   } else if (fs::file_size(file, ec) == 0 && !ec) {
-    throw storage_error("sluice: " + file
+    throw storage_corruption("sluice: " + file
                         + " is empty (0 bytes): the checkpoint database was truncated or "
                           "damaged (sluice never leaves an empty one)");
   }
@@ -399,7 +418,7 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
   if (db->query_int64("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
         .value_or(0)
       == 0)
-    throw storage_error("sluice: " + file
+    throw storage_corruption("sluice: " + file
                         + " has no sluice tables: it is not a sluice checkpoint database, or "
                           "it was damaged");
   return db;

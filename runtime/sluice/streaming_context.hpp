@@ -38,8 +38,16 @@ class streaming_context {
   streaming_context(streaming_context&&) noexcept;
   streaming_context& operator=(streaming_context&&) noexcept;
 
-  /// Builds the context with `create` (recovery from `checkpoint_dir` is the
-  /// checkpoint issue's; until then this always calls `create`).
+  /// Builds the context with `create` (Spark's getOrCreate: the program
+  /// must build the same graph every time) and, when `checkpoint_dir` holds
+  /// a checkpoint, sets it up to recover from the newest one whose metadata
+  /// and state verify (README "Checkpoints and recovery"). Throws
+  /// `illegal_state` when the graph or a state type changed,
+  /// `storage_corruption` (a `storage_error`) naming the directory when
+  /// checkpoints exist but none can be recovered, unless
+  /// `sluice.streaming.checkpoint.startFreshIfCorrupt=true` (then the damaged
+  /// database is moved aside and the context starts fresh, saying so on
+  /// stderr), and `storage_error` when the directory cannot be used.
   static streaming_context get_or_create(const std::string& checkpoint_dir,
                                          std::function<streaming_context()> create);
 
@@ -98,6 +106,10 @@ class streaming_context {
 
   // -- configuration ------------------------------------------------------------
 
+  /// Sets the checkpoint directory, creating it (and its parents) if missing.
+  /// Throws invalid_argument for an empty name, illegal_state after start(),
+  /// and storage_error naming the directory and the cause when it cannot be
+  /// created (e.g. a file of that name exists).
   void checkpoint(const std::string& directory);
   void remember(duration d);
   void add_listener(std::shared_ptr<streaming_listener> listener);
@@ -105,9 +117,13 @@ class streaming_context {
   // -- lifecycle ----------------------------------------------------------------
 
   /// Plans the graph into actors and starts the clock. Throws illegal_state
-  /// without output operations or when already stopped.
+  /// without output operations, when already started or when stopped.
   void start();
-  /// Blocks until stopped; rethrows the error that stopped the context.
+  /// Blocks until stopped; rethrows the error that stopped the context. A
+  /// user function's exception comes back as "<operator> (operator <id>)
+  /// failed at batch <t> ms: <its message>", with its sluice type
+  /// (invalid_argument, illegal_state, no_such_element, storage_error) or
+  /// else as sluice::error.
   void await_termination();
   /// Returns true if the context stopped within `timeout` (rethrows errors).
   bool await_termination_or_timeout(duration timeout);

@@ -74,8 +74,12 @@ class context_impl {
   std::mutex mtx_;
   std::condition_variable cv_;
   context_state state_ = context_state::initialized;
+  bool starting_ = false;             // start() is running
   std::optional<std::string> error_;
-  bool storage_failure_ = false;      // error_ came from a storage_error
+  /// The sluice type of the exception behind error_, rethrown with its message.
+  enum class failure_type : uint8_t { error, storage, invalid_argument, illegal_state,
+                                      no_such_element };
+  failure_type failure_type_ = failure_type::error;
   /// Throws what stopped the context, if anything (mtx_ held).
   void rethrow_failure() const;
   std::optional<bool> stop_request_;  // graceful?

@@ -70,7 +70,7 @@ std::optional<recovery_point> choose_recovery_point(checkpoint_store& store, con
     // Nothing but an empty database: a program that never got to its first
     // checkpoint. Data rows without metadata mean the metadata was lost.
     if (auto n = store.data_row_count(); n > 0)
-      throw storage_error("sluice: the checkpoint database " + store.path() + " has " + std::to_string(n)
+      throw storage_corruption("sluice: the checkpoint database " + store.path() + " has " + std::to_string(n)
                           + " state and write-ahead log rows but no metadata checkpoint");
     return std::nullopt;
   }
@@ -84,9 +84,14 @@ std::optional<recovery_point> choose_recovery_point(checkpoint_store& store, con
       continue;
     }
     auto& m = *gen.checkpoint;
-    if (auto diff = describe_difference(split_lines(m.graph_fingerprint), built))
+    auto saved = split_lines(m.graph_fingerprint);
+    if (auto diff = describe_difference(saved, built))
       throw illegal_state("cannot recover from the checkpoint in " + dir
                           + ": the program builds a different graph (" + *diff + ")");
+    if (auto diff = state_type_difference(saved, built))
+      throw illegal_state("cannot recover from the checkpoint in " + dir + ": " + *diff
+                          + "; its checkpointed state holds values of the old type (restore "
+                            "the old type, or start over with an empty checkpoint directory)");
     auto from = state_time_for(store, parts, m, batch);
     if (auto* defect = std::get_if<std::string>(&from)) {
       point.passed_over.push_back(at + " needs a damaged state checkpoint: " + *defect);
@@ -101,7 +106,7 @@ std::optional<recovery_point> choose_recovery_point(checkpoint_store& store, con
   std::string why;
   for (auto& p : point.passed_over)
     why += (why.empty() ? "" : "; ") + p;
-  throw storage_error("sluice: no checkpoint in " + store.path() + " can be recovered: " + why);
+  throw storage_corruption("sluice: no checkpoint in " + store.path() + " can be recovered: " + why);
 }
 
 std::string set_aside_damaged(const std::string& dir) {

@@ -8,6 +8,7 @@
 #include "recovery.hpp"
 #include "shutdown_hook.hpp"
 #include "sluice/fault_injector.hpp"
+#include "sluice/sqlite_db.hpp"
 #include "sluice/storage_error.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
@@ -47,11 +48,22 @@ context_impl::~context_impl() {
 void context_impl::start() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (state_ == context_state::active)
-      return; // Spark: starting an active context only warns
+    // Spark only warns here; sluice refuses, as it refuses other misuse.
+    if (state_ == context_state::active || starting_)
+      throw illegal_state("StreamingContext has already been started");
     if (state_ == context_state::stopped)
       throw illegal_state("StreamingContext has already been stopped");
+    starting_ = true;
   }
+  // A start that throws leaves the context startable (e.g. after adding the
+  // missing output operation).
+  struct clear_starting {
+    context_impl* self;
+    ~clear_starting() {
+      std::lock_guard<std::mutex> guard{self->mtx_};
+      self->starting_ = false;
+    }
+  } clear{this};
   if (g->outputs().empty())
     throw illegal_state("requirement failed: No output operations registered, so nothing to "
                         "execute");
@@ -277,13 +289,20 @@ void context_impl::request_stop(bool graceful) {
 
 void context_impl::fail(std::string what) {
   // Callers report from inside their catch block: the exception in flight
-  // says whether storage failed (a full or read-only disk, a corrupt row).
-  bool storage = false;
+  // gives the type await_termination rethrows (storage_error for a full or
+  // read-only disk or a corrupt row; a user function's sluice::error kind).
+  auto type = failure_type::error;
   if (auto cause = std::current_exception()) {
     try {
       std::rethrow_exception(cause);
     } catch (const storage_error&) {
-      storage = true;
+      type = failure_type::storage;
+    } catch (const invalid_argument&) {
+      type = failure_type::invalid_argument;
+    } catch (const illegal_state&) {
+      type = failure_type::illegal_state;
+    } catch (const no_such_element&) {
+      type = failure_type::no_such_element;
     } catch (...) {
     }
   }
@@ -291,7 +310,7 @@ void context_impl::fail(std::string what) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!error_) {
       error_ = std::move(what);
-      storage_failure_ = storage;
+      failure_type_ = type;
     }
   }
   request_stop(false);
@@ -300,8 +319,18 @@ void context_impl::fail(std::string what) {
 void context_impl::rethrow_failure() const {
   if (!error_)
     return;
-  if (storage_failure_)
-    throw storage_error(*error_);
+  switch (failure_type_) {
+    case failure_type::storage:
+      throw storage_error(*error_);
+    case failure_type::invalid_argument:
+      throw invalid_argument(*error_);
+    case failure_type::illegal_state:
+      throw illegal_state(*error_);
+    case failure_type::no_such_element:
+      throw no_such_element(*error_);
+    case failure_type::error:
+      break;
+  }
   throw error(*error_);
 }
 
@@ -408,10 +437,11 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
   try {
     auto store = checkpoint_store::open(checkpoint_dir);
     point = detail::choose_recovery_point(*store, *impl.g, impl.batch, checkpoint_dir);
-  } catch (const storage_error& e) {
+  } catch (const storage_corruption& e) {
     // Damaged: refuse, unless the user asked to start over (never silently).
+    // Other storage errors (a full disk, a missing directory) propagate.
     if (!impl.cfg.get_bool("sluice.streaming.checkpoint.startFreshIfCorrupt", false))
-      throw storage_error("sluice: cannot recover from the checkpoint in " + checkpoint_dir
+      throw storage_corruption("sluice: cannot recover from the checkpoint in " + checkpoint_dir
                           + ": " + without_prefix(e.what())
                           + " (to start from nothing instead, keeping the damaged database "
                             "aside, set sluice.streaming.checkpoint.startFreshIfCorrupt=true)");
@@ -437,9 +467,11 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
 }
 
 void streaming_context::checkpoint(const std::string& directory) {
+  if (impl_->g->started())
+    throw illegal_state("checkpoint(dir) must be called before start()");
   if (directory.empty())
     throw invalid_argument("checkpoint: the directory must not be empty");
-  std::filesystem::create_directories(directory);
+  create_checkpoint_directory(directory);
   impl_->checkpoint_dir = directory;
 }
 

@@ -51,7 +51,37 @@ struct opaque {
   int x = 0;
 };
 
+// Two user codecs: one names its type, one does not.
+struct celsius {
+  double degrees = 0;
+};
+
+struct kelvin {
+  double degrees = 0;
+};
+
 } // namespace app
+
+template <>
+struct sluice::codec<app::celsius> {
+  static constexpr std::string_view type_name = "app.celsius";
+  static void encode(const app::celsius& x, std::string& out) {
+    codec<double>::encode(x.degrees, out);
+  }
+  static app::celsius decode(std::string_view& in) {
+    return {codec<double>::decode(in)};
+  }
+};
+
+template <>
+struct sluice::codec<app::kelvin> {
+  static void encode(const app::kelvin& x, std::string& out) {
+    codec<double>::encode(x.degrees, out);
+  }
+  static app::kelvin decode(std::string_view& in) {
+    return {codec<double>::decode(in)};
+  }
+};
 
 namespace {
 
@@ -258,6 +288,31 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_rejected) {
                 "parse as this message");
   BOOST_TEST(decode_error<std::int8_t>("\x01\x02")
              == "sluice::codec: 1 byte left over after the decoded value");
+}
+
+BOOST_AUTO_TEST_CASE(type_names_follow_the_codec_structure) {
+  using sluice::codec_type_name;
+  BOOST_TEST((codec_type_name<std::int64_t>() == "int64"));
+  BOOST_TEST((codec_type_name<long long>() == "int64"));
+  BOOST_TEST((codec_type_name<std::int32_t>() == "int32"));
+  BOOST_TEST((codec_type_name<std::uint16_t>() == "uint16"));
+  BOOST_TEST((codec_type_name<double>() == "double"));
+  BOOST_TEST((codec_type_name<bool>() == "bool"));
+  BOOST_TEST((codec_type_name<char>() == "char"));
+  BOOST_TEST((codec_type_name<std::string>() == "string"));
+  BOOST_TEST((codec_type_name<std::pair<std::string, std::int64_t>>() == "pair<string,int64>"));
+  BOOST_TEST((codec_type_name<std::tuple<int, std::string, bool>>() == "tuple<int32,string,bool>"));
+  BOOST_TEST((codec_type_name<std::tuple<>>() == "tuple<>"));
+  BOOST_TEST((codec_type_name<std::vector<std::optional<double>>>() == "vector<optional<double>>"));
+  // Equal bytes, equal names.
+  BOOST_TEST((codec_type_name<std::map<std::string, int>>() == "map<string,int32>"));
+  BOOST_TEST((codec_type_name<std::unordered_map<std::string, int>>() == "map<string,int32>"));
+  BOOST_TEST((codec_type_name<sluice::pb::RecordBatch>() == "sluice.pb.RecordBatch"));
+  BOOST_TEST((codec_type_name<app::reading>() == "struct{int32,bool,string,vector<double>}"));
+  BOOST_TEST((codec_type_name<app::tagged>()
+             == "tagged{int16,optional<struct{int32,bool,string,vector<double>}>}"));
+  BOOST_TEST((codec_type_name<app::celsius>() == "app.celsius"));
+  BOOST_TEST((codec_type_name<std::vector<app::kelvin>>() == "vector<custom>"));
 }
 
 BOOST_AUTO_TEST_CASE(decode_consumes_only_its_own_bytes) {

@@ -79,7 +79,7 @@ BOOST_AUTO_TEST_CASE(user_exception_stops_context_and_is_rethrown) {
   ssc.start();
   ssc.manual_clock().advance(seconds(2));
   auto msg = message_of<sluice::error>([&] { ssc.await_termination(); });
-  BOOST_TEST(contains(msg, "bad record 3"));
+  BOOST_TEST(msg == "map (operator 1) failed at batch 2000 ms: bad record 3");
 }
 
 BOOST_AUTO_TEST_CASE(exception_in_output_operation_is_rethrown) {
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(exception_in_output_operation_is_rethrown) {
   ssc.start();
   ssc.manual_clock().advance(seconds(1));
   BOOST_TEST(message_of<sluice::error>([&] { ssc.await_termination(); })
-             == "sink failed with 1 records");
+             == "foreach_rdd (operator 1) failed at batch 1000 ms: sink failed with 1 records");
 }
 
 BOOST_AUTO_TEST_CASE(stop_from_inside_an_output_operation) {

@@ -199,16 +199,21 @@ BOOST_AUTO_TEST_CASE(state_api_errors_fail_the_batch_with_spark_messages) {
     ssc.manual_clock().advance(seconds(1));
     return message_of([&] { ssc.await_termination(); });
   };
-  BOOST_TEST(fail_with([](state<int>& s) { s.get(); }) == "State is not set");
+  // Operators: 0 queue_stream, 1 map, 2 map_with_state.
+  const std::string failed = "map_with_state (operator 2) failed at batch 1000 ms: ";
+  BOOST_TEST(fail_with([](state<int>& s) { s.get(); }) == failed + "State is not set");
   BOOST_TEST(fail_with([](state<int>& s) {
                s.update(1);
                s.remove();
                s.update(2);
-             }) == "requirement failed: Cannot update the state after it has been removed");
+             })
+             == failed + "requirement failed: Cannot update the state after it has been removed");
   BOOST_TEST(fail_with([](state<int>& s) {
                s.remove();
                s.remove();
-             }) == "requirement failed: Cannot remove the state that has already been removed");
+             })
+             == failed
+                  + "requirement failed: Cannot remove the state that has already been removed");
   state<int> timing_out{7, true};
   BOOST_TEST(timing_out.get() == 7);
   BOOST_CHECK_THROW(timing_out.update(1), invalid_argument);
