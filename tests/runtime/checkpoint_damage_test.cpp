@@ -194,9 +194,10 @@ BOOST_AUTO_TEST_CASE(when_no_generation_verifies_get_or_create_refuses) {
   auto last = std::make_shared<std::vector<kv>>();
   try {
     job.context(last);
-    BOOST_FAIL("expected storage_error");
-  } catch (const storage_error& e) {
+    BOOST_FAIL("expected storage_corruption");
+  } catch (const storage_corruption& e) {
     std::string msg = e.what();
+    BOOST_TEST(contains(msg, "cannot recover from the checkpoint in " + job.cp.str()), msg);
     BOOST_TEST(contains(msg, "no checkpoint in " + job.db().string() + " can be recovered"),
                msg);
     BOOST_TEST(contains(msg, "the metadata checkpoint of batch time 3000 is damaged"), msg);
