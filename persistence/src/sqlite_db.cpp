@@ -383,6 +383,7 @@ void create_checkpoint_directory(const std::string& dir) {
 std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
   namespace fs = std::filesystem;
   create_checkpoint_directory(dir);
+  std::error_code ec;
   auto file = (fs::path{dir} / "sluice.db").string();
   // 64 KiB pages: MB-sized rows span 16 times fewer overflow pages than with
   // SQLite's default of 4 KiB (ignored for an existing database).
