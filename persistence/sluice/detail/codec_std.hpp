@@ -138,7 +138,8 @@ struct codec<std::vector<T, A>> {
     if constexpr (detail::memcpy_codec<T>) {
       auto bytes = detail::take(in, n * sizeof(T), "vector elements");
       result.resize(n);
-      std::memcpy(result.data(), bytes.data(), bytes.size());
+      if (n != 0) // an empty vector's data() may be null: memcpy(nullptr, ..., 0) is UB
+        std::memcpy(result.data(), bytes.data(), bytes.size());
     } else {
       result.reserve(std::min(n, in.size()));
       for (std::size_t i = 0; i < n; ++i)
