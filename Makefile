@@ -6,7 +6,7 @@ PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-co
             nlohmann-json3-dev libspdlog-dev libcli11-dev
 DEMO_ARGS ?=
 
-.PHONY: deps configure build demo test bench install clean build-asan test-asan
+.PHONY: deps configure build demo test bench install clean build-asan test-asan build-tsan test-tsan
 
 # Installs the Debian packages only when one is missing (apt-get update is slow).
 deps:
@@ -68,6 +68,28 @@ build-asan: deps
 
 test-asan: build-asan
 	cd $(ASAN_BUILD) && $(ASAN_ENV) $(SAN_CTEST)
+
+# make test-tsan: the tests built with ThreadSanitizer against a CAF built with it
+# too (cmake/caf-tsan.sh: Debian's source package through apt, built once in
+# $(TSAN_BUILD)/caf). A race report fails its test (TSan's exit code 66).
+# TSAN_TESTS: ctest arguments, e.g. TSAN_TESTS='-R runtime/receiver'.
+TSAN_BUILD   ?= build-tsan
+TSAN_TESTS   ?=
+CAF_DEBIAN_VERSION := 0.17.6-2.1
+TSAN_ENV     := TSAN_OPTIONS=second_deadlock_stack=1:history_size=4:suppressions=$(CURDIR)/cmake/tsan.supp
+
+build-tsan:
+	$(MAKE) -s deps PACKAGES="$(PACKAGES) dpkg-dev"
+	test -f $(TSAN_BUILD)/caf/prefix/lib/libcaf_core.so \
+	  || cmake/caf-tsan.sh $(TSAN_BUILD)/caf $(CAF_DEBIAN_VERSION) $(JOBS)
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" -DSLUICE_SANITIZE=thread -DSLUICE_BUILD_BENCH=OFF \
+	  -DCMAKE_PREFIX_PATH=$(CURDIR)/$(TSAN_BUILD)/caf/prefix \
+	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+
+test-tsan: build-tsan
+	cd $(TSAN_BUILD) && $(TSAN_ENV) $(SAN_CTEST) $(TSAN_TESTS)
 
 install: build
 	cmake --install $(BUILD)
