@@ -88,8 +88,11 @@ build-tsan:
 	  $$(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 	cmake --build $(TSAN_BUILD) -j$(JOBS)
 
+# install/find_package is left out: its consumer links Debian's uninstrumented
+# libcaf_core through the installed package, which TSan cannot see into (about
+# 200 false reports in CAF's spawn path when it ran, none from sluice's suites).
 test-tsan: build-tsan
-	cd $(TSAN_BUILD) && $(TSAN_ENV) $(SAN_CTEST) $(TSAN_TESTS)
+	cd $(TSAN_BUILD) && $(TSAN_ENV) $(SAN_CTEST) -E install/find_package $(TSAN_TESTS)
 
 install: build
 	cmake --install $(BUILD)
