@@ -194,6 +194,12 @@ class checkpoint_store {
   /// Hits fault point `checkpoint.write`; throws `storage_error` on `fail_write`.
   void hit_write_point(const std::string& what);
 
+  /// The batch time of the newest full snapshot of (`operator_id`,
+  /// `partition`) at or before `up_to_batch_ms`, where reading its state
+  /// starts; INT64_MIN when there is none. `mtx_` must be held.
+  std::int64_t first_row_time(std::int32_t operator_id, std::int32_t partition,
+                              std::int64_t up_to_batch_ms);
+
   /// Reads a metadata row; throws `wal_corruption` when it fails its checks.
   metadata_checkpoint decode_metadata(std::int64_t row_id, std::int64_t batch_time,
                                       std::string_view bytes);

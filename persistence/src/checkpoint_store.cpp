@@ -311,11 +311,8 @@ std::optional<std::int64_t> checkpoint_store::latest_state_time(std::int32_t ope
   return result;
 }
 
-std::map<std::string, std::string> checkpoint_store::read_state(std::int32_t operator_id,
-                                                                std::int32_t partition,
-                                                                std::int64_t up_to_batch_ms) {
-  std::lock_guard guard{mtx_};
-  // The newest full snapshot at or before up_to, if any.
+std::int64_t checkpoint_store::first_row_time(std::int32_t operator_id, std::int32_t partition,
+                                              std::int64_t up_to_batch_ms) {
   auto first = db_->prepare("SELECT max(batch_time_ms) FROM checkpoint_state "
                             "WHERE operator_id = ?1 AND partition = ?2 AND full = 1 "
                             "AND batch_time_ms <= ?3");
@@ -324,6 +321,14 @@ std::map<std::string, std::string> checkpoint_store::read_state(std::int32_t ope
   if (first.step() && !first.column_is_null(0))
     from = first.column_int64(0);
   first.reset();
+  return from;
+}
+
+std::map<std::string, std::string> checkpoint_store::read_state(std::int32_t operator_id,
+                                                                std::int32_t partition,
+                                                                std::int64_t up_to_batch_ms) {
+  std::lock_guard guard{mtx_};
+  auto from = first_row_time(operator_id, partition, up_to_batch_ms);
   auto stmt = db_->prepare(
     "SELECT row_id, batch_time_ms, full, chunk_index, chunk_count, payload "
     "FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2 "
@@ -446,14 +451,7 @@ std::map<std::string, std::string> checkpoint_store::read_state(std::int32_t ope
 std::string checkpoint_store::verify_state(std::int32_t operator_id, std::int32_t partition,
                                           std::int64_t up_to_batch_ms) {
   std::lock_guard guard{mtx_};
-  auto first = db_->prepare("SELECT max(batch_time_ms) FROM checkpoint_state "
-                            "WHERE operator_id = ?1 AND partition = ?2 AND full = 1 "
-                            "AND batch_time_ms <= ?3");
-  first.bind_int64(1, operator_id).bind_int64(2, partition).bind_int64(3, up_to_batch_ms);
-  std::int64_t from = INT64_MIN;
-  if (first.step() && !first.column_is_null(0))
-    from = first.column_int64(0);
-  first.reset();
+  auto from = first_row_time(operator_id, partition, up_to_batch_ms);
   auto stmt = db_->prepare(
     "SELECT row_id, batch_time_ms, chunk_index, chunk_count, payload "
     "FROM checkpoint_state WHERE operator_id = ?1 AND partition = ?2 "
