@@ -4,13 +4,15 @@ JOBS     ?= 2
 PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-compiler \
             libsqlite3-dev libboost-test-dev librdkafka-dev libcpp-httplib-dev \
             nlohmann-json3-dev libspdlog-dev libcli11-dev
+# What only the tests run: promtool and a prometheus server (tests/runtime/ui_metrics).
+TEST_PACKAGES := prometheus
 DEMO_ARGS ?=
 
 .PHONY: deps configure build demo test bench install clean build-asan test-asan build-tsan test-tsan
 
 # Installs the Debian packages only when one is missing (apt-get update is slow).
 deps:
-	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(PACKAGES) $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

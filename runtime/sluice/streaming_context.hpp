@@ -138,6 +138,9 @@ class streaming_context {
   duration batch_interval() const;
   int parallelism() const;
   const sluice::conf& config() const;
+  /// The web UI's address, e.g. "http://127.0.0.1:4040", while it serves:
+  /// from start() to stop(), unless sluice.ui.enabled=false; "" otherwise.
+  std::string ui_url() const;
 
  private:
   template <class S, class T = typename S::value_type>

@@ -132,6 +132,16 @@ const std::map<std::string, checker>& known_keys() {
        if (!x || *x < 0 || *x > 65535)
          bad_value(k, v, "a port number from 0 to 65535");
      }},
+    {"sluice.ui.host", [](const std::string& k, const std::string& v) {
+       if (v.empty())
+         bad_value(k, v, "a host name or address to bind, such as 127.0.0.1 or 0.0.0.0");
+     }},
+    {"sluice.ui.token", [](const std::string& k, const std::string& v) {
+       if (v.empty()) // an empty token would be no protection
+         bad_value(k, v, "a non-empty token");
+     }},
+    {"sluice.port.maxRetries", int_at_least(0)},
+    {"sluice.streaming.ui.retainedBatches", int_at_least(0)},
   };
   return keys;
 }

@@ -17,6 +17,10 @@
 #include "sluice/streaming_context.hpp"
 #include "sluice/wiring.hpp"
 
+namespace sluice::detail::ui {
+class web_ui;
+} // namespace sluice::detail::ui
+
 namespace sluice::detail {
 
 enum class context_state { initialized, active, stopped };
@@ -51,6 +55,8 @@ class context_impl {
   std::optional<int64_t> recovered_zero;
   /// Set by get_or_create: source id -> position from the metadata.
   std::vector<std::pair<std::string, std::string>> recovered_positions;
+  /// The web UI, from start() (none with sluice.ui.enabled=false).
+  std::unique_ptr<ui::web_ui> ui;
 
   /// The graph's description as stored in metadata checkpoints.
   std::string fingerprint() const;

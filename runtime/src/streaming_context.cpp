@@ -13,6 +13,7 @@
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
+#include "ui/web_ui.hpp"
 
 namespace sluice {
 
@@ -21,6 +22,11 @@ namespace detail {
 namespace {
 
 thread_local bool on_lifecycle_thread = false;
+
+listener_list with_first(std::shared_ptr<streaming_listener> first, listener_list rest) {
+  rest.insert(rest.begin(), std::move(first));
+  return rest;
+}
 
 } // namespace
 
@@ -98,7 +104,8 @@ void context_impl::start() {
   wiring_->layout = layout;
   wiring_->info = run_info{batch_time{zero}, batch, parallelism};
   g->zero(wiring_->info.zero);
-  bus_ = sys->spawn<caf::detached>(listener_bus, listeners);
+  ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
+  bus_ = sys->spawn<caf::detached>(listener_bus, ui ? with_first(ui->stats(), listeners) : listeners);
   scheduler_config sc;
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
   sc.listener_bus = bus_;
@@ -208,6 +215,8 @@ void context_impl::stop_started_parts() {
     .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  if (ui)
+    ui->stop();
 }
 
 void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
@@ -387,6 +396,8 @@ void context_impl::do_stop(bool graceful) {
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   if (manual)
     clock.on_advance({});
+  if (ui)
+    ui->stop();
   std::lock_guard<std::mutex> guard{mtx_};
   state_ = context_state::stopped;
   cv_.notify_all();
@@ -505,6 +516,7 @@ caf::actor_system& streaming_context::system() { return *impl_->sys; }
 duration streaming_context::batch_interval() const { return impl_->batch; }
 int streaming_context::parallelism() const { return impl_->parallelism; }
 const conf& streaming_context::config() const { return impl_->cfg; }
+std::string streaming_context::ui_url() const { return impl_->ui ? impl_->ui->url() : ""; }
 std::shared_ptr<detail::graph> streaming_context::graph() { return impl_->g; }
 
 std::optional<std::string> streaming_context::checkpoint_dir(detail::context_impl* impl) {

@@ -1,0 +1,138 @@
+#include "ui/prometheus.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace sluice::detail::ui {
+
+namespace {
+
+/// Escapes a label value: backslash, double quote and newline.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+/// The shortest text that reads back as `v` ("0.005", not "0.0050000000000000001").
+std::string num(double v) {
+  char buf[64];
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v)
+      break;
+  }
+  return buf;
+}
+
+class writer {
+ public:
+  void head(const std::string& name, const char* type, const std::string& help) {
+    os_ << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+  }
+  void sample(const std::string& name, const std::string& labels, double v) {
+    os_ << name;
+    if (!labels.empty())
+      os_ << '{' << labels << '}';
+    os_ << ' ' << num(v) << '\n';
+  }
+  void metric(const std::string& name, const char* type, const std::string& help, double v) {
+    head(name, type, help);
+    sample(name, "", v);
+  }
+  void histo(const std::string& name, const std::string& help, const histogram& h) {
+    head(name, "histogram", help);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < num_delay_buckets; ++i) {
+      cumulative += h.counts[i];
+      sample(name + "_bucket", "le=\"" + num(delay_buckets[i]) + "\"",
+             static_cast<double>(cumulative));
+    }
+    sample(name + "_bucket", "le=\"+Inf\"", static_cast<double>(h.count));
+    sample(name + "_sum", "", h.sum);
+    sample(name + "_count", "", static_cast<double>(h.count));
+  }
+  std::string str() const { return os_.str(); }
+
+ private:
+  std::ostringstream os_;
+};
+
+} // namespace
+
+std::string prometheus_text(const statistics_snapshot& s, const app_info& app) {
+  writer w;
+  w.head("sluice_streaming_info", "gauge", "The application: its id and name.");
+  w.sample("sluice_streaming_info",
+           "app_id=\"" + label(app.id) + "\",app_name=\"" + label(app.name) + "\"", 1);
+  w.metric("sluice_streaming_start_time_seconds", "gauge",
+           "When streaming started, seconds since the Unix epoch (0 before).",
+           s.start_us ? static_cast<double>(*s.start_us) / 1e6 : 0);
+  w.metric("sluice_streaming_batch_duration_seconds", "gauge", "The batch interval.",
+           static_cast<double>(s.batch_ms) / 1e3);
+  w.metric("sluice_streaming_batches_completed_total", "counter", "Batches completed.",
+           static_cast<double>(s.total_completed));
+  int queued = 0, processing = 0;
+  for (auto& b : s.active)
+    (b.status == batch_status::queued ? queued : processing) += 1;
+  w.head("sluice_streaming_batches_active", "gauge",
+         "Batches generated and not completed, by status.");
+  w.sample("sluice_streaming_batches_active", "status=\"queued\"", queued);
+  w.sample("sluice_streaming_batches_active", "status=\"processing\"", processing);
+  w.metric("sluice_streaming_records_processed_total", "counter",
+           "Input records of the completed batches.", static_cast<double>(s.total_records));
+  double last_time = 0, last_records = 0;
+  if (!s.completed.empty()) {
+    last_time = static_cast<double>(s.completed.back().time_ms) / 1e3;
+    last_records = static_cast<double>(s.completed.back().num_records);
+  }
+  w.metric("sluice_streaming_last_completed_batch_time_seconds", "gauge",
+           "The batch time of the newest completed batch (0 before any).", last_time);
+  w.metric("sluice_streaming_last_completed_batch_records", "gauge",
+           "Input records of the newest completed batch.", last_records);
+  w.histo("sluice_streaming_scheduling_delay_seconds",
+          "From a batch's submission to the start of its processing.", s.scheduling_delay);
+  w.histo("sluice_streaming_processing_time_seconds",
+          "From the start of a batch's processing to the end of its last output operation.",
+          s.processing_time);
+  w.histo("sluice_streaming_total_delay_seconds",
+          "From a batch's submission to the end of its last output operation.", s.total_delay);
+  w.head("sluice_streaming_output_operations_total", "counter",
+         "Output operations ended, by outcome.");
+  w.sample("sluice_streaming_output_operations_total", "outcome=\"succeeded\"",
+           static_cast<double>(s.output_ops_completed));
+  w.sample("sluice_streaming_output_operations_total", "outcome=\"failed\"",
+           static_cast<double>(s.output_ops_failed));
+  if (!s.receivers.empty()) {
+    auto labels = [](const receiver_record& r) {
+      return "stream_id=\"" + std::to_string(r.info.stream_id) + "\",stream_name=\""
+             + label(r.info.name) + "\"";
+    };
+    w.head("sluice_streaming_receiver_active", "gauge", "1 while the receiver runs, else 0.");
+    for (auto& r : s.receivers)
+      w.sample("sluice_streaming_receiver_active", labels(r), r.info.active ? 1 : 0);
+    w.head("sluice_streaming_receiver_restarts_total", "counter",
+           "Times the receiver started again after its first start.");
+    for (auto& r : s.receivers)
+      w.sample("sluice_streaming_receiver_restarts_total", labels(r),
+               static_cast<double>(r.restarts));
+    w.head("sluice_streaming_receiver_errors_total", "counter",
+           "Errors the receiver reported or its supervisor saw.");
+    for (auto& r : s.receivers)
+      w.sample("sluice_streaming_receiver_errors_total", labels(r),
+               static_cast<double>(r.errors));
+  }
+  return w.str();
+}
+
+} // namespace sluice::detail::ui

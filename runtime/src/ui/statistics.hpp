@@ -1,0 +1,111 @@
+// ui statistics: a streaming_listener that keeps what the web UI, the REST
+// API and /metrics show (Spark's StreamingJobProgressListener).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/listener.hpp"
+
+namespace sluice::detail::ui {
+
+/// Upper bounds, in seconds, of the delay histograms' buckets (+Inf implied).
+inline constexpr double delay_buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1,     2.5,  5,     10,   30,  60,  120};
+inline constexpr size_t num_delay_buckets = sizeof(delay_buckets) / sizeof(delay_buckets[0]);
+
+/// A Prometheus histogram: counts[i] observations <= delay_buckets[i] and
+/// above the bound before (not cumulative), counts.back() the rest.
+struct histogram {
+  std::vector<uint64_t> counts = std::vector<uint64_t>(num_delay_buckets + 1, 0);
+  double sum = 0;    ///< seconds
+  uint64_t count = 0;
+  void observe(double seconds);
+};
+
+struct output_op_record {
+  int id = 0;
+  std::string name;
+  std::optional<int64_t> start_us;
+  std::optional<int64_t> end_us;
+  std::optional<std::string> failure_reason;
+};
+
+enum class batch_status { queued, processing, completed };
+
+struct batch_record {
+  int64_t time_ms = 0;
+  batch_status status = batch_status::queued;
+  int64_t num_records = 0;         ///< known once completed (0 before)
+  int64_t submission_us = 0;
+  std::optional<int64_t> processing_start_us;
+  std::optional<int64_t> processing_end_us;
+  std::map<int, output_op_record> ops;  ///< by output operation id
+
+  std::optional<int64_t> scheduling_delay_ms() const;
+  std::optional<int64_t> processing_time_ms() const;
+  std::optional<int64_t> total_delay_ms() const;
+};
+
+struct receiver_record {
+  receiver_info info;
+  int64_t restarts = 0;  ///< starts after the first one
+  int64_t errors = 0;    ///< on_receiver_error events
+  bool started = false;
+};
+
+/// A consistent copy of everything the listener knows, taken at one moment.
+struct statistics_snapshot {
+  int64_t batch_ms = 0;
+  std::optional<int64_t> start_us;         ///< when streaming started
+  std::vector<batch_record> completed;     ///< retained, oldest first
+  std::vector<batch_record> active;        ///< queued and processing, oldest first
+  std::vector<receiver_record> receivers;  ///< by stream id
+  int64_t total_completed = 0;
+  int64_t total_records = 0;               ///< input records of completed batches
+  int64_t output_ops_completed = 0;        ///< ended without failure
+  int64_t output_ops_failed = 0;
+  histogram scheduling_delay;              ///< over every completed batch
+  histogram processing_time;
+  histogram total_delay;
+};
+
+/// Fed on the listener bus thread; snapshot() may be called from any thread.
+/// Each callback and snapshot() holds one mutex for a copy's time only, so a
+/// slow HTTP client never holds up the bus (and so the batches).
+class statistics : public streaming_listener {
+ public:
+  /// Keeps the newest `retained` completed batches
+  /// (sluice.streaming.ui.retainedBatches).
+  statistics(int64_t batch_ms, size_t retained);
+
+  statistics_snapshot snapshot() const;
+
+  void on_streaming_started(int64_t time_us) override;
+  void on_batch_submitted(const batch_info& b) override;
+  void on_batch_started(const batch_info& b) override;
+  void on_batch_completed(const batch_info& b) override;
+  void on_output_operation_started(const output_operation_info& op) override;
+  void on_output_operation_completed(const output_operation_info& op) override;
+  void on_receiver_started(const receiver_info& r) override;
+  void on_receiver_error(const receiver_info& r) override;
+  void on_receiver_stopped(const receiver_info& r) override;
+
+ private:
+  batch_record& active_batch(int64_t time_ms);  // mtx_ held
+  receiver_record& receiver(const receiver_info& r); // mtx_ held
+
+  const size_t retained_;
+  mutable std::mutex mtx_;
+  statistics_snapshot s_;  ///< guarded by mtx_; `completed` and `active` unused
+  std::deque<batch_record> completed_;     ///< guarded by mtx_
+  std::map<int64_t, batch_record> active_; ///< guarded by mtx_; by batch time
+  std::map<int, receiver_record> receivers_; ///< guarded by mtx_
+};
+
+} // namespace sluice::detail::ui
