@@ -27,9 +27,9 @@ conf ui_conf(const std::string& port = "0") {
 
 int port_of(const std::string& url) { return std::stoi(url.substr(url.rfind(':') + 1)); }
 
-/// Sends `request` as raw bytes and returns all the server answers until it
-/// closes the connection (or 10 s passed).
-std::string raw_exchange(int port, const std::string& request) {
+/// Sends `request` as raw bytes and returns the server's status line and
+/// headers (what came within 10 s); with `hang_up`, closes at once.
+std::string raw_exchange(int port, const std::string& request, bool hang_up = false) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -41,6 +41,10 @@ std::string raw_exchange(int port, const std::string& request) {
   }
   fixtures::tcp_server::send_all(fd, request);
   std::string out;
+  if (hang_up) {
+    ::close(fd);
+    return out;
+  }
   char buf[4096];
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < until) {
@@ -51,6 +55,8 @@ std::string raw_exchange(int port, const std::string& request) {
     if (n <= 0)
       break;
     out.append(buf, static_cast<size_t>(n));
+    if (out.find("\r\n\r\n") != std::string::npos)
+      break;  // the status line and the headers: enough
   }
   ::close(fd);
   return out;
@@ -172,7 +178,7 @@ BOOST_AUTO_TEST_CASE(malformed_requests_get_an_error_and_the_context_runs_on) {
   auto binary = raw_exchange(port, std::string("\x00\xff\x13\x37\r\n\r\n", 8));
   BOOST_TEST(binary.rfind("HTTP/1.1 400", 0) == 0u, binary);
   // Half a request, then the client goes away.
-  raw_exchange(port, "GET /api/v1/applications HTTP/1.1\r\nHost: x");
+  raw_exchange(port, "GET /api/v1/applications HTTP/1.1\r\nHost: x", true);
   auto post = raw_exchange(port, "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
   BOOST_TEST(post.rfind("HTTP/1.1 404", 0) == 0u, post);
   run_batches<int>(ssc, *counter, 2, 3);
@@ -180,7 +186,21 @@ BOOST_AUTO_TEST_CASE(malformed_requests_get_an_error_and_the_context_runs_on) {
            + http_get(url, "/api/v1/applications").json().at(0).at("id").get<std::string>();
   BOOST_TEST(http_get(url, p + "/streaming/statistics").json().at("numTotalCompletedBatches")
              == 3);
+  // A client that sent half a request and waits holds up stop() for the
+  // server's read timeout (1 s) at most.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  fixtures::tcp_server::send_all(fd, "GET /metrics HTTP/1.1\r\nHost: x");
+  auto before = std::chrono::steady_clock::now();
   ssc.stop();
+  auto took = std::chrono::steady_clock::now() - before;
+  ::close(fd);
+  BOOST_TEST(took < std::chrono::seconds(5),
+             std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_clients_get_consistent_answers_while_batches_run) {

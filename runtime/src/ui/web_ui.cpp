@@ -105,8 +105,11 @@ std::unique_ptr<web_ui> web_ui::start(const sluice::conf& c, duration batch) {
                           "sluice.ui.enabled=false");
   ui->routes(c.get("sluice.ui.token").value_or(""));
   // A few workers: idle keep-alive connections hold one each, briefly.
+  // stop() waits for the workers, so a client that sends half a request
+  // delays the context's stop by at most the read timeout.
   svr.new_task_queue = [] { return new httplib::ThreadPool(8); };
-  svr.set_keep_alive_timeout(2);
+  svr.set_keep_alive_timeout(1);
+  svr.set_read_timeout(1);
   svr.set_payload_max_length(64 * 1024);
   ui->thread_ = std::thread{[&svr] { svr.listen_after_bind(); }};
   // stop() before the accept loop runs would be lost: wait for it.
