@@ -3,9 +3,10 @@ BUILD    ?= build
 JOBS     ?= 2
 PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-compiler \
             libsqlite3-dev libboost-test-dev librdkafka-dev libcpp-httplib-dev \
-            nlohmann-json3-dev libspdlog-dev libcli11-dev
-# What only the tests run: promtool and a prometheus server (tests/runtime/ui_metrics).
-TEST_PACKAGES := prometheus
+            nlohmann-json3-dev libspdlog-dev libcli11-dev libjs-chart.js
+# What only the tests run: promtool and a prometheus server (tests/runtime/ui_metrics),
+# chromium for the page (tests/runtime/ui_page).
+TEST_PACKAGES := prometheus chromium
 DEMO_ARGS ?=
 
 .PHONY: deps configure build demo test bench install clean build-asan test-asan build-tsan test-tsan

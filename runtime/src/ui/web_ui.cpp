@@ -1,6 +1,8 @@
 #include "ui/web_ui.hpp"
 
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "sluice/errors.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/log.hpp"
+#include "ui/page.hpp"
 #include "ui/prometheus.hpp"
 
 namespace sluice::detail::ui {
@@ -59,13 +62,13 @@ void json_reply(httplib::Response& res, int status, const std::string& body) {
   res.set_content(body, "application/json");
 }
 
-const char* index_page = R"(<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>sluice</title></head>
-<body><h1>sluice</h1><ul>
-<li><a href="/api/v1/applications">/api/v1/applications</a></li>
-<li><a href="/metrics">/metrics</a></li>
-</ul></body></html>
-)";
+/// Reads a whole file; empty when it cannot.
+std::string read_file(const char* path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream out;
+  out << in.rdbuf();
+  return in ? out.str() : std::string{};
+}
 
 } // namespace
 
@@ -167,7 +170,16 @@ void web_ui::routes(const std::string& token) {
                     "text/plain; version=0.0.4; charset=utf-8");
   });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(index_page, "text/html; charset=utf-8");
+    res.set_content(streaming_page(), "text/html; charset=utf-8");
+  });
+  svr.Get("/static/chart.min.js", [](const httplib::Request&, httplib::Response& res) {
+    auto js = read_file(chart_js_path);
+    if (js.empty()) {
+      json_reply(res, 404, error_body(404, std::string("Chart.js is not installed at ")
+                                             + chart_js_path + " (Debian: libjs-chart.js)"));
+      return;
+    }
+    res.set_content(js, "text/javascript");
   });
   // Whatever else fails (an unknown path, a malformed request) answers in
   // JSON too, unless a handler already wrote its body.
