@@ -119,6 +119,7 @@ void context_impl::start() {
     metadata_.zero_time_ms = wiring_->info.zero.ms;
     metadata_.graph_fingerprint = fingerprint();
     metadata_.conf = cfg.entries();
+    metadata_.conf.erase("sluice.ui.token");  // a secret stays out of sluice.db
     wiring_->checkpoints = checkpoints_;
     wiring_->restore_from = recover_from;
     for (auto& n : g->nodes())

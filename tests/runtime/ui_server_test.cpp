@@ -11,6 +11,7 @@
 #include "fixtures/harness.hpp"
 #include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
+#include "sluice/checkpoint_store.hpp"
 
 using namespace sluice;
 using fixtures::batch_counter;
@@ -149,6 +150,27 @@ BOOST_AUTO_TEST_CASE(with_a_token_every_request_needs_it_as_a_bearer) {
              == 200);
   BOOST_TEST(http_get(url, "/metrics", {{"Authorization", "Bearer s3cret"}}).status == 200);
   ssc.stop();
+}
+
+BOOST_AUTO_TEST_CASE(the_token_stays_out_of_the_checkpoint) {
+  fixtures::temp_dir dir{"ui-token"};
+  auto c = ui_conf();
+  c.set("sluice.ui.token", "s3cret");
+  {
+    streaming_context ssc{c, seconds(1)};
+    ssc.checkpoint(dir.str());
+    auto counter = std::make_shared<batch_counter>();
+    ssc.add_listener(counter);
+    ssc.queue_stream<int>({{1}}).foreach_rdd([](const rdd<int>&) {});
+    ssc.start();
+    run_batches<int>(ssc, *counter, 1, 1);
+    ssc.stop();
+  }
+  auto m = checkpoint_store::open(dir.str())->latest_metadata();
+  BOOST_TEST_REQUIRE(m.has_value());
+  BOOST_TEST(m->batch_time_ms == 1000);
+  BOOST_TEST(m->conf.at("sluice.ui.port") == "0");
+  BOOST_TEST(m->conf.count("sluice.ui.token") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(an_empty_token_is_refused) {

@@ -118,7 +118,7 @@ std::unique_ptr<web_ui> web_ui::start(const sluice::conf& c, duration batch) {
   // stop() before the accept loop runs would be lost: wait for it.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!svr.is_running() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
   auto shown = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   ui->url_ = "http://" + shown + ":" + std::to_string(port);
   logger()->info("Bound the web UI to {}, and started at {}", host, ui->url_);
