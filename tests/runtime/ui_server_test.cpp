@@ -173,6 +173,24 @@ BOOST_AUTO_TEST_CASE(the_token_stays_out_of_the_checkpoint) {
   BOOST_TEST(m->conf.count("sluice.ui.token") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(the_ui_conf_keys_are_checked) {
+  auto refused = [](const std::string& key, const std::string& value, const std::string& expected) {
+    conf c;
+    BOOST_CHECK_EXCEPTION(c.set(key, value), sluice::invalid_argument,
+                          [&](const sluice::invalid_argument& e) {
+                            BOOST_TEST(std::string(e.what())
+                                       == "invalid value '" + value + "' for " + key
+                                            + ": expected " + expected);
+                            return true;
+                          });
+  };
+  refused("sluice.port.maxRetries", "-1", "an integer >= 0");
+  refused("sluice.streaming.ui.retainedBatches", "many", "an integer >= 0");
+  refused("sluice.ui.host", "", "a host name or address to bind, such as 127.0.0.1 or 0.0.0.0");
+  refused("sluice.ui.port", "70000", "a port number from 0 to 65535");
+  refused("sluice.ui.enabled", "yes", "true or false");
+}
+
 BOOST_AUTO_TEST_CASE(an_empty_token_is_refused) {
   conf c;
   BOOST_CHECK_EXCEPTION(c.set("sluice.ui.token", ""), sluice::invalid_argument,
