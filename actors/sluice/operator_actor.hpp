@@ -17,9 +17,16 @@ struct operator_state {
   wiring_ptr w;
   int stage = 0;
   int slot = 0;
+  /// A batch_msg with its records unpacked.
+  struct input {
+    int32_t port = 0;
+    int32_t from = 0;
+    bool none = false;
+    parts data;
+  };
   struct pending {
     std::vector<int> received;  // per port
-    std::vector<batch_msg> msgs;
+    std::vector<input> msgs;
   };
   std::map<int64_t, pending> batches;
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle

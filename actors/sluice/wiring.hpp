@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "sluice/plan.hpp"
+#include "sluice/transport.hpp"
 
 namespace sluice {
 class checkpoint_store;
@@ -22,6 +23,7 @@ struct wiring {
   std::vector<std::vector<caf::actor>> stages;  ///< [stage][slot]
   std::vector<caf::actor> gathers;              ///< [gather]
   caf::actor scheduler;
+  std::shared_ptr<transport> net;  ///< packs records for the actors above
   std::shared_ptr<checkpoint_store> checkpoints;  ///< null without ssc.checkpoint(dir)
   std::optional<int64_t> restore_from;             ///< recovering: state as of this batch
   /// The state checkpoint interval of every node with checkpointed state.

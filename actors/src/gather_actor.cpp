@@ -25,9 +25,16 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       ++pend.received[port];
       if (m.none)
         pend.none[port] = true;
-      for (auto& p : m.data)
-        pend.data[port].push_back(std::move(p));
       int64_t t = m.t;
+      try {
+        for (auto& p : wr.net->unpack(m.data))
+          pend.data[port].push_back(std::move(p));
+      } catch (const std::exception& e) {
+        self->send(wr.scheduler, batch_failed{t, gp.node->name() + " (operator "
+                                                   + std::to_string(gp.node->id())
+                                                   + "): " + e.what(), 0});
+        return;
+      }
       for (size_t i = 0; i < ports; ++i)
         if (pend.received[i] < gp.expected[i])
           return;
@@ -40,7 +47,10 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       int id = st.gather;
       // Called from catch blocks (and by asynchronous ops): keeps the cause.
       auto fail = [self, w, t](std::string what) {
-        self->send(w->scheduler, batch_failed{t, std::move(what), std::current_exception()});
+        uint64_t cause = 0;
+        if (auto e = std::current_exception())
+          cause = w->net->keep(e);
+        self->send(w->scheduler, batch_failed{t, std::move(what), cause});
       };
       auto done = [self, w, id, t, fail](gather_result result) {
         auto& gp = w->layout->gathers[static_cast<size_t>(id)];
@@ -60,7 +70,10 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
         }
         if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, w->info.zero))
           scatter(*w, gp.stage, t, std::move(result.data));
-        self->send(w->scheduler, gather_done{t, id, std::move(result.job)});
+        uint64_t job = 0;
+        if (result.job) // output jobs run on the scheduler, in this process
+          job = w->net->keep(std::move(result.job));
+        self->send(w->scheduler, gather_done{t, id, job});
       };
       try {
         if (!st.restored) {
@@ -107,7 +120,7 @@ void scatter(const wiring& w, int stage, int64_t t,
   for (auto& p : *data)
     per_slot[static_cast<size_t>(p.index) % n].push_back(std::move(p));
   for (size_t i = 0; i < n; ++i)
-    caf::anon_send(slots[i], batch_msg{t, 0, -1, false, std::move(per_slot[i])});
+    caf::anon_send(slots[i], batch_msg{t, 0, -1, false, w.net->pack(std::move(per_slot[i]), slots[i])});
 }
 
 } // namespace sluice::detail

@@ -80,7 +80,13 @@ void start(self_ptr self, int64_t t, int64_t submitted_us) {
         n += static_cast<int64_t>(srcs[i].first->records(p.data));
     b.info.num_records += n;
     b.source_records.push_back(n);
-    scatter(w, srcs[i].second, t, std::move(data));
+    try {
+      scatter(w, srcs[i].second, t, std::move(data));
+    } catch (const std::exception& e) {
+      fail(self, "source '" + srcs[i].first->name() + "' at " + to_string(batch_time{t}) + ": "
+                   + e.what());
+      return;
+    }
   }
   if (b.expected == 0)
     finish(self, t);
@@ -192,20 +198,28 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
     },
     [=](gather_done& d) {
       auto& st = self->state;
+      std::function<void()> job;
+      if (d.job != 0) // taken even when dropped: the transport holds it until then
+        if (auto x = st.w->net->take(d.job))
+          job = std::any_cast<std::function<void()>>(std::move(*x));
       auto i = st.running.find(d.t);
       if (i == st.running.end() || st.failed || st.stopped)
         return;
-      if (d.job)
-        i->second.jobs[d.gather] = std::move(d.job);
+      if (job)
+        i->second.jobs[d.gather] = std::move(job);
       if (++i->second.done == i->second.expected)
         finish(self, d.t);
     },
     [=](const batch_failed& f) {
-      if (f.cause) {
+      std::exception_ptr cause;
+      if (f.cause != 0)
+        if (auto x = self->state.w->net->take(f.cause))
+          cause = std::any_cast<std::exception_ptr>(std::move(*x));
+      if (cause) {
         // on_failure sees the cause as the current exception (its type
         // reaches await_termination).
         try {
-          std::rethrow_exception(f.cause);
+          std::rethrow_exception(cause);
         } catch (...) {
           fail(self, f.what);
         }

@@ -24,9 +24,11 @@ chain build(const stage_plan& sp, emitter_base* term, chain c) {
 void send_buckets(caf::stateful_actor<operator_state>* self, const wiring& w, const consumer& c, int64_t t,
                   int slot, std::vector<erased> buckets) {
   auto& targets = w.stages[static_cast<size_t>(c.target)];
-  for (size_t r = 0; r < buckets.size(); ++r)
-    self->send(targets[r], batch_msg{t, c.port, slot, false, parts{{static_cast<int32_t>(r),
-                                                                    std::move(buckets[r])}}});
+  for (size_t r = 0; r < buckets.size(); ++r) {
+    std::vector<part_msg> data;
+    data.push_back({static_cast<int32_t>(r), w.net->pack(std::move(buckets[r]), targets[r])});
+    self->send(targets[r], batch_msg{t, c.port, slot, false, std::move(data)});
+  }
 }
 
 void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, int64_t t) {
@@ -47,7 +49,7 @@ void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, 
 }
 
 void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
-               std::vector<batch_msg>& msgs) {
+               std::vector<operator_state::input>& msgs) {
   auto& st = self->state;
   auto& w = *st.w;
   auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
@@ -77,7 +79,7 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
                                                                   removed);
                                });
       if (!r.emit) { // not a batch time of this node: only the state moved on
-        self->send(w.scheduler, gather_done{t, -1, {}});
+        self->send(w.scheduler, gather_done{t, -1, 0});
         return;
       }
       if (!r.data) {
@@ -130,14 +132,16 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
     bool last = i + 1 == sp.consumers.size();
     parts mine = last ? std::move(out) : out; // shared data: receivers copy on take
     switch (c.what) {
-      case consumer::kind::forward:
-        self->send(w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)],
-                   batch_msg{t, c.port, st.slot, false, std::move(mine)});
+      case consumer::kind::forward: {
+        auto& to = w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)];
+        self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});
         break;
-      case consumer::kind::gather:
-        self->send(w.gathers[static_cast<size_t>(c.target)],
-                   batch_msg{t, c.port, st.slot, false, std::move(mine)});
+      }
+      case consumer::kind::gather: {
+        auto& to = w.gathers[static_cast<size_t>(c.target)];
+        self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});
         break;
+      }
       case consumer::kind::shuffle: {
         auto& target = w.layout->stages[static_cast<size_t>(c.target)];
         auto writer = target.head->make_writer(static_cast<size_t>(c.port));
@@ -170,7 +174,16 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
         pend.received.assign(sp.expected.size(), 0);
       ++pend.received[static_cast<size_t>(m.port)];
       int64_t t = m.t;
-      pend.msgs.push_back(std::move(m));
+      operator_state::input in{m.port, m.from, m.none, {}};
+      try {
+        in.data = st.w->net->unpack(m.data);
+      } catch (const std::exception& e) {
+        self->send(st.w->scheduler,
+                   batch_failed{t, sp.head->name() + " (operator " + std::to_string(sp.head->id())
+                                     + "): " + e.what(), 0});
+        return;
+      }
+      pend.msgs.push_back(std::move(in));
       for (size_t i = 0; i < sp.expected.size(); ++i)
         if (pend.received[i] < sp.expected[i])
           return;
@@ -180,11 +193,13 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
         run_batch(self, t, msgs);
       } catch (const user_failure& e) {
         st.writer.reset(); // may hold part of the failed batch
-        self->send(st.w->scheduler, batch_failed{t, failure_message(*e.node(), t, e.what()),
-                                                 e.cause()});
+        uint64_t cause = e.cause() ? st.w->net->keep(e.cause()) : 0;
+        self->send(st.w->scheduler,
+                   batch_failed{t, failure_message(*e.node(), t, e.what()), cause});
       } catch (const std::exception& e) {
         st.writer.reset();
-        self->send(st.w->scheduler, batch_failed{t, e.what(), std::current_exception()});
+        self->send(st.w->scheduler,
+                   batch_failed{t, e.what(), st.w->net->keep(std::current_exception())});
       }
     },
   };

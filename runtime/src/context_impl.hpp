@@ -41,6 +41,9 @@ class context_impl {
   bool manual;
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
+  /// Packs records between the actors; bytes for every message with
+  /// sluice.serializer.local=true.
+  std::shared_ptr<transport> net;
   std::shared_ptr<graph> g;
   sluice::manual_clock clock;
   listener_list listeners;
@@ -58,6 +61,9 @@ class context_impl {
  private:
   /// Checks stateful operators: a checkpoint directory, valid intervals.
   void validate_state(const plan& layout) const;
+  /// Checks that every record type crossing an actor boundary has a
+  /// sluice::codec when records travel as bytes.
+  void validate_codecs(const plan& layout) const;
   /// Writes the metadata checkpoint of batch `batch_ms` (the sources'
   /// positions now, `pending` the batches generated but not completed).
   /// Throws storage_error.

@@ -34,7 +34,9 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   manual = cfg.get("sluice.streaming.clock").value_or("system") == "manual";
   sys_cfg = std::make_unique<caf::actor_system_config>();
   sys_cfg->set("scheduler.max-threads", static_cast<size_t>(parallelism));
+  add_message_types(*sys_cfg);
   sys = std::make_unique<caf::actor_system>(*sys_cfg);
+  net = std::make_shared<transport>(sys->node(), cfg.get_bool("sluice.serializer.local", false));
   g = std::make_shared<graph>(batch, parallelism);
 }
 
@@ -76,6 +78,7 @@ void context_impl::start() {
   bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
   auto layout = std::make_shared<const plan>(make_plan(*g, chaining));
   validate_state(*layout);
+  validate_codecs(*layout);
   g->mark_started();
   int64_t now = manual ? clock.now().ms : system_now_ms();
   int64_t b = batch.count();
@@ -97,6 +100,7 @@ void context_impl::start() {
   wiring_ = std::make_shared<wiring>();
   wiring_->layout = layout;
   wiring_->info = run_info{batch_time{zero}, batch, parallelism};
+  wiring_->net = net;
   g->zero(wiring_->info.zero);
   bus_ = sys->spawn<caf::detached>(listener_bus, listeners);
   scheduler_config sc;
@@ -513,6 +517,10 @@ std::optional<std::string> streaming_context::checkpoint_dir(detail::context_imp
 
 std::optional<int64_t> streaming_context::recovered(detail::context_impl* impl) {
   return impl->recover_from;
+}
+
+std::shared_ptr<detail::transport> streaming_context::transport_of(detail::context_impl* impl) {
+  return impl->net;
 }
 
 } // namespace sluice
