@@ -13,6 +13,7 @@
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/conf.hpp"
 #include "sluice/graph.hpp"
+#include "sluice/job_scheduler.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/streaming_context.hpp"
 #include "sluice/wiring.hpp"
@@ -59,11 +60,44 @@ class context_impl {
   std::string fingerprint() const;
 
  private:
+  // -- start(), in steps (context_start.cpp; each throws to refuse the start)
+
+  /// The first batch time and the zero time (first - batch, or the
+  /// checkpointed run's zero time when recovering).
+  struct start_times {
+    int64_t first = 0;
+    int64_t zero = 0;
+  };
+  /// Refuses a graph without output operations and conf combinations that
+  /// cannot work, then plans the graph into stages and gathers. Nothing
+  /// runs yet.
+  std::shared_ptr<const plan> plan_graph();
   /// Checks stateful operators: a checkpoint directory, valid intervals.
   void validate_state(const plan& layout) const;
   /// Checks that every record type crossing an actor boundary has a
   /// sluice::codec when records travel as bytes.
   void validate_codecs(const plan& layout) const;
+  /// Picks the batch times; recovering, moves the manual clock to the
+  /// recovered batch.
+  start_times choose_times();
+  /// Builds the wiring, spawns the listener bus, the job scheduler and the
+  /// executor (operator and gather actors), and opens the checkpoint store.
+  /// No batch runs before start_clock.
+  void spawn_actors(std::shared_ptr<const plan> layout, const start_times& times);
+  /// Opens the checkpoint store and has the scheduler write a metadata
+  /// checkpoint after every batch.
+  void open_checkpoints(scheduler_config& sc);
+  /// Starts every source (restoring recovered positions), with a metadata
+  /// checkpoint before and after; stops what was started if one throws.
+  void start_sources(const start_times& times);
+  /// What sources need from the running context (listeners, failure).
+  source_env make_source_env();
+  /// Runs f; if it throws, stops the parts already started and rethrows.
+  template <class F>
+  void stop_if_throws(F f);
+  /// Spawns the job generator (ticking from times.first), marks the context
+  /// active and starts the lifecycle thread. Cannot fail.
+  void start_clock(const start_times& times);
   /// Writes the metadata checkpoint of batch `batch_ms` (the sources'
   /// positions now, `pending` the batches generated but not completed).
   /// Throws storage_error.
