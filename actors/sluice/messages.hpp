@@ -13,6 +13,7 @@
 
 #include <caf/all.hpp>
 
+#include "sluice/checkpoint_store.hpp"
 #include "sluice/listener.hpp"
 #include "sluice/time.hpp"
 
@@ -82,6 +83,26 @@ struct allocation_msg {
   friend bool operator==(const allocation_msg&, const allocation_msg&) = default;
 };
 
+/// A state checkpoint of one (operator, partition) for the checkpoint
+/// writer: a delta or a full snapshot of codec bytes (FORMAT.md "Checkpoint
+/// tables"), and how far older checkpoints may go.
+struct state_write_msg {
+  int32_t op = 0;
+  int32_t partition = 0;
+  int64_t t = 0;
+  bool full = false;
+  std::vector<std::pair<std::string, std::string>> upserts;
+  std::vector<std::string> removed;
+  int64_t delete_before = -1;  ///< >= 0: delete what a full snapshot at this time supersedes
+  friend bool operator==(const state_write_msg&, const state_write_msg&) = default;
+};
+
+/// The state of one (operator, partition) as of a recovered batch.
+struct state_rows_msg {
+  std::map<std::string, std::string> rows;
+  friend bool operator==(const state_rows_msg&, const state_rows_msg&) = default;
+};
+
 /// One event for the listeners.
 struct listener_event {
   enum class kind : uint8_t {
@@ -133,6 +154,17 @@ typename Inspector::result_type inspect(Inspector& f, allocation_msg& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_write_msg& x) {
+  return f(caf::meta::type_name("state_write_msg"), x.op, x.partition, x.t, x.full, x.upserts,
+           x.removed, x.delete_before);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_rows_msg& x) {
+  return f(caf::meta::type_name("state_rows_msg"), x.rows);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, listener_event& x) {
   auto what = static_cast<uint8_t>(x.what);
   auto load = caf::meta::load_callback([&]() -> caf::error {
@@ -175,6 +207,22 @@ typename Inspector::result_type inspect(Inspector& f, output_operation_info& x) 
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metadata_checkpoint& x) {
+  bool has_zero = x.zero_time_ms.has_value();
+  int64_t zero = x.zero_time_ms.value_or(0);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (has_zero)
+      x.zero_time_ms = zero;
+    else
+      x.zero_time_ms.reset();
+    return caf::none;
+  });
+  return f(caf::meta::type_name("metadata_checkpoint"), x.batch_time_ms, x.graph_fingerprint,
+           x.conf, x.pending_batches, x.source_offsets, x.checkpoint_interval_hint, has_zero, zero,
+           load);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, receiver_info& x) {
   return f(caf::meta::type_name("receiver_info"), x.stream_id, x.name, x.active, x.last_error,
            x.last_error_us);
@@ -191,6 +239,7 @@ using allocate_atom = caf::atom_constant<caf::atom("allocate")>;
 using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 using error_atom = caf::atom_constant<caf::atom("error")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
 
 } // namespace sluice
 
@@ -204,6 +253,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::block_msg))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::allocation_msg))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::listener_event))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::state_write_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::state_rows_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::metadata_checkpoint))
   CAF_ADD_TYPE_ID(sluice, (std::vector<std::pair<int32_t, int64_t>>))
 CAF_END_TYPE_ID_BLOCK(sluice)
 

@@ -11,10 +11,6 @@
 #include "sluice/plan.hpp"
 #include "sluice/transport.hpp"
 
-namespace sluice {
-class checkpoint_store;
-} // namespace sluice
-
 namespace sluice::detail {
 
 struct wiring {
@@ -24,7 +20,7 @@ struct wiring {
   std::vector<caf::actor> gathers;              ///< [gather]
   caf::actor scheduler;
   std::shared_ptr<transport> net;  ///< packs records for the actors above
-  std::shared_ptr<checkpoint_store> checkpoints;  ///< null without ssc.checkpoint(dir)
+  caf::actor checkpoint_writer;  ///< owns sluice.db; null without ssc.checkpoint(dir)
   std::optional<int64_t> restore_from;             ///< recovering: state as of this batch
   /// The state checkpoint interval of every node with checkpointed state.
   /// Each of them checkpoints at every multiple of any of these (from the

@@ -11,6 +11,7 @@
 #include <caf/all.hpp>
 
 #include "sluice/checkpoint_store.hpp"
+#include "sluice/checkpoint_writer.hpp"
 #include "sluice/conf.hpp"
 #include "sluice/graph.hpp"
 #include "sluice/job_scheduler.hpp"
@@ -98,13 +99,18 @@ class context_impl {
   /// Spawns the job generator (ticking from times.first), marks the context
   /// active and starts the lifecycle thread. Cannot fail.
   void start_clock(const start_times& times);
-  /// Writes the metadata checkpoint of batch `batch_ms` (the sources'
-  /// positions now, `pending` the batches generated but not completed).
-  /// Throws storage_error.
-  /// Before the sources start (`sources_started` false) it holds the
-  /// positions being recovered, or none.
+  /// The metadata checkpoint of batch `batch_ms` (the sources' positions
+  /// now, `pending` the batches generated but not completed). Before the
+  /// sources start (`sources_started` false) it holds the positions being
+  /// recovered, or none.
+  metadata_checkpoint make_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
+                                    bool sources_started = true);
+  /// Stores make_metadata(...) through the checkpoint writer and waits for
+  /// it (start() only). Throws what the store threw (storage_error).
   void write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
                       bool sources_started = true);
+  /// Lets the checkpoint writer store what it was sent, then stops it.
+  void stop_checkpoint_writer(caf::scoped_actor& self);
   /// Stops the sources and actors a failing start() has started.
   void stop_started_parts();
   void do_stop(bool graceful);
@@ -130,7 +136,7 @@ class context_impl {
   caf::actor generator_;
   caf::actor bus_;
   caf::actor executor_;               // hosts the operator and gather actors
-  std::shared_ptr<checkpoint_store> checkpoints_;  // with ssc.checkpoint(dir)
+  caf::actor checkpoint_writer_;   // owns sluice.db, with ssc.checkpoint(dir)
   metadata_checkpoint metadata_;  // the parts of every metadata checkpoint fixed at start
 };
 

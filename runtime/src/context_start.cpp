@@ -104,11 +104,12 @@ void context_impl::open_checkpoints(scheduler_config& sc) {
   // Metadata checkpoint after every batch (SEMANTICS §5.30).
   checkpoint_store::options opts;
   opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
-  checkpoints_ = checkpoint_store::open(*checkpoint_dir, opts);
+  checkpoint_writer_ = sys->spawn<caf::detached>(
+    checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net);
   metadata_.zero_time_ms = wiring_->info.zero.ms;
   metadata_.graph_fingerprint = fingerprint();
   metadata_.conf = cfg.entries();
-  wiring_->checkpoints = checkpoints_;
+  wiring_->checkpoint_writer = checkpoint_writer_;
   wiring_->restore_from = recover_from;
   for (auto& n : g->nodes())
     if (n->has_checkpointed_state()) {
@@ -117,8 +118,8 @@ void context_impl::open_checkpoints(scheduler_config& sc) {
         interval = n->default_checkpoint_interval();
       wiring_->checkpoint_intervals_ms.push_back(interval.count());
     }
-  sc.on_batch_completed = [this](const batch_info& b, const std::vector<int64_t>& pending) {
-    write_metadata(b.time.ms, pending);
+  sc.metadata = [this](const batch_info& b, const std::vector<int64_t>& pending) {
+    return std::optional<metadata_checkpoint>{make_metadata(b.time.ms, pending)};
   };
 }
 
@@ -126,7 +127,7 @@ void context_impl::start_sources(const start_times& times) {
   int64_t before_first = times.first - batch.count();
   // Before any source starts: a receiver may log blocks to the WAL at
   // once, and a database with WAL rows but no metadata is a damaged one.
-  if (checkpoints_)
+  if (checkpoint_writer_)
     stop_if_throws([&] { write_metadata(before_first, {}, false); });
   auto env = make_source_env();
   stop_if_throws([&] {
@@ -142,7 +143,7 @@ void context_impl::start_sources(const start_times& times) {
   // files already in a directory) must survive a crash before the first
   // batch's checkpoint, or a file arriving meanwhile would be old after
   // the restart. A recovered run writes its recovery point again.
-  if (checkpoints_)
+  if (checkpoint_writer_)
     stop_if_throws([&] { write_metadata(before_first, {}); });
 }
 

@@ -56,11 +56,22 @@ void context_impl::stop_started_parts() {
     .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  stop_checkpoint_writer(self);
 }
 
-void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
-                                  bool sources_started) {
-  auto& m = metadata_;
+void context_impl::stop_checkpoint_writer(caf::scoped_actor& self) {
+  if (!checkpoint_writer_)
+    return;
+  // Every write sent before this one is stored (or failed) first.
+  self->request(checkpoint_writer_, std::chrono::seconds(60), drain_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+  self->send_exit(checkpoint_writer_, caf::exit_reason::user_shutdown);
+}
+
+metadata_checkpoint context_impl::make_metadata(int64_t batch_ms,
+                                                const std::vector<int64_t>& pending,
+                                                bool sources_started) {
+  auto m = metadata_;
   m.batch_time_ms = batch_ms;
   m.pending_batches = pending;
   m.source_offsets.clear();
@@ -68,13 +79,26 @@ void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& 
     // A source's position means nothing before it starts: keep the one
     // being recovered, or none (a fresh start).
     m.source_offsets = recovered_positions;
-    checkpoints_->write_metadata(m);
-    return;
+    return m;
   }
   for (auto* s : g->sources())
     if (auto pos = s->position(); !pos.empty())
       m.source_offsets.emplace_back(std::to_string(dynamic_cast<node_base*>(s)->id()), pos);
-  checkpoints_->write_metadata(m);
+  return m;
+}
+
+void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
+                                  bool sources_started) {
+  caf::scoped_actor self{*sys};
+  std::optional<writer_failure> failure;
+  self->request(checkpoint_writer_, caf::infinite, make_metadata(batch_ms, pending, sources_started))
+    .receive([](bool) {}, [&](caf::error& err) { failure = failure_of(err); });
+  if (!failure)
+    return;
+  // Rethrown as what it was (a storage_error stays one).
+  if (auto x = net->take(failure->cause))
+    std::rethrow_exception(std::any_cast<std::exception_ptr>(std::move(*x)));
+  throw error(failure->what);
 }
 
 std::string context_impl::fingerprint() const {
@@ -200,6 +224,7 @@ void context_impl::do_stop(bool graceful) {
     .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  stop_checkpoint_writer(self);
   if (manual)
     clock.on_advance({});
   std::lock_guard<std::mutex> guard{mtx_};
