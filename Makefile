@@ -9,7 +9,7 @@ PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-co
 TEST_PACKAGES := prometheus chromium
 DEMO_ARGS ?=
 
-.PHONY: deps configure build demo test bench install clean build-asan test-asan build-tsan test-tsan
+.PHONY: deps configure build demo test test-wire bench install clean build-asan test-asan build-tsan test-tsan
 
 # Installs the Debian packages only when one is missing (apt-get update is slow).
 deps:
@@ -31,6 +31,13 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+# The runtime suites (operators, windows, state, receivers, recovery) again with
+# sluice.serializer.local=true from a conf file: every partition between actors
+# goes as codec bytes, as between processes.
+test-wire: build
+	cd $(BUILD) && SLUICE_CONF_FILE=$(CURDIR)/tests/conf/wire.conf \
+	  ctest --output-on-failure -j$(JOBS) --timeout 600 -R '^runtime/'
 
 bench: build
 	@test -s $(BUILD)/corpus-50mb.txt || { python3 ../shared/tools/gen_corpus.py 50 > $(BUILD)/corpus-50mb.tmp \

@@ -44,8 +44,9 @@ result run_baseline(const std::vector<std::string>& lines) {
 
 template <class Split>
 result run_engine(const std::vector<std::string>& lines, const std::string& master,
-                  int interval_ms, int num_batches, int jobs, Split split) {
+                  int interval_ms, int num_batches, int jobs, bool bytes, Split split) {
   sluice::conf c;
+  c.set("sluice.serializer.local", bytes ? "true" : "false");
   c.app_name("bench-word-count").master(master).set("sluice.streaming.clock", "manual");
   c.set("sluice.streaming.concurrentJobs", std::to_string(jobs));
   sluice::streaming_context ssc{c, sluice::milliseconds(interval_ms)};
@@ -143,14 +144,28 @@ int main(int argc, char** argv) {
     // Alternates baseline and engine runs and keeps the best of each: one
     // run alone swings by 30 % on this machine (allocator and cache state).
     result eng{}, base{};
+    auto engine = [&](bool bytes) {
+      return split == "vector"
+               ? run_engine(lines, master, interval_ms, num_batches, jobs, bytes,
+                            [](const std::string& l) { return split_vector(l); })
+               : run_engine(lines, master, interval_ms, num_batches, jobs, bytes,
+                            [](std::string l) { return words{std::move(l)}; });
+    };
+    std::vector<double> wire_ratios;
     for (int r = 0; r < repeat; ++r) {
       result b = run_baseline(lines);
-      result e = split == "vector"
-                   ? run_engine(lines, master, interval_ms, num_batches, jobs,
-                                [](const std::string& l) { return split_vector(l); })
-                   : run_engine(lines, master, interval_ms, num_batches, jobs,
-                                [](std::string l) { return words{std::move(l)}; });
-      std::printf("run %d: engine_s=%.3f baseline_s=%.3f\n", r + 1, e.seconds, b.seconds);
+      result e = engine(false);
+      // The wire path (sluice.serializer.local=true: every partition between
+      // actors as codec bytes), against the moved path of the same round.
+      result w = engine(true);
+      if (w.words != e.words || w.distinct != e.distinct) {
+        std::fprintf(stderr, "error: the wire path counted words=%ld distinct=%zu, the moved "
+                     "path words=%ld distinct=%zu\n", w.words, w.distinct, e.words, e.distinct);
+        return 1;
+      }
+      wire_ratios.push_back(e.seconds / w.seconds);
+      std::printf("run %d: engine_s=%.3f wire_s=%.3f baseline_s=%.3f\n", r + 1, e.seconds,
+                  w.seconds, b.seconds);
       if (r == 0 || b.seconds < base.seconds)
         base = b;
       if (r == 0 || e.seconds < eng.seconds)
@@ -172,6 +187,9 @@ int main(int argc, char** argv) {
     std::printf("words=%ld distinct=%zu engine_words_per_s=%.0f baseline_words_per_s=%.0f "
                 "ratio=%.2f\n",
                 eng.words, eng.distinct, x, y, x / y);
+    auto spread = bench::spread(wire_ratios);
+    std::printf("wire path (sluice.serializer.local=true) vs moved, per round: min=%.2f "
+                "median=%.2f max=%.2f (goal >= 0.6)\n", spread.min, spread.median, spread.max);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -6,12 +6,12 @@
 #include <string>
 #include <vector>
 
-#include <caf/all.hpp>
-
 #include "sluice/detail/erased.hpp"
+#include "sluice/transport.hpp"
 
 namespace sluice::detail {
 
+/// A block in the receiving process (it travels between actors as block_msg).
 struct block {
   int32_t stream = 0;
   int64_t id = 0;
@@ -20,6 +20,16 @@ struct block {
   erased data;          ///< std::vector<T> of the receiver's record type
   bool queued = false;  ///< cut from the block queue (release() once stored)
 };
+
+/// Returns `b` as a message for `to` (its records as a handle or bytes).
+inline block_msg pack(block b, transport& net, const caf::actor& to) {
+  return {b.stream, b.id, b.created_ms, b.records, net.pack(std::move(b.data), to), b.queued};
+}
+
+/// Returns the block a block_msg carries (see transport::unpack for errors).
+inline block unpack(block_msg& m, transport& net) {
+  return {m.stream, m.id, m.created_ms, m.records, net.unpack(m.data), m.queued};
+}
 
 /// The receiver side of block generation: a bounded buffer that a receiver's
 /// own thread stores into. Implemented per record type by the runtime.
@@ -43,14 +53,4 @@ class block_source {
   virtual void continue_after(int64_t id) = 0;
 };
 
-/// The blocks allocated to one batch of one receiver stream.
-struct allocation {
-  int64_t t = 0;
-  parts data;  ///< one partition per block, in arrival order
-  int64_t records = 0;
-};
-
 } // namespace sluice::detail
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::block)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::allocation)

@@ -14,6 +14,7 @@ namespace sluice::detail {
 struct block_generator_state {
   std::shared_ptr<block_source> source;
   caf::actor manager;
+  std::shared_ptr<transport> net;
   std::chrono::milliseconds interval{200};
   static inline const char* name = "sluice.block_generator";
 };
@@ -23,6 +24,6 @@ struct block_generator_state {
 /// and replies once the manager stored it). Send an exit to stop the timer.
 caf::behavior block_generator(caf::stateful_actor<block_generator_state>* self,
                               std::shared_ptr<block_source> source, caf::actor manager,
-                              std::chrono::milliseconds interval);
+                              std::chrono::milliseconds interval, std::shared_ptr<transport> net);
 
 } // namespace sluice::detail

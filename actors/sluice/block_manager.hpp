@@ -21,19 +21,21 @@ namespace sluice::detail {
 struct block_manager_state {
   std::shared_ptr<block_source> source;
   caf::actor tracker;
+  std::shared_ptr<transport> net;
   std::shared_ptr<receiver_wal> wal;  ///< null when the WAL is off
   std::function<void(std::string)> on_error;
   std::map<int64_t, std::pair<erased, int64_t>> blocks;  ///< id -> data, records; until cleanup
   static inline const char* name = "sluice.block_manager";
 };
 
-/// Handles `(block) -> bool`: fault point block.write, WAL append when on,
+/// Handles `(block_msg) -> bool`: fault point block.write, WAL append when on,
 /// then holds the block, tells the tracker and frees its queue slot; replies
 /// once stored. A failed write calls `on_error` and replies with an error.
 /// `(cleanup_atom, int64_t last_block)` drops blocks with ids <= last_block.
 caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
                             std::shared_ptr<block_source> source, caf::actor tracker,
                             std::shared_ptr<receiver_wal> wal,
-                            std::function<void(std::string)> on_error);
+                            std::function<void(std::string)> on_error,
+                            std::shared_ptr<transport> net);
 
 } // namespace sluice::detail

@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 
+#include "sluice/checkpoint_writer.hpp"
 #include "sluice/messages.hpp"
 #include "sluice/state_checkpointer.hpp"
 #include "sluice/wiring.hpp"
@@ -23,6 +24,10 @@ struct gather_state {
   };
   std::map<int64_t, pending> batches;
   bool restored = false;           ///< a recovered run restored the op's history
+  /// A recovered run: the history rows to restore (until the first batch),
+  /// or why they could not be read.
+  std::optional<std::map<std::string, std::string>> restored_rows;
+  std::optional<writer_failure> restore_failure;
   state_checkpointer checkpointer; ///< writes the history of windows
   static inline const char* name = "sluice.gather";
 };

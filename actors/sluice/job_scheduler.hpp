@@ -21,10 +21,13 @@ struct scheduler_config {
   /// Called once, on the job thread, inside the catch block of the failure's
   /// exception when there is one (std::current_exception() is its cause).
   std::function<void(std::string)> on_failure;
-  /// Called on the job thread after each completed batch with the batch
-  /// times still queued or running (metadata checkpoints); may throw, which
-  /// fails the context.
-  std::function<void(const batch_info&, const std::vector<int64_t>&)> on_batch_completed;
+  /// With checkpoints: called on the job thread after each completed batch
+  /// with the batch times still queued or running; returns the metadata
+  /// checkpoint to store through `wiring::checkpoint_writer` before the next
+  /// batch starts. May throw, which fails the context.
+  std::function<std::optional<metadata_checkpoint>(const batch_info&,
+                                                   const std::vector<int64_t>&)>
+    metadata;
   std::vector<source_base*> sources;             ///< parallel to plan.sources
 };
 

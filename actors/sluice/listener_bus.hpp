@@ -7,20 +7,9 @@
 #include <caf/all.hpp>
 
 #include "sluice/listener.hpp"
+#include "sluice/messages.hpp"
 
 namespace sluice::detail {
-
-/// One event for the listeners.
-struct listener_event {
-  enum class kind : uint8_t {
-    streaming_started, batch_submitted, batch_started, batch_completed,
-    output_started, output_completed, receiver_started, receiver_error, receiver_stopped,
-  } what;
-  batch_info batch;
-  output_operation_info output;
-  receiver_info receiver;
-  int64_t time_us = 0;
-};
 
 using listener_list = std::vector<std::shared_ptr<streaming_listener>>;
 
@@ -39,5 +28,3 @@ caf::behavior listener_bus(caf::stateful_actor<listener_bus_state>* self, listen
 int64_t now_us();
 
 } // namespace sluice::detail
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::listener_event)

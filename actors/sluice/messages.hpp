@@ -1,48 +1,233 @@
-// The typed messages the engine's actors exchange, and their atoms.
+// Every message the engine's actors exchange, with its `inspect` overload,
+// announced to CAF in one type-id block (add_message_types below). No message
+// holds a pointer, a shared_ptr or a closure: records travel as a handle into
+// the sending process's transport (same process) or as codec bytes (another
+// process), and other process-local objects (output jobs, exceptions) as
+// handles (DESIGN.md "Actors"; bytes in persistence/FORMAT.md "Messages").
 #pragma once
 
-#include <exception>
-#include <functional>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/all.hpp>
 
-#include "sluice/detail/erased.hpp"
+#include "sluice/checkpoint_store.hpp"
+#include "sluice/listener.hpp"
 #include "sluice/time.hpp"
 
 namespace sluice::detail {
 
+/// The records of one partition (or none: every field zero and empty).
+struct records_msg {
+  uint64_t origin = 0;  ///< the transport that holds `local`
+  uint64_t local = 0;   ///< handle of the records in that transport, or 0
+  uint64_t type = 0;    ///< with `bytes`: the record type's key (record_ops)
+  std::string bytes;    ///< codec<std::vector<T>> bytes of the records
+  friend bool operator==(const records_msg&, const records_msg&) = default;
+};
+
+/// One partition of a batch: its index in the RDD and its records.
+struct part_msg {
+  int32_t index = 0;
+  records_msg data;
+  friend bool operator==(const part_msg&, const part_msg&) = default;
+};
+
 /// Partitions of one batch travelling to a stage slot or a gather.
-/// Records are moved along, never copied (DESIGN.md: ~100 M records/s).
 struct batch_msg {
   int64_t t = 0;      ///< batch time in ms
   int32_t port = 0;   ///< which parent of the receiving node sent it
   int32_t from = 0;   ///< the sending slot (orders shuffle input deterministically)
   bool none = false;  ///< the parent had no batch at t (Spark's None)
-  parts data;
+  std::vector<part_msg> data;
+  friend bool operator==(const batch_msg&, const batch_msg&) = default;
 };
 
-/// A gather or output node finished batch t; `job` is the output function.
+/// A gather or output node finished batch t (gather -1: a stateful stage
+/// slot that only updated its state).
 struct gather_done {
   int64_t t = 0;
   int32_t gather = 0;
-  std::function<void()> job;
+  uint64_t job = 0;  ///< the output function, kept in the driver's transport; 0: none
+  friend bool operator==(const gather_done&, const gather_done&) = default;
 };
 
 /// User code failed while computing batch t.
 struct batch_failed {
   int64_t t = 0;
   std::string what;
-  std::exception_ptr cause = nullptr; ///< the exception, so its type can reach await_termination
+  /// The exception in the sender's transport (its type reaches
+  /// await_termination), or 0 when there is none or it stayed on another node.
+  uint64_t cause = 0;
+  friend bool operator==(const batch_failed&, const batch_failed&) = default;
 };
+
+/// A block of received records on its way to storage and the tracker.
+struct block_msg {
+  int32_t stream = 0;
+  int64_t id = 0;
+  int64_t created_ms = 0;
+  int64_t records = 0;
+  records_msg data;
+  bool queued = false;  ///< cut from the block queue (release() once stored)
+  friend bool operator==(const block_msg&, const block_msg&) = default;
+};
+
+/// The blocks allocated to one batch of one receiver stream.
+struct allocation_msg {
+  int64_t t = 0;
+  std::vector<part_msg> data;  ///< one partition per block, in arrival order
+  int64_t records = 0;
+  friend bool operator==(const allocation_msg&, const allocation_msg&) = default;
+};
+
+/// A state checkpoint of one (operator, partition) for the checkpoint
+/// writer: a delta or a full snapshot of codec bytes (FORMAT.md "Checkpoint
+/// tables"), and how far older checkpoints may go.
+struct state_write_msg {
+  int32_t op = 0;
+  int32_t partition = 0;
+  int64_t t = 0;
+  bool full = false;
+  std::vector<std::pair<std::string, std::string>> upserts;
+  std::vector<std::string> removed;
+  int64_t delete_before = -1;  ///< >= 0: delete what a full snapshot at this time supersedes
+  friend bool operator==(const state_write_msg&, const state_write_msg&) = default;
+};
+
+/// The state of one (operator, partition) as of a recovered batch.
+struct state_rows_msg {
+  std::map<std::string, std::string> rows;
+  friend bool operator==(const state_rows_msg&, const state_rows_msg&) = default;
+};
+
+/// One event for the listeners.
+struct listener_event {
+  enum class kind : uint8_t {
+    streaming_started, batch_submitted, batch_started, batch_completed,
+    output_started, output_completed, receiver_started, receiver_error, receiver_stopped,
+  } what = kind::streaming_started;
+  batch_info batch;
+  output_operation_info output;
+  receiver_info receiver;
+  int64_t time_us = 0;
+};
+
+// -- inspect ------------------------------------------------------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, records_msg& x) {
+  return f(caf::meta::type_name("records_msg"), x.origin, x.local, x.type, x.bytes);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, part_msg& x) {
+  return f(caf::meta::type_name("part_msg"), x.index, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_msg& x) {
+  return f(caf::meta::type_name("batch_msg"), x.t, x.port, x.from, x.none, x.data);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, gather_done& x) {
+  return f(caf::meta::type_name("gather_done"), x.t, x.gather, x.job);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_failed& x) {
+  return f(caf::meta::type_name("batch_failed"), x.t, x.what, x.cause);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, block_msg& x) {
+  return f(caf::meta::type_name("block_msg"), x.stream, x.id, x.created_ms, x.records, x.data,
+           x.queued);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, allocation_msg& x) {
+  return f(caf::meta::type_name("allocation_msg"), x.t, x.data, x.records);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_write_msg& x) {
+  return f(caf::meta::type_name("state_write_msg"), x.op, x.partition, x.t, x.full, x.upserts,
+           x.removed, x.delete_before);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, state_rows_msg& x) {
+  return f(caf::meta::type_name("state_rows_msg"), x.rows);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, listener_event& x) {
+  auto what = static_cast<uint8_t>(x.what);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (what > static_cast<uint8_t>(listener_event::kind::receiver_stopped))
+      return caf::make_error(caf::sec::invalid_argument,
+                             "listener_event: unknown kind " + std::to_string(what));
+    x.what = static_cast<listener_event::kind>(what);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("listener_event"), what, load, x.batch, x.output, x.receiver,
+           x.time_us);
+}
 
 } // namespace sluice::detail
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::batch_msg)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::gather_done)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sluice::detail::batch_failed)
-
 namespace sluice {
+
+// The listener infos are public types without CAF; their inspect overloads
+// live here, with the messages that carry them.
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, batch_info& x) {
+  return f(caf::meta::type_name("batch_info"), x.time, x.num_records, x.submission_us,
+           x.processing_start_us, x.processing_end_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_operation_info& x) {
+  bool failed = x.failure_reason.has_value();
+  std::string reason = x.failure_reason.value_or("");
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (failed)
+      x.failure_reason = std::move(reason);
+    else
+      x.failure_reason.reset();
+    return caf::none;
+  });
+  return f(caf::meta::type_name("output_operation_info"), x.batch, x.id, x.name, x.start_us,
+           x.end_us, failed, reason, load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, metadata_checkpoint& x) {
+  bool has_zero = x.zero_time_ms.has_value();
+  int64_t zero = x.zero_time_ms.value_or(0);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (has_zero)
+      x.zero_time_ms = zero;
+    else
+      x.zero_time_ms.reset();
+    return caf::none;
+  });
+  return f(caf::meta::type_name("metadata_checkpoint"), x.batch_time_ms, x.graph_fingerprint,
+           x.conf, x.pending_batches, x.source_offsets, x.checkpoint_interval_hint, has_zero, zero,
+           load);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, receiver_info& x) {
+  return f(caf::meta::type_name("receiver_info"), x.stream_id, x.name, x.active, x.last_error,
+           x.last_error_us);
+}
+
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using advance_atom = caf::atom_constant<caf::atom("advance")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
@@ -54,4 +239,32 @@ using allocate_atom = caf::atom_constant<caf::atom("allocate")>;
 using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 using error_atom = caf::atom_constant<caf::atom("error")>;
+using restore_atom = caf::atom_constant<caf::atom("restore")>;
+
 } // namespace sluice
+
+// Every sluice message type, announced once: add_message_types(cfg) below.
+CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::records_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::part_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::batch_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::gather_done))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::batch_failed))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::block_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::allocation_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::listener_event))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::state_write_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::state_rows_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::metadata_checkpoint))
+  CAF_ADD_TYPE_ID(sluice, (std::vector<std::pair<int32_t, int64_t>>))
+CAF_END_TYPE_ID_BLOCK(sluice)
+
+namespace sluice::detail {
+
+/// Announces every sluice message type to an actor system's configuration
+/// (needed before a message can be deserialized on another node).
+inline void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::sluice>();
+}
+
+} // namespace sluice::detail

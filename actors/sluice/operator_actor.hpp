@@ -7,6 +7,7 @@
 
 #include <caf/all.hpp>
 
+#include "sluice/checkpoint_writer.hpp"
 #include "sluice/messages.hpp"
 #include "sluice/state_checkpointer.hpp"
 #include "sluice/wiring.hpp"
@@ -17,14 +18,25 @@ struct operator_state {
   wiring_ptr w;
   int stage = 0;
   int slot = 0;
+  /// A batch_msg with its records unpacked.
+  struct input {
+    int32_t port = 0;
+    int32_t from = 0;
+    bool none = false;
+    parts data;
+  };
   struct pending {
     std::vector<int> received;  // per port
-    std::vector<batch_msg> msgs;
+    std::vector<input> msgs;
   };
   std::map<int64_t, pending> batches;
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
-  state_checkpointer checkpointer;             ///< writes `state` at checkpoint times
+  state_checkpointer checkpointer;             ///< checkpoints `state` at checkpoint times
+  /// A recovered run: the rows to restore `state` from (until it exists),
+  /// or why they could not be read.
+  std::optional<std::map<std::string, std::string>> restored;
+  std::optional<writer_failure> restore_failure;
   static inline const char* name = "sluice.operator";
 };
 

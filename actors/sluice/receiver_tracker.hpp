@@ -27,13 +27,14 @@ struct receiver_tracker_state {
   std::map<int64_t, std::vector<std::pair<int32_t, int64_t>>> replayed;
   std::shared_ptr<receiver_wal> wal;
   caf::actor manager;
+  std::shared_ptr<transport> net;
   std::function<void(std::string)> on_error;
   duration wal_retention{0};  ///< WAL entries outlive their batch by this much
   static inline const char* name = "sluice.receiver_tracker";
 };
 
-/// Handles `(block)` (reported by the block manager),
-/// `(allocate_atom, int64_t t) -> allocation` (every unallocated block, one
+/// Handles `(block_msg)` (reported by the block manager),
+/// `(allocate_atom, int64_t t) -> allocation_msg` (every unallocated block, one
 /// partition each, logged before the reply) and `(cleanup_atom, int64_t t)`
 /// (batches up to t are done: their blocks may go from memory, and their WAL
 /// entries once they are `wal_retention` old: a recovery re-runs the batches
@@ -46,6 +47,6 @@ struct receiver_tracker_state {
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
                                std::function<void(std::string)> on_error,
-                               duration wal_retention);
+                               duration wal_retention, std::shared_ptr<transport> net);
 
 } // namespace sluice::detail

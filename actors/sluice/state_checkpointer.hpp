@@ -1,15 +1,16 @@
-// When and how one partition of a node's state goes to the checkpoint store
-// (SEMANTICS §5.28), shared by the operator actors (stateful reducers) and
-// the gather actors (window history).
+// When one partition of a node's state is checkpointed (SEMANTICS §5.28) and
+// what goes to the checkpoint writer, shared by the operator actors
+// (stateful reducers) and the gather actors (window history).
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "sluice/messages.hpp"
 #include "sluice/wiring.hpp"
 
 namespace sluice::detail {
@@ -24,17 +25,12 @@ class state_checkpointer {
   /// At the node's checkpoint interval (and the other checkpointed nodes'
   /// intervals, `wiring::checkpoint_intervals_ms`), and at the first batch of
   /// a run (so a recovery never re-runs more than one interval of batches,
-  /// which is what sources keep for replay): writes a delta of the changed
-  /// state, a full snapshot every 10th time, and deletes the rows no
-  /// recovery needs.
-  /// Throws what the store throws (storage_error).
-  void at_batch(const node_base& n, const wiring& w, int partition, int64_t t,
-                const produce_fn& produce);
-
-  /// The checkpointed rows to restore at the start of a recovered run;
-  /// empty when not recovering.
-  static std::map<std::string, std::string> restored(const node_base& n, const wiring& w,
-                                                     int partition);
+  /// which is what sources keep for replay): returns the checkpoint to send
+  /// to the checkpoint writer, a delta of the changed state or a full
+  /// snapshot every 10th time (which lets the rows no recovery needs go).
+  /// Nothing when no checkpoint is due or the context has no checkpoints.
+  std::optional<state_write_msg> at_batch(const node_base& n, const wiring& w, int partition,
+                                          int64_t t, const produce_fn& produce);
 
  private:
   int checkpoints_ = 0;    // written in this run (every 10th is full)

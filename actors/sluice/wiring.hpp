@@ -9,10 +9,7 @@
 #include <caf/all.hpp>
 
 #include "sluice/plan.hpp"
-
-namespace sluice {
-class checkpoint_store;
-} // namespace sluice
+#include "sluice/transport.hpp"
 
 namespace sluice::detail {
 
@@ -22,7 +19,8 @@ struct wiring {
   std::vector<std::vector<caf::actor>> stages;  ///< [stage][slot]
   std::vector<caf::actor> gathers;              ///< [gather]
   caf::actor scheduler;
-  std::shared_ptr<checkpoint_store> checkpoints;  ///< null without ssc.checkpoint(dir)
+  std::shared_ptr<transport> net;  ///< packs records for the actors above
+  caf::actor checkpoint_writer;  ///< owns sluice.db; null without ssc.checkpoint(dir)
   std::optional<int64_t> restore_from;             ///< recovering: state as of this batch
   /// The state checkpoint interval of every node with checkpointed state.
   /// Each of them checkpoints at every multiple of any of these (from the

@@ -8,16 +8,20 @@ namespace sluice::detail {
 caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
                             std::shared_ptr<block_source> source, caf::actor tracker,
                             std::shared_ptr<receiver_wal> wal,
-                            std::function<void(std::string)> on_error) {
+                            std::function<void(std::string)> on_error,
+                            std::shared_ptr<transport> net) {
   auto& st = self->state;
   st.source = std::move(source);
   st.tracker = std::move(tracker);
   st.wal = std::move(wal);
   st.on_error = std::move(on_error);
+  st.net = std::move(net);
   return {
-    [=](block& b) -> caf::result<bool> {
+    [=](block_msg& m) -> caf::result<bool> {
       auto& st = self->state;
+      block b;
       try {
+        b = unpack(m, *st.net);
         fault_injector::global().hit(fault_points::block_write);
         if (st.wal)
           st.wal->append_block(b.stream, b.id, b.created_ms, st.source->encode(b.data));
@@ -32,7 +36,15 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
       }
       st.blocks.emplace(b.id, std::pair{b.data, b.records});
       bool queued = b.queued;
-      self->send(st.tracker, std::move(b));
+      try {
+        self->send(st.tracker, pack(std::move(b), *st.net, st.tracker));
+      } catch (const std::exception& e) {
+        std::string what = "receiver stream " + std::to_string(m.stream) + ": block "
+                           + std::to_string(m.id) + " could not be reported: " + e.what();
+        if (st.on_error)
+          st.on_error(what);
+        return caf::make_error(caf::sec::runtime_error, what);
+      }
       if (queued)
         st.source->release();
       return true;

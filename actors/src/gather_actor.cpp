@@ -1,6 +1,7 @@
 #include "sluice/gather_actor.hpp"
 
 #include "sluice/detail/user_failure.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice::detail {
 
@@ -9,6 +10,15 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
   self->state.op = gp.node->make_gather(w->info);
   self->state.w = std::move(w);
   self->state.gather = gather;
+  auto& wr = *self->state.w;
+  if (gp.node->checkpoints_history() && wr.restore_from && wr.checkpoint_writer) {
+    // A recovered run: the history comes from the checkpoint writer before
+    // the first batch (await holds the batches back).
+    self->request(wr.checkpoint_writer, caf::infinite, restore_atom::value, gp.node->id(),
+                  int32_t{0}, *wr.restore_from)
+      .await([=](state_rows_msg& r) { self->state.restored_rows = std::move(r.rows); },
+             [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
+  }
   return {
     [=](batch_msg& m) {
       auto& st = self->state;
@@ -25,9 +35,16 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       ++pend.received[port];
       if (m.none)
         pend.none[port] = true;
-      for (auto& p : m.data)
-        pend.data[port].push_back(std::move(p));
       int64_t t = m.t;
+      try {
+        for (auto& p : wr.net->unpack(m.data))
+          pend.data[port].push_back(std::move(p));
+      } catch (const std::exception& e) {
+        self->send(wr.scheduler, batch_failed{t, gp.node->name() + " (operator "
+                                                   + std::to_string(gp.node->id())
+                                                   + "): " + e.what(), 0});
+        return;
+      }
       for (size_t i = 0; i < ports; ++i)
         if (pend.received[i] < gp.expected[i])
           return;
@@ -40,33 +57,71 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       int id = st.gather;
       // Called from catch blocks (and by asynchronous ops): keeps the cause.
       auto fail = [self, w, t](std::string what) {
-        self->send(w->scheduler, batch_failed{t, std::move(what), std::current_exception()});
+        uint64_t cause = 0;
+        if (auto e = std::current_exception())
+          cause = w->net->keep(e);
+        self->send(w->scheduler, batch_failed{t, std::move(what), cause});
       };
-      auto done = [self, w, id, t, fail](gather_result result) {
+      auto pass_on = [self, w, id, t](gather_result& result) {
         auto& gp = w->layout->gathers[static_cast<size_t>(id)];
+        if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, w->info.zero))
+          scatter(*w, gp.stage, t, std::move(result.data));
+        uint64_t job = 0;
+        if (result.job) // output jobs run on the scheduler, in this process
+          job = w->net->keep(std::move(result.job));
+        self->send(w->scheduler, gather_done{t, id, job});
+      };
+      auto done = [self, w, id, t, fail, pass_on](gather_result result) {
+        auto& gp = w->layout->gathers[static_cast<size_t>(id)];
+        auto prefix = gp.node->name() + " (operator " + std::to_string(gp.node->id()) + "): ";
+        std::optional<state_write_msg> m;
         if (gp.node->checkpoints_history()) {
           try {
             auto& op = *self->state.op;
-            self->state.checkpointer.at_batch(*gp.node, *w, 0, t,
-                                              [&](bool full, auto& upserts, auto& removed) {
-                                                op.checkpoint(full, upserts, removed);
-                                                return true;
-                                              });
+            m = self->state.checkpointer.at_batch(*gp.node, *w, 0, t,
+                                                  [&](bool full, auto& upserts, auto& removed) {
+                                                    op.checkpoint(full, upserts, removed);
+                                                    return true;
+                                                  });
           } catch (const std::exception& e) {
-            fail(gp.node->name() + " (operator " + std::to_string(gp.node->id())
-                 + "): checkpoint failed: " + e.what());
+            fail(prefix + "checkpoint failed: " + e.what());
             return;
           }
         }
-        if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, w->info.zero))
-          scatter(*w, gp.stage, t, std::move(result.data));
-        self->send(w->scheduler, gather_done{t, id, std::move(result.job)});
+        if (!m) {
+          pass_on(result);
+          return;
+        }
+        // The history is stored before the batch goes on (await: no other
+        // batch runs here meanwhile).
+        auto kept = std::make_shared<gather_result>(std::move(result));
+        self->request(w->checkpoint_writer, caf::infinite, std::move(*m))
+          .await(
+            [=](bool) {
+              try {
+                pass_on(*kept);
+              } catch (const std::exception& e) {
+                fail(e.what());
+              }
+            },
+            [=](caf::error& err) {
+              auto f = failure_of(err);
+              self->send(w->scheduler, batch_failed{t, prefix + "checkpoint failed: " + f.what,
+                                                    f.cause});
+            });
       };
       try {
         if (!st.restored) {
           st.restored = true;
-          if (gp.node->checkpoints_history() && wr.restore_from)
-            st.op->restore(state_checkpointer::restored(*gp.node, wr, 0));
+          if (st.restore_failure) {
+            // Rethrown as what it was (a storage_error stays one).
+            if (auto x = wr.net->take(st.restore_failure->cause))
+              std::rethrow_exception(std::any_cast<std::exception_ptr>(std::move(*x)));
+            throw error(st.restore_failure->what);
+          }
+          if (st.restored_rows)
+            st.op->restore(*st.restored_rows);
+          st.restored_rows.reset();
         }
       } catch (const std::exception& e) {
         fail(e.what());
@@ -107,7 +162,7 @@ void scatter(const wiring& w, int stage, int64_t t,
   for (auto& p : *data)
     per_slot[static_cast<size_t>(p.index) % n].push_back(std::move(p));
   for (size_t i = 0; i < n; ++i)
-    caf::anon_send(slots[i], batch_msg{t, 0, -1, false, std::move(per_slot[i])});
+    caf::anon_send(slots[i], batch_msg{t, 0, -1, false, w.net->pack(std::move(per_slot[i]), slots[i])});
 }
 
 } // namespace sluice::detail

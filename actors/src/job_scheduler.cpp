@@ -1,5 +1,6 @@
 #include "sluice/job_scheduler.hpp"
 
+#include "sluice/checkpoint_writer.hpp"
 #include "sluice/detail/user_failure.hpp"
 
 namespace sluice::detail {
@@ -25,6 +26,24 @@ void fail(self_ptr self, const std::string& what) {
     st.cfg.on_failure(what);
 }
 
+/// fail() with the exception kept under `cause` in the transport (if it is
+/// still there) as the current exception: its type reaches await_termination.
+void fail_with_cause(self_ptr self, const std::string& what, uint64_t cause) {
+  std::exception_ptr e;
+  if (cause != 0)
+    if (auto x = self->state.w->net->take(cause))
+      e = std::any_cast<std::exception_ptr>(std::move(*x));
+  if (!e) {
+    fail(self, what);
+    return;
+  }
+  try {
+    std::rethrow_exception(e);
+  } catch (...) {
+    fail(self, what);
+  }
+}
+
 void check_drains(self_ptr self) {
   auto& st = self->state;
   for (auto i = st.drains.begin(); i != st.drains.end();) {
@@ -40,6 +59,9 @@ void check_drains(self_ptr self) {
 }
 
 void finish(self_ptr self, int64_t t);
+/// Batch t is done (and its metadata checkpoint stored): forgets it, answers
+/// drains, starts the next batches.
+void retire(self_ptr self, int64_t t);
 
 /// The reports that complete batch t: every gather whose parent has a batch
 /// at t, and every slot of a stateful stage that only updates its state at t.
@@ -80,7 +102,13 @@ void start(self_ptr self, int64_t t, int64_t submitted_us) {
         n += static_cast<int64_t>(srcs[i].first->records(p.data));
     b.info.num_records += n;
     b.source_records.push_back(n);
-    scatter(w, srcs[i].second, t, std::move(data));
+    try {
+      scatter(w, srcs[i].second, t, std::move(data));
+    } catch (const std::exception& e) {
+      fail(self, "source '" + srcs[i].first->name() + "' at " + to_string(batch_time{t}) + ": "
+                   + e.what());
+      return;
+    }
   }
   if (b.expected == 0)
     finish(self, t);
@@ -140,22 +168,42 @@ void finish(self_ptr self, int64_t t) {
     st.last_completed = std::max(st.last_completed, t);
     for (size_t k = 0; k < b.source_records.size(); ++k)
       st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
-    if (st.cfg.on_batch_completed) {
+    if (st.cfg.metadata) {
       std::vector<int64_t> pending;
       for (auto& [rt, rb] : st.running)
         if (rt != t)
           pending.push_back(rt);
       for (auto& q : st.queued)
         pending.push_back(q.first);
+      std::optional<metadata_checkpoint> m;
       try {
-        st.cfg.on_batch_completed(b.info, pending);
+        m = st.cfg.metadata(b.info, pending);
       } catch (const std::exception& e) {
         fail(self, std::string("checkpoint after ") + to_string(batch_time{t}) + " failed: "
                      + e.what());
       }
+      if (m) {
+        // Stored before the next batch starts or a drain is answered, as
+        // when the scheduler wrote it itself (await: messages wait, no
+        // thread blocks).
+        self->request(st.w->checkpoint_writer, caf::infinite, std::move(*m))
+          .await([=](bool) { retire(self, t); },
+                 [=](caf::error& err) {
+                   auto f = failure_of(err);
+                   fail_with_cause(self, "checkpoint after " + to_string(batch_time{t})
+                                           + " failed: " + f.what, f.cause);
+                   retire(self, t);
+                 });
+        return;
+      }
     }
   }
-  st.running.erase(i);
+  retire(self, t);
+}
+
+void retire(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  st.running.erase(t);
   check_drains(self);
   try_start(self);
 }
@@ -192,26 +240,20 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
     },
     [=](gather_done& d) {
       auto& st = self->state;
+      std::function<void()> job;
+      if (d.job != 0) // taken even when dropped: the transport holds it until then
+        if (auto x = st.w->net->take(d.job))
+          job = std::any_cast<std::function<void()>>(std::move(*x));
       auto i = st.running.find(d.t);
       if (i == st.running.end() || st.failed || st.stopped)
         return;
-      if (d.job)
-        i->second.jobs[d.gather] = std::move(d.job);
+      if (job)
+        i->second.jobs[d.gather] = std::move(job);
       if (++i->second.done == i->second.expected)
         finish(self, d.t);
     },
     [=](const batch_failed& f) {
-      if (f.cause) {
-        // on_failure sees the cause as the current exception (its type
-        // reaches await_termination).
-        try {
-          std::rethrow_exception(f.cause);
-        } catch (...) {
-          fail(self, f.what);
-        }
-      } else {
-        fail(self, f.what);
-      }
+      fail_with_cause(self, f.what, f.cause);
       check_drains(self);
     },
     [=](drain_atom, int64_t until) -> caf::result<bool> {

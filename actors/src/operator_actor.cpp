@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "sluice/checkpoint_store.hpp"
+#include "sluice/checkpoint_writer.hpp"
+#include "sluice/error.hpp"
 #include "sluice/detail/user_failure.hpp"
 #include "sluice/fault_injector.hpp"
 
@@ -24,9 +25,11 @@ chain build(const stage_plan& sp, emitter_base* term, chain c) {
 void send_buckets(caf::stateful_actor<operator_state>* self, const wiring& w, const consumer& c, int64_t t,
                   int slot, std::vector<erased> buckets) {
   auto& targets = w.stages[static_cast<size_t>(c.target)];
-  for (size_t r = 0; r < buckets.size(); ++r)
-    self->send(targets[r], batch_msg{t, c.port, slot, false, parts{{static_cast<int32_t>(r),
-                                                                    std::move(buckets[r])}}});
+  for (size_t r = 0; r < buckets.size(); ++r) {
+    std::vector<part_msg> data;
+    data.push_back({static_cast<int32_t>(r), w.net->pack(std::move(buckets[r]), targets[r])});
+    self->send(targets[r], batch_msg{t, c.port, slot, false, std::move(data)});
+  }
 }
 
 void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, int64_t t) {
@@ -46,8 +49,87 @@ void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, 
   }
 }
 
-void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
-               std::vector<batch_msg>& msgs) {
+using self_ptr = caf::stateful_actor<operator_state>*;
+
+void run_chain(self_ptr self, int64_t t, parts input);
+
+/// Runs `f`; a failure (a user function's, the store's) fails batch t.
+template <class F>
+void guarded(self_ptr self, int64_t t, F f) {
+  auto& st = self->state;
+  try {
+    f();
+  } catch (const user_failure& e) {
+    st.writer.reset(); // may hold part of the failed batch
+    uint64_t cause = e.cause() ? st.w->net->keep(e.cause()) : 0;
+    self->send(st.w->scheduler, batch_failed{t, failure_message(*e.node(), t, e.what()), cause});
+  } catch (const std::exception& e) {
+    st.writer.reset();
+    self->send(st.w->scheduler,
+               batch_failed{t, e.what(), st.w->net->keep(std::current_exception())});
+  }
+}
+
+/// After a stateful reducer's batch (and its state checkpoint, if one was
+/// due, is stored): passes its partition on.
+void after_state(self_ptr self, int64_t t, stateful_result& r) {
+  auto& st = self->state;
+  auto& sp = st.w->layout->stages[static_cast<size_t>(st.stage)];
+  if (!r.emit) { // not a batch time of this node: only the state moved on
+    self->send(st.w->scheduler, gather_done{t, -1, 0});
+    return;
+  }
+  if (!r.data) {
+    send_none(self, sp, t);
+    return;
+  }
+  parts input;
+  input.push_back({st.slot, std::move(*r.data)});
+  run_chain(self, t, std::move(input));
+}
+
+/// The stateful reducer's batch: restores the partition's state first in a
+/// recovered run, and sends a due state checkpoint to the checkpoint writer,
+/// waiting for it to be stored before the batch's result goes on (the
+/// metadata checkpoint of t, written once t completed, relies on it).
+void run_stateful(self_ptr self, int64_t t, bool none, std::vector<std::vector<erased>>& ports) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
+  if (!st.state) {
+    st.state = sp.head->make_slot_state(st.slot, w.info);
+    if (st.restore_failure) {
+      // Rethrown as what it was (a storage_error stays one).
+      if (auto x = w.net->take(st.restore_failure->cause))
+        std::rethrow_exception(std::any_cast<std::exception_ptr>(std::move(*x)));
+      throw error(st.restore_failure->what);
+    }
+    if (st.restored)
+      sp.head->restore_state(st.state.get(), *st.restored);
+    st.restored.reset();
+  }
+  auto r = std::make_shared<stateful_result>(attributed(sp.head, [&] {
+    return sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
+  }));
+  auto m = st.checkpointer.at_batch(*sp.head, w, st.slot, t,
+                                    [&](bool full, auto& upserts, auto& removed) {
+                                      return sp.head->checkpoint_state(st.state.get(), full,
+                                                                       upserts, removed);
+                                    });
+  if (!m) {
+    after_state(self, t, *r);
+    return;
+  }
+  // await: no other batch runs on this slot before the state is stored.
+  self->request(w.checkpoint_writer, caf::infinite, std::move(*m))
+    .await([=](bool) { guarded(self, t, [&] { after_state(self, t, *r); }); },
+           [=](caf::error& err) {
+             auto f = failure_of(err);
+             self->send(self->state.w->scheduler, batch_failed{t, f.what, f.cause});
+           });
+}
+
+void run_batch(self_ptr self, int64_t t, std::vector<operator_state::input>& msgs) {
   auto& st = self->state;
   auto& w = *st.w;
   auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
@@ -62,29 +144,8 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
       for (auto& p : m.data)
         ports[static_cast<size_t>(m.port)].push_back(std::move(p.data));
     if (sp.head->stateful()) {
-      if (!st.state) {
-        st.state = sp.head->make_slot_state(st.slot, w.info);
-        if (w.restore_from)
-          sp.head->restore_state(st.state.get(),
-                                 state_checkpointer::restored(*sp.head, w, st.slot));
-      }
-      auto r = attributed(sp.head, [&] {
-        return sp.head->reduce_at(batch_time{t}, none, ports, st.state.get(), w.info);
-      });
-      st.checkpointer.at_batch(*sp.head, w, st.slot, t,
-                               [&](bool full, auto& upserts, auto& removed) {
-                                 return sp.head->checkpoint_state(st.state.get(), full, upserts,
-                                                                  removed);
-                               });
-      if (!r.emit) { // not a batch time of this node: only the state moved on
-        self->send(w.scheduler, gather_done{t, -1, {}});
-        return;
-      }
-      if (!r.data) {
-        send_none(self, sp, t);
-        return;
-      }
-      input.push_back({st.slot, std::move(*r.data)});
+      run_stateful(self, t, none, ports);
+      return;
     } else if (none) {
       send_none(self, sp, t);
       return;
@@ -99,6 +160,15 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
       for (auto& p : m.data)
         input.push_back(std::move(p));
   }
+  run_chain(self, t, std::move(input));
+}
+
+/// Runs the stage's fused chain over `input` and sends the result to its
+/// consumers.
+void run_chain(self_ptr self, int64_t t, parts input) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
   // A single shuffle consumer gets the records straight from the chain;
   // otherwise the chain collects parts and each consumer gets them.
   if (sp.consumers.size() == 1 && sp.consumers[0].what == consumer::kind::shuffle) {
@@ -130,14 +200,16 @@ void run_batch(caf::stateful_actor<operator_state>* self, int64_t t,
     bool last = i + 1 == sp.consumers.size();
     parts mine = last ? std::move(out) : out; // shared data: receivers copy on take
     switch (c.what) {
-      case consumer::kind::forward:
-        self->send(w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)],
-                   batch_msg{t, c.port, st.slot, false, std::move(mine)});
+      case consumer::kind::forward: {
+        auto& to = w.stages[static_cast<size_t>(c.target)][static_cast<size_t>(st.slot)];
+        self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});
         break;
-      case consumer::kind::gather:
-        self->send(w.gathers[static_cast<size_t>(c.target)],
-                   batch_msg{t, c.port, st.slot, false, std::move(mine)});
+      }
+      case consumer::kind::gather: {
+        auto& to = w.gathers[static_cast<size_t>(c.target)];
+        self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});
         break;
+      }
       case consumer::kind::shuffle: {
         auto& target = w.layout->stages[static_cast<size_t>(c.target)];
         auto writer = target.head->make_writer(static_cast<size_t>(c.port));
@@ -161,6 +233,16 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
   self->state.w = std::move(w);
   self->state.stage = stage;
   self->state.slot = slot;
+  auto& w_ = *self->state.w;
+  auto* head = w_.layout->stages[static_cast<size_t>(stage)].head;
+  if (head->stateful() && w_.restore_from && w_.checkpoint_writer) {
+    // A recovered run: the partition's state comes from the checkpoint
+    // writer before the first batch (await holds the batches back).
+    self->request(w_.checkpoint_writer, caf::infinite, restore_atom::value, head->id(), slot,
+                  *w_.restore_from)
+      .await([=](state_rows_msg& r) { self->state.restored = std::move(r.rows); },
+             [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
+  }
   return {
     [=](batch_msg& m) {
       auto& st = self->state;
@@ -170,22 +252,22 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
         pend.received.assign(sp.expected.size(), 0);
       ++pend.received[static_cast<size_t>(m.port)];
       int64_t t = m.t;
-      pend.msgs.push_back(std::move(m));
+      operator_state::input in{m.port, m.from, m.none, {}};
+      try {
+        in.data = st.w->net->unpack(m.data);
+      } catch (const std::exception& e) {
+        self->send(st.w->scheduler,
+                   batch_failed{t, sp.head->name() + " (operator " + std::to_string(sp.head->id())
+                                     + "): " + e.what(), 0});
+        return;
+      }
+      pend.msgs.push_back(std::move(in));
       for (size_t i = 0; i < sp.expected.size(); ++i)
         if (pend.received[i] < sp.expected[i])
           return;
       auto msgs = std::move(pend.msgs);
       st.batches.erase(t);
-      try {
-        run_batch(self, t, msgs);
-      } catch (const user_failure& e) {
-        st.writer.reset(); // may hold part of the failed batch
-        self->send(st.w->scheduler, batch_failed{t, failure_message(*e.node(), t, e.what()),
-                                                 e.cause()});
-      } catch (const std::exception& e) {
-        st.writer.reset();
-        self->send(st.w->scheduler, batch_failed{t, e.what(), std::current_exception()});
-      }
+      guarded(self, t, [&] { run_batch(self, t, msgs); });
     },
   };
 }

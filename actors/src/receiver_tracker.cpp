@@ -7,20 +7,33 @@ namespace sluice::detail {
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
                                std::function<void(std::string)> on_error,
-                               duration wal_retention) {
+                               duration wal_retention, std::shared_ptr<transport> net) {
   self->state.wal = std::move(wal);
   self->state.on_error = std::move(on_error);
   self->state.wal_retention = wal_retention;
+  self->state.net = std::move(net);
   return {
     [=](caf::actor manager) { self->state.manager = std::move(manager); },
-    [=](block& b) { self->state.unallocated.push_back(std::move(b)); },
+    [=](block_msg& m) -> caf::result<void> {
+      try {
+        self->state.unallocated.push_back(unpack(m, *self->state.net));
+      } catch (const std::exception& e) {
+        std::string what = "receiver stream " + std::to_string(m.stream) + ": block "
+                           + std::to_string(m.id) + " could not be received: " + e.what();
+        if (self->state.on_error)
+          self->state.on_error(what);
+        return caf::make_error(caf::sec::runtime_error, what);
+      }
+      return caf::unit;
+    },
     [=](allocate_atom, int64_t t, std::vector<std::pair<int32_t, int64_t>>& ids) {
       self->state.replayed[t] = std::move(ids);
     },
-    [=](allocate_atom, int64_t t) -> caf::result<allocation> {
+    [=](allocate_atom, int64_t t) -> caf::result<allocation_msg> {
       auto& st = self->state;
-      allocation a;
+      allocation_msg a;
       a.t = t;
+      parts data;
       std::vector<std::pair<int32_t, int64_t>> ids;
       if (auto r = st.replayed.find(t); r != st.replayed.end()) {
         ids = std::move(r->second); // their data is already with the batch
@@ -29,7 +42,7 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       for (auto& b : st.unallocated) {
         ids.emplace_back(b.stream, b.id);
         a.records += b.records;
-        a.data.push_back({static_cast<int32_t>(a.data.size()), std::move(b.data)});
+        data.push_back({static_cast<int32_t>(data.size()), std::move(b.data)});
       }
       if (st.wal) {
         try {
@@ -45,6 +58,8 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       if (!ids.empty())
         st.last_block_of_batch[t] = ids.back().second;
       st.unallocated.clear();
+      auto to = self->current_sender();
+      a.data = st.net->pack(std::move(data), to ? to->node() : self->node());
       return a;
     },
     [=](cleanup_atom, int64_t t) {

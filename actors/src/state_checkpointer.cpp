@@ -2,44 +2,37 @@
 
 #include <algorithm>
 
-#include "sluice/checkpoint_store.hpp"
-
 namespace sluice::detail {
 
-void state_checkpointer::at_batch(const node_base& n, const wiring& w, int partition, int64_t t,
-                                  const produce_fn& produce) {
-  if (!w.checkpoints)
-    return;
+std::optional<state_write_msg> state_checkpointer::at_batch(const node_base& n, const wiring& w,
+                                                            int partition, int64_t t,
+                                                            const produce_fn& produce) {
+  if (!w.checkpoint_writer)
+    return std::nullopt;
   auto interval = n.checkpoint_interval();
   if (interval.count() == 0)
     interval = n.default_checkpoint_interval();
   if (interval.count() == 0)
-    return;
+    return std::nullopt;
   auto due = [&](int64_t every) { return every > 0 && (t - w.info.zero.ms) % every == 0; };
   if (checkpoints_ > 0 && !due(interval.count())
       && std::none_of(w.checkpoint_intervals_ms.begin(), w.checkpoint_intervals_ms.end(), due))
-    return;
-  bool full = checkpoints_ % 10 == 0;
-  rows upserts;
-  std::vector<std::string> removed;
-  if (!produce(full, upserts, removed))
-    return;
-  w.checkpoints->write_state(n.id(), partition, t, full, upserts, removed);
-  if (full) {
+    return std::nullopt;
+  state_write_msg m;
+  m.op = n.id();
+  m.partition = partition;
+  m.t = t;
+  m.full = checkpoints_ % 10 == 0;
+  if (!produce(m.full, m.upserts, m.removed))
+    return std::nullopt;
+  if (m.full) {
     // Keep the previous full generation: a crash before this batch's
     // metadata checkpoint recovers from it. Older rows go (bounded disk).
-    if (last_full_ >= 0)
-      w.checkpoints->delete_state_before(n.id(), partition, last_full_);
+    m.delete_before = last_full_;
     last_full_ = t;
   }
   ++checkpoints_;
-}
-
-std::map<std::string, std::string> state_checkpointer::restored(const node_base& n,
-                                                                const wiring& w, int partition) {
-  if (!w.checkpoints || !w.restore_from)
-    return {};
-  return w.checkpoints->read_state(n.id(), partition, *w.restore_from);
+  return m;
 }
 
 } // namespace sluice::detail

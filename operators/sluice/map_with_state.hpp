@@ -8,6 +8,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "sluice/detail/fn_checks.hpp"
 #include "sluice/errors.hpp"
 #include "sluice/rdd.hpp"
 #include "sluice/shuffle.hpp"
@@ -83,13 +84,12 @@ class state_spec {
   template <class F>
   static state_spec function(F f) {
     state_spec spec;
-    if constexpr (std::is_invocable_v<F&, batch_time, const K&, std::optional<V>, state<S>&>) {
+    if constexpr (!detail::check_state_spec_function<K, V, S, M, F>()) {
+      return spec; // only the check's static_assert is reported
+    } else if constexpr (std::is_invocable_v<F&, batch_time, const K&, std::optional<V>,
+                                             state<S>&>) {
       spec.fn_ = std::move(f);
     } else {
-      static_assert(std::is_invocable_v<F&, const K&, std::optional<V>, state<S>&>,
-                    "state_spec::function expects f(batch_time, const K&, std::optional<V>, "
-                    "state<S>&) -> std::optional<M> or f(const K&, std::optional<V>, "
-                    "state<S>&) -> M");
       spec.fn_ = [f](batch_time, const K& k, std::optional<V> v, state<S>& s) mutable
         -> std::optional<M> { return f(k, std::move(v), s); };
     }

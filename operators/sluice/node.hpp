@@ -102,6 +102,12 @@ class node_base {
   virtual std::unique_ptr<collector_base> make_collector() const { fail("make_collector"); }
   /// Returns the number of records in a partition of this node's type.
   virtual size_t records(const erased&) const { fail("records"); }
+  /// Why this node's records cannot travel as bytes (a record type without
+  /// a sluice::codec), or empty.
+  virtual std::string record_codec_problem() const { return {}; }
+  /// Shuffle nodes: why the buckets their writers send cannot travel as
+  /// bytes, or empty (buckets of the parent's records are checked there).
+  virtual std::string bucket_codec_problem() const { return {}; }
 
   // -- narrow nodes -----------------------------------------------------------
 
@@ -196,6 +202,12 @@ class node : public node_base {
     return std::make_unique<collector<T>>();
   }
   size_t records(const erased& e) const override { return e ? view<T>(e).size() : 0; }
+  std::string record_codec_problem() const override {
+    if constexpr (encodable<std::vector<T>>)
+      return {};
+    else
+      return "its record type " + demangle(typeid(T).name()) + " has no sluice::codec";
+  }
 };
 
 } // namespace sluice::detail

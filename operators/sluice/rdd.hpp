@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sluice/detail/erased.hpp"
+#include "sluice/detail/fn_checks.hpp"
 #include "sluice/detail/hash.hpp"
 #include "sluice/detail/traits.hpp"
 
@@ -67,34 +68,47 @@ class rdd {
 
   // -- transformations (partitioning preserved unless noted) ------------------
 
+  // A wrong function fails its check's one static_assert (listing the
+  // accepted signatures); the `return *this` branch keeps the body out.
+
   template <class F>
   auto map(F f) const {
-    using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
-    return each<U>([&](const std::vector<T>& in, std::vector<U>& out) {
-      out.reserve(in.size());
-      for (auto& x : in)
-        out.push_back(f(x));
-    });
+    if constexpr (!detail::check_rdd_map<T, F>()) {
+      return *this;
+    } else {
+      using U = std::decay_t<std::invoke_result_t<F&, const T&>>;
+      return each<U>([&](const std::vector<T>& in, std::vector<U>& out) {
+        out.reserve(in.size());
+        for (auto& x : in)
+          out.push_back(f(x));
+      });
+    }
   }
 
   template <class F>
   auto flat_map(F f) const {
-    using R = std::invoke_result_t<F&, const T&>;
-    using U = detail::range_value_t<R>;
-    return each<U>([&](const std::vector<T>& in, std::vector<U>& out) {
-      for (auto& x : in)
-        for (auto&& y : f(x))
-          out.push_back(std::move(y));
-    });
+    if constexpr (!detail::check_rdd_flat_map<T, F>()) {
+      return *this;
+    } else {
+      using U = detail::range_value_t<std::invoke_result_t<F&, const T&>>;
+      return each<U>([&](const std::vector<T>& in, std::vector<U>& out) {
+        for (auto& x : in)
+          for (auto&& y : f(x))
+            out.push_back(std::move(y));
+      });
+    }
   }
 
   template <class F>
   rdd filter(F pred) const {
-    return each<T>([&](const std::vector<T>& in, std::vector<T>& out) {
-      for (auto& x : in)
-        if (pred(x))
-          out.push_back(x);
-    });
+    if constexpr (!detail::check_rdd_filter<T, F>())
+      return *this;
+    else
+      return each<T>([&](const std::vector<T>& in, std::vector<T>& out) {
+        for (auto& x : in)
+          if (pred(x))
+            out.push_back(x);
+      });
   }
 
   /// Partitions of `*this` followed by those of `other` (Spark's UnionRDD).
@@ -109,19 +123,23 @@ class rdd {
   rdd reduce_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
     using K = typename T::first_type;
     using V = typename T::second_type;
-    n = n > 0 ? n : parallelism_;
-    std::vector<std::unordered_map<K, V, key_hash<K>>> maps(static_cast<size_t>(n));
-    for (auto& p : *parts_)
-      for (auto& [k, v] : p) {
-        auto& m = maps[static_cast<size_t>(detail::partition_of(k, n))];
-        auto [i, fresh] = m.try_emplace(k, v);
-        if (!fresh)
-          i->second = f(i->second, v);
-      }
-    partition_vector ps(static_cast<size_t>(n));
-    for (size_t i = 0; i < maps.size(); ++i)
-      ps[i].assign(maps[i].begin(), maps[i].end());
-    return rdd{std::move(ps), parallelism_};
+    if constexpr (!detail::check_rdd_reduce_by_key<K, V, F>()) {
+      return *this;
+    } else {
+      n = n > 0 ? n : parallelism_;
+      std::vector<std::unordered_map<K, V, key_hash<K>>> maps(static_cast<size_t>(n));
+      for (auto& p : *parts_)
+        for (auto& [k, v] : p) {
+          auto& m = maps[static_cast<size_t>(detail::partition_of(k, n))];
+          auto [i, fresh] = m.try_emplace(k, v);
+          if (!fresh)
+            i->second = f(i->second, v);
+        }
+      partition_vector ps(static_cast<size_t>(n));
+      for (size_t i = 0; i < maps.size(); ++i)
+        ps[i].assign(maps[i].begin(), maps[i].end());
+      return rdd{std::move(ps), parallelism_};
+    }
   }
 
   template <class P>

@@ -24,6 +24,32 @@ struct hashed_bucket {
   std::vector<uint64_t> hashes;
 };
 
+} // namespace sluice::detail
+
+namespace sluice {
+
+/// A combined bucket crosses a process as its entries; the receiving side
+/// hashes the keys again (the same function in every process).
+template <class K, class C>
+  requires encodable<std::pair<K, C>>
+struct codec<detail::hashed_bucket<K, C>> {
+  static void encode(const detail::hashed_bucket<K, C>& b, std::string& out) {
+    codec<std::vector<std::pair<K, C>>>::encode(b.entries, out);
+  }
+  static detail::hashed_bucket<K, C> decode(std::string_view& in) {
+    detail::hashed_bucket<K, C> b;
+    b.entries = codec<std::vector<std::pair<K, C>>>::decode(in);
+    b.hashes.reserve(b.entries.size());
+    for (auto& e : b.entries)
+      b.hashes.push_back(detail::hash_key(e.first));
+    return b;
+  }
+};
+
+} // namespace sluice
+
+namespace sluice::detail {
+
 /// Map side of combine_by_key: one table per reducer, each key hashed once.
 template <class K, class V, class C, class Create, class MergeValue>
 class combine_writer final : public emitter<std::pair<K, V>>, public bucket_writer_base {
@@ -70,6 +96,7 @@ class combine_node final : public node<std::pair<K, C>> {
     return std::make_unique<combine_writer<K, V, C, Create, MergeValue>>(n_, create_,
                                                                          merge_value_);
   }
+  std::string bucket_codec_problem() const override { return this->record_codec_problem(); }
 
   erased reduce(std::vector<std::vector<erased>>& ports) const override {
     auto merge = merge_combiners_;

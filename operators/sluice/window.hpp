@@ -179,6 +179,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     return default_state_checkpoint_interval(this->slide());
   }
 
+  std::string bucket_codec_problem() const override { return this->record_codec_problem(); }
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
     auto create = [](V v) { return v; };
     return std::make_unique<combine_writer<K, V, V, decltype(create), F>>(n_, create, f_);

@@ -16,7 +16,7 @@
 
 #include "sluice/errors.hpp"
 #include "sluice/format.hpp"
-#include "sluice/detail/fn_traits.hpp"
+#include "sluice/detail/fn_checks.hpp"
 #include "sluice/gather.hpp"
 #include "sluice/map_with_state.hpp"
 #include "sluice/graph.hpp"
@@ -44,6 +44,10 @@ class dstream {
 
   dstream(std::shared_ptr<detail::graph> g, detail::node<T>* n) : g_(std::move(g)), n_(n) {}
 
+  // An operator taking a function first runs its check (detail/fn_checks.hpp):
+  // a wrong one fails one static_assert listing the accepted signatures, and
+  // the `return *this` branch keeps the operator's body (and its errors) out.
+
   /// The interval between this stream's batches.
   duration slide_duration() const { return n_->slide(); }
 
@@ -51,24 +55,33 @@ class dstream {
 
   template <class F>
   auto map(F f) const {
-    using U = std::decay_t<std::invoke_result_t<F&, T&&>>;
-    return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::map_link>>(
-      "map", n_, std::move(f)));
+    if constexpr (!detail::check_map<T, F>()) {
+      return *this;
+    } else {
+      using U = std::decay_t<std::invoke_result_t<F&, T&&>>;
+      return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::map_link>>(
+        "map", n_, std::move(f)));
+    }
   }
 
   template <class F>
   auto flat_map(F f) const {
-    using U = detail::range_value_t<std::invoke_result_t<F&, T&&>>;
-    return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::flat_map_link>>(
-      "flat_map", n_, std::move(f)));
+    if constexpr (!detail::check_flat_map<T, F>()) {
+      return *this;
+    } else {
+      using U = detail::range_value_t<std::invoke_result_t<F&, T&&>>;
+      return add<U>(std::make_unique<detail::narrow_node<T, U, F, detail::flat_map_link>>(
+        "flat_map", n_, std::move(f)));
+    }
   }
 
   template <class F>
   dstream<T> filter(F pred) const {
-    static_assert(std::is_invocable_r_v<bool, F&, const T&>,
-                  "filter expects a predicate callable as bool(const T&)");
-    return add<T>(std::make_unique<detail::narrow_node<T, T, F, detail::filter_adapter>>(
-      "filter", n_, std::move(pred)));
+    if constexpr (!detail::check_filter<T, F>())
+      return *this;
+    else
+      return add<T>(std::make_unique<detail::narrow_node<T, T, F, detail::filter_adapter>>(
+        "filter", n_, std::move(pred)));
   }
 
   /// One vector per partition.
@@ -80,7 +93,10 @@ class dstream {
 
   template <class F>
   auto map_partitions(F f) const {
-    return map_partitions_named("map_partitions", std::move(f));
+    if constexpr (!detail::check_map_partitions<T, F>())
+      return *this;
+    else
+      return map_partitions_named("map_partitions", std::move(f));
   }
 
   /// Reshuffles into `n` partitions (round-robin).
@@ -92,7 +108,11 @@ class dstream {
   /// One record: the reduction of the batch; an empty batch gives [].
   template <class F>
   dstream<T> reduce(F f) const {
-    return add<T>(detail::make_gather_node<T>("reduce", {n_}, detail::reduce_fn<T>(std::move(f))));
+    if constexpr (!detail::check_reduce<T, F>())
+      return *this;
+    else
+      return add<T>(
+        detail::make_gather_node<T>("reduce", {n_}, detail::reduce_fn<T>(std::move(f))));
   }
 
   /// One record: the number of records; an empty batch gives [0].
@@ -113,20 +133,27 @@ class dstream {
   /// f(const rdd<T>&) or f(const rdd<T>&, batch_time), returning an rdd<U>.
   template <class F>
   auto transform(F f) const {
-    using R = decltype(call_transform(f));
-    using U = typename R::value_type;
-    return add<U>(detail::make_gather_node<U>("transform", {n_},
-                                              detail::transform_fn<T>(std::move(f))));
+    if constexpr (!detail::check_transform<T, F>()) {
+      return *this;
+    } else {
+      using U = typename decltype(call_transform(f))::value_type;
+      return add<U>(detail::make_gather_node<U>("transform", {n_},
+                                                detail::transform_fn<T>(std::move(f))));
+    }
   }
 
   /// f(const rdd<T>&, const rdd<U>&), returning an rdd<W>.
   template <class U, class F>
   auto transform_with(const dstream<U>& other, F f) const {
-    using R = std::decay_t<std::invoke_result_t<F&, const rdd<T>&, const rdd<U>&>>;
-    using W = typename R::value_type;
-    same_context_and_slide(other, "transform_with");
-    return add<W>(detail::make_gather_node<W>("transform_with", {n_, other.node()},
-                                              detail::transform_with_fn<T, U>(std::move(f))));
+    if constexpr (!detail::check_transform_with<T, U, F>()) {
+      return *this;
+    } else {
+      using R = std::decay_t<std::invoke_result_t<F&, const rdd<T>&, const rdd<U>&>>;
+      using W = typename R::value_type;
+      same_context_and_slide(other, "transform_with");
+      return add<W>(detail::make_gather_node<W>("transform_with", {n_, other.node()},
+                                                detail::transform_with_fn<T, U>(std::move(f))));
+    }
   }
 
   /// Sends every partition to `op` (a user's typed actor) and continues with
@@ -150,16 +177,22 @@ class dstream {
   /// reduce -> window -> reduce.
   template <class F>
   dstream<T> reduce_by_window(F f, duration w, duration s) const {
-    return reduce(f).window(w, s).reduce(f);
+    if constexpr (!detail::check_reduce<T, F>())
+      return *this;
+    else
+      return reduce(f).window(w, s).reduce(f);
   }
 
   /// Incremental: a single-key reduce_by_key_and_window without a filter.
   template <class F, class Inv>
     requires(!std::is_convertible_v<Inv, duration>)
   dstream<T> reduce_by_window(F f, Inv inv, duration w, duration s) const {
-    return map([](T x) { return std::pair<int, T>{1, std::move(x)}; })
-      .reduce_by_key_and_window(f, inv, w, s, 1)
-      .map([](std::pair<int, T> p) { return std::move(p.second); });
+    if constexpr (!detail::check_reduce_by_window_inverse<T, F, Inv>())
+      return *this;
+    else
+      return map([](T x) { return std::pair<int, T>{1, std::move(x)}; })
+        .reduce_by_key_and_window(f, inv, w, s, 1)
+        .map([](std::pair<int, T> p) { return std::move(p.second); });
   }
 
   /// [n] records in the window; [0] once a window that had data empties.
@@ -205,27 +238,41 @@ class dstream {
 
   template <class F>
   auto map_values(F f) const requires detail::is_pair_v<T> {
-    return map([f](T p) mutable {
-      return std::pair{std::move(p.first), f(std::move(p.second))};
-    });
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    if constexpr (!detail::check_map_values<K, V, F>())
+      return *this;
+    else
+      return map([f](T p) mutable {
+        return std::pair{std::move(p.first), f(std::move(p.second))};
+      });
   }
 
   template <class F>
   auto flat_map_values(F f) const requires detail::is_pair_v<T> {
     using K = typename T::first_type;
-    using W = detail::range_value_t<std::invoke_result_t<F&, typename T::second_type&&>>;
-    return flat_map([f](T p) mutable {
-      std::vector<std::pair<K, W>> out;
-      for (auto&& w : f(std::move(p.second)))
-        out.emplace_back(p.first, std::move(w));
-      return out;
-    });
+    using V = typename T::second_type;
+    if constexpr (!detail::check_flat_map_values<K, V, F>()) {
+      return *this;
+    } else {
+      using W = detail::range_value_t<std::invoke_result_t<F&, V&&>>;
+      return flat_map([f](T p) mutable {
+        std::vector<std::pair<K, W>> out;
+        for (auto&& w : f(std::move(p.second)))
+          out.emplace_back(p.first, std::move(w));
+        return out;
+      });
+    }
   }
 
   template <class F>
   auto reduce_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
+    using K = typename T::first_type;
     using V = typename T::second_type;
-    return combine_by_key([](V v) { return v; }, f, f, n);
+    if constexpr (!detail::check_reduce_by_key<K, V, F>())
+      return *this;
+    else
+      return combine_by_key([](V v) { return v; }, f, f, n);
   }
 
   template <class Create, class MergeValue, class MergeCombiners>
@@ -233,13 +280,17 @@ class dstream {
                       int n = 0) const requires detail::is_pair_v<T> {
     using K = typename T::first_type;
     using V = typename T::second_type;
-    using C = std::decay_t<std::invoke_result_t<Create&, V&&>>;
-    n = default_partitions(n, "combine_by_key");
-    using node_t = detail::combine_node<K, V, C, Create, MergeValue, MergeCombiners>;
-    return add<std::pair<K, C>>(std::make_unique<node_t>("combine_by_key", n_, n,
-                                                         std::move(create),
-                                                         std::move(merge_value),
-                                                         std::move(merge_combiners)));
+    if constexpr (!detail::check_combine_by_key<K, V, Create, MergeValue, MergeCombiners>()) {
+      return *this;
+    } else {
+      using C = std::decay_t<std::invoke_result_t<Create&, V&&>>;
+      n = default_partitions(n, "combine_by_key");
+      using node_t = detail::combine_node<K, V, C, Create, MergeValue, MergeCombiners>;
+      return add<std::pair<K, C>>(std::make_unique<node_t>("combine_by_key", n_, n,
+                                                           std::move(create),
+                                                           std::move(merge_value),
+                                                           std::move(merge_combiners)));
+    }
   }
 
   auto group_by_key(int n = 0) const requires detail::is_pair_v<T> {
@@ -352,7 +403,12 @@ class dstream {
   template <class F>
   dstream<T> reduce_by_key_and_window(F f, duration w, duration s, int n = 0) const
     requires detail::is_pair_v<T> {
-    return reduce_by_key(f, n).window(w, s).reduce_by_key(f, n);
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    if constexpr (!detail::check_reduce_by_key<K, V, F>())
+      return *this;
+    else
+      return reduce_by_key(f, n).window(w, s).reduce_by_key(f, n);
   }
 
   template <class F>
@@ -384,16 +440,26 @@ class dstream {
   /// key. S is deduced from f's result unless given. Needs ssc.checkpoint(dir).
   template <class S = void, class F>
   auto update_state_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
-    using state_t = state_type<S, F>;
-    return update_state_impl<state_t>(std::move(f), n, nullptr);
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    if constexpr (!detail::check_update_state_by_key<K, V, S, F>())
+      return *this;
+    else
+      return update_state_impl<typename detail::state_of<S, F>::type>(std::move(f), n, nullptr);
   }
 
   template <class S = void, class F, class K2, class S2>
   auto update_state_by_key(F f, int n, const rdd<std::pair<K2, S2>>& initial) const
     requires detail::is_pair_v<T> {
-    using state_t = state_type<S, F>;
-    auto init = std::make_shared<const std::vector<std::pair<K2, S2>>>(initial.collect());
-    return update_state_impl<state_t>(std::move(f), n, std::move(init));
+    using K = typename T::first_type;
+    using V = typename T::second_type;
+    if constexpr (!detail::check_update_state_initial<K, V, S, F, K2, S2>()) {
+      return *this;
+    } else {
+      auto init = std::make_shared<const std::vector<std::pair<K2, S2>>>(initial.collect());
+      return update_state_impl<typename detail::state_of<S, F>::type>(std::move(f), n,
+                                                                      std::move(init));
+    }
   }
 
   template <class K, class V, class S, class M>
@@ -443,7 +509,9 @@ class dstream {
   /// f(const rdd<T>&) or f(const rdd<T>&, batch_time), on the job thread.
   template <class F>
   void foreach_rdd(F f) const {
-    if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
+    if constexpr (!detail::check_foreach_rdd<T, F>())
+      return;
+    else if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
       output("foreach_rdd", std::move(f));
     else
       output("foreach_rdd", [f](const rdd<T>& r, batch_time) mutable { f(r); });
@@ -531,11 +599,6 @@ class dstream {
                              + to_string(other.slide_duration()) + ") in " + op);
   }
 
-  template <class S, class F>
-  using state_type = std::conditional_t<
-    std::is_void_v<S>, typename std::decay_t<typename detail::fn_traits<F>::result>::value_type,
-    S>;
-
   template <class S, class F, class Init>
   auto update_state_impl(F f, int n, Init init) const {
     using K = typename T::first_type;
@@ -551,11 +614,15 @@ class dstream {
                             bool filtered) const {
     using K = typename T::first_type;
     using V = typename T::second_type;
-    detail::check_window(w, s, slide_duration(), "ReducedWindowedDStream", true);
-    n = default_partitions(n, "reduce_by_key_and_window");
-    using node_t = detail::inverse_window_node<K, V, F, Inv, Filter>;
-    return add<T>(std::make_unique<node_t>(n_, w, s, n, std::move(f), std::move(inv),
-                                           std::move(filter), filtered));
+    if constexpr (!detail::check_inverse_window<K, V, F, Inv, Filter>()) {
+      return *this;
+    } else {
+      detail::check_window(w, s, slide_duration(), "ReducedWindowedDStream", true);
+      n = default_partitions(n, "reduce_by_key_and_window");
+      using node_t = detail::inverse_window_node<K, V, F, Inv, Filter>;
+      return add<T>(std::make_unique<node_t>(n_, w, s, n, std::move(f), std::move(inv),
+                                             std::move(filter), filtered));
+    }
   }
 
   template <class W, class Out, class Emit>

@@ -38,10 +38,9 @@ template <class K, class V, class S, class M>
 map_with_state_dstream<K, V, S, M>
 dstream<T>::map_with_state(const state_spec<K, V, S, M>& spec) const
   requires detail::is_pair_v<T> {
-  static_assert(std::is_same_v<K, typename T::first_type>,
-                "map_with_state: the state_spec's key type must be the stream's key type");
-  static_assert(std::is_same_v<V, typename T::second_type>,
-                "map_with_state: the state_spec's value type must be the stream's value type");
+  // A spec of other key or value types fails the check's one static_assert;
+  // nothing below depends on them matching, so it adds no errors.
+  detail::check_map_with_state<K, V, typename T::first_type, typename T::second_type>();
   if (!spec.fn())
     throw invalid_argument("map_with_state: the state_spec has no function");
   int n = default_partitions(spec.partitions(), "map_with_state");

@@ -157,7 +157,8 @@ class streaming_context {
                   "receiver_stream expects a class derived from sluice::receiver<T>");
     detail::receiver_env env{&system(), config(),
                              [impl = impl_.get()] { return checkpoint_dir(impl); },
-                             [impl = impl_.get()] { return recovered(impl); }};
+                             [impl = impl_.get()] { return recovered(impl); },
+                             transport_of(impl_.get())};
     return add_source(std::make_unique<detail::receiver_source<R>>(
       batch_interval(), std::make_shared<R>(std::move(r)), std::move(env), std::move(name)));
   }
@@ -165,6 +166,7 @@ class streaming_context {
   std::shared_ptr<detail::graph> graph();
   static std::optional<std::string> checkpoint_dir(detail::context_impl* impl);
   static std::optional<int64_t> recovered(detail::context_impl* impl);
+  static std::shared_ptr<detail::transport> transport_of(detail::context_impl* impl);
 
   std::shared_ptr<detail::context_impl> impl_;
 };

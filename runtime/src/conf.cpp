@@ -126,6 +126,7 @@ const std::map<std::string, checker>& known_keys() {
     {"sluice.streaming.kafka.maxRatePerPartition", int_at_least(0)},
     {"sluice.streaming.clock", one_of({"system", "manual"})},
     {"sluice.streaming.operatorChaining", boolean()},
+    {"sluice.serializer.local", boolean()},
     {"sluice.ui.enabled", boolean()},
     {"sluice.ui.port", [](const std::string& k, const std::string& v) {
        auto x = to_int(v);

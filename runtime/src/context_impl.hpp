@@ -11,8 +11,10 @@
 #include <caf/all.hpp>
 
 #include "sluice/checkpoint_store.hpp"
+#include "sluice/checkpoint_writer.hpp"
 #include "sluice/conf.hpp"
 #include "sluice/graph.hpp"
+#include "sluice/job_scheduler.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/streaming_context.hpp"
 #include "sluice/wiring.hpp"
@@ -45,6 +47,9 @@ class context_impl {
   bool manual;
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
+  /// Packs records between the actors; bytes for every message with
+  /// sluice.serializer.local=true.
+  std::shared_ptr<transport> net;
   std::shared_ptr<graph> g;
   sluice::manual_clock clock;
   listener_list listeners;
@@ -62,15 +67,56 @@ class context_impl {
   std::string fingerprint() const;
 
  private:
+  // -- start(), in steps (context_start.cpp; each throws to refuse the start)
+
+  /// The first batch time and the zero time (first - batch, or the
+  /// checkpointed run's zero time when recovering).
+  struct start_times {
+    int64_t first = 0;
+    int64_t zero = 0;
+  };
+  /// Refuses a graph without output operations and conf combinations that
+  /// cannot work, then plans the graph into stages and gathers. Nothing
+  /// runs yet.
+  std::shared_ptr<const plan> plan_graph();
   /// Checks stateful operators: a checkpoint directory, valid intervals.
   void validate_state(const plan& layout) const;
-  /// Writes the metadata checkpoint of batch `batch_ms` (the sources'
-  /// positions now, `pending` the batches generated but not completed).
-  /// Throws storage_error.
-  /// Before the sources start (`sources_started` false) it holds the
-  /// positions being recovered, or none.
+  /// Checks that every record type crossing an actor boundary has a
+  /// sluice::codec when records travel as bytes.
+  void validate_codecs(const plan& layout) const;
+  /// Picks the batch times; recovering, moves the manual clock to the
+  /// recovered batch.
+  start_times choose_times();
+  /// Builds the wiring, spawns the listener bus, the job scheduler and the
+  /// executor (operator and gather actors), and opens the checkpoint store.
+  /// No batch runs before start_clock.
+  void spawn_actors(std::shared_ptr<const plan> layout, const start_times& times);
+  /// Opens the checkpoint store and has the scheduler write a metadata
+  /// checkpoint after every batch.
+  void open_checkpoints(scheduler_config& sc);
+  /// Starts every source (restoring recovered positions), with a metadata
+  /// checkpoint before and after; stops what was started if one throws.
+  void start_sources(const start_times& times);
+  /// What sources need from the running context (listeners, failure).
+  source_env make_source_env();
+  /// Runs f; if it throws, stops the parts already started and rethrows.
+  template <class F>
+  void stop_if_throws(F f);
+  /// Spawns the job generator (ticking from times.first), marks the context
+  /// active and starts the lifecycle thread. Cannot fail.
+  void start_clock(const start_times& times);
+  /// The metadata checkpoint of batch `batch_ms` (the sources' positions
+  /// now, `pending` the batches generated but not completed). Before the
+  /// sources start (`sources_started` false) it holds the positions being
+  /// recovered, or none.
+  metadata_checkpoint make_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
+                                    bool sources_started = true);
+  /// Stores make_metadata(...) through the checkpoint writer and waits for
+  /// it (start() only). Throws what the store threw (storage_error).
   void write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
                       bool sources_started = true);
+  /// Lets the checkpoint writer store what it was sent, then stops it.
+  void stop_checkpoint_writer(caf::scoped_actor& self);
   /// Stops the sources and actors a failing start() has started.
   void stop_started_parts();
   void do_stop(bool graceful);
@@ -96,7 +142,7 @@ class context_impl {
   caf::actor generator_;
   caf::actor bus_;
   caf::actor executor_;               // hosts the operator and gather actors
-  std::shared_ptr<checkpoint_store> checkpoints_;  // with ssc.checkpoint(dir)
+  caf::actor checkpoint_writer_;   // owns sluice.db, with ssc.checkpoint(dir)
   metadata_checkpoint metadata_;  // the parts of every metadata checkpoint fixed at start
 };
 

@@ -27,8 +27,9 @@ void receiver_source_base::spawn_storage(const receiver_env& renv, const source_
     replay_log_ = receiver_wal::open(*dir);
     recovered_ = renv.recovered ? renv.recovered() : std::nullopt;
   }
-  tracker_ = sys_->spawn(receiver_tracker, allocation_log, env.fail, env.replay_window);
-  manager_ = sys_->spawn(block_manager, source, tracker_, block_log, env.fail);
+  net_ = renv.net;
+  tracker_ = sys_->spawn(receiver_tracker, allocation_log, env.fail, env.replay_window, net_);
+  manager_ = sys_->spawn(block_manager, source, tracker_, block_log, env.fail, net_);
   caf::anon_send(tracker_, manager_);
 }
 
@@ -38,7 +39,7 @@ void receiver_source_base::spawn_supervision(const receiver_env& renv, const sou
                                              std::shared_ptr<block_source> source) {
   auto& c = renv.cfg;
   auto interval = c.get_duration("sluice.streaming.blockInterval", milliseconds(200));
-  generator_ = sys_->spawn(block_generator, std::move(source), manager_, interval);
+  generator_ = sys_->spawn(block_generator, std::move(source), manager_, interval, net_);
   restart_policy policy;
   policy.base_delay = c.get_duration("sluice.streaming.receiverRestartDelay", milliseconds(2000));
   policy.max_delay = c.get_duration("sluice.streaming.receiver.maxRestartDelay", seconds(30));
@@ -117,7 +118,7 @@ void receiver_source_base::replay(int32_t stream, block_source& source,
     b.created_ms = wb.created_ms;
     b.records = static_cast<int64_t>(wb.records.size());
     b.data = source.decode(wb.records);
-    caf::anon_send(tracker_, std::move(b));
+    caf::anon_send(tracker_, pack(std::move(b), *net_, tracker_));
   }
   for (auto& [t, ps] : batches)
     prepared[t] = std::move(ps);
@@ -131,7 +132,7 @@ std::optional<parts> receiver_source_base::allocate(batch_time t, int32_t stream
   std::optional<parts> out;
   std::string failure;
   self->request(tracker_, std::chrono::seconds(30), allocate_atom::value, t.ms)
-    .receive([&](allocation& a) { out = std::move(a.data); },
+    .receive([&](allocation_msg& a) { out = net_->unpack(a.data); },
              [&](caf::error& err) { failure = sys_->render(err); });
   if (!failure.empty())
     throw error("receiver stream " + std::to_string(stream) + ": no blocks for "

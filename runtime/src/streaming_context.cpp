@@ -23,11 +23,6 @@ namespace {
 
 thread_local bool on_lifecycle_thread = false;
 
-listener_list with_first(std::shared_ptr<streaming_listener> first, listener_list rest) {
-  rest.insert(rest.begin(), std::move(first));
-  return rest;
-}
-
 } // namespace
 
 context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batch(b) {
@@ -40,7 +35,9 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   manual = cfg.get("sluice.streaming.clock").value_or("system") == "manual";
   sys_cfg = std::make_unique<caf::actor_system_config>();
   sys_cfg->set("scheduler.max-threads", static_cast<size_t>(parallelism));
+  add_message_types(*sys_cfg);
   sys = std::make_unique<caf::actor_system>(*sys_cfg);
+  net = std::make_shared<transport>(sys->node(), cfg.get_bool("sluice.serializer.local", false));
   g = std::make_shared<graph>(batch, parallelism);
 }
 
@@ -49,162 +46,6 @@ context_impl::~context_impl() {
   stop(false);
   if (lifecycle_.joinable())
     lifecycle_.join();
-}
-
-void context_impl::start() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    // Spark only warns here; sluice refuses, as it refuses other misuse.
-    if (state_ == context_state::active || starting_)
-      throw illegal_state("StreamingContext has already been started");
-    if (state_ == context_state::stopped)
-      throw illegal_state("StreamingContext has already been stopped");
-    starting_ = true;
-  }
-  // A start that throws leaves the context startable (e.g. after adding the
-  // missing output operation).
-  struct clear_starting {
-    context_impl* self;
-    ~clear_starting() {
-      std::lock_guard<std::mutex> guard{self->mtx_};
-      self->starting_ = false;
-    }
-  } clear{this};
-  if (g->outputs().empty())
-    throw illegal_state("requirement failed: No output operations registered, so nothing to "
-                        "execute");
-  // Checked before any actor runs: an ack promises the lines are in the WAL.
-  if (cfg.get_bool("sluice.streaming.socket.acknowledge", false)
-      && !cfg.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false))
-    throw illegal_state("sluice.streaming.socket.acknowledge=true needs the receiver write-ahead "
-                        "log: set sluice.streaming.receiver.writeAheadLog.enable=true");
-  g->enable_retention();
-  bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
-  auto layout = std::make_shared<const plan>(make_plan(*g, chaining));
-  validate_state(*layout);
-  g->mark_started();
-  int64_t now = manual ? clock.now().ms : system_now_ms();
-  int64_t b = batch.count();
-  int64_t first = (now / b + 1) * b;
-  if (recover_from) {
-    // Recovering: batches continue after the checkpointed one; those missed
-    // while the process was down are generated at once (SEMANTICS §5.30).
-    first = *recover_from + b;
-    if (manual && clock.now().ms < *recover_from)
-      clock.advance(duration{*recover_from - clock.now().ms});
-  }
-  // A recovered run keeps the checkpointed run's zero time: windows slide
-  // and state checkpoints fall at the same times as before (Spark restores
-  // the graph's zeroTime).
-  int64_t zero = first - b;
-  if (recover_from && recovered_zero && *recovered_zero <= zero
-      && (zero - *recovered_zero) % b == 0)
-    zero = *recovered_zero;
-  wiring_ = std::make_shared<wiring>();
-  wiring_->layout = layout;
-  wiring_->info = run_info{batch_time{zero}, batch, parallelism};
-  g->zero(wiring_->info.zero);
-  ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
-  bus_ = sys->spawn<caf::detached>(listener_bus, ui ? with_first(ui->stats(), listeners) : listeners);
-  scheduler_config sc;
-  sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
-  sc.listener_bus = bus_;
-  sc.on_failure = [this](std::string what) { fail(std::move(what)); };
-  if (checkpoint_dir) {
-    // Metadata checkpoint after every batch (SEMANTICS §5.30).
-    checkpoint_store::options opts;
-    opts.keep_metadata =
-      static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
-    checkpoints_ = checkpoint_store::open(*checkpoint_dir, opts);
-    metadata_.zero_time_ms = wiring_->info.zero.ms;
-    metadata_.graph_fingerprint = fingerprint();
-    metadata_.conf = cfg.entries();
-    metadata_.conf.erase("sluice.ui.token");  // a secret stays out of sluice.db
-    wiring_->checkpoints = checkpoints_;
-    wiring_->restore_from = recover_from;
-    for (auto& n : g->nodes())
-      if (n->has_checkpointed_state()) {
-        auto interval = n->checkpoint_interval();
-        if (interval.count() == 0)
-          interval = n->default_checkpoint_interval();
-        wiring_->checkpoint_intervals_ms.push_back(interval.count());
-      }
-    sc.on_batch_completed = [this](const batch_info& b, const std::vector<int64_t>& pending) {
-      write_metadata(b.time.ms, pending);
-    };
-  }
-  for (auto& [node, stage] : layout->sources)
-    sc.sources.push_back(dynamic_cast<source_base*>(node));
-  wiring_ptr w = wiring_;
-  wiring_->scheduler = sys->spawn<caf::detached>(job_scheduler, w, std::move(sc));
-  executor_ = sys->spawn(executor, wiring_);
-  {
-    caf::scoped_actor self{*sys};
-    self->request(executor_, caf::infinite, start_atom::value)
-      .receive([](int) {},
-               [](caf::error& err) {
-                 throw error("cannot start the executor: " + caf::to_string(err));
-               });
-  }
-  if (checkpoints_) {
-    // Before any source starts: a receiver may log blocks to the WAL at
-    // once, and a database with WAL rows but no metadata is a damaged one.
-    try {
-      write_metadata(first - b, {}, false);
-    } catch (...) {
-      stop_started_parts();
-      throw;
-    }
-  }
-  source_env env;
-  env.info = wiring_->info;
-  env.report = [bus = bus_](const std::string& what, const receiver_info& r) {
-    listener_event e{listener_event::kind::receiver_started, {}, {}, r, now_us()};
-    if (what == "error")
-      e.what = listener_event::kind::receiver_error;
-    else if (what == "stopped")
-      e.what = listener_event::kind::receiver_stopped;
-    caf::anon_send(bus, std::move(e));
-  };
-  env.fail = [this](std::string what) { fail(std::move(what)); };
-  for (auto every : wiring_->checkpoint_intervals_ms)
-    env.replay_window = std::max(env.replay_window, duration{every});
-  try {
-    for (auto* s : g->sources()) {
-      auto id = std::to_string(dynamic_cast<node_base*>(s)->id());
-      for (auto& [sid, pos] : recovered_positions)
-        if (sid == id)
-          s->restore_position(pos);
-      s->start(env);
-    }
-  } catch (...) {
-    stop_started_parts();
-    throw;
-  }
-  if (checkpoints_) {
-    // Before the first batch: what the sources count as new from now on (the
-    // files already in a directory) must survive a crash before the first
-    // batch's checkpoint, or a file arriving meanwhile would be old after
-    // the restart. A recovered run writes its recovery point again.
-    try {
-      write_metadata(first - b, {});
-    } catch (...) {
-      stop_started_parts();
-      throw;
-    }
-  }
-  generator_ = sys->spawn(job_generator, wiring_->scheduler, b, first, manual);
-  if (manual)
-    clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
-  caf::anon_send(bus_, listener_event{listener_event::kind::streaming_started, {}, {}, {},
-                                      now_us()});
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    state_ = context_state::active;
-  }
-  lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
-  if (cfg.get_bool("sluice.streaming.stopGracefullyOnShutdown", false))
-    register_shutdown_hook(this);
 }
 
 void context_impl::stop_started_parts() {
@@ -216,13 +57,24 @@ void context_impl::stop_started_parts() {
     .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  stop_checkpoint_writer(self);
   if (ui)
     ui->stop();
 }
 
-void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
-                                  bool sources_started) {
-  auto& m = metadata_;
+void context_impl::stop_checkpoint_writer(caf::scoped_actor& self) {
+  if (!checkpoint_writer_)
+    return;
+  // Every write sent before this one is stored (or failed) first.
+  self->request(checkpoint_writer_, std::chrono::seconds(60), drain_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+  self->send_exit(checkpoint_writer_, caf::exit_reason::user_shutdown);
+}
+
+metadata_checkpoint context_impl::make_metadata(int64_t batch_ms,
+                                                const std::vector<int64_t>& pending,
+                                                bool sources_started) {
+  auto m = metadata_;
   m.batch_time_ms = batch_ms;
   m.pending_batches = pending;
   m.source_offsets.clear();
@@ -230,46 +82,26 @@ void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& 
     // A source's position means nothing before it starts: keep the one
     // being recovered, or none (a fresh start).
     m.source_offsets = recovered_positions;
-    checkpoints_->write_metadata(m);
-    return;
+    return m;
   }
   for (auto* s : g->sources())
     if (auto pos = s->position(); !pos.empty())
       m.source_offsets.emplace_back(std::to_string(dynamic_cast<node_base*>(s)->id()), pos);
-  checkpoints_->write_metadata(m);
+  return m;
 }
 
-void context_impl::validate_state(const plan& layout) const {
-  std::vector<node_base*> planned;
-  for (auto& s : layout.stages) {
-    planned.push_back(s.head);
-    planned.insert(planned.end(), s.chain.begin(), s.chain.end());
-  }
-  for (auto& gp : layout.gathers)
-    planned.push_back(gp.node);
-  for (auto* n : planned) {
-    if (n->requires_checkpoint() && !checkpoint_dir)
-      throw illegal_state(n->name() + " (operator " + std::to_string(n->id())
-                          + ") needs a checkpoint directory: call ssc.checkpoint(dir) before "
-                            "start()");
-    if (checkpoint_dir && n->has_checkpointed_state())
-      if (auto problem = n->checkpoint_codec_problem(); !problem.empty())
-        throw illegal_state(n->name() + " (operator " + std::to_string(n->id()) + "): "
-                            + problem + " (the context has a checkpoint directory)");
-    auto interval = n->checkpoint_interval();
-    if (interval.count() == 0)
-      continue;
-    if (interval < n->slide())
-      throw invalid_argument("requirement failed: The checkpoint interval for " + n->name()
-                             + " has been set to " + to_string(interval)
-                             + " which is lower than its slide time (" + to_string(n->slide())
-                             + ")");
-    if (interval.count() % n->slide().count() != 0)
-      throw invalid_argument("requirement failed: The checkpoint interval for " + n->name()
-                             + " has been set to " + to_string(interval)
-                             + " which not a multiple of its slide time ("
-                             + to_string(n->slide()) + ")");
-  }
+void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& pending,
+                                  bool sources_started) {
+  caf::scoped_actor self{*sys};
+  std::optional<writer_failure> failure;
+  self->request(checkpoint_writer_, caf::infinite, make_metadata(batch_ms, pending, sources_started))
+    .receive([](bool) {}, [&](caf::error& err) { failure = failure_of(err); });
+  if (!failure)
+    return;
+  // Rethrown as what it was (a storage_error stays one).
+  if (auto x = net->take(failure->cause))
+    std::rethrow_exception(std::any_cast<std::exception_ptr>(std::move(*x)));
+  throw error(failure->what);
 }
 
 std::string context_impl::fingerprint() const {
@@ -395,6 +227,7 @@ void context_impl::do_stop(bool graceful) {
     .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  stop_checkpoint_writer(self);
   if (manual)
     clock.on_advance({});
   if (ui)
@@ -526,6 +359,10 @@ std::optional<std::string> streaming_context::checkpoint_dir(detail::context_imp
 
 std::optional<int64_t> streaming_context::recovered(detail::context_impl* impl) {
   return impl->recover_from;
+}
+
+std::shared_ptr<detail::transport> streaming_context::transport_of(detail::context_impl* impl) {
+  return impl->net;
 }
 
 } // namespace sluice

@@ -264,8 +264,9 @@ BOOST_AUTO_TEST_CASE(a_rerun_batch_keeps_its_replayed_blocks_in_the_allocation_l
   std::shared_ptr<receiver_wal> wal = receiver_wal::open(cp.str());
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
+  auto net = std::make_shared<detail::transport>(sys.node(), false);
   auto tracker = sys.spawn(detail::receiver_tracker, wal, std::function<void(std::string)>{},
-                          duration{0});
+                          duration{0}, net);
   caf::scoped_actor self{sys};
   using ids = std::vector<std::pair<int32_t, int64_t>>;
   self->send(tracker, allocate_atom::value, int64_t{2000}, ids{{0, 3}, {0, 4}});
@@ -273,10 +274,10 @@ BOOST_AUTO_TEST_CASE(a_rerun_batch_keeps_its_replayed_blocks_in_the_allocation_l
   fresh.id = 5;
   fresh.records = 1;
   fresh.data = detail::erase(std::vector<std::string>{"x"});
-  self->send(tracker, std::move(fresh));
+  self->send(tracker, detail::pack(std::move(fresh), *net, tracker));
   int64_t records = -1;
   self->request(tracker, 10s, allocate_atom::value, int64_t{2000})
-    .receive([&](detail::allocation& a) { records = a.records; },
+    .receive([&](detail::allocation_msg& a) { records = a.records; },
              [&](caf::error& e) { BOOST_FAIL(sys.render(e)); });
   self->send_exit(tracker, caf::exit_reason::user_shutdown);
   BOOST_TEST(records == 1); // the replayed blocks' data is already with the batch

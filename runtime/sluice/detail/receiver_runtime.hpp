@@ -27,9 +27,9 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   /// `max_records`: records stored but not processed yet (current buffer
   /// included). A producer blocks while any bound is reached, so memory stays
   /// bounded under overload.
-  receiver_runtime(caf::actor_system& sys, int32_t stream, int queue_size, int max_buffered,
+  receiver_runtime(caf::actor_system& sys, std::shared_ptr<transport> net, int32_t stream, int queue_size, int max_buffered,
                    int64_t max_records, std::unique_ptr<rate_limiter> limiter)
-      : sys_(sys), stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
+      : sys_(sys), net_(std::move(net)), stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
         max_records_(max_records), limiter_(std::move(limiter)) {}
 
   /// Called once, before the receiver starts.
@@ -77,7 +77,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     b.data = erase(std::move(xs));
     caf::scoped_actor self{sys_};
     std::string failure;
-    self->request(manager_, caf::infinite, std::move(b))
+    self->request(manager_, caf::infinite, pack(std::move(b), *net_, manager_))
       .receive([](bool) {}, [&](caf::error& err) { failure = sys_.render(err); });
     if (!failure.empty())
       throw error("store: the block was not stored: " + failure);
@@ -179,6 +179,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   }
 
   caf::actor_system& sys_;
+  std::shared_ptr<transport> net_;
   int32_t stream_;
   int queue_size_;
   int64_t max_buffered_;

@@ -28,6 +28,7 @@ struct receiver_env {
   sluice::conf cfg;
   std::function<std::optional<std::string>()> checkpoint_dir;
   std::function<std::optional<int64_t>()> recovered;  ///< get_or_create's batch time
+  std::shared_ptr<transport> net;  ///< the context's (records between the actors)
 };
 
 /// The parts of receiver streams that do not depend on the record type.
@@ -49,6 +50,7 @@ class receiver_source_base {
   void shutdown();
 
   caf::actor_system* sys_ = nullptr;
+  std::shared_ptr<transport> net_;
   caf::actor tracker_;
   caf::actor manager_;
   caf::actor generator_;
@@ -80,7 +82,7 @@ class receiver_source final : public source_node<typename R::value_type>,
         ? std::optional<int64_t>{c.get_int("sluice.streaming.backpressure.initialRate", 0)}
         : std::nullopt);
     runtime_ = std::make_shared<receiver_runtime<T>>(
-      *sys_, this->id(), static_cast<int>(c.get_int("sluice.streaming.blockQueueSize", 10)),
+      *sys_, env_.net, this->id(), static_cast<int>(c.get_int("sluice.streaming.blockQueueSize", 10)),
       static_cast<int>(c.get_int("sluice.streaming.receiver.maxBufferedBlocks", 1000)),
       c.get_int("sluice.streaming.receiver.maxBufferedRecords", 4'000'000), std::move(limiter));
     receiver_->attach(runtime_.get());

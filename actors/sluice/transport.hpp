@@ -1,0 +1,66 @@
+// transport: how records and other process-local objects cross an actor
+// boundary. To an actor in this process a partition goes as a handle (its
+// records are moved, never copied); to an actor on another node, or always
+// when `sluice.serializer.local=true`, as the bytes of its record type's
+// sluice::codec. The sending side decides from the destination's node.
+#pragma once
+
+#include <any>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include <caf/all.hpp>
+
+#include "sluice/detail/erased.hpp"
+#include "sluice/messages.hpp"
+
+namespace sluice::detail {
+
+class transport {
+ public:
+  /// `node`: this process's node; `always_bytes`: encode for local actors too.
+  transport(caf::node_id node, bool always_bytes);
+
+  bool always_bytes() const { return always_bytes_; }
+
+  /// True when records for `to` travel as a handle.
+  bool by_handle(const caf::node_id& to) const { return !always_bytes_ && to == node_; }
+
+  /// Packs `data` for an actor on node `to`. Throws sluice::error when the
+  /// records must be encoded and their type has no sluice::codec.
+  records_msg pack(erased data, const caf::node_id& to);
+  records_msg pack(erased data, const caf::actor& to) { return pack(std::move(data), to.node()); }
+  std::vector<part_msg> pack(parts data, const caf::node_id& to);
+  std::vector<part_msg> pack(parts data, const caf::actor& to) {
+    return pack(std::move(data), to.node());
+  }
+
+  /// Returns the records of `m` (taking them out of this transport when it
+  /// holds them). Throws sluice::error for a handle of another process, a
+  /// handle already taken, or bytes of an unknown type; codec_error for
+  /// malformed bytes.
+  erased unpack(records_msg& m);
+  parts unpack(std::vector<part_msg>& m);
+
+  /// Keeps a process-local object (an output job, an exception) until
+  /// take(); returns its handle (never 0).
+  uint64_t keep(std::any x);
+  /// Returns and forgets the object kept under `handle`, or nullopt.
+  std::optional<std::any> take(uint64_t handle);
+
+  /// Objects kept and not taken yet (a message lost in a stopping context
+  /// leaves its records here until the transport goes with the context).
+  size_t kept() const;
+
+ private:
+  caf::node_id node_;
+  bool always_bytes_;
+  uint64_t origin_;  ///< identifies this transport in records_msg::origin
+  mutable std::mutex mtx_;
+  uint64_t next_ = 1;
+  std::unordered_map<uint64_t, std::any> objects_;
+};
+
+} // namespace sluice::detail

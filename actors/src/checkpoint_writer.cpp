@@ -1,0 +1,58 @@
+#include "sluice/checkpoint_writer.hpp"
+
+#include "sluice/checkpoint_store.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+template <class F>
+auto guarded(transport& net, F f) -> caf::result<decltype(f())> {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return caf::make_error(caf::sec::runtime_error, std::string{e.what()},
+                           net.keep(std::current_exception()));
+  }
+}
+
+} // namespace
+
+caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* self,
+                                std::shared_ptr<checkpoint_store> store,
+                                std::shared_ptr<transport> net) {
+  self->state.store = std::move(store);
+  self->state.net = std::move(net);
+  return {
+    [=](state_write_msg& m) {
+      return guarded(*self->state.net, [&] {
+        auto& st = *self->state.store;
+        st.write_state(m.op, m.partition, m.t, m.full, m.upserts, m.removed);
+        if (m.delete_before >= 0)
+          st.delete_state_before(m.op, m.partition, m.delete_before);
+        return true;
+      });
+    },
+    [=](restore_atom, int32_t op, int32_t partition, int64_t t) {
+      return guarded(*self->state.net, [&] {
+        return state_rows_msg{self->state.store->read_state(op, partition, t)};
+      });
+    },
+    [=](drain_atom) { return true; },
+    [=](metadata_checkpoint& m) {
+      return guarded(*self->state.net, [&] {
+        self->state.store->write_metadata(m);
+        return true;
+      });
+    },
+  };
+}
+
+writer_failure failure_of(const caf::error& err) {
+  auto& ctx = err.context();
+  if (ctx.match_elements<std::string, uint64_t>())
+    return {ctx.get_as<std::string>(0), ctx.get_as<uint64_t>(1)};
+  return {"the checkpoint writer failed: " + caf::to_string(err), 0};
+}
+
+} // namespace sluice::detail

@@ -1,0 +1,204 @@
+// streaming_context::start, in named steps: plan, validate, choose the
+// times (recover), spawn, start the sources (wire them to the running
+// actors), start the clock. Each step's contract is in context_impl.hpp.
+#include "context_impl.hpp"
+
+#include "shutdown_hook.hpp"
+#include "sluice/executor.hpp"
+#include "sluice/job_generator.hpp"
+#include "sluice/job_scheduler.hpp"
+#include "ui/web_ui.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+listener_list with_first(std::shared_ptr<streaming_listener> first, listener_list rest) {
+  rest.insert(rest.begin(), std::move(first));
+  return rest;
+}
+
+} // namespace
+
+void context_impl::start() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // Spark only warns here; sluice refuses, as it refuses other misuse.
+    if (state_ == context_state::active || starting_)
+      throw illegal_state("StreamingContext has already been started");
+    if (state_ == context_state::stopped)
+      throw illegal_state("StreamingContext has already been stopped");
+    starting_ = true;
+  }
+  // A start that throws leaves the context startable (e.g. after adding the
+  // missing output operation).
+  struct clear_starting {
+    context_impl* self;
+    ~clear_starting() {
+      std::lock_guard<std::mutex> guard{self->mtx_};
+      self->starting_ = false;
+    }
+  } clear{this};
+  auto layout = plan_graph();
+  validate_state(*layout);
+  validate_codecs(*layout);
+  g->mark_started();
+  auto times = choose_times();
+  spawn_actors(layout, times);
+  start_sources(times);
+  start_clock(times);
+}
+
+std::shared_ptr<const plan> context_impl::plan_graph() {
+  if (g->outputs().empty())
+    throw illegal_state("requirement failed: No output operations registered, so nothing to "
+                        "execute");
+  // Checked before any actor runs: an ack promises the lines are in the WAL.
+  if (cfg.get_bool("sluice.streaming.socket.acknowledge", false)
+      && !cfg.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false))
+    throw illegal_state("sluice.streaming.socket.acknowledge=true needs the receiver write-ahead "
+                        "log: set sluice.streaming.receiver.writeAheadLog.enable=true");
+  g->enable_retention();
+  bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
+  return std::make_shared<const plan>(make_plan(*g, chaining));
+}
+
+context_impl::start_times context_impl::choose_times() {
+  int64_t now = manual ? clock.now().ms : system_now_ms();
+  int64_t b = batch.count();
+  int64_t first = (now / b + 1) * b;
+  if (recover_from) {
+    // Recovering: batches continue after the checkpointed one; those missed
+    // while the process was down are generated at once (SEMANTICS §5.30).
+    first = *recover_from + b;
+    if (manual && clock.now().ms < *recover_from)
+      clock.advance(duration{*recover_from - clock.now().ms});
+  }
+  // A recovered run keeps the checkpointed run's zero time: windows slide
+  // and state checkpoints fall at the same times as before (Spark restores
+  // the graph's zeroTime).
+  int64_t zero = first - b;
+  if (recover_from && recovered_zero && *recovered_zero <= zero
+      && (zero - *recovered_zero) % b == 0)
+    zero = *recovered_zero;
+  return {first, zero};
+}
+
+void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_times& times) {
+  wiring_ = std::make_shared<wiring>();
+  wiring_->layout = layout;
+  wiring_->info = run_info{batch_time{times.zero}, batch, parallelism};
+  wiring_->net = net;
+  g->zero(wiring_->info.zero);
+  ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
+  bus_ = sys->spawn<caf::detached>(listener_bus, ui ? with_first(ui->stats(), listeners) : listeners);
+  scheduler_config sc;
+  sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
+  sc.listener_bus = bus_;
+  sc.on_failure = [this](std::string what) { fail(std::move(what)); };
+  if (checkpoint_dir)
+    open_checkpoints(sc);
+  for (auto& [node, stage] : layout->sources)
+    sc.sources.push_back(dynamic_cast<source_base*>(node));
+  wiring_ptr w = wiring_;
+  wiring_->scheduler = sys->spawn<caf::detached>(job_scheduler, w, std::move(sc));
+  executor_ = sys->spawn(executor, wiring_);
+  caf::scoped_actor self{*sys};
+  self->request(executor_, caf::infinite, start_atom::value)
+    .receive([](int) {},
+             [](caf::error& err) {
+               throw error("cannot start the executor: " + caf::to_string(err));
+             });
+}
+
+void context_impl::open_checkpoints(scheduler_config& sc) {
+  // Metadata checkpoint after every batch (SEMANTICS §5.30).
+  checkpoint_store::options opts;
+  opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
+  checkpoint_writer_ = sys->spawn<caf::detached>(
+    checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net);
+  metadata_.zero_time_ms = wiring_->info.zero.ms;
+  metadata_.graph_fingerprint = fingerprint();
+  metadata_.conf = cfg.entries();
+  metadata_.conf.erase("sluice.ui.token");  // a secret stays out of sluice.db
+  wiring_->checkpoint_writer = checkpoint_writer_;
+  wiring_->restore_from = recover_from;
+  for (auto& n : g->nodes())
+    if (n->has_checkpointed_state()) {
+      auto interval = n->checkpoint_interval();
+      if (interval.count() == 0)
+        interval = n->default_checkpoint_interval();
+      wiring_->checkpoint_intervals_ms.push_back(interval.count());
+    }
+  sc.metadata = [this](const batch_info& b, const std::vector<int64_t>& pending) {
+    return std::optional<metadata_checkpoint>{make_metadata(b.time.ms, pending)};
+  };
+}
+
+void context_impl::start_sources(const start_times& times) {
+  int64_t before_first = times.first - batch.count();
+  // Before any source starts: a receiver may log blocks to the WAL at
+  // once, and a database with WAL rows but no metadata is a damaged one.
+  if (checkpoint_writer_)
+    stop_if_throws([&] { write_metadata(before_first, {}, false); });
+  auto env = make_source_env();
+  stop_if_throws([&] {
+    for (auto* s : g->sources()) {
+      auto id = std::to_string(dynamic_cast<node_base*>(s)->id());
+      for (auto& [sid, pos] : recovered_positions)
+        if (sid == id)
+          s->restore_position(pos);
+      s->start(env);
+    }
+  });
+  // Before the first batch: what the sources count as new from now on (the
+  // files already in a directory) must survive a crash before the first
+  // batch's checkpoint, or a file arriving meanwhile would be old after
+  // the restart. A recovered run writes its recovery point again.
+  if (checkpoint_writer_)
+    stop_if_throws([&] { write_metadata(before_first, {}); });
+}
+
+source_env context_impl::make_source_env() {
+  source_env env;
+  env.info = wiring_->info;
+  env.report = [bus = bus_](const std::string& what, const receiver_info& r) {
+    listener_event e{listener_event::kind::receiver_started, {}, {}, r, now_us()};
+    if (what == "error")
+      e.what = listener_event::kind::receiver_error;
+    else if (what == "stopped")
+      e.what = listener_event::kind::receiver_stopped;
+    caf::anon_send(bus, std::move(e));
+  };
+  env.fail = [this](std::string what) { fail(std::move(what)); };
+  for (auto every : wiring_->checkpoint_intervals_ms)
+    env.replay_window = std::max(env.replay_window, duration{every});
+  return env;
+}
+
+template <class F>
+void context_impl::stop_if_throws(F f) {
+  try {
+    f();
+  } catch (...) {
+    stop_started_parts();
+    throw;
+  }
+}
+
+void context_impl::start_clock(const start_times& times) {
+  generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, manual);
+  if (manual)
+    clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
+  caf::anon_send(bus_, listener_event{listener_event::kind::streaming_started, {}, {}, {},
+                                      now_us()});
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    state_ = context_state::active;
+  }
+  lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
+  if (cfg.get_bool("sluice.streaming.stopGracefullyOnShutdown", false))
+    register_shutdown_hook(this);
+}
+
+} // namespace sluice::detail

@@ -1,0 +1,72 @@
+// start()'s checks of a plan: stateful nodes and record codecs.
+#include "context_impl.hpp"
+
+#include "sluice/errors.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+void require(const node_base& n, const std::string& problem, const char* why) {
+  if (!problem.empty())
+    throw illegal_state(n.name() + " (operator " + std::to_string(n.id()) + "): " + problem
+                        + " (" + why + ")");
+}
+
+} // namespace
+
+void context_impl::validate_state(const plan& layout) const {
+  std::vector<node_base*> planned;
+  for (auto& s : layout.stages) {
+    planned.push_back(s.head);
+    planned.insert(planned.end(), s.chain.begin(), s.chain.end());
+  }
+  for (auto& gp : layout.gathers)
+    planned.push_back(gp.node);
+  for (auto* n : planned) {
+    if (n->requires_checkpoint() && !checkpoint_dir)
+      throw illegal_state(n->name() + " (operator " + std::to_string(n->id())
+                          + ") needs a checkpoint directory: call ssc.checkpoint(dir) before "
+                            "start()");
+    if (checkpoint_dir && n->has_checkpointed_state())
+      if (auto problem = n->checkpoint_codec_problem(); !problem.empty())
+        throw illegal_state(n->name() + " (operator " + std::to_string(n->id()) + "): "
+                            + problem + " (the context has a checkpoint directory)");
+    auto interval = n->checkpoint_interval();
+    if (interval.count() == 0)
+      continue;
+    if (interval < n->slide())
+      throw invalid_argument("requirement failed: The checkpoint interval for " + n->name()
+                             + " has been set to " + to_string(interval)
+                             + " which is lower than its slide time (" + to_string(n->slide())
+                             + ")");
+    if (interval.count() % n->slide().count() != 0)
+      throw invalid_argument("requirement failed: The checkpoint interval for " + n->name()
+                             + " has been set to " + to_string(interval)
+                             + " which not a multiple of its slide time ("
+                             + to_string(n->slide()) + ")");
+  }
+}
+
+void context_impl::validate_codecs(const plan& layout) const {
+  if (!net->always_bytes())
+    return;
+  const char* why = "sluice.serializer.local=true sends every partition between actors as "
+                    "codec bytes";
+  // Records cross an actor boundary where a source or a gather scatters
+  // into a stage, where a stage sends to its consumers, and as the buckets
+  // of a shuffle; narrow nodes fused inside a stage never leave it.
+  for (auto& [node, stage] : layout.sources)
+    require(*node, node->record_codec_problem(), why);
+  for (auto& gp : layout.gathers)
+    if (gp.stage >= 0)
+      require(*gp.node, gp.node->record_codec_problem(), why);
+  for (auto& sp : layout.stages) {
+    if (!sp.consumers.empty())
+      require(*sp.tail(), sp.tail()->record_codec_problem(), why);
+    if (sp.in == stage_plan::input::shuffle)
+      require(*sp.head, sp.head->bucket_codec_problem(), why);
+  }
+}
+
+} // namespace sluice::detail
