@@ -40,7 +40,7 @@ test-wire: build
 	  ctest --output-on-failure -j$(JOBS) --timeout 600 -R '^runtime/'
 
 bench: build
-	@test -s $(BUILD)/corpus-50mb.txt || { python3 ../shared/tools/gen_corpus.py 50 > $(BUILD)/corpus-50mb.tmp \
+	@test -s $(BUILD)/corpus-50mb.txt || { python3 bench/gen_corpus.py 50 > $(BUILD)/corpus-50mb.tmp \
 	  && mv $(BUILD)/corpus-50mb.tmp $(BUILD)/corpus-50mb.txt; }
 	$(MAKE) -s -C . bench-run BUILD=$(BUILD)
 
