@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <caf/all.hpp>
 
@@ -39,10 +40,15 @@ struct scheduler_state {
     int expected = 0;
     int done = 0;
     std::map<int, std::function<void()>> jobs;  // gather id -> output job
+    std::set<int> reported;                     // gathers that reported
+    size_t next_output = 0;                     // index into plan.outputs
+    int pending_sources = 0;                    // receiver allocations not in yet
     std::vector<int64_t> source_records;        // per source, parallel to plan.sources
   };
   std::deque<std::pair<int64_t, int64_t>> queued;  ///< batch time, submission time (us)
   std::map<int64_t, batch> running;
+  /// Allocations of batches not started yet: batch time -> source -> blocks.
+  std::map<int64_t, std::map<size_t, std::optional<parts>>> allocated;
   int64_t last_completed = 0;
   bool stopped = false;
   bool failed = false;
@@ -54,6 +60,14 @@ struct scheduler_state {
 /// `(drain_atom, int64_t t) -> bool` (replies once every batch up to t has
 /// completed) and `(stop_atom) -> bool` (no batch starts afterwards).
 /// `wiring` must be complete before the first tick.
+///
+/// It never waits on another actor: at a tick it asks each receiver
+/// stream's tracker for the batch's blocks and goes on; a batch starts when
+/// a job slot is free, each source's partitions enter its stage as soon as
+/// they are there, and the output operations run in their order as soon as
+/// their input is complete (so a stalled receiver delays only what depends
+/// on it, and whatever comes after it in the batch). A batch completes when
+/// every source delivered and every output ran.
 caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_ptr w,
                             scheduler_config cfg);
 

@@ -10,19 +10,11 @@
 
 #include <caf/all.hpp>
 
+#include "sluice/detail/receiver_parts.hpp"
 #include "sluice/listener.hpp"
 #include "sluice/messages.hpp"
 
 namespace sluice::detail {
-
-/// The receiver as its supervisor sees it (the runtime adapts receiver<T>).
-class supervised_receiver {
- public:
-  virtual ~supervised_receiver() = default;
-  virtual void start() = 0;  ///< calls on_start(); may throw
-  virtual void stop() = 0;   ///< calls on_stop(); may throw
-  virtual void update_rate(int64_t records_per_s) = 0;
-};
 
 /// sluice.streaming.receiver.* settings.
 struct restart_policy {

@@ -1,5 +1,6 @@
 // receiver_tracker: the driver's record of received blocks; allocates them to
-// batches (logging each allocation to the WAL first, when it is on).
+// batches (logging each allocation to the WAL first, when it is on) and, as
+// Spark's ReceiverRateController, turns completed batches into rate limits.
 #pragma once
 
 #include <deque>
@@ -13,6 +14,7 @@
 
 #include "sluice/block.hpp"
 #include "sluice/messages.hpp"
+#include "sluice/rate_estimator.hpp"
 
 namespace sluice {
 class receiver_wal;
@@ -23,29 +25,41 @@ namespace sluice::detail {
 struct receiver_tracker_state {
   std::deque<block> unallocated;
   std::map<int64_t, int64_t> last_block_of_batch;  ///< batch time -> last block id
-  /// batch time -> (stream, block id) the WAL replay gave back to that batch
-  std::map<int64_t, std::vector<std::pair<int32_t, int64_t>>> replayed;
+  /// batch time -> blocks the WAL replay gave back to that batch
+  std::map<int64_t, std::vector<block>> replayed;
   std::shared_ptr<receiver_wal> wal;
+  std::shared_ptr<rate_estimator> estimator;  ///< null without backpressure
   caf::actor manager;
+  caf::actor supervisor;
   std::shared_ptr<transport> net;
   std::function<void(std::string)> on_error;
   duration wal_retention{0};  ///< WAL entries outlive their batch by this much
   static inline const char* name = "sluice.receiver_tracker";
 };
 
-/// Handles `(block_msg)` (reported by the block manager),
-/// `(allocate_atom, int64_t t) -> allocation_msg` (every unallocated block, one
-/// partition each, logged before the reply) and `(cleanup_atom, int64_t t)`
-/// (batches up to t are done: their blocks may go from memory, and their WAL
-/// entries once they are `wal_retention` old: a recovery re-runs the batches
-/// since the last state checkpoint on them).
-/// `(allocate_atom, int64_t t, ids)`, sent by the WAL replay after a restart
-/// before batch t is allocated: blocks the re-run of t takes from the WAL.
-/// The allocation logged for t lists them before the new blocks; logging
-/// the new ones alone would make a second crash replay them as never
-/// allocated, into a later batch as well.
+/// Handles:
+/// - `(caf::actor manager, caf::actor supervisor)`: the pipeline's other
+///   actors, sent once after they were spawned.
+/// - `(block_msg)`: a stored block (reported by the block manager).
+/// - `(allocate_atom, int64_t t) -> allocation_msg`: every unallocated block,
+///   one partition each, after the blocks replayed for t; logged before the
+///   reply. Fault point tracker.allocate. The job scheduler asks without
+///   waiting: the reply is pushed to it when ready.
+/// - `(allocate_atom, int64_t t, block_msg)`: sent by the WAL replay after a
+///   restart, before batch t is allocated: a block the re-run of t takes
+///   from the WAL. The allocation logged for t lists these before the new
+///   blocks; logging the new ones alone would make a second crash replay
+///   them as never allocated, into a later batch as well.
+/// - `(rate_atom, int64_t end_ms, int64_t records, int64_t processing_ms,
+///   int64_t scheduling_ms)`: a batch completed with `records` from this
+///   stream; with an estimator, a new rate goes to the supervisor.
+/// - `(cleanup_atom, int64_t t)`: batches up to t are done: their blocks may
+///   go from memory, and their WAL entries once they are `wal_retention`
+///   old (a recovery re-runs the batches since the last state checkpoint
+///   on them).
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
+                               std::shared_ptr<rate_estimator> estimator,
                                std::function<void(std::string)> on_error,
                                duration wal_retention, std::shared_ptr<transport> net);
 

@@ -19,6 +19,10 @@ struct wiring {
   std::vector<std::vector<caf::actor>> stages;  ///< [stage][slot]
   std::vector<caf::actor> gathers;              ///< [gather]
   caf::actor scheduler;
+  /// [plan source]: a receiver stream's tracker (it allocates the stream's
+  /// blocks to each batch); null for other sources. Set before the clock
+  /// starts.
+  std::vector<caf::actor> trackers;
   std::shared_ptr<transport> net;  ///< packs records for the actors above
   caf::actor checkpoint_writer;  ///< owns sluice.db; null without ssc.checkpoint(dir)
   std::optional<int64_t> restore_from;             ///< recovering: state as of this batch

@@ -58,7 +58,12 @@ void check_drains(self_ptr self) {
   }
 }
 
-void finish(self_ptr self, int64_t t);
+/// Runs the output operations of batch t that are due, in their order,
+/// while their gathers have reported; then completes t if it is complete.
+void run_outputs(self_ptr self, int64_t t);
+/// Batch t is complete: reports it, lets its sources know, has its metadata
+/// checkpoint stored, then retires it.
+void complete(self_ptr self, int64_t t);
 /// Batch t is done (and its metadata checkpoint stored): forgets it, answers
 /// drains, starts the next batches.
 void retire(self_ptr self, int64_t t);
@@ -77,6 +82,33 @@ int expected_reports(const plan& p, batch_time t, batch_time zero) {
   return n;
 }
 
+bool is_receiver(const wiring& w, size_t source) {
+  return source < w.trackers.size() && w.trackers[source];
+}
+
+/// Source `i`'s partitions of running batch t enter its stage. False when
+/// that failed the context.
+bool deliver(self_ptr self, int64_t t, size_t i, std::optional<parts> data) {
+  auto& st = self->state;
+  auto& w = *st.w;
+  auto& b = st.running[t];
+  auto& src = w.layout->sources[i];
+  int64_t n = 0;
+  if (data)
+    for (auto& p : *data)
+      n += static_cast<int64_t>(src.first->records(p.data));
+  b.info.num_records += n;
+  b.source_records[i] = n;
+  try {
+    scatter(w, src.second, t, std::move(data));
+  } catch (const std::exception& e) {
+    fail(self, "source '" + src.first->name() + "' at " + to_string(batch_time{t}) + ": "
+                 + e.what());
+    return false;
+  }
+  return true;
+}
+
 void start(self_ptr self, int64_t t, int64_t submitted_us) {
   auto& st = self->state;
   auto& w = *st.w;
@@ -87,31 +119,52 @@ void start(self_ptr self, int64_t t, int64_t submitted_us) {
   publish(self, {listener_event::kind::batch_started, b.info, {}, {}, 0});
   b.expected = expected_reports(*w.layout, batch_time{t}, w.info.zero);
   auto& srcs = w.layout->sources;
+  b.source_records.assign(srcs.size(), 0);
+  auto ready = st.allocated.extract(t);
   for (size_t i = 0; i < srcs.size(); ++i) {
     std::optional<parts> data;
-    try {
-      data = st.cfg.sources[i]->generate(batch_time{t});
-    } catch (const std::exception& e) {
-      fail(self, "source '" + srcs[i].first->name() + "' failed at " + to_string(batch_time{t})
-                   + ": " + e.what());
-      return;
+    if (is_receiver(w, i)) {
+      if (ready.empty() || !ready.mapped().contains(i)) {
+        ++b.pending_sources; // delivered when the tracker's reply comes
+        continue;
+      }
+      data = std::move(ready.mapped()[i]);
+    } else {
+      try {
+        data = st.cfg.sources[i]->generate(batch_time{t});
+      } catch (const std::exception& e) {
+        fail(self, "source '" + srcs[i].first->name() + "' failed at "
+                     + to_string(batch_time{t}) + ": " + e.what());
+        return;
+      }
     }
-    int64_t n = 0;
-    if (data)
-      for (auto& p : *data)
-        n += static_cast<int64_t>(srcs[i].first->records(p.data));
-    b.info.num_records += n;
-    b.source_records.push_back(n);
-    try {
-      scatter(w, srcs[i].second, t, std::move(data));
-    } catch (const std::exception& e) {
-      fail(self, "source '" + srcs[i].first->name() + "' at " + to_string(batch_time{t}) + ": "
-                   + e.what());
+    if (!deliver(self, t, i, std::move(data)))
       return;
-    }
   }
-  if (b.expected == 0)
-    finish(self, t);
+  run_outputs(self, t);
+}
+
+/// Receiver stream `i`'s blocks for batch t came from its tracker.
+void allocated(self_ptr self, int64_t t, size_t i, allocation_msg& a) {
+  auto& st = self->state;
+  if (st.stopped || st.failed)
+    return;
+  std::optional<parts> data;
+  try {
+    data = st.w->net->unpack(a.data);
+  } catch (const std::exception& e) {
+    fail(self, "receiver stream '" + st.w->layout->sources[i].first->name() + "': the blocks of "
+                 + to_string(batch_time{t}) + " could not be received: " + e.what());
+    return;
+  }
+  auto r = st.running.find(t);
+  if (r == st.running.end()) {
+    st.allocated[t][i] = std::move(data);
+    return;
+  }
+  --r->second.pending_sources;
+  if (deliver(self, t, i, std::move(data)))
+    run_outputs(self, t);
 }
 
 void try_start(self_ptr self) {
@@ -124,78 +177,104 @@ void try_start(self_ptr self) {
   }
 }
 
-void finish(self_ptr self, int64_t t) {
+void run_output(self_ptr self, int64_t t, size_t k, std::function<void()>& job) {
   auto& st = self->state;
-  auto i = st.running.find(t);
-  auto& b = i->second;
-  auto& outputs = st.w->layout->outputs;
-  for (size_t k = 0; k < outputs.size() && !st.failed; ++k) {
-    auto j = b.jobs.find(outputs[k]);
-    if (j == b.jobs.end() || !j->second)
-      continue;
-    output_operation_info op;
-    auto& node = *st.w->layout->gathers[static_cast<size_t>(outputs[k])].node;
-    op.batch = batch_time{t};
-    op.id = static_cast<int>(k);
-    op.name = node.name();
-    op.start_us = now_us();
-    publish(self, {listener_event::kind::output_started, {}, op, {}, 0});
-    std::exception_ptr cause;
+  auto& node = *st.w->layout->gathers[static_cast<size_t>(st.w->layout->outputs[k])].node;
+  output_operation_info op;
+  op.batch = batch_time{t};
+  op.id = static_cast<int>(k);
+  op.name = node.name();
+  op.start_us = now_us();
+  publish(self, {listener_event::kind::output_started, {}, op, {}, 0});
+  std::exception_ptr cause;
+  try {
+    in_job = true;
+    job();
+    in_job = false;
+  } catch (const std::exception& e) {
+    in_job = false;
+    op.failure_reason = failure_message(node, t, e.what());
+    cause = std::current_exception();
+  }
+  op.end_us = now_us();
+  publish(self, {listener_event::kind::output_completed, {}, op, {}, 0});
+  if (op.failure_reason) {
+    // on_failure sees the cause as the current exception (its type
+    // reaches await_termination).
     try {
-      in_job = true;
-      j->second();
-      in_job = false;
-    } catch (const std::exception& e) {
-      in_job = false;
-      op.failure_reason = failure_message(node, t, e.what());
-      cause = std::current_exception();
-    }
-    op.end_us = now_us();
-    publish(self, {listener_event::kind::output_completed, {}, op, {}, 0});
-    if (op.failure_reason) {
-      // on_failure sees the cause as the current exception (its type
-      // reaches await_termination).
-      try {
-        std::rethrow_exception(cause);
-      } catch (...) {
-        fail(self, *op.failure_reason);
-      }
+      std::rethrow_exception(cause);
+    } catch (...) {
+      fail(self, *op.failure_reason);
     }
   }
+}
+
+void run_outputs(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  auto i = st.running.find(t);
+  if (i == st.running.end())
+    return;
+  auto& b = i->second;
+  auto& layout = *st.w->layout;
+  while (b.next_output < layout.outputs.size() && !st.failed && !st.stopped) {
+    auto g = layout.outputs[b.next_output];
+    auto& node = *layout.gathers[static_cast<size_t>(g)].node;
+    if (node.parents()[0]->valid_at(batch_time{t}, st.w->info.zero) && !b.reported.count(g))
+      return; // its input is not complete yet
+    if (auto j = b.jobs.find(g); j != b.jobs.end() && j->second)
+      run_output(self, t, b.next_output, j->second);
+    ++b.next_output;
+  }
+  if (!st.failed && !st.stopped && b.done == b.expected && b.pending_sources == 0)
+    complete(self, t);
+}
+
+void complete(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  auto& b = st.running.find(t)->second;
+  auto& w = *st.w;
   b.info.processing_end_us = now_us();
-  if (!st.failed) {
-    publish(self, {listener_event::kind::batch_completed, b.info, {}, {}, 0});
-    st.last_completed = std::max(st.last_completed, t);
-    for (size_t k = 0; k < b.source_records.size(); ++k)
+  publish(self, {listener_event::kind::batch_completed, b.info, {}, {}, 0});
+  st.last_completed = std::max(st.last_completed, t);
+  for (size_t k = 0; k < b.source_records.size(); ++k) {
+    if (!is_receiver(w, k)) {
       st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
-    if (st.cfg.metadata) {
-      std::vector<int64_t> pending;
-      for (auto& [rt, rb] : st.running)
-        if (rt != t)
-          pending.push_back(rt);
-      for (auto& q : st.queued)
-        pending.push_back(q.first);
-      std::optional<metadata_checkpoint> m;
-      try {
-        m = st.cfg.metadata(b.info, pending);
-      } catch (const std::exception& e) {
-        fail(self, std::string("checkpoint after ") + to_string(batch_time{t}) + " failed: "
-                     + e.what());
-      }
-      if (m) {
-        // Stored before the next batch starts or a drain is answered, as
-        // when the scheduler wrote it itself (await: messages wait, no
-        // thread blocks).
-        self->request(st.w->checkpoint_writer, caf::infinite, std::move(*m))
-          .await([=](bool) { retire(self, t); },
-                 [=](caf::error& err) {
-                   auto f = failure_of(err);
-                   fail_with_cause(self, "checkpoint after " + to_string(batch_time{t})
-                                           + " failed: " + f.what, f.cause);
-                   retire(self, t);
-                 });
-        return;
-      }
+      continue;
+    }
+    // Rate control (Spark's ReceiverRateController), then the blocks of
+    // batches before this one are no longer needed.
+    self->send(w.trackers[k], rate_atom::value, b.info.processing_end_us / 1000,
+               b.source_records[k], b.info.processing_delay_us() / 1000,
+               b.info.scheduling_delay_us() / 1000);
+    self->send(w.trackers[k], cleanup_atom::value, t - w.info.batch.count());
+  }
+  if (st.cfg.metadata) {
+    std::vector<int64_t> pending;
+    for (auto& [rt, rb] : st.running)
+      if (rt != t)
+        pending.push_back(rt);
+    for (auto& q : st.queued)
+      pending.push_back(q.first);
+    std::optional<metadata_checkpoint> m;
+    try {
+      m = st.cfg.metadata(b.info, pending);
+    } catch (const std::exception& e) {
+      fail(self, std::string("checkpoint after ") + to_string(batch_time{t}) + " failed: "
+                   + e.what());
+    }
+    if (m) {
+      // Stored before the next batch starts or a drain is answered, as
+      // when the scheduler wrote it itself (await: messages wait, no
+      // thread blocks).
+      self->request(st.w->checkpoint_writer, caf::infinite, std::move(*m))
+        .await([=](bool) { retire(self, t); },
+               [=](caf::error& err) {
+                 auto f = failure_of(err);
+                 fail_with_cause(self, "checkpoint after " + to_string(batch_time{t})
+                                         + " failed: " + f.what, f.cause);
+                 retire(self, t);
+               });
+      return;
     }
   }
   retire(self, t);
@@ -222,10 +301,24 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       if (st.stopped)
         return;
       // The batch is generated now: sources bind their input to it (a batch
-      // that waits keeps the input of its own interval, not more).
-      for (auto* src : st.cfg.sources) {
+      // that waits keeps the input of its own interval, not more). Trackers
+      // answer when they can; nothing here waits for them.
+      auto& srcs = st.w->layout->sources;
+      for (size_t i = 0; i < st.cfg.sources.size(); ++i) {
+        if (is_receiver(*st.w, i)) {
+          self->request(st.w->trackers[i], caf::infinite, allocate_atom::value, t)
+            .then([=](allocation_msg& a) { allocated(self, t, i, a); },
+                  [=](caf::error& err) {
+                    if (self->state.stopped)
+                      return; // the tracker ended with the context
+                    fail(self, "receiver stream '" + srcs[i].first->name() + "': no blocks for "
+                                 + to_string(batch_time{t}) + ": " + self->system().render(err));
+                    check_drains(self);
+                  });
+          continue;
+        }
         try {
-          src->prepare(batch_time{t});
+          st.cfg.sources[i]->prepare(batch_time{t});
         } catch (const std::exception& e) {
           fail(self, "a source failed to prepare " + to_string(batch_time{t}) + ": " + e.what());
           return;
@@ -249,8 +342,9 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
         return;
       if (job)
         i->second.jobs[d.gather] = std::move(job);
-      if (++i->second.done == i->second.expected)
-        finish(self, d.t);
+      i->second.reported.insert(d.gather);
+      ++i->second.done;
+      run_outputs(self, d.t);
     },
     [=](const batch_failed& f) {
       fail_with_cause(self, f.what, f.cause);
@@ -267,6 +361,7 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       st.stopped = true;
       st.queued.clear();
       st.running.clear();
+      st.allocated.clear();
       check_drains(self);
       return true;
     },

@@ -1,19 +1,25 @@
 #include "sluice/receiver_tracker.hpp"
 
+#include "sluice/fault_injector.hpp"
 #include "sluice/receiver_wal.hpp"
 
 namespace sluice::detail {
 
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
+                               std::shared_ptr<rate_estimator> estimator,
                                std::function<void(std::string)> on_error,
                                duration wal_retention, std::shared_ptr<transport> net) {
   self->state.wal = std::move(wal);
+  self->state.estimator = std::move(estimator);
   self->state.on_error = std::move(on_error);
   self->state.wal_retention = wal_retention;
   self->state.net = std::move(net);
   return {
-    [=](caf::actor manager) { self->state.manager = std::move(manager); },
+    [=](caf::actor& manager, caf::actor& supervisor) {
+      self->state.manager = std::move(manager);
+      self->state.supervisor = std::move(supervisor);
+    },
     [=](block_msg& m) -> caf::result<void> {
       try {
         self->state.unallocated.push_back(unpack(m, *self->state.net));
@@ -26,24 +32,31 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       }
       return caf::unit;
     },
-    [=](allocate_atom, int64_t t, std::vector<std::pair<int32_t, int64_t>>& ids) {
-      self->state.replayed[t] = std::move(ids);
+    [=](allocate_atom, int64_t t, block_msg& m) {
+      self->state.replayed[t].push_back(unpack(m, *self->state.net));
     },
     [=](allocate_atom, int64_t t) -> caf::result<allocation_msg> {
       auto& st = self->state;
       allocation_msg a;
       a.t = t;
+      fault_injector::global().hit(fault_points::tracker_allocate);
       parts data;
       std::vector<std::pair<int32_t, int64_t>> ids;
-      if (auto r = st.replayed.find(t); r != st.replayed.end()) {
-        ids = std::move(r->second); // their data is already with the batch
-        st.replayed.erase(r);
-      }
-      for (auto& b : st.unallocated) {
+      auto take = [&](block& b) {
         ids.emplace_back(b.stream, b.id);
         a.records += b.records;
         data.push_back({static_cast<int32_t>(data.size()), std::move(b.data)});
+      };
+      // Replayed blocks of batches before t were allocated to those batches
+      // again; none is left after them.
+      for (auto r = st.replayed.begin(); r != st.replayed.end() && r->first <= t;) {
+        if (r->first == t)
+          for (auto& b : r->second)
+            take(b);
+        r = st.replayed.erase(r);
       }
+      for (auto& b : st.unallocated)
+        take(b);
       if (st.wal) {
         try {
           st.wal->log_allocation(t, ids);
@@ -61,6 +74,14 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       auto to = self->current_sender();
       a.data = st.net->pack(std::move(data), to ? to->node() : self->node());
       return a;
+    },
+    [=](rate_atom, int64_t end_ms, int64_t records, int64_t processing_ms,
+        int64_t scheduling_ms) {
+      auto& st = self->state;
+      if (!st.estimator || !st.supervisor)
+        return;
+      if (auto rate = st.estimator->compute(end_ms, records, processing_ms, scheduling_ms))
+        self->send(st.supervisor, rate_atom::value, static_cast<int64_t>(*rate));
     },
     [=](cleanup_atom, int64_t t) {
       auto& st = self->state;

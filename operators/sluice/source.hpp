@@ -4,6 +4,7 @@
 #include <deque>
 #include <mutex>
 
+#include "sluice/detail/receiver_parts.hpp"
 #include "sluice/listener.hpp"
 #include "sluice/node.hpp"
 #include "sluice/rdd.hpp"
@@ -24,6 +25,11 @@ struct source_env {
   /// (the longest state checkpoint interval; zero without checkpoints). A
   /// replayable source keeps what each batch of that span read.
   duration replay_window{0};
+  /// Runs a receiver stream's buffer and receiver in a receiver pipeline of
+  /// the engine's (spawned now; the receiver starts once every source has
+  /// started). Throws what the pipeline throws (e.g. no checkpoint
+  /// directory for the WAL).
+  std::function<void(receiver_launch)> launch_receiver;
 };
 
 /// A source. `generate` is called by the job scheduler only, once per batch
@@ -39,10 +45,14 @@ class source_base {
   virtual std::string position() const { return {}; }
   /// Recovering: called before start() with what position() returned.
   virtual void restore_position(const std::string&) {}
-  /// Batch time `t` was generated (the tick): receiver streams allocate
-  /// their blocks to it now, even if the batch starts later (Spark's
-  /// allocateBlocksToBatch). Called in time order by the job scheduler.
+  /// Batch time `t` was generated (the tick): a source binds its input to
+  /// it now, even if the batch starts later. Called in time order by the
+  /// job scheduler.
   virtual void prepare(batch_time /*t*/) {}
+  /// True for a receiver stream: its blocks come from its receiver
+  /// pipeline's tracker, allocated at the tick (Spark's
+  /// allocateBlocksToBatch), and generate() is not called.
+  virtual bool receives() const { return false; }
   /// Returns the batch at `t` (never nullopt for an input stream).
   virtual std::optional<parts> generate(batch_time t) = 0;
   /// Batch `info` completed; `records` of it came from this source. Called

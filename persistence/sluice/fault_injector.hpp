@@ -24,6 +24,7 @@ inline constexpr std::string_view operator_run = "operator.run";
 inline constexpr std::string_view shuffle_send = "shuffle.send";
 inline constexpr std::string_view checkpoint_write = "checkpoint.write";
 inline constexpr std::string_view remote_send = "remote.send";
+inline constexpr std::string_view tracker_allocate = "tracker.allocate";
 } // namespace fault_points
 
 /// Decides, per hit of a named point, whether an armed fault fires. While

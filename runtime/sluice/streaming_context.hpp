@@ -155,18 +155,11 @@ class streaming_context {
   dstream<typename R::value_type> receiver_stream_named(R r, std::string name) {
     static_assert(std::is_base_of_v<receiver<typename R::value_type>, R>,
                   "receiver_stream expects a class derived from sluice::receiver<T>");
-    detail::receiver_env env{&system(), config(),
-                             [impl = impl_.get()] { return checkpoint_dir(impl); },
-                             [impl = impl_.get()] { return recovered(impl); },
-                             transport_of(impl_.get())};
     return add_source(std::make_unique<detail::receiver_source<R>>(
-      batch_interval(), std::make_shared<R>(std::move(r)), std::move(env), std::move(name)));
+      batch_interval(), std::make_shared<R>(std::move(r)), config(), std::move(name)));
   }
 
   std::shared_ptr<detail::graph> graph();
-  static std::optional<std::string> checkpoint_dir(detail::context_impl* impl);
-  static std::optional<int64_t> recovered(detail::context_impl* impl);
-  static std::shared_ptr<detail::transport> transport_of(detail::context_impl* impl);
 
   std::shared_ptr<detail::context_impl> impl_;
 };

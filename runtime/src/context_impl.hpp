@@ -16,6 +16,7 @@
 #include "sluice/graph.hpp"
 #include "sluice/job_scheduler.hpp"
 #include "sluice/listener_bus.hpp"
+#include "sluice/receiver_pipeline.hpp"
 #include "sluice/streaming_context.hpp"
 #include "sluice/wiring.hpp"
 
@@ -97,8 +98,18 @@ class context_impl {
   /// Starts every source (restoring recovered positions), with a metadata
   /// checkpoint before and after; stops what was started if one throws.
   void start_sources(const start_times& times);
-  /// What sources need from the running context (listeners, failure).
+  /// What sources need from the running context (listeners, failure, a
+  /// receiver pipeline for a receiver stream).
   source_env make_source_env();
+  /// Spawns the receiver pipeline of a receiver stream (its settings from
+  /// the conf); throws illegal_state for the WAL without a checkpoint
+  /// directory.
+  void launch_receiver(receiver_launch launch, const source_env& env);
+  /// After every source started: gives the job scheduler each receiver
+  /// stream's tracker, then starts the receivers.
+  void start_receivers();
+  /// Stops every receiver and cuts what it stored into blocks (stop()).
+  void stop_receivers();
   /// Runs f; if it throws, stops the parts already started and rethrows.
   template <class F>
   void stop_if_throws(F f);
@@ -144,6 +155,9 @@ class context_impl {
   caf::actor executor_;               // hosts the operator and gather actors
   caf::actor checkpoint_writer_;   // owns sluice.db, with ssc.checkpoint(dir)
   metadata_checkpoint metadata_;  // the parts of every metadata checkpoint fixed at start
+  /// One per receiver stream, from start(); destroyed first (exits their
+  /// actors while the actor system lives).
+  std::vector<std::unique_ptr<receiver_pipeline>> receivers_;
 };
 
 } // namespace sluice::detail

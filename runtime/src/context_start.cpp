@@ -150,6 +150,7 @@ void context_impl::start_sources(const start_times& times) {
           s->restore_position(pos);
       s->start(env);
     }
+    start_receivers();
   });
   // Before the first batch: what the sources count as new from now on (the
   // files already in a directory) must survive a crash before the first
@@ -173,7 +174,21 @@ source_env context_impl::make_source_env() {
   env.fail = [this](std::string what) { fail(std::move(what)); };
   for (auto every : wiring_->checkpoint_intervals_ms)
     env.replay_window = std::max(env.replay_window, duration{every});
+  env.launch_receiver = [this, base = env](receiver_launch launch) {
+    launch_receiver(std::move(launch), base);
+  };
   return env;
+}
+
+void context_impl::start_receivers() {
+  auto& srcs = wiring_->layout->sources;
+  wiring_->trackers.assign(srcs.size(), caf::actor{});
+  for (size_t i = 0; i < srcs.size(); ++i)
+    for (auto& r : receivers_)
+      if (r->stream() == srcs[i].first->id())
+        wiring_->trackers[i] = r->tracker();
+  for (auto& r : receivers_)
+    r->start();
 }
 
 template <class F>

@@ -52,6 +52,7 @@ void context_impl::stop_started_parts() {
   // Leave nothing running: ~actor_system would wait for these forever.
   for (auto* s : g->sources())
     s->stop();
+  stop_receivers();
   caf::scoped_actor self{*sys};
   self->request(executor_, std::chrono::seconds(10), stop_atom::value)
     .receive([](bool) {}, [](caf::error&) {});
@@ -60,6 +61,11 @@ void context_impl::stop_started_parts() {
   stop_checkpoint_writer(self);
   if (ui)
     ui->stop();
+}
+
+void context_impl::stop_receivers() {
+  for (auto& r : receivers_)
+    r->stop_receiving();
 }
 
 void context_impl::stop_checkpoint_writer(caf::scoped_actor& self) {
@@ -206,6 +212,7 @@ void context_impl::do_stop(bool graceful) {
   }
   for (auto* s : g->sources())
     s->stop();
+  stop_receivers();
   caf::scoped_actor self{*sys};
   if (graceful) {
     auto timeout = cfg.get_duration("sluice.streaming.gracefulStopTimeout", batch * 10);
@@ -352,17 +359,5 @@ int streaming_context::parallelism() const { return impl_->parallelism; }
 const conf& streaming_context::config() const { return impl_->cfg; }
 std::string streaming_context::ui_url() const { return impl_->ui ? impl_->ui->url() : ""; }
 std::shared_ptr<detail::graph> streaming_context::graph() { return impl_->g; }
-
-std::optional<std::string> streaming_context::checkpoint_dir(detail::context_impl* impl) {
-  return impl->checkpoint_dir;
-}
-
-std::optional<int64_t> streaming_context::recovered(detail::context_impl* impl) {
-  return impl->recover_from;
-}
-
-std::shared_ptr<detail::transport> streaming_context::transport_of(detail::context_impl* impl) {
-  return impl->net;
-}
 
 } // namespace sluice

@@ -265,22 +265,36 @@ BOOST_AUTO_TEST_CASE(a_rerun_batch_keeps_its_replayed_blocks_in_the_allocation_l
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   auto net = std::make_shared<detail::transport>(sys.node(), false);
-  auto tracker = sys.spawn(detail::receiver_tracker, wal, std::function<void(std::string)>{},
-                          duration{0}, net);
+  auto tracker = sys.spawn(detail::receiver_tracker, wal, nullptr,
+                          std::function<void(std::string)>{}, duration{0}, net);
   caf::scoped_actor self{sys};
   using ids = std::vector<std::pair<int32_t, int64_t>>;
-  self->send(tracker, allocate_atom::value, int64_t{2000}, ids{{0, 3}, {0, 4}});
+  for (int64_t id : {3, 4}) { // replayed from the WAL for batch 2000
+    detail::block old;
+    old.id = id;
+    old.records = 1;
+    old.data = detail::erase(std::vector<std::string>{"replayed " + std::to_string(id)});
+    self->send(tracker, allocate_atom::value, int64_t{2000}, detail::pack(std::move(old), *net, tracker));
+  }
   detail::block fresh;
   fresh.id = 5;
   fresh.records = 1;
   fresh.data = detail::erase(std::vector<std::string>{"x"});
   self->send(tracker, detail::pack(std::move(fresh), *net, tracker));
   int64_t records = -1;
+  std::vector<std::string> got;
   self->request(tracker, 10s, allocate_atom::value, int64_t{2000})
-    .receive([&](detail::allocation_msg& a) { records = a.records; },
-             [&](caf::error& e) { BOOST_FAIL(sys.render(e)); });
+    .receive(
+      [&](detail::allocation_msg& a) {
+        records = a.records;
+        for (auto& p : net->unpack(a.data))
+          for (auto& x : detail::view<std::string>(p.data))
+            got.push_back(x);
+      },
+      [&](caf::error& e) { BOOST_FAIL(sys.render(e)); });
   self->send_exit(tracker, caf::exit_reason::user_shutdown);
-  BOOST_TEST(records == 1); // the replayed blocks' data is already with the batch
+  BOOST_TEST(records == 3); // the replayed blocks come first, then the new one
+  BOOST_TEST((got == std::vector<std::string>{"replayed 3", "replayed 4", "x"}));
   auto logged = wal->read_allocations();
   BOOST_REQUIRE(logged.size() == 1u);
   BOOST_TEST(logged[0].batch_time_ms == 2000);

@@ -8,16 +8,16 @@
 #include <condition_variable>
 #include <mutex>
 
-#include <caf/all.hpp>
-
-#include "sluice/block.hpp"
 #include "sluice/codec.hpp"
-#include "sluice/fault_injector.hpp"
-#include "sluice/messages.hpp"
+#include "sluice/detail/receiver_parts.hpp"
 #include "sluice/rate_limiter.hpp"
 #include "sluice/receiver.hpp"
 
 namespace sluice::detail {
+
+/// Fault point receiver.store (defined with the fault injector's users, so
+/// that this header needs none of it).
+void hit_receiver_store_point();
 
 template <class T>
 class receiver_runtime final : public receiver_host<T>, public block_source {
@@ -27,16 +27,12 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   /// `max_records`: records stored but not processed yet (current buffer
   /// included). A producer blocks while any bound is reached, so memory stays
   /// bounded under overload.
-  receiver_runtime(caf::actor_system& sys, std::shared_ptr<transport> net, int32_t stream, int queue_size, int max_buffered,
-                   int64_t max_records, std::unique_ptr<rate_limiter> limiter)
-      : sys_(sys), net_(std::move(net)), stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
+  receiver_runtime(int32_t stream, int queue_size, int max_buffered, int64_t max_records,
+                   std::unique_ptr<rate_limiter> limiter)
+      : stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
         max_records_(max_records), limiter_(std::move(limiter)) {}
 
-  /// Called once, before the receiver starts.
-  void bind(caf::actor supervisor, caf::actor manager) {
-    supervisor_ = std::move(supervisor);
-    manager_ = std::move(manager);
-  }
+  void attach(std::shared_ptr<receiver_link> link) override { link_ = std::move(link); }
 
   void running(bool on) {
     stopped_ = !on;
@@ -48,7 +44,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   // -- receiver_host ------------------------------------------------------------
 
   void store(T&& x) override {
-    fault_injector::global().hit(fault_points::receiver_store);
+    hit_receiver_store_point();
     limiter_->wait_to_push(1);
     std::unique_lock<std::mutex> guard{mtx_};
     cv_.wait(guard, [this] { return has_room() || stopped_; });
@@ -57,7 +53,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   }
 
   void store(std::vector<T>&& xs) override {
-    fault_injector::global().hit(fault_points::receiver_store);
+    hit_receiver_store_point();
     if (xs.empty())
       return;
     limiter_->wait_to_push(xs.size());
@@ -75,25 +71,14 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     b.created_ms = now_ms();
     b.records = static_cast<int64_t>(xs.size());
     b.data = erase(std::move(xs));
-    caf::scoped_actor self{sys_};
-    std::string failure;
-    self->request(manager_, caf::infinite, pack(std::move(b), *net_, manager_))
-      .receive([](bool) {}, [&](caf::error& err) { failure = sys_.render(err); });
-    if (!failure.empty())
-      throw error("store: the block was not stored: " + failure);
+    link().store_block(std::move(b));
   }
 
-  void restart(std::string why, duration delay) override {
-    caf::anon_send(supervisor_, restart_atom::value, std::move(why), int64_t{delay.count()});
-  }
+  void restart(std::string why, duration delay) override { link().restart(std::move(why), delay); }
 
-  void stop(std::string why) override {
-    caf::anon_send(supervisor_, stop_atom::value, std::move(why));
-  }
+  void stop(std::string why) override { link().stop(std::move(why)); }
 
-  void report_error(std::string why) override {
-    caf::anon_send(supervisor_, error_atom::value, std::move(why));
-  }
+  void report_error(std::string why) override { link().report_error(std::move(why)); }
 
   bool is_stopped() const override { return stopped_; }
 
@@ -178,15 +163,18 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
       .count();
   }
 
-  caf::actor_system& sys_;
-  std::shared_ptr<transport> net_;
+  receiver_link& link() const {
+    if (!link_)
+      throw illegal_state("the receiver's stream is not running");
+    return *link_;
+  }
+
+  std::shared_ptr<receiver_link> link_;
   int32_t stream_;
   int queue_size_;
   int64_t max_buffered_;
   int64_t max_records_;
   std::unique_ptr<rate_limiter> limiter_;
-  caf::actor supervisor_;
-  caf::actor manager_;
   std::atomic<int64_t> next_id_{0};
   std::atomic<bool> stopped_{true};
   std::mutex mtx_;

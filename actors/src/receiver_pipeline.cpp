@@ -1,0 +1,158 @@
+#include "sluice/receiver_pipeline.hpp"
+
+#include <map>
+
+#include <spdlog/spdlog.h>
+
+#include "sluice/block.hpp"
+#include "sluice/block_generator.hpp"
+#include "sluice/block_manager.hpp"
+#include "sluice/errors.hpp"
+#include "sluice/log.hpp"
+#include "sluice/receiver_tracker.hpp"
+#include "sluice/receiver_wal.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+/// The buffer's way into the pipeline, called on the receiver's threads.
+class link final : public receiver_link {
+ public:
+  link(caf::actor_system& sys, std::shared_ptr<transport> net, caf::actor manager,
+       caf::actor supervisor)
+      : sys_(sys), net_(std::move(net)), manager_(std::move(manager)),
+        supervisor_(std::move(supervisor)) {}
+
+  void store_block(block b) override {
+    // The API edge Spark's store(ArrayBuffer) is: the user's thread waits
+    // until the block is stored (and logged), so an acknowledgement after it
+    // is safe.
+    caf::scoped_actor self{sys_};
+    std::string failure;
+    self->request(manager_, caf::infinite, pack(std::move(b), *net_, manager_))
+      .receive([](bool) {}, [&](caf::error& err) { failure = sys_.render(err); });
+    if (!failure.empty())
+      throw error("store: the block was not stored: " + failure);
+  }
+
+  void restart(std::string why, duration delay) override {
+    caf::anon_send(supervisor_, restart_atom::value, std::move(why), int64_t{delay.count()});
+  }
+
+  void stop(std::string why) override {
+    caf::anon_send(supervisor_, stop_atom::value, std::move(why));
+  }
+
+  void report_error(std::string why) override {
+    caf::anon_send(supervisor_, error_atom::value, std::move(why));
+  }
+
+ private:
+  caf::actor_system& sys_;
+  std::shared_ptr<transport> net_;
+  caf::actor manager_;
+  caf::actor supervisor_;
+};
+
+receiver_give_up give_up_action(bool stop_context, std::function<void(std::string)> fail) {
+  // A receiver that gave up leaves its stream empty for good: as a
+  // supervision tree escalates, the context stops with its error unless the
+  // application asked to run on without it.
+  if (stop_context)
+    return [fail = std::move(fail)](const std::string& why) {
+      logger()->error("Stopping the streaming context: a receiver stopped for good "
+                      "(sluice.streaming.receiver.stopContextAfterMaxRestarts=true)");
+      fail(why);
+    };
+  return [](const std::string&) {
+    logger()->warn("The streaming context keeps running without the receiver "
+                   "(sluice.streaming.receiver.stopContextAfterMaxRestarts=false)");
+  };
+}
+
+} // namespace
+
+receiver_pipeline::receiver_pipeline(caf::actor_system& sys, std::shared_ptr<transport> net,
+                                     receiver_launch launch, receiver_settings settings,
+                                     const source_env& env)
+    : sys_(sys), net_(std::move(net)), stream_(launch.stream) {
+  std::shared_ptr<receiver_wal> block_log, allocation_log, replay_log;
+  if (settings.wal_dir) {
+    block_log = receiver_wal::open(*settings.wal_dir); // one connection per writer actor
+    allocation_log = receiver_wal::open(*settings.wal_dir);
+    replay_log = receiver_wal::open(*settings.wal_dir);
+  }
+  tracker_ = sys_.spawn(receiver_tracker, allocation_log, settings.estimator, env.fail,
+                        env.replay_window, net_);
+  manager_ = sys_.spawn(block_manager, launch.buffer, tracker_, block_log, env.fail, net_);
+  if (replay_log)
+    replay(*replay_log, *launch.buffer, settings.recovered);
+  generator_ = sys_.spawn(block_generator, launch.buffer, manager_, settings.block_interval, net_);
+  receiver_info info;
+  info.stream_id = stream_;
+  info.name = launch.name;
+  supervisor_ = sys_.spawn<caf::detached>(receiver_supervisor, std::move(launch.receiver),
+                                          settings.policy, info, env.report,
+                                          give_up_action(settings.stop_context_on_give_up,
+                                                         env.fail));
+  caf::anon_send(tracker_, manager_, supervisor_);
+  launch.buffer->attach(std::make_shared<link>(sys_, net_, manager_, supervisor_));
+  // Reaches the limiter before start_atom: both go to the supervisor from
+  // this thread.
+  if (settings.initial_rate)
+    caf::anon_send(supervisor_, rate_atom::value, *settings.initial_rate);
+}
+
+receiver_pipeline::~receiver_pipeline() {
+  for (auto* a : {&generator_, &supervisor_, &manager_, &tracker_})
+    if (*a)
+      caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
+}
+
+void receiver_pipeline::start() { caf::anon_send(supervisor_, start_atom::value); }
+
+void receiver_pipeline::replay(receiver_wal& log, block_source& buffer,
+                               std::optional<int64_t> recovered) {
+  auto blocks = log.read_blocks(stream_);
+  std::map<int64_t, int64_t> allocated_to; // block id -> batch time
+  for (auto& a : log.read_allocations())
+    for (auto& [s, id] : a.blocks)
+      if (s == stream_)
+        allocated_to[id] = a.batch_time_ms;
+  for (auto& wb : blocks) {
+    buffer.continue_after(wb.block_id);
+    block b;
+    b.stream = stream_;
+    b.id = wb.block_id;
+    b.created_ms = wb.created_ms;
+    b.records = static_cast<int64_t>(wb.records.size());
+    auto i = allocated_to.find(wb.block_id);
+    // Without a metadata checkpoint nothing is recovered and no old batch
+    // time runs again: allocated blocks then go to the next batch too.
+    if (i != allocated_to.end() && recovered) {
+      if (i->second <= *recovered)
+        continue; // its batch completed before the crash
+      b.data = buffer.decode(wb.records);
+      caf::anon_send(tracker_, allocate_atom::value, i->second, pack(std::move(b), *net_, tracker_));
+      continue;
+    }
+    b.data = buffer.decode(wb.records); // stored but never allocated: the next batch takes it
+    caf::anon_send(tracker_, pack(std::move(b), *net_, tracker_));
+  }
+}
+
+void receiver_pipeline::stop_receiving() {
+  if (stopped_)
+    return;
+  stopped_ = true;
+  caf::scoped_actor self{sys_};
+  self->request(supervisor_, std::chrono::seconds(30), stop_atom::value,
+                std::string{"the context stops"})
+    .receive([](bool) {}, [](caf::error&) {});
+  // What was stored before the stop becomes blocks for the remaining batches.
+  self->request(generator_, std::chrono::seconds(30), flush_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
+}
+
+} // namespace sluice::detail
