@@ -3,16 +3,11 @@
 // before streaming_context::start(); afterwards it throws illegal_state.
 #pragma once
 
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <type_traits>
-
-#include <caf/all.hpp>
 
 #include "sluice/errors.hpp"
 #include "sluice/format.hpp"
@@ -24,7 +19,6 @@
 #include "sluice/output.hpp"
 #include "sluice/shuffle.hpp"
 #include "sluice/update_state.hpp"
-#include "sluice/via.hpp"
 #include "sluice/window.hpp"
 
 namespace sluice {
@@ -33,6 +27,14 @@ template <class K, class V, class S, class M>
 class map_with_state_dstream;
 
 namespace detail {
+struct dstream_access;
+/// via and foreach_actor for a CAF handle type: defined by
+/// <sluice/actors.hpp> (the one public header that includes CAF).
+template <class T, class Handle>
+struct actor_ops {
+  static_assert(sizeof(Handle) == 0,
+                "via and foreach_actor take CAF actors: #include <sluice/actors.hpp>");
+};
 void write_text_batch(const std::string& dir, const std::vector<std::string>& partitions);
 void print_batch(batch_time t, const std::vector<std::string>& lines, bool more);
 } // namespace detail
@@ -156,12 +158,13 @@ class dstream {
     }
   }
 
-  /// Sends every partition to `op` (a user's typed actor) and continues with
-  /// its replies. A failed request fails the batch.
-  template <class U>
-  dstream<U> via(caf::typed_actor<typename caf::replies_to<std::vector<T>>::template with<
-                   std::vector<U>>> op) const {
-    return add<U>(std::make_unique<detail::via_node<T, U>>(n_, std::move(op)));
+  /// Sends every partition to `op`, a user's typed actor
+  /// `caf::typed_actor<caf::replies_to<std::vector<T>>::with<std::vector<U>>>`,
+  /// and continues with its replies as a dstream<U>. A failed request fails
+  /// the batch. Needs <sluice/actors.hpp>.
+  template <class U = void, class Handle>
+  auto via(Handle op) const {
+    return detail::actor_ops<T, Handle>::template via<U>(*this, std::move(op));
   }
 
   // -- windows (SEMANTICS §2) -----------------------------------------------------
@@ -517,12 +520,11 @@ class dstream {
       output("foreach_rdd", [f](const rdd<T>& r, batch_time) mutable { f(r); });
   }
 
-  /// Sends `(batch_time, std::vector<T>)` to `sink` for every partition.
-  void foreach_actor(caf::actor sink) const {
-    output("foreach_actor", [sink](const rdd<T>& r, batch_time t) {
-      for (auto& p : r.partitions())
-        caf::anon_send(sink, t, p);
-    });
+  /// Sends `(batch_time, std::vector<T>)` to `sink` (a caf::actor) for every
+  /// partition. Needs <sluice/actors.hpp>.
+  template <class Actor>
+  void foreach_actor(Actor sink) const {
+    detail::actor_ops<T, Actor>::foreach(*this, std::move(sink));
   }
 
   // -- persistence --------------------------------------------------------------
@@ -545,12 +547,16 @@ class dstream {
     return *this;
   }
 
-  // -- engine access ------------------------------------------------------------
+ private:
+  template <class>
+  friend class dstream;
+  template <class, class, class, class>
+  friend class map_with_state_dstream;
+  friend struct detail::dstream_access;
 
   detail::node<T>* node() const { return n_; }
   const std::shared_ptr<detail::graph>& graph() const { return g_; }
 
- private:
   template <class F>
   static auto call_transform(F& f) {
     if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
@@ -646,6 +652,32 @@ class dstream {
   std::shared_ptr<detail::graph> g_;
   detail::node<T>* n_;
 };
+
+namespace detail {
+
+/// The engine's (and the tests') way into a dstream: its node and graph.
+struct dstream_access {
+  template <class T>
+  static node<T>* node(const dstream<T>& s) {
+    return s.node();
+  }
+  template <class T>
+  static const std::shared_ptr<detail::graph>& graph(const dstream<T>& s) {
+    return s.graph();
+  }
+  /// Adds `n` (a node whose parent is in s's graph) and returns its stream.
+  template <class U, class T, class N>
+  static dstream<U> add(const dstream<T>& s, std::unique_ptr<N> n) {
+    return s.template add<U>(std::move(n));
+  }
+  template <class T>
+  static void output(const dstream<T>& s, const char* name,
+                     std::type_identity_t<std::function<void(const rdd<T>&, batch_time)>> f) {
+    s.output(name, std::move(f));
+  }
+};
+
+} // namespace detail
 
 } // namespace sluice
 

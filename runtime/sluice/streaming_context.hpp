@@ -1,5 +1,6 @@
 // streaming_context: Spark's StreamingContext. Owns the DStream graph, the
-// CAF actor system and the engine's actors.
+// CAF actor system and the engine's actors (actor_system_of(ssc) in
+// <sluice/actors.hpp> reaches the system).
 #pragma once
 
 #include <functional>
@@ -7,8 +8,6 @@
 #include <string>
 #include <type_traits>
 #include <vector>
-
-#include <caf/all.hpp>
 
 #include "sluice/clock.hpp"
 #include "sluice/conf.hpp"
@@ -19,11 +18,19 @@
 #include "sluice/rdd.hpp"
 #include "sluice/source.hpp"
 
+namespace caf {
+class actor_system;
+} // namespace caf
+
 namespace sluice {
 
 namespace detail {
 class context_impl;
 } // namespace detail
+
+class streaming_context;
+/// In <sluice/actors.hpp>.
+caf::actor_system& actor_system_of(streaming_context& ssc);
 
 /// Lifecycle: built (initialized) -> start() (active) -> stop() (stopped).
 /// Graph building, start() and add_listener() belong to one thread; stop()
@@ -134,7 +141,6 @@ class streaming_context {
   /// Only with sluice.streaming.clock=manual; throws illegal_state otherwise.
   sluice::manual_clock& manual_clock();
 
-  caf::actor_system& system();
   duration batch_interval() const;
   int parallelism() const;
   const sluice::conf& config() const;
@@ -143,6 +149,8 @@ class streaming_context {
   std::string ui_url() const;
 
  private:
+  friend caf::actor_system& actor_system_of(streaming_context& ssc);
+
   template <class S, class T = typename S::value_type>
   dstream<T> add_source(std::unique_ptr<S> src) {
     auto g = graph();

@@ -353,11 +353,12 @@ sluice::manual_clock& streaming_context::manual_clock() {
   return impl_->clock;
 }
 
-caf::actor_system& streaming_context::system() { return *impl_->sys; }
 duration streaming_context::batch_interval() const { return impl_->batch; }
 int streaming_context::parallelism() const { return impl_->parallelism; }
 const conf& streaming_context::config() const { return impl_->cfg; }
 std::string streaming_context::ui_url() const { return impl_->ui ? impl_->ui->url() : ""; }
 std::shared_ptr<detail::graph> streaming_context::graph() { return impl_->g; }
+
+caf::actor_system& actor_system_of(streaming_context& ssc) { return *ssc.impl_->sys; }
 
 } // namespace sluice

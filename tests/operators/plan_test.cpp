@@ -31,7 +31,7 @@ void word_count(streaming_context& ssc) {
 BOOST_AUTO_TEST_CASE(narrow_operators_fuse_into_one_stage) {
   auto ssc = make(true);
   word_count(ssc);
-  auto& g = *ssc.queue_stream<int>({}).graph();
+  auto& g = *detail::dstream_access::graph(ssc.queue_stream<int>({}));
   auto p = detail::make_plan(g, true);
   // source + map/filter/map | reduce_by_key | print
   BOOST_TEST_REQUIRE(p.stages.size() == 2u);
@@ -50,7 +50,7 @@ BOOST_AUTO_TEST_CASE(narrow_operators_fuse_into_one_stage) {
 BOOST_AUTO_TEST_CASE(without_chaining_every_operator_has_its_own_stage) {
   auto ssc = make(false);
   word_count(ssc);
-  auto& g = *ssc.queue_stream<int>({}).graph();
+  auto& g = *detail::dstream_access::graph(ssc.queue_stream<int>({}));
   auto p = detail::make_plan(g, false);
   BOOST_TEST_REQUIRE(p.stages.size() == 5u); // source, map, filter, map, reduce_by_key
   for (size_t i = 1; i <= 3; ++i) {
@@ -64,7 +64,7 @@ BOOST_AUTO_TEST_CASE(fan_out_ends_a_chain) {
   auto s = ssc.queue_stream<int>({}).map([](int x) { return x; });
   s.map([](int x) { return x + 1; }).print();
   s.filter([](int x) { return x > 0; }).print();
-  auto p = detail::make_plan(*s.graph(), true);
+  auto p = detail::make_plan(*detail::dstream_access::graph(s), true);
   // stage 0: source+map, then one forward stage per branch.
   BOOST_TEST_REQUIRE(p.stages.size() == 3u);
   BOOST_TEST(p.stages[0].consumers.size() == 2u);
@@ -78,14 +78,14 @@ BOOST_AUTO_TEST_CASE(the_same_program_gives_the_same_graph_description) {
   word_count(a);
   auto b = make(true);
   word_count(b);
-  auto da = a.queue_stream<int>({}).graph()->describe();
-  auto db = b.queue_stream<int>({}).graph()->describe();
+  auto da = detail::dstream_access::graph(a.queue_stream<int>({}))->describe();
+  auto db = detail::dstream_access::graph(b.queue_stream<int>({}))->describe();
   BOOST_TEST(da == db, boost::test_tools::per_element());
   BOOST_TEST(da[4] == "4 combine_by_key kind=3 slide=1000 parents=3 partitions=5");
   BOOST_TEST(!detail::describe_difference(da, db));
   auto c = make(true);
   c.queue_stream<std::string>({}).map([](std::string s) { return s; }).print();
-  auto dc = c.queue_stream<int>({}).graph()->describe();
+  auto dc = detail::dstream_access::graph(c.queue_stream<int>({}))->describe();
   BOOST_TEST(*detail::describe_difference(da, dc)
              == "node 2 differs: the checkpoint has '2 filter kind=2 slide=1000 parents=1', the "
                 "program builds '2 print kind=5 slide=1000 parents=1'");

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "fixtures/harness.hpp"
+#include "sluice/actors.hpp"
 
 using namespace sluice;
 using fixtures::expect;
@@ -25,7 +26,7 @@ doubler::behavior_type make_doubler() {
 BOOST_AUTO_TEST_CASE(a_user_actor_runs_as_an_operator) {
   for (auto master : {"local[1]", "local[2]", "local[4]"}) {
     auto out = run([](streaming_context& ssc) {
-      auto op = ssc.system().spawn(make_doubler);
+      auto op = actor_system_of(ssc).spawn(make_doubler);
       return ssc.queue_stream<int>({{1, 2, 3}, {}, {4}}).via(op).map([](int x) { return x + 1; });
     }, 3, manual_conf(master));
     BOOST_TEST(out == expect<int>({{3, 5, 7}, {}, {9}}), boost::test_tools::per_element());
@@ -34,7 +35,7 @@ BOOST_AUTO_TEST_CASE(a_user_actor_runs_as_an_operator) {
 
 BOOST_AUTO_TEST_CASE(a_dead_operator_actor_fails_the_batch) {
   streaming_context ssc{manual_conf(), seconds(1)};
-  auto op = ssc.system().spawn(make_doubler);
+  auto op = actor_system_of(ssc).spawn(make_doubler);
   caf::anon_send_exit(op, caf::exit_reason::kill);
   ssc.queue_stream<int>({{1}}).via(op).foreach_rdd([](const rdd<int>&) {});
   ssc.start();
@@ -50,7 +51,7 @@ BOOST_AUTO_TEST_CASE(a_user_actor_is_a_sink) {
     std::vector<std::pair<int64_t, std::vector<int>>> got;
   };
   auto state = std::make_shared<seen>();
-  auto sink = ssc.system().spawn([state](caf::event_based_actor*) -> caf::behavior {
+  auto sink = actor_system_of(ssc).spawn([state](caf::event_based_actor*) -> caf::behavior {
     return {[state](batch_time t, const std::vector<int>& part) {
       std::lock_guard<std::mutex> g{state->mtx};
       state->got.emplace_back(t.ms, part);

@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(windows_record_the_types_of_their_remembered_batches) {
   pairs
     .reduce_by_key_and_window(std::plus<int>{}, std::minus<int>{}, seconds(2), seconds(1))
     .print();
-  auto lines = pairs.graph()->describe();
+  auto lines = detail::dstream_access::graph(pairs)->describe();
   BOOST_TEST(lines[1] == "1 window kind=4 slide=1000 parents=0 | records=pair<string,int32>");
   BOOST_TEST(lines[3]
              == "3 reduce_by_key_and_window kind=3 slide=1000 parents=0 partitions=2 | "
