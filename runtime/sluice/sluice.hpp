@@ -9,4 +9,5 @@
 #include "sluice/rdd.hpp"
 #include "sluice/rdd_queue.hpp"
 #include "sluice/streaming_context.hpp"
+#include "sluice/storage_error.hpp"
 #include "sluice/time.hpp"

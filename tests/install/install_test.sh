@@ -10,6 +10,24 @@ trap 'rm -rf "$tmp"' EXIT
 
 cmake --install "$build_dir" --prefix "$tmp/prefix" >"$tmp/install.log" \
   || { cat "$tmp/install.log"; exit 1; }
+# The public surface: engine internals are not installed, and
+# <sluice/sluice.hpp> compiles from the installed headers alone without
+# reaching CAF (only <sluice/actors.hpp> includes it).
+headers=$(find "$tmp/prefix/include/sluice" -name '*.hpp' | wc -l)
+echo "installed headers: $headers"
+if (( headers > 48 )); then
+  echo "expected at most 48 installed headers, found $headers:" >&2
+  find "$tmp/prefix/include/sluice" -name '*.hpp' >&2
+  exit 1
+fi
+echo '#include <sluice/sluice.hpp>' >"$tmp/only.cpp"
+g++ -std=c++20 -I"$tmp/prefix/include" -H -fsyntax-only "$tmp/only.cpp" 2>"$tmp/includes.txt" \
+  || { cat "$tmp/includes.txt" >&2; exit 1; }
+if grep -q '/caf/' "$tmp/includes.txt"; then
+  echo "<sluice/sluice.hpp> reaches CAF headers:" >&2
+  grep '/caf/' "$tmp/includes.txt" | head >&2
+  exit 1
+fi
 launcher=()
 command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 cmake -S "$consumer_dir" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release \

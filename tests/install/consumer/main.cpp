@@ -1,11 +1,13 @@
 // Install test: a program built against the installed package runs a
-// queue_stream pipeline for 2 batches under the manual clock.
+// queue_stream pipeline through a user's actor for 2 batches under the
+// manual clock.
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <vector>
 
+#include <sluice/actors.hpp>
 #include <sluice/sluice.hpp>
 
 namespace {
@@ -36,7 +38,16 @@ int main() {
   sluice::streaming_context ssc{c, sluice::seconds(1)};
   std::mutex mtx;
   std::vector<long> sums;
+  using doubler = caf::typed_actor<caf::replies_to<std::vector<int>>::with<std::vector<int>>>;
+  doubler op = sluice::actor_system_of(ssc).spawn([]() -> doubler::behavior_type {
+    return {[](std::vector<int>& xs) {
+      for (auto& x : xs)
+        x *= 2;
+      return std::move(xs);
+    }};
+  });
   ssc.queue_stream<int>({{1, 2, 3}, {4, 5}})
+    .via(op)
     .map([](int x) { return std::pair<int, long>{x % 2, x}; })
     .reduce_by_key(std::plus<long>{})
     .foreach_rdd([&](const sluice::rdd<std::pair<int, long>>& r) {
@@ -59,10 +70,10 @@ int main() {
   ssc.stop();
   ssc.await_termination();
   std::lock_guard<std::mutex> guard{mtx};
-  if (sums != std::vector<long>{6, 9}) {
+  if (sums != std::vector<long>{12, 18}) {
     std::fprintf(stderr, "unexpected sums (%zu batches)\n", sums.size());
     return 1;
   }
-  std::puts("ok: 2 batches, sums 6 and 9");
+  std::puts("ok: 2 batches, sums 12 and 18");
   return 0;
 }
