@@ -1,6 +1,6 @@
 #include "sluice/gather_actor.hpp"
 
-#include "sluice/detail/user_failure.hpp"
+#include "sluice/narrow.hpp"
 #include "sluice/error.hpp"
 
 namespace sluice::detail {

@@ -1,7 +1,7 @@
 #include "sluice/job_scheduler.hpp"
 
 #include "sluice/checkpoint_writer.hpp"
-#include "sluice/detail/user_failure.hpp"
+#include "sluice/narrow.hpp"
 
 namespace sluice::detail {
 

@@ -4,7 +4,7 @@
 
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/error.hpp"
-#include "sluice/detail/user_failure.hpp"
+#include "sluice/narrow.hpp"
 #include "sluice/fault_injector.hpp"
 
 namespace sluice::detail {

@@ -7,7 +7,7 @@
 #include "sluice/block.hpp"
 #include "sluice/block_generator.hpp"
 #include "sluice/block_manager.hpp"
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/log.hpp"
 #include "sluice/receiver_tracker.hpp"
 #include "sluice/receiver_wal.hpp"

@@ -2,7 +2,7 @@
 
 #include <random>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice::detail {
 

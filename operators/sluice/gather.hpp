@@ -5,7 +5,7 @@
 #include <functional>
 #include <type_traits>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/node.hpp"
 #include "sluice/rdd.hpp"
 

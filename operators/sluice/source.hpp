@@ -8,7 +8,6 @@
 #include "sluice/listener.hpp"
 #include "sluice/node.hpp"
 #include "sluice/rdd.hpp"
-#include "sluice/rdd_queue.hpp"
 
 namespace sluice::detail {
 

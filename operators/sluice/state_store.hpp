@@ -16,10 +16,10 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/detail/dense_map.hpp"
+#include "sluice/shuffle.hpp"
 #include "sluice/codec.hpp"
-#include "sluice/detail/hash.hpp"
-#include "sluice/errors.hpp"
+#include "sluice/detail/traits.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice {
 

@@ -7,9 +7,9 @@
 #include <limits>
 #include <map>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/shuffle.hpp"
-#include "sluice/update_state.hpp"
+#include "sluice/map_with_state.hpp"
 
 namespace sluice::detail {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <string>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice {
 

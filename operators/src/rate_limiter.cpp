@@ -1,4 +1,4 @@
-#include "sluice/rate_limiter.hpp"
+#include "sluice/detail/receiver_parts.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -7,7 +7,7 @@
 #include <string>
 #include <thread>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice {
 

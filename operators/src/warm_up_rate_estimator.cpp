@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/pid_rate_estimator.hpp"
 
 namespace sluice {

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "sluice/sqlite_db.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 #include <cstddef>
 #include <cstdint>

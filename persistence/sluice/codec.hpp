@@ -43,13 +43,10 @@ concept encodable = requires(const T& x, std::string& out, std::string_view& in)
 
 } // namespace sluice
 
-#include "sluice/detail/codec_wire.hpp"
-
 #include "sluice/detail/codec_builtin.hpp"
+
 #include "sluice/detail/codec_std.hpp"
-#include "sluice/detail/codec_protobuf.hpp"
 #include "sluice/detail/codec_inspect.hpp"
-#include "sluice/detail/codec_type_name.hpp"
 
 namespace sluice {
 

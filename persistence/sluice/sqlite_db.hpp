@@ -5,13 +5,12 @@
 #include <memory>
 #include <string_view>
 
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
 struct sqlite3;
 struct sqlite3_stmt;

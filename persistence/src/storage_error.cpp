@@ -1,5 +1,5 @@
 // Messages of the storage errors.
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 #include <utility>
 

@@ -9,16 +9,14 @@
 #include <sstream>
 #include <type_traits>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/format.hpp"
 #include "sluice/detail/fn_checks.hpp"
 #include "sluice/gather.hpp"
 #include "sluice/map_with_state.hpp"
 #include "sluice/graph.hpp"
 #include "sluice/narrow.hpp"
-#include "sluice/output.hpp"
 #include "sluice/shuffle.hpp"
-#include "sluice/update_state.hpp"
 #include "sluice/window.hpp"
 
 namespace sluice {

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/time.hpp"
 
 namespace sluice {

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "sluice/clock.hpp"
+#include "sluice/time.hpp"
 #include "sluice/conf.hpp"
 #include "sluice/detail/receiver_source.hpp"
 #include "sluice/receiver.hpp"

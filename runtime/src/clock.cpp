@@ -1,4 +1,4 @@
-#include "sluice/clock.hpp"
+#include "sluice/time.hpp"
 
 namespace sluice {
 

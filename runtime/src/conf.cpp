@@ -7,7 +7,7 @@
 #include <functional>
 #include <thread>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/fault_spec.hpp"
 
 namespace sluice {

@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "sluice/conf.hpp"
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice {
 

@@ -1,6 +1,6 @@
 #include "sluice/rate_estimator_factory.hpp"
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/pid_rate_estimator.hpp"
 
 namespace sluice {

@@ -6,8 +6,7 @@
 #include <sstream>
 #include <variant>
 
-#include "sluice/errors.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice::detail {
 

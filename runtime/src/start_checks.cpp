@@ -1,7 +1,7 @@
 // start()'s checks of a plan: stateful nodes and record codecs.
 #include "context_impl.hpp"
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 
 namespace sluice::detail {
 

@@ -9,7 +9,7 @@
 #include "shutdown_hook.hpp"
 #include "sluice/fault_injector.hpp"
 #include "sluice/sqlite_db.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"

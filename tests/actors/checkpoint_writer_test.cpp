@@ -9,7 +9,7 @@
 #include "fixtures/harness.hpp"
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/checkpoint_writer.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 // The checkpoint writer owns sluice.db: state and metadata checkpoints reach
 // it as messages (here serialized and deserialized first, as from another

@@ -15,8 +15,8 @@ cmake --install "$build_dir" --prefix "$tmp/prefix" >"$tmp/install.log" \
 # reaching CAF (only <sluice/actors.hpp> includes it).
 headers=$(find "$tmp/prefix/include/sluice" -name '*.hpp' | wc -l)
 echo "installed headers: $headers"
-if (( headers > 48 )); then
-  echo "expected at most 48 installed headers, found $headers:" >&2
+if (( headers > 30 )); then
+  echo "expected at most 30 installed headers, found $headers:" >&2
   find "$tmp/prefix/include/sluice" -name '*.hpp' >&2
   exit 1
 fi

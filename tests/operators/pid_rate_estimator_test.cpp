@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/pid_rate_estimator.hpp"
 #include "sluice/rate_estimator_factory.hpp"
 

@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "sluice/errors.hpp"
-#include "sluice/rate_limiter.hpp"
+#include "sluice/error.hpp"
+#include "sluice/detail/receiver_parts.hpp"
 
 using namespace sluice;
 

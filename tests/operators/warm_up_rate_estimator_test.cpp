@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/pid_rate_estimator.hpp"
 #include "sluice/warm_up_rate_estimator.hpp"
 

@@ -8,7 +8,7 @@
 #include <fstream>
 
 #include "fixtures/harness.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 using namespace sluice;
 using fixtures::manual_conf;

@@ -7,7 +7,7 @@
 
 #include "fixtures/harness.hpp"
 #include "fixtures/sqlite_db.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 // A damaged checkpoint is never a silent fresh start (issue 9, finding 1):
 // recovery falls back to an older generation whose metadata and state both

@@ -2,7 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "sluice/conf.hpp"
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 
 #include <unistd.h>
 

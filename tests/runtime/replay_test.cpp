@@ -9,7 +9,7 @@
 
 #include "fixtures/harness.hpp"
 #include "sluice/fault_injector.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 // Recovery re-runs the batches after the newest state checkpoint (at most
 // one checkpoint interval): replayable sources give those batches exactly the

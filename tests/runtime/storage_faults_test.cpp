@@ -22,7 +22,7 @@
 #include "fixtures/mounts.hpp"
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/fault_injector.hpp"
-#include "sluice/storage_error.hpp"
+#include "sluice/error.hpp"
 
 using namespace sluice;
 using fixtures::batch_counter;

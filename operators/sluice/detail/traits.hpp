@@ -5,6 +5,130 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <tuple>
+
+// Hash partitioning (Spark's HashPartitioner) and hashing of composite keys.
+namespace sluice {
+
+/// Hash used for shuffles and keyed state. Specialize for user key types
+/// that std::hash does not cover.
+template <class T>
+struct key_hash {
+  size_t operator()(const T& x) const { return std::hash<T>{}(x); }
+};
+
+namespace detail {
+inline size_t mix(size_t seed, size_t h) {
+  return seed ^ (h + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+} // namespace detail
+
+template <class A, class B>
+struct key_hash<std::pair<A, B>> {
+  size_t operator()(const std::pair<A, B>& p) const {
+    return detail::mix(key_hash<A>{}(p.first), key_hash<B>{}(p.second));
+  }
+};
+
+template <class... Ts>
+struct key_hash<std::tuple<Ts...>> {
+  size_t operator()(const std::tuple<Ts...>& t) const {
+    size_t seed = 0;
+    std::apply([&](const auto&... x) {
+      ((seed = detail::mix(seed, key_hash<std::decay_t<decltype(x)>>{}(x))), ...);
+    }, t);
+    return seed;
+  }
+};
+
+template <class T>
+struct key_hash<std::vector<T>> {
+  size_t operator()(const std::vector<T>& v) const {
+    size_t seed = v.size();
+    for (auto& x : v)
+      seed = detail::mix(seed, key_hash<T>{}(x));
+    return seed;
+  }
+};
+
+namespace detail {
+
+/// Hashes `key` once for shuffles: the low bits index hash tables, the high
+/// bits pick the partition. Integer hashes are mixed (std::hash of an integer
+/// is the identity).
+template <class K>
+uint64_t hash_key(const K& key) {
+  uint64_t h = key_hash<K>{}(key);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+/// Maps the hash's high bits onto [0, n) by multiply-shift (no division).
+inline int partition_of_hash(uint64_t h, int n) {
+  return static_cast<int>(((h >> 32) * static_cast<uint64_t>(n)) >> 32);
+}
+
+/// Returns the partition in [0, n) of `key` (Spark's HashPartitioner).
+template <class K>
+int partition_of(const K& key, int n) {
+  return partition_of_hash(hash_key(key), n);
+}
+
+} // namespace detail
+} // namespace sluice
+
+
+// The result type of a non-generic callable, for deducing state types.
+// fn_traits<F> has no `result` (rather than failing to compile) when F is a
+// generic or overloaded callable, so a caller can test for it.
+namespace sluice::detail {
+
+template <class F>
+struct fn_traits {};
+
+template <class F>
+  requires requires { &F::operator(); }
+struct fn_traits<F> : fn_traits<decltype(&F::operator())> {};
+
+template <class C, class R, class... A>
+struct fn_traits<R (C::*)(A...) const> {
+  using result = R;
+};
+
+template <class C, class R, class... A>
+struct fn_traits<R (C::*)(A...) const noexcept> {
+  using result = R;
+};
+
+template <class C, class R, class... A>
+struct fn_traits<R (C::*)(A...)> {
+  using result = R;
+};
+
+template <class C, class R, class... A>
+struct fn_traits<R (C::*)(A...) noexcept> {
+  using result = R;
+};
+
+template <class R, class... A>
+struct fn_traits<R (*)(A...)> {
+  using result = R;
+};
+
+template <class R, class... A>
+struct fn_traits<R (*)(A...) noexcept> {
+  using result = R;
+};
+
+} // namespace sluice::detail
+
 
 namespace sluice::detail {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/source.hpp"
 
 namespace sluice::detail {

@@ -10,9 +10,191 @@
 
 #include "sluice/conf.hpp"
 #include "sluice/detail/receiver_parts.hpp"
-#include "sluice/detail/receiver_runtime.hpp"
-#include "sluice/rate_limiter.hpp"
 #include "sluice/source.hpp"
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include "sluice/codec.hpp"
+#include "sluice/receiver.hpp"
+
+// receiver_runtime<T>: the engine side of one running receiver. The
+// receiver's threads store into its bounded buffer (rate-limited; blocked
+// while the block queue is full); the block generator cuts blocks from it.
+namespace sluice::detail {
+
+/// Fault point receiver.store (defined with the fault injector's users, so
+/// that this header needs none of it).
+void hit_receiver_store_point();
+
+template <class T>
+class receiver_runtime final : public receiver_host<T>, public block_source {
+ public:
+  /// `queue_size`: blocks cut but not stored yet (blockQueueSize);
+  /// `max_buffered`: blocks stored but not processed yet;
+  /// `max_records`: records stored but not processed yet (current buffer
+  /// included). A producer blocks while any bound is reached, so memory stays
+  /// bounded under overload.
+  receiver_runtime(int32_t stream, int queue_size, int max_buffered, int64_t max_records,
+                   std::unique_ptr<rate_limiter> limiter)
+      : stream_(stream), queue_size_(queue_size), max_buffered_(max_buffered),
+        max_records_(max_records), limiter_(std::move(limiter)) {}
+
+  void attach(std::shared_ptr<receiver_link> link) override { link_ = std::move(link); }
+
+  void running(bool on) {
+    stopped_ = !on;
+    cv_.notify_all();
+  }
+
+  rate_limiter& limiter() { return *limiter_; }
+
+  // -- receiver_host ------------------------------------------------------------
+
+  void store(T&& x) override {
+    hit_receiver_store_point();
+    limiter_->wait_to_push(1);
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait(guard, [this] { return has_room() || stopped_; });
+    current_.push_back(std::move(x));
+    ++buffered_records_;
+  }
+
+  void store(std::vector<T>&& xs) override {
+    hit_receiver_store_point();
+    if (xs.empty())
+      return;
+    limiter_->wait_to_push(xs.size());
+    {
+      std::unique_lock<std::mutex> guard{mtx_};
+      cv_.wait(guard, [this] {
+        return (buffered_ < max_buffered_ && buffered_records_ < max_records_) || stopped_;
+      });
+      ++buffered_;
+      buffered_records_ += static_cast<int64_t>(xs.size());
+    }
+    block b;
+    b.stream = stream_;
+    b.id = next_id_++;
+    b.created_ms = now_ms();
+    b.records = static_cast<int64_t>(xs.size());
+    b.data = erase(std::move(xs));
+    link().store_block(std::move(b));
+  }
+
+  void restart(std::string why, duration delay) override { link().restart(std::move(why), delay); }
+
+  void stop(std::string why) override { link().stop(std::move(why)); }
+
+  void report_error(std::string why) override { link().report_error(std::move(why)); }
+
+  bool is_stopped() const override { return stopped_; }
+
+  // -- block_source -------------------------------------------------------------
+
+  std::optional<block> cut(bool force) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (current_.empty() || (!force && pending_ >= queue_size_))
+      return std::nullopt;
+    ++pending_;
+    ++buffered_;
+    block b;
+    b.stream = stream_;
+    b.id = next_id_++;
+    b.created_ms = now_ms();
+    b.records = static_cast<int64_t>(current_.size());
+    b.data = erase(std::move(current_));
+    b.queued = true;
+    current_ = {};
+    return b;
+  }
+
+  void release() override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      --pending_;
+    }
+    cv_.notify_all();
+  }
+
+  void processed(int64_t blocks, int64_t records) override {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      buffered_ -= blocks;
+      buffered_records_ -= records;
+    }
+    cv_.notify_all();
+  }
+
+  erased decode(const std::vector<std::string>& records) const override {
+    if constexpr (encodable<T>) {
+      std::vector<T> out;
+      out.reserve(records.size());
+      for (auto& r : records)
+        out.push_back(decode_from_string<T>(r));
+      return erase(std::move(out));
+    } else {
+      throw error("the receiver write-ahead log needs a sluice::codec for the record type");
+    }
+  }
+
+  void continue_after(int64_t id) override {
+    if (next_id_.load() <= id)
+      next_id_ = id + 1;
+  }
+
+  /// Blocks waiting to be processed (for tests and metrics).
+  int64_t buffered() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return buffered_;
+  }
+
+  std::vector<std::string> encode(const erased& data) const override {
+    if constexpr (encodable<T>) {
+      std::vector<std::string> out;
+      for (auto& x : view<T>(data))
+        out.push_back(encode_to_string(x));
+      return out;
+    } else {
+      throw error("the receiver write-ahead log needs a sluice::codec for the record type");
+    }
+  }
+
+ private:
+  bool has_room() const {
+    return pending_ < queue_size_ && buffered_ < max_buffered_ && buffered_records_ < max_records_;
+  }
+
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+  }
+
+  receiver_link& link() const {
+    if (!link_)
+      throw illegal_state("the receiver's stream is not running");
+    return *link_;
+  }
+
+  std::shared_ptr<receiver_link> link_;
+  int32_t stream_;
+  int queue_size_;
+  int64_t max_buffered_;
+  int64_t max_records_;
+  std::unique_ptr<rate_limiter> limiter_;
+  std::atomic<int64_t> next_id_{0};
+  std::atomic<bool> stopped_{true};
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<T> current_;  ///< guarded by mtx_
+  int pending_ = 0;         ///< blocks cut but not stored yet; guarded by mtx_
+  int64_t buffered_ = 0;    ///< blocks stored but not processed; guarded by mtx_
+  int64_t buffered_records_ = 0;  ///< records stored but not processed; guarded by mtx_
+};
+
+} // namespace sluice::detail
+
 
 namespace sluice::detail {
 

@@ -10,7 +10,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
-#include "sluice/errors.hpp"
+#include "sluice/error.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/log.hpp"
 #include "ui/page.hpp"
