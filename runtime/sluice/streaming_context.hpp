@@ -26,6 +26,7 @@ namespace sluice {
 
 namespace detail {
 class context_impl;
+struct context_access;
 } // namespace detail
 
 class streaming_context;
@@ -150,6 +151,7 @@ class streaming_context {
 
  private:
   friend caf::actor_system& actor_system_of(streaming_context& ssc);
+  friend struct detail::context_access;
 
   template <class S, class T = typename S::value_type>
   dstream<T> add_source(std::unique_ptr<S> src) {
