@@ -10,11 +10,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "sluice/error.hpp"
 #include "sluice/node.hpp"
-#include <type_traits>
 #include "sluice/rdd.hpp"
 
 // Output operations: their function runs on the job thread, in the order

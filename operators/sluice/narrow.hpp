@@ -3,15 +3,15 @@
 // attributes its user function's exceptions to its node (user_failure).
 #pragma once
 
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "sluice/node.hpp"
-#include <cstdint>
-#include <exception>
-#include <string>
-#include <string_view>
 
 // Attributing an exception of a user function to the operator that ran it,
 // so the error that stops the context names the operator (issue 9).

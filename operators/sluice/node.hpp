@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "sluice/time.hpp"
 #include "sluice/detail/erased.hpp"
+#include "sluice/time.hpp"
 
 // Emitters: the per-record push interface that fuses a chain of narrow
 // operators into one pass over a partition (no intermediate vectors).

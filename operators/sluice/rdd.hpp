@@ -2,20 +2,20 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "sluice/detail/erased.hpp"
 #include "sluice/detail/fn_checks.hpp"
 #include "sluice/detail/traits.hpp"
-#include <cstddef>
-#include <deque>
-#include <mutex>
-#include <utility>
 
 namespace sluice {
 

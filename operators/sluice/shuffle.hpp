@@ -3,15 +3,15 @@
 // of the parent's chain and combines before sending (map-side combine).
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "sluice/detail/traits.hpp"
 #include "sluice/node.hpp"
-#include <algorithm>
-#include <cstdint>
-#include <tuple>
 
 // dense_map: the hash table of shuffles. Entries live in one dense vector in
 // insertion order (so a finished table moves out as the partition's records,

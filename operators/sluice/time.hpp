@@ -1,13 +1,13 @@
 // Durations and batch times (SEMANTICS §1: batch times are multiples of the batch interval).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <ostream>
-#include <string>
-#include <atomic>
 #include <functional>
 #include <mutex>
+#include <ostream>
+#include <string>
 
 namespace sluice {
 

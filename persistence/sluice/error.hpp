@@ -2,8 +2,8 @@
 // lowest library so that storage errors derive from it too.
 #pragma once
 
-#include <stdexcept>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 namespace sluice {

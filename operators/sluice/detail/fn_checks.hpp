@@ -7,11 +7,13 @@
 // names T, K, V and F in the "In instantiation of" line above the message.
 // tests/compile_fail/ holds one case per check.
 #pragma once
+
 #include <iterator>
 #include <optional>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
 #include "sluice/detail/traits.hpp"
 #include "sluice/time.hpp"
 

@@ -6,17 +6,17 @@
 // thread, and links back into the buffer (`receiver_link`).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "sluice/detail/erased.hpp"
 #include "sluice/time.hpp"
-#include <cstddef>
-#include <functional>
-#include <mutex>
 
 // rate_limiter: Spark's receiver RateLimiter (SEMANTICS §6.33, §7.35) over a
 // smooth, bursty limiter like Guava's RateLimiter.create (SmoothBursty).

@@ -1,14 +1,14 @@
 // Type traits shared by the operator templates.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <optional>
+#include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
-#include <cstddef>
-#include <functional>
-#include <string>
-#include <tuple>
 
 // Hash partitioning (Spark's HashPartitioner) and hashing of composite keys.
 namespace sluice {

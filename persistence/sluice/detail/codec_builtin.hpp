@@ -3,13 +3,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <cstddef>
 
 // Wire primitives of the codec: fixed little-endian integers, LEB128 varints,
 // bounds-checked reads. Included by sluice/codec.hpp only.

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <concepts>
-#include <string>
-#include <string_view>
-#include <type_traits>
 #include <map>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>

@@ -5,18 +5,18 @@
 // scheduler takes each batch's blocks from that pipeline's tracker.
 #pragma once
 
-#include <memory>
-#include <string>
-
-#include "sluice/conf.hpp"
-#include "sluice/detail/receiver_parts.hpp"
-#include "sluice/source.hpp"
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <string>
+
 #include "sluice/codec.hpp"
+#include "sluice/conf.hpp"
+#include "sluice/detail/receiver_parts.hpp"
 #include "sluice/receiver.hpp"
+#include "sluice/source.hpp"
 
 // receiver_runtime<T>: the engine side of one running receiver. The
 // receiver's threads store into its bounded buffer (rate-limited; blocked
