@@ -23,6 +23,7 @@ namespace sluice {
 
 namespace detail {
 class context_impl;
+struct context_access;
 } // namespace detail
 
 /// Lifecycle: built (initialized) -> start() (active) -> stop() (stopped).
@@ -143,6 +144,8 @@ class streaming_context {
   std::string ui_url() const;
 
  private:
+  friend struct detail::context_access;
+
   template <class S, class T = typename S::value_type>
   dstream<T> add_source(std::unique_ptr<S> src) {
     auto g = graph();
