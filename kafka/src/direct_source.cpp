@@ -35,6 +35,11 @@ direct_source::direct_source(duration batch, consumer_strategy cs,
 
 direct_source::~direct_source() { stop(); }
 
+void direct_source::backpressure(std::unique_ptr<rate_estimator> estimator, double initial_rate) {
+  estimator_ = std::move(estimator);
+  rate_ = initial_rate;
+}
+
 void direct_source::start(const sluice::detail::source_env& env) {
   replay_window_ = env.replay_window;
   rk_ = make_consumer(cfg_->client, {{"enable.auto.commit", "false"},
@@ -177,13 +182,14 @@ std::vector<offset_range> direct_source::fix_ranges() {
     std::lock_guard<std::mutex> guard{mtx_};
     from = current_;
   }
-  int64_t limit = -1;
-  if (max_rate_ > 0) {
-    double secs = static_cast<double>(batch_.count()) / 1000.0;
-    limit = std::max(static_cast<int64_t>(secs * static_cast<double>(max_rate_)), min_rate_);
+  double rate;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    rate = estimator_ ? rate_ : 0;
   }
   auto policy = reset_policy(*cfg_);
   std::vector<offset_range> out;
+  std::vector<int64_t> latest;
   for (auto& tp : tps) {
     auto i = from.find(tp);
     int64_t f = i != from.end() ? i->second : start_offset(tp, true);
@@ -196,8 +202,32 @@ std::vector<offset_range> direct_source::fix_ranges() {
                     + policy);
       f = is_earliest(policy) ? lo : hi;
     }
-    int64_t until = limit >= 0 ? std::min(hi, f + limit) : hi;
-    out.push_back({tp.topic, tp.partition, f, until});
+    out.push_back({tp.topic, tp.partition, f, hi});
+    latest.push_back(hi);
+  }
+  // Spark's maxMessagesPerPartition: a per-partition rate (backpressure's
+  // share of the lag, capped by maxRatePerPartition, or maxRatePerPartition
+  // alone), times the batch's seconds, at least minRatePerPartition.
+  double total_lag = 0;
+  for (auto& r : out)
+    total_lag += static_cast<double>(r.count());
+  std::vector<double> limits;
+  double sum = 0;
+  for (auto& r : out) {
+    double limit = static_cast<double>(max_rate_);
+    if (rate > 0) {
+      double share = total_lag > 0 ? static_cast<double>(r.count()) / total_lag * rate : 0;
+      limit = max_rate_ > 0 ? std::min(share, static_cast<double>(max_rate_)) : share;
+    }
+    limits.push_back(limit);
+    sum += limit;
+  }
+  if (sum > 0) {
+    double secs = static_cast<double>(batch_.count()) / 1000.0;
+    for (size_t k = 0; k < out.size(); ++k) {
+      auto most = std::max(static_cast<int64_t>(secs * limits[k]), min_rate_);
+      out[k].until_offset = std::min(latest[k], out[k].from_offset + most);
+    }
   }
   return out;
 }
@@ -235,8 +265,13 @@ std::optional<sluice::detail::parts> direct_source::generate(batch_time t) {
   return out;
 }
 
-void direct_source::on_batch_completed(const batch_info& info, int64_t) {
+void direct_source::on_batch_completed(const batch_info& info, int64_t records) {
   std::lock_guard<std::mutex> guard{mtx_};
+  if (estimator_)
+    if (auto r = estimator_->compute(info.processing_end_us / 1000, records,
+                                     info.processing_delay_us() / 1000,
+                                     info.scheduling_delay_us() / 1000))
+      rate_ = *r;
   generated_.erase(info.time.ms);
   auto keep_from = info.time.ms - replay_window_.count();
   for (auto i = by_batch_.begin(); i != by_batch_.end() && i->first < keep_from;)

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "client.hpp"
+#include "sluice/rate_estimator.hpp"
 #include "sluice/source.hpp"
 
 namespace sluice::kafka::detail {
@@ -27,7 +28,9 @@ namespace sluice::kafka::detail {
 ///   max per batch is maxRatePerPartition x batch seconds, at least
 ///   minRatePerPartition (no limit when maxRatePerPartition is 0); partitions
 ///   that appear later (subscribe, pattern) start at their committed offset or
-///   the earliest one, so none of their records is missed.
+///   the earliest one, so none of their records is missed. With backpressure
+///   the max per batch of a partition is rate x its share of the lag (Spark's
+///   maxMessagesPerPartition).
 /// - generate(t) returns one partition per range, in (topic, partition)
 ///   order, each holding its one offset_range.
 /// - position(): the next offsets and the ranges of batches not completed yet
@@ -37,6 +40,11 @@ class direct_source final : public sluice::detail::source_node<offset_range> {
  public:
   direct_source(duration batch, consumer_strategy cs, std::shared_ptr<const reader_config> cfg,
                 int64_t max_rate, int64_t min_rate, int max_retries);
+  /// Backpressure (Spark's DirectKafkaRateController): `estimator` turns each
+  /// completed batch into a rate (records/s) for the whole stream, split
+  /// over the partitions by their lag and capped by maxRatePerPartition;
+  /// before its first estimate, `initial_rate` (0: no limit but max rate).
+  void backpressure(std::unique_ptr<rate_estimator> estimator, double initial_rate);
   ~direct_source() override;
 
   void start(const sluice::detail::source_env& env) override;
@@ -70,6 +78,8 @@ class direct_source final : public sluice::detail::source_node<offset_range> {
   int64_t max_rate_, min_rate_;
   int max_retries_;
   duration batch_;
+  std::unique_ptr<rate_estimator> estimator_;
+  double rate_ = 0;  ///< the latest estimate, or the initial rate (guarded by mtx_)
   duration replay_window_{0};
   rk_ptr rk_;  ///< the driver's consumer: metadata, offsets, commits
 

@@ -6,6 +6,7 @@
 
 #include "context_access.hpp"
 #include "direct_source.hpp"
+#include "sluice/rate_estimator_factory.hpp"
 #include "streams.hpp"
 
 namespace sluice::kafka {
@@ -128,6 +129,10 @@ add_direct_source(streaming_context& ssc, const location_strategy&, const consum
     ssc.batch_interval(), cs, cfg, conf_int(ssc, "sluice.streaming.kafka.maxRatePerPartition", 0),
     conf_int(ssc, "sluice.streaming.kafka.minRatePerPartition", 1),
     static_cast<int>(conf_int(ssc, "sluice.streaming.kafka.maxRetries", 1)));
+  if (ssc.config().get_bool("sluice.streaming.backpressure.enabled", false))
+    src->backpressure(make_rate_estimator(ssc.config(), ssc.batch_interval()),
+                      static_cast<double>(
+                        std::max<int64_t>(conf_int(ssc, "sluice.streaming.backpressure.initialRate", 0), 0)));
   auto stream = sluice::detail::context_access::add_source(ssc, std::move(src));
   return {stream, cfg};
 }

@@ -158,6 +158,20 @@ BOOST_AUTO_TEST_CASE(min_rate_per_partition_is_the_floor_of_a_limited_batch) {
   BOOST_TEST((p.step().ranges == std::vector<offset_range>{{"t", 0, 6, 7}}));
 }
 
+BOOST_AUTO_TEST_CASE(backpressure_splits_the_rate_over_the_partitions_by_their_lag) {
+  kafka_cluster k;
+  k.create_topic("t", 2);
+  k.produce_n("t", 0, 30, "a");
+  k.produce_n("t", 1, 10, "b");
+  auto c = manual_conf();
+  c.set("sluice.streaming.backpressure.enabled", "true");
+  c.set("sluice.streaming.backpressure.initialRate", "10"); // records/s for the stream
+  pipeline p{kafka::subscribe({"t"}, params_for(k, "g")), c};
+  p.ssc.start();
+  // Spark's maxMessagesPerPartition: 10 x 30/40 = 7.5 -> 7, 10 x 10/40 = 2.5 -> 2
+  BOOST_TEST((p.step().ranges == std::vector<offset_range>{{"t", 0, 0, 7}, {"t", 1, 0, 2}}));
+}
+
 BOOST_AUTO_TEST_CASE(subscribe_pattern_reads_every_matching_topic_including_new_ones) {
   kafka_cluster k;
   k.create_topic("ev-a", 1);
