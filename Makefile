@@ -5,8 +5,8 @@ PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-co
             libsqlite3-dev libboost-test-dev librdkafka-dev libcpp-httplib-dev \
             nlohmann-json3-dev libspdlog-dev libcli11-dev libjs-chart.js
 # What only the tests run: promtool and a prometheus server (tests/runtime/ui_metrics),
-# chromium for the page (tests/runtime/ui_page).
-TEST_PACKAGES := prometheus chromium
+# chromium for the page (tests/runtime/ui_page), kcat for the Kafka tests (tests/kafka).
+TEST_PACKAGES := prometheus chromium kcat
 DEMO_ARGS ?=
 
 .PHONY: deps configure build demo test test-wire bench install clean build-asan test-asan build-tsan test-tsan

@@ -13,8 +13,10 @@ cmake --install "$build_dir" --prefix "$tmp/prefix" >"$tmp/install.log" \
 # The public surface: engine internals are not installed, and
 # <sluice/sluice.hpp> compiles from the installed headers alone without
 # reaching CAF (only <sluice/actors.hpp> includes it).
-headers=$(find "$tmp/prefix/include/sluice" -name '*.hpp' | wc -l)
-echo "installed headers: $headers"
+# (sluice::kafka's one header, <sluice/kafka.hpp>, is not counted: an
+# optional component with its own library.)
+headers=$(find "$tmp/prefix/include/sluice" -name '*.hpp' ! -name kafka.hpp | wc -l)
+echo "installed headers: $headers (plus <sluice/kafka.hpp>)"
 if (( headers > 30 )); then
   echo "expected at most 30 installed headers, found $headers:" >&2
   find "$tmp/prefix/include/sluice" -name '*.hpp' >&2

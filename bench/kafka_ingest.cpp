@@ -1,0 +1,160 @@
+// Kafka ingest: 100-byte records pre-produced into librdkafka's mock cluster
+// (in this process) over 4 partitions, read (1) by a plain librdkafka
+// consumer loop and (2) by the direct stream in one batch counted in a
+// foreach_rdd, alternating, in the same run over the same records. Prints
+// both rates and their ratio per round.
+//
+// librdkafka 2.0.2's mock cluster keeps about 5 MiB per partition (older
+// records are deleted: offset out of range), so a round holds at most ~45 k
+// records per partition; the default is 40 k x 4.
+//
+// Usage: kafka_ingest [--records N] [--rounds R] [--master local[K]]
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "sluice/kafka.hpp"
+#include "sluice/sluice.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+constexpr int partitions = 4;
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+void produce(const std::string& bootstrap, int64_t n) {
+  char err[512];
+  auto* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err);
+  rd_kafka_conf_set(conf, "batch.num.messages", "1000", err, sizeof err); // 100 KB sets: the mock serves sets whole
+  auto* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  std::string value(100, 'x');
+  for (int64_t i = 0; i < n; ++i) {
+    while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bench"),
+                             RD_KAFKA_V_PARTITION(static_cast<int32_t>(i % partitions)),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_VALUE(value.data(), value.size()), RD_KAFKA_V_END)
+           == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      rd_kafka_poll(rk, 10);
+  }
+  rd_kafka_flush(rk, 120000);
+  rd_kafka_destroy(rk);
+}
+
+/// The plain consumer: all partitions assigned from 0, polled until n records.
+double plain_consumer(const std::string& bootstrap, int64_t n) {
+  char err[512];
+  auto* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", "plain", err, sizeof err);
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+  auto* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  auto* list = rd_kafka_topic_partition_list_new(partitions);
+  for (int p = 0; p < partitions; ++p)
+    rd_kafka_topic_partition_list_add(list, "bench", p)->offset = 0;
+  auto t0 = clock_type::now();
+  rd_kafka_assign(rk, list);
+  int64_t got = 0, bytes = 0;
+  while (got < n) {
+    auto* m = rd_kafka_consumer_poll(rk, 1000);
+    if (!m)
+      continue;
+    if (!m->err) {
+      ++got;
+      bytes += static_cast<int64_t>(m->len); // touch the record as a user would
+    }
+    rd_kafka_message_destroy(m);
+  }
+  double secs = seconds_since(t0);
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(rk);
+  if (bytes != n * 100)
+    std::fprintf(stderr, "plain consumer: unexpected bytes %lld\n", static_cast<long long>(bytes));
+  return static_cast<double>(n) / secs;
+}
+
+/// The direct stream: one batch reads every record; time from the tick to
+/// the batch's completion.
+double direct_stream(const std::string& bootstrap, int64_t n, const std::string& master,
+                     int round) {
+  sluice::conf c;
+  c.master(master).app_name("kafka_ingest").set("sluice.streaming.clock", "manual");
+  c.set("sluice.ui.enabled", "false");
+  sluice::streaming_context ssc{c, sluice::seconds(1)};
+  std::mutex mtx;
+  std::condition_variable cv;
+  int64_t counted = -1;
+  namespace kafka = sluice::kafka;
+  kafka::create_direct_stream<std::string, std::string>(
+    ssc, kafka::prefer_consistent(),
+    kafka::subscribe({"bench"}, {{"bootstrap.servers", bootstrap},
+                                 {"group.id", "direct-" + std::to_string(round)},
+                                 {"auto.offset.reset", "earliest"}}))
+    .foreach_rdd([&](const sluice::rdd<kafka::consumer_record<std::string, std::string>>& r) {
+      auto k = r.count();
+      std::lock_guard<std::mutex> guard{mtx};
+      if (counted < 0)
+        counted = k;
+      cv.notify_all();
+    });
+  ssc.start();
+  auto t0 = clock_type::now();
+  ssc.manual_clock().advance(sluice::seconds(1));
+  {
+    std::unique_lock<std::mutex> guard{mtx};
+    cv.wait_for(guard, std::chrono::minutes(5), [&] { return counted >= 0; });
+  }
+  double secs = seconds_since(t0);
+  ssc.stop();
+  ssc.await_termination();
+  if (counted != n)
+    std::fprintf(stderr, "direct stream: counted %lld of %lld\n", static_cast<long long>(counted),
+                 static_cast<long long>(n));
+  return static_cast<double>(n) / secs;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Kafka ingest: the direct stream against a plain librdkafka consumer"};
+  int64_t records = 160'000;
+  int rounds = 5;
+  std::string master = "local[2]";
+  app.add_option("--records", records, "records pre-produced (100 bytes each, at most 180000)")
+    ->check(CLI::Range(int64_t{1}, int64_t{180'000}));
+  app.add_option("--rounds", rounds, "rounds of (plain, direct)")->check(CLI::PositiveNumber);
+  app.add_option("--master", master, "the direct stream's master");
+  CLI11_PARSE(app, argc, argv);
+
+  char err[512];
+  auto* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  auto* host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  auto* mc = rd_kafka_mock_cluster_new(host, 1);
+  rd_kafka_mock_topic_create(mc, "bench", partitions, 1);
+  std::string bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+  auto t0 = clock_type::now();
+  produce(bootstrap, records);
+  std::printf("produced %lld records of 100 bytes over %d partitions in %.1f s\n",
+              static_cast<long long>(records), partitions, seconds_since(t0));
+  for (int r = 0; r < rounds; ++r) {
+    double plain = plain_consumer(bootstrap, records);
+    double direct = direct_stream(bootstrap, records, master, r);
+    std::printf("round %d: plain consumer %.2f M records/s, direct stream %.2f M records/s, "
+                "ratio %.2f\n",
+                r + 1, plain / 1e6, direct / 1e6, direct / plain);
+    std::fflush(stdout);
+  }
+  rd_kafka_mock_cluster_destroy(mc);
+  rd_kafka_destroy(host);
+}

@@ -1,0 +1,189 @@
+// The reading side (Spark's KafkaRDD compute with KafkaDataConsumer): reads
+// one offset range through a consumer cached per topic-partition, so the
+// next batch's range of the same partition continues its fetch.
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "client.hpp"
+#include "sluice/error.hpp"
+
+namespace sluice::kafka::detail {
+
+void rk_deleter::operator()(rd_kafka_t* rk) const {
+  // No consumer-group close: the driver and readers only assign partitions.
+  rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+std::string name_of(const std::string& topic, int32_t partition) {
+  return "topic '" + topic + "' partition " + std::to_string(partition);
+}
+
+rk_ptr make_consumer(const kafka::params& client, const kafka::params& overrides) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw invalid_argument("kafka: parameter '" + k + "' = '" + v + "' rejected: " + errstr);
+    }
+  };
+  for (auto& [k, v] : client)
+    if (overrides.count(k) == 0)
+      set(k, v);
+  for (auto& [k, v] : overrides)
+    set(k, v);
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw error(std::string("kafka: cannot create a consumer: ") + errstr);
+  }
+  return rk_ptr{rk};
+}
+
+namespace {
+
+struct cached_consumer {
+  rk_ptr rk;
+  int64_t next = -1;  ///< the offset its fetch continues at; -1: unknown
+};
+
+struct consumer_cache {
+  std::mutex mtx;
+  std::multimap<std::string, cached_consumer> idle;
+};
+
+consumer_cache& cache() {
+  static auto* c = new consumer_cache; // never destroyed: no teardown order at exit
+  return *c;
+}
+
+constexpr size_t max_idle = 64; // Spark's spark.streaming.kafka.consumer.cache.maxCapacity
+
+std::string key_of(const reader_config& cfg, const offset_range& r) {
+  return cfg.cache_key + '\n' + r.topic + '\n' + std::to_string(r.partition);
+}
+
+cached_consumer check_out(const reader_config& cfg, const offset_range& r) {
+  auto key = key_of(cfg, r);
+  {
+    std::lock_guard<std::mutex> guard{cache().mtx};
+    auto i = cache().idle.find(key);
+    if (i != cache().idle.end()) {
+      auto c = std::move(i->second);
+      cache().idle.erase(i);
+      return c;
+    }
+  }
+  // Spark's executor settings: its own group, no commits, no silent reset.
+  return {make_consumer(cfg.client, {{"group.id", "sluice-executor-" + cfg.group},
+                                     {"enable.auto.commit", "false"},
+                                     {"enable.auto.offset.store", "false"},
+                                     {"auto.offset.reset", "error"}}),
+          -1};
+}
+
+void check_in(const reader_config& cfg, const offset_range& r, cached_consumer c) {
+  std::lock_guard<std::mutex> guard{cache().mtx};
+  if (cache().idle.size() >= max_idle)
+    cache().idle.erase(cache().idle.begin());
+  cache().idle.emplace(key_of(cfg, r), std::move(c));
+}
+
+struct message_guard {
+  rd_kafka_message_t* m;
+  ~message_guard() {
+    if (m)
+      rd_kafka_message_destroy(m);
+  }
+};
+
+std::optional<std::string_view> view_of(const void* p, size_t n) {
+  if (!p)
+    return std::nullopt;
+  return std::string_view{static_cast<const char*>(p), n};
+}
+
+} // namespace
+
+void drop_cached_consumers(const std::string& cache_key) {
+  std::vector<cached_consumer> gone;
+  {
+    std::lock_guard<std::mutex> guard{cache().mtx};
+    for (auto i = cache().idle.begin(); i != cache().idle.end();)
+      if (i->first.compare(0, cache_key.size() + 1, cache_key + '\n') == 0) {
+        gone.push_back(std::move(i->second));
+        i = cache().idle.erase(i);
+      } else {
+        ++i;
+      }
+  }
+}
+
+void read_range(const reader_config& cfg, const offset_range& r,
+                const std::function<void(const raw_record&)>& each) {
+  if (r.until_offset <= r.from_offset)
+    return;
+  auto c = check_out(cfg, r);
+  auto where = [&](int64_t at) {
+    return name_of(r.topic, r.partition) + " offset " + std::to_string(at) + " (range ["
+           + std::to_string(r.from_offset) + ", " + std::to_string(r.until_offset) + "))";
+  };
+  if (c.next != r.from_offset) {
+    tpl_ptr list{rd_kafka_topic_partition_list_new(1)};
+    rd_kafka_topic_partition_list_add(list.get(), r.topic.c_str(), r.partition)->offset =
+      r.from_offset;
+    if (auto err = rd_kafka_assign(c.rk.get(), list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw error("kafka: cannot assign " + where(r.from_offset) + ": " + rd_kafka_err2str(err));
+  }
+  using clock = std::chrono::steady_clock;
+  auto timeout = std::chrono::milliseconds(cfg.poll_timeout_ms);
+  auto deadline = clock::now() + timeout;
+  int64_t next = r.from_offset;
+  bool overshot = false;
+  while (next < r.until_offset) {
+    message_guard g{rd_kafka_consumer_poll(c.rk.get(), 100)};
+    if (!g.m) {
+      // Transaction markers take offsets without being records: the
+      // consumer's position may pass the range's end with no record.
+      tpl_ptr pos{rd_kafka_topic_partition_list_new(1)};
+      rd_kafka_topic_partition_list_add(pos.get(), r.topic.c_str(), r.partition);
+      if (rd_kafka_position(c.rk.get(), pos.get()) == RD_KAFKA_RESP_ERR_NO_ERROR
+          && pos->elems[0].offset >= r.until_offset) {
+        next = r.until_offset;
+        overshot = pos->elems[0].offset > r.until_offset;
+        break;
+      }
+      if (clock::now() > deadline)
+        throw error("kafka: no record within " + std::to_string(cfg.poll_timeout_ms)
+                    + " ms (sluice.streaming.kafka.consumer.poll.ms) reading " + where(next)
+                    + " from bootstrap.servers=" + cfg.bootstrap);
+      continue;
+    }
+    if (g.m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+      continue;
+    if (g.m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE
+        || g.m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+      throw error("kafka: offset out of range reading " + where(next) + ": "
+                  + rd_kafka_message_errstr(g.m));
+    if (g.m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw error("kafka: cannot read " + where(next) + ": " + rd_kafka_message_errstr(g.m));
+    if (g.m->offset < next)
+      continue;
+    if (g.m->offset >= r.until_offset) {
+      overshot = true; // taken from the fetch queue: the next range must seek
+      next = r.until_offset;
+      break;
+    }
+    rd_kafka_timestamp_type_t tstype;
+    raw_record rec{g.m->offset, rd_kafka_message_timestamp(g.m, &tstype),
+                   view_of(g.m->key, g.m->key_len), view_of(g.m->payload, g.m->len)};
+    each(rec);
+    next = g.m->offset + 1;
+    deadline = clock::now() + timeout;
+  }
+  c.next = overshot ? -1 : next;
+  check_in(cfg, r, std::move(c));
+}
+
+} // namespace sluice::kafka::detail
