@@ -252,8 +252,8 @@ create_direct_stream(streaming_context& ssc, const location_strategy& loc,
                      deserializer<K> key_deserializer = default_deserializer<K>(),
                      deserializer<V> value_deserializer = default_deserializer<V>()) {
   auto [ranges, cfg] = detail::add_direct_source(ssc, loc, cs);
-  return detail::dstream_access::add<consumer_record<K, V>>(
-    ranges, std::make_unique<detail::read_node<K, V>>(detail::dstream_access::node(ranges),
+  return sluice::detail::dstream_access::add<consumer_record<K, V>>(
+    ranges, std::make_unique<detail::read_node<K, V>>(sluice::detail::dstream_access::node(ranges),
                                                       std::move(cfg), std::move(key_deserializer),
                                                       std::move(value_deserializer)));
 }
