@@ -10,6 +10,7 @@
 
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
+#include "fixtures/shell.hpp"
 #include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
 
@@ -39,20 +40,6 @@ std::string sample(const std::string& text, const std::string& name_and_labels) 
 const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 const char* bound_labels[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
                               "1",     "2.5",  "5",     "10",   "30",  "60", "120"};
-
-/// Runs `command` with sh; returns its exit status and output.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string out;
-  FILE* f = ::popen((command + " 2>&1").c_str(), "r");
-  if (!f)
-    throw std::runtime_error("popen failed: " + command);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-    out.append(buf, n);
-  int status = ::pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 /// Starts, reports one error, and keeps running until stopped.
 class complaining_receiver : public receiver<int> {
@@ -136,7 +123,8 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics_with_receivers) {
   BOOST_TEST(sample(m, "sluice_streaming_receiver_restarts_total" + labels) == "0");
   auto file = dir.path() / "metrics.txt";
   std::ofstream{file} << m;
-  auto [status, out] = shell("promtool check metrics < " + file.string());
+  auto [status, out] =
+    fixtures::shell("promtool check metrics < " + file.string(), fixtures::with_stderr::yes);
   BOOST_TEST(status == 0, out);
   BOOST_TEST(out == "", out);
   ssc.stop();

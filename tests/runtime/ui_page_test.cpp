@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "fixtures/harness.hpp"
+#include "fixtures/shell.hpp"
 #include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
 
@@ -16,20 +17,6 @@ using namespace sluice;
 using fixtures::batch_counter;
 
 namespace {
-
-/// Runs `command` with sh; returns its exit status and stdout.
-std::pair<int, std::string> shell(const std::string& command) {
-  std::string out;
-  FILE* f = ::popen(command.c_str(), "r");
-  if (!f)
-    throw std::runtime_error("popen failed: " + command);
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0)
-    out.append(buf, n);
-  int status = ::pclose(f);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
 
 /// Headless Chromium, run as root too (no sandbox), with its own profile;
 /// `timeout` bounds it should it hang.
@@ -66,7 +53,7 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
   auto url = ssc.ui_url() + "/";
   // The script polls every second: a few seconds of virtual time see the
   // page refreshed with the numbers the API holds now.
-  auto [status, dom] = shell(chromium(profile, "--virtual-time-budget=4000 --dump-dom " + url));
+  auto [status, dom] = fixtures::shell(chromium(profile, "--virtual-time-budget=4000 --dump-dom " + url));
   BOOST_TEST_REQUIRE(status == 0, dom);
   auto has = [&](const std::string& fragment) {
     BOOST_TEST(dom.find(fragment) != std::string::npos, fragment << "\nnot in:\n" << dom);
@@ -97,7 +84,7 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
 
   std::filesystem::path shot = SLUICE_BUILD_DIR "/ui-page.png";
   std::filesystem::remove(shot);
-  auto [shot_status, shot_out] = shell(chromium(
+  auto [shot_status, shot_out] = fixtures::shell(chromium(
     profile, "--virtual-time-budget=4000 --window-size=1280,1600 --screenshot=" + shot.string()
                + " " + url));
   BOOST_TEST(shot_status == 0, shot_out);
