@@ -2,7 +2,9 @@
 // from a TCP server on a thread of its own, and a word count over them,
 // every second.
 //
-//   custom_receiver <host> <port>
+//   custom_receiver [--master M] <host> <port>
+//
+// --master is the master URL (default local[2]), as spark-submit's.
 //
 // Try it with a server such as `nc -lk 9999`, then type lines into it. When
 // the server goes away the receiver asks to be restarted; the engine starts
@@ -21,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <sluice/sluice.hpp>
 
 namespace {
@@ -28,9 +31,10 @@ namespace {
 int usage(const char* what) {
   if (what != nullptr)
     std::cerr << "custom_receiver: " << what << "\n";
-  std::cerr << "Usage: custom_receiver <host> <port>\n"
+  std::cerr << "Usage: custom_receiver [--master M] <host> <port>\n"
                "  <host> and <port> describe the TCP server that the custom receiver\n"
-               "  connects to to receive lines of text, e.g. localhost 9999\n";
+               "  connects to to receive lines of text, e.g. localhost 9999\n"
+               "  --master M is the master URL (default local[2])\n";
   return 2;
 }
 
@@ -174,17 +178,30 @@ class receiver_log : public sluice::streaming_listener {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3)
+  CLI::App app{"Spark's CustomReceiver: word counts of the lines a user-written receiver reads "
+               "from a TCP server"};
+  std::string master = "local[2]";
+  std::vector<std::string> args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("args", args, "<host> <port>");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
+  }
+  if (args.size() != 2)
     return usage(nullptr);
-  std::string host = argv[1];
-  uint16_t port = parse_port(argv[2]);
+  std::string host = args[0];
+  uint16_t port = parse_port(args[1]);
   if (host.empty())
     return usage("the host must not be empty");
   if (port == 0)
     return usage("the port must be a number in 1..65535");
   try {
     sluice::conf c;
-    c.app_name("CustomReceiver").master("local[2]");
+    c.app_name("CustomReceiver").master(master); // a bad master throws, naming it
     sluice::streaming_context ssc{c, sluice::seconds(1)};
     auto lines = ssc.receiver_stream(line_receiver{host, port});
     auto words = lines.flat_map([](const std::string& l) { return split(l); });

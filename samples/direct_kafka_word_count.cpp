@@ -1,7 +1,10 @@
 // Spark's DirectKafkaWordCount: counts the words of the records of Kafka
 // topics in 2 s batches and prints them.
 //
-// Usage: direct_kafka_word_count <brokers> <group> <topics> [<checkpoint-dir> <output-dir>]
+// Usage: direct_kafka_word_count [--master M] <brokers> <group> <topics>
+//                                [<checkpoint-dir> <output-dir>]
+//   --master   the master URL; without it, sluice.master from SLUICE_CONF_FILE,
+//              else local[2] (spark-submit's --master also wins over spark-defaults.conf)
 //   <brokers>  bootstrap servers, e.g. 127.0.0.1:9092 (samples/kafka_broker prints one)
 //   <group>    the consumer group; its committed offsets are where a new run starts
 //   <topics>   comma-separated topics
@@ -14,7 +17,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
+
+#include <CLI/CLI.hpp>
 
 #include "sluice/kafka.hpp"
 #include "sluice/sluice.hpp"
@@ -50,12 +56,16 @@ void write_ranges(const std::string& dir, sluice::batch_time t, const sluice::rd
   fs::rename(tmp, target);
 }
 
-sluice::streaming_context create(const std::string& brokers, const std::string& group,
+/// `master`: the one given on the command line, if any.
+sluice::streaming_context create(const std::optional<std::string>& master,
+                                 const std::string& brokers, const std::string& group,
                                  const std::string& topics, const std::string& checkpoint,
                                  const std::string& output) {
   sluice::conf conf;
   conf.app_name("DirectKafkaWordCount");
-  if (!conf.get("sluice.master"))
+  if (master)
+    conf.master(*master); // a bad master throws, naming it
+  else if (!conf.get("sluice.master"))
     conf.master("local[2]");
   sluice::streaming_context ssc{conf, sluice::seconds(checkpoint.empty() ? 2 : 1)};
   if (!checkpoint.empty())
@@ -84,23 +94,45 @@ sluice::streaming_context create(const std::string& brokers, const std::string& 
   return ssc;
 }
 
+int usage(const char* what) {
+  if (what != nullptr)
+    std::cerr << "error: " << what << '\n';
+  std::cerr << "usage: direct_kafka_word_count [--master M] <brokers> <group> <topics> "
+               "[<checkpoint-dir> <output-dir>]\n";
+  return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4 && argc != 6) {
-    std::cerr << "usage: direct_kafka_word_count <brokers> <group> <topics> "
-                 "[<checkpoint-dir> <output-dir>]\n";
-    return 2;
+  CLI::App app{"Spark's DirectKafkaWordCount: word counts of the records of Kafka topics"};
+  std::string master_arg;
+  std::vector<std::string> args;
+  app.add_option("--master", master_arg,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT");
+  app.add_option("args", args, "<brokers> <group> <topics> [<checkpoint-dir> <output-dir>]");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
   }
-  std::string brokers = argv[1], group = argv[2], topics = argv[3];
-  std::string checkpoint = argc == 6 ? argv[4] : "", output = argc == 6 ? argv[5] : "";
+  if (args.size() != 3 && args.size() != 5)
+    return usage(nullptr);
+  // Without --master: sluice.master from SLUICE_CONF_FILE, else local[2].
+  std::optional<std::string> master;
+  if (app.count("--master") > 0)
+    master = master_arg;
+  std::string brokers = args[0], group = args[1], topics = args[2];
+  std::string checkpoint = args.size() == 5 ? args[3] : "";
+  std::string output = args.size() == 5 ? args[4] : "";
   try {
     if (!output.empty())
       fs::create_directories(output);
-    auto ssc = checkpoint.empty()
-                 ? create(brokers, group, topics, "", "")
-                 : sluice::streaming_context::get_or_create(
-                     checkpoint, [&] { return create(brokers, group, topics, checkpoint, output); });
+    auto ssc = checkpoint.empty() ? create(master, brokers, group, topics, "", "")
+                                  : sluice::streaming_context::get_or_create(checkpoint, [&] {
+                                      return create(master, brokers, group, topics, checkpoint,
+                                                    output);
+                                    });
     ssc.start();
     ssc.await_termination();
   } catch (const std::exception& e) {

@@ -1,9 +1,10 @@
 // Spark's NetworkWordCount: counts the words of the lines a TCP server
 // sends, every second.
 //
-//   network_word_count [--conf key=value]... <host> <port>
+//   network_word_count [--master M] [--conf key=value]... <host> <port>
 //
-// --conf sets a sluice conf key, as spark-submit's --conf does, e.g.
+// --master is the master URL (default local[2]) and --conf sets a sluice
+// conf key, as spark-submit's --master and --conf do, e.g.
 // --conf sluice.streaming.receiver.maxRestarts=3.
 //
 // Try it with a server such as `nc -lk 9999`, then type lines into it.
@@ -13,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <sluice/sluice.hpp>
 
 namespace {
@@ -20,9 +22,10 @@ namespace {
 int usage(const char* what) {
   if (what != nullptr)
     std::cerr << "network_word_count: " << what << "\n";
-  std::cerr << "Usage: network_word_count [--conf key=value]... <host> <port>\n"
+  std::cerr << "Usage: network_word_count [--master M] [--conf key=value]... <host> <port>\n"
                "  <host> and <port> describe the TCP server that sluice connects to\n"
                "  to receive lines of text, e.g. localhost 9999\n"
+               "  --master M is the master URL (default local[2])\n"
                "  --conf key=value sets a sluice conf key\n";
   return 2;
 }
@@ -50,15 +53,22 @@ std::vector<std::string> split(const std::string& line) {
 } // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args;
+  CLI::App app{"Spark's NetworkWordCount: word counts of the lines a TCP server sends"};
+  std::string master = "local[2]";
+  std::vector<std::string> confs, args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("--conf", confs, "key=value: sets a sluice conf key (repeatable)")
+    ->allow_extra_args(false); // one value each time: the positionals follow
+  app.add_option("args", args, "<host> <port>");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
+  }
   std::vector<std::pair<std::string, std::string>> settings;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a != "--conf") {
-      args.push_back(a);
-      continue;
-    }
-    std::string kv = i + 1 < argc ? argv[++i] : "";
+  for (auto& kv : confs) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0)
       return usage(("--conf expects key=value, got '" + kv + "'").c_str());
@@ -74,9 +84,11 @@ int main(int argc, char** argv) {
     return usage("the port must be a number in 1..65535");
   try {
     sluice::conf c;
-    c.app_name("NetworkWordCount").master("local[2]");
+    c.app_name("NetworkWordCount").master(master); // a bad master throws, naming it
     for (auto& [k, v] : settings)
       c.set(k, v); // a bad value throws sluice::invalid_argument, naming it
+    if (app.count("--master") > 0)
+      c.master(master); // wins over --conf sluice.master, as spark-submit's does
     sluice::streaming_context ssc{c, sluice::seconds(1)};
     auto lines = ssc.socket_text_stream(host, port);
     auto words = lines.flat_map([](const std::string& l) { return split(l); });

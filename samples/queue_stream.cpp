@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "how many rdds to push, one a second (max 30)")
     ->capture_default_str()
     ->check(CLI::Range(0, 30));
-  app.add_option("--master", master, "local[N]")->capture_default_str();
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -3,13 +3,17 @@
 // word, sorted by word, written atomically). Kill it at any moment and start
 // it again with the same checkpoint directory: it resumes where it stopped.
 //
-// Usage: recoverable_file_word_count <input-dir> <checkpoint-dir> <output-dir>
+// Usage: recoverable_file_word_count [--master M] <input-dir> <checkpoint-dir> <output-dir>
+// --master is the master URL (default local[2]), as spark-submit's; a
+// recovered run takes the one it is given, as Spark reloads spark.master.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include <unistd.h>
+
+#include <CLI/CLI.hpp>
 
 #include "sluice/sluice.hpp"
 
@@ -44,10 +48,10 @@ void write_counts(const std::string& dir, sluice::batch_time t, std::vector<word
   fs::rename(tmp, target);
 }
 
-sluice::streaming_context create(const std::string& input, const std::string& checkpoint,
-                                 const std::string& output) {
+sluice::streaming_context create(const std::string& master, const std::string& input,
+                                 const std::string& checkpoint, const std::string& output) {
   sluice::conf conf;
-  conf.app_name("RecoverableFileWordCount").master("local[2]");
+  conf.app_name("RecoverableFileWordCount").master(master); // a bad master throws, naming it
   sluice::streaming_context ssc{conf, sluice::seconds(1)};
   ssc.checkpoint(checkpoint);
   ssc.text_file_stream(input)
@@ -67,18 +71,37 @@ sluice::streaming_context create(const std::string& input, const std::string& ch
   return ssc;
 }
 
+int usage(const char* what) {
+  if (what != nullptr)
+    std::cerr << "error: " << what << '\n';
+  std::cerr << "usage: recoverable_file_word_count [--master M] <input-dir> <checkpoint-dir> "
+               "<output-dir>\n";
+  return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::cerr << "usage: recoverable_file_word_count <input-dir> <checkpoint-dir> <output-dir>\n";
-    return 2;
+  CLI::App app{"Cumulative word counts of the files that appear in a directory, recovered from a "
+               "checkpoint"};
+  std::string master = "local[2]";
+  std::vector<std::string> args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("args", args, "<input-dir> <checkpoint-dir> <output-dir>");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
   }
-  std::string input = argv[1], checkpoint = argv[2], output = argv[3];
+  if (args.size() != 3)
+    return usage(nullptr);
+  std::string input = args[0], checkpoint = args[1], output = args[2];
   fs::create_directories(output);
   try {
     auto ssc = sluice::streaming_context::get_or_create(
-      checkpoint, [&] { return create(input, checkpoint, output); });
+      checkpoint, [&] { return create(master, input, checkpoint, output); });
     ssc.start();
     ssc.await_termination();
   } catch (const std::exception& e) {

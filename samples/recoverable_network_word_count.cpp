@@ -9,10 +9,14 @@
 // connection so far), which the server may read (nc prints them). A server
 // that resends from line n+1 after a reconnect loses no line across crashes.
 //
-// Usage: recoverable_network_word_count <host> <port> <checkpoint-dir> <output-file>
+// Usage: recoverable_network_word_count [--master M] <host> <port> <checkpoint-dir> <output-file>
+// --master is the master URL (default local[2]), as spark-submit's; a
+// recovered run takes the one it is given, as Spark reloads spark.master.
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <CLI/CLI.hpp>
 
 #include "sluice/sluice.hpp"
 
@@ -20,10 +24,10 @@ namespace {
 
 using word_count = std::pair<std::string, int>;
 
-sluice::streaming_context create(const std::string& host, uint16_t port,
+sluice::streaming_context create(const std::string& master, const std::string& host, uint16_t port,
                                  const std::string& checkpoint, const std::string& output) {
   sluice::conf conf;
-  conf.app_name("RecoverableNetworkWordCount").master("local[2]");
+  conf.app_name("RecoverableNetworkWordCount").master(master); // a bad master throws, naming it
   conf.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
   conf.set("sluice.streaming.socket.acknowledge", "true");
   sluice::streaming_context ssc{conf, sluice::seconds(1)};
@@ -53,22 +57,40 @@ sluice::streaming_context create(const std::string& host, uint16_t port,
   return ssc;
 }
 
+int usage(const char* what) {
+  if (what != nullptr)
+    std::cerr << "error: " << what << '\n';
+  std::cerr << "usage: recoverable_network_word_count [--master M] <host> <port> <checkpoint-dir> "
+               "<output-file>\n";
+  return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::cerr << "usage: recoverable_network_word_count <host> <port> <checkpoint-dir> "
-                 "<output-file>\n";
-    return 2;
+  CLI::App app{"Spark's RecoverableNetworkWordCount: per-batch word counts of the lines a TCP "
+               "server sends, recovered from a checkpoint"};
+  std::string master = "local[2]";
+  std::vector<std::string> args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("args", args, "<host> <port> <checkpoint-dir> <output-file>");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
   }
-  int port = std::atoi(argv[2]);
+  if (args.size() != 4)
+    return usage(nullptr);
+  int port = std::atoi(args[1].c_str());
   if (port < 1 || port > 65535) {
-    std::cerr << "error: port must be 1..65535, got " << argv[2] << '\n';
+    std::cerr << "error: port must be 1..65535, got " << args[1] << '\n';
     return 2;
   }
   try {
-    auto ssc = sluice::streaming_context::get_or_create(argv[3], [&] {
-      return create(argv[1], static_cast<uint16_t>(port), argv[3], argv[4]);
+    auto ssc = sluice::streaming_context::get_or_create(args[2], [&] {
+      return create(master, args[0], static_cast<uint16_t>(port), args[2], args[3]);
     });
     ssc.start();
     ssc.await_termination();

@@ -2,7 +2,9 @@
 // a TCP server sends, updated every second with map_with_state. The state
 // starts with (hello,1) and (world,1).
 //
-//   stateful_network_word_count <host> <port>
+//   stateful_network_word_count [--master M] <host> <port>
+//
+// --master is the master URL (default local[2]), as spark-submit's.
 //
 // Try it with a server such as `nc -lk 9999`, then type lines into it.
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <sluice/sluice.hpp>
 
 namespace {
@@ -20,9 +23,10 @@ namespace {
 int usage(const char* what) {
   if (what != nullptr)
     std::cerr << "stateful_network_word_count: " << what << "\n";
-  std::cerr << "Usage: stateful_network_word_count <host> <port>\n"
+  std::cerr << "Usage: stateful_network_word_count [--master M] <host> <port>\n"
                "  <host> and <port> describe the TCP server that sluice connects to\n"
-               "  to receive lines of text, e.g. localhost 9999\n";
+               "  to receive lines of text, e.g. localhost 9999\n"
+               "  --master M is the master URL (default local[2])\n";
   return 2;
 }
 
@@ -49,10 +53,23 @@ std::vector<std::string> split(const std::string& line) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3)
+  CLI::App app{"Spark's StatefulNetworkWordCount: running word counts of the lines a TCP server "
+               "sends"};
+  std::string master = "local[2]";
+  std::vector<std::string> args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("args", args, "<host> <port>");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
+  }
+  if (args.size() != 2)
     return usage(nullptr);
-  std::string host = argv[1];
-  uint16_t port = parse_port(argv[2]);
+  std::string host = args[0];
+  uint16_t port = parse_port(args[1]);
   if (host.empty())
     return usage("the host must not be empty");
   if (port == 0)
@@ -60,7 +77,7 @@ int main(int argc, char** argv) {
   try {
     using word_count = std::pair<std::string, int>;
     sluice::conf c;
-    c.app_name("StatefulNetworkWordCount").master("local[2]");
+    c.app_name("StatefulNetworkWordCount").master(master); // a bad master throws, naming it
     sluice::streaming_context ssc{c, sluice::seconds(1)};
     auto dir = std::filesystem::temp_directory_path() / "stateful_network_word_count";
     ssc.checkpoint(dir.string());

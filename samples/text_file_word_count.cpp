@@ -1,7 +1,9 @@
 // Spark's HdfsWordCount: counts the words of the text files that appear in
 // a directory, every two seconds.
 //
-//   text_file_word_count <directory>
+//   text_file_word_count [--master M] <directory>
+//
+// --master is the master URL (default local[2]), as spark-submit's.
 //
 // Files must appear atomically: write them elsewhere (or under a name that
 // starts with '.') and move them into the directory.
@@ -10,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <sluice/sluice.hpp>
 
 namespace {
@@ -17,9 +20,10 @@ namespace {
 int usage(const char* what) {
   if (what != nullptr)
     std::cerr << "text_file_word_count: " << what << "\n";
-  std::cerr << "Usage: text_file_word_count <directory>\n"
+  std::cerr << "Usage: text_file_word_count [--master M] <directory>\n"
                "  <directory> is watched for new text files; files already there\n"
-               "  when it starts are ignored\n";
+               "  when it starts are ignored\n"
+               "  --master M is the master URL (default local[2])\n";
   return 2;
 }
 
@@ -38,14 +42,26 @@ std::vector<std::string> split(const std::string& line) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2)
+  CLI::App app{"Spark's HdfsWordCount: word counts of the text files that appear in a directory"};
+  std::string master = "local[2]";
+  std::vector<std::string> args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("args", args, "<directory>");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
+  }
+  if (args.size() != 1)
     return usage(nullptr);
-  std::string directory = argv[1];
+  std::string directory = args[0];
   if (directory.empty())
     return usage("the directory must not be empty");
   try {
     sluice::conf c;
-    c.app_name("HdfsWordCount").master("local[2]");
+    c.app_name("HdfsWordCount").master(master); // a bad master throws, naming it
     sluice::streaming_context ssc{c, sluice::seconds(2)};
     auto lines = ssc.text_file_stream(directory);
     auto words = lines.flat_map([](const std::string& l) { return split(l); });

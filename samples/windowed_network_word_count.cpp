@@ -4,7 +4,9 @@
 // incrementally (reduce_by_key_and_window with an inverse), and words whose
 // count drops to 0 leave the output.
 //
-//   windowed_network_word_count <host> <port> [window_s=30] [slide_s=10]
+//   windowed_network_word_count [--master M] <host> <port> [window_s=30] [slide_s=10]
+//
+// --master is the master URL (default local[2]), as spark-submit's.
 //
 // Try it with a server such as `nc -lk 9999`, then type lines into it.
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <sluice/sluice.hpp>
 
 namespace {
@@ -22,12 +25,14 @@ namespace {
 int usage(const char* what) {
   if (what != nullptr)
     std::cerr << "windowed_network_word_count: " << what << "\n";
-  std::cerr << "Usage: windowed_network_word_count <host> <port> [window_s] [slide_s]\n"
+  std::cerr << "Usage: windowed_network_word_count [--master M] <host> <port> [window_s] "
+               "[slide_s]\n"
                "  <host> and <port> describe the TCP server that sluice connects to\n"
                "  to receive lines of text, e.g. localhost 9999\n"
                "  [window_s] is the window length in seconds (default 30), [slide_s]\n"
                "  how often the window's counts are printed (default 10); both\n"
-               "  positive whole numbers of seconds\n";
+               "  positive whole numbers of seconds\n"
+               "  --master M is the master URL (default local[2])\n";
   return 2;
 }
 
@@ -62,16 +67,28 @@ std::vector<std::string> split(const std::string& line) {
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 5)
+  CLI::App app{"Word counts over a sliding window of the lines a TCP server sends"};
+  std::string master = "local[2]";
+  std::vector<std::string> args;
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
+  app.add_option("args", args, "<host> <port> [window_s] [slide_s]");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) { // --help exits 0 with CLI11's help
+    return e.get_exit_code() == 0 ? app.exit(e) : usage(e.what());
+  }
+  if (args.size() < 2 || args.size() > 4)
     return usage(nullptr);
-  std::string host = argv[1];
-  uint16_t port = parse_port(argv[2]);
+  std::string host = args[0];
+  uint16_t port = parse_port(args[1]);
   if (host.empty())
     return usage("the host must not be empty");
   if (port == 0)
     return usage("the port must be a number in 1..65535");
-  int window_s = argc > 3 ? parse_seconds(argv[3]) : 30;
-  int slide_s = argc > 4 ? parse_seconds(argv[4]) : 10;
+  int window_s = args.size() > 2 ? parse_seconds(args[2]) : 30;
+  int slide_s = args.size() > 3 ? parse_seconds(args[3]) : 10;
   if (window_s == 0)
     return usage("the window must be a whole number of seconds in 1..86400");
   if (slide_s == 0)
@@ -79,7 +96,7 @@ int main(int argc, char** argv) {
   try {
     using word_count = std::pair<std::string, int>;
     sluice::conf c;
-    c.app_name("WindowedNetworkWordCount").master("local[2]");
+    c.app_name("WindowedNetworkWordCount").master(master); // a bad master throws, naming it
     sluice::streaming_context ssc{c, sluice::seconds(1)};
     auto dir = std::filesystem::temp_directory_path() / "windowed_network_word_count";
     ssc.checkpoint(dir.string());

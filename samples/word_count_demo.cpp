@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "run time in seconds (0: until Ctrl-C)")
     ->capture_default_str()
     ->check(CLI::NonNegativeNumber);
-  app.add_option("--master", master, "local[N]")->capture_default_str();
+  app.add_option("--master", master,
+                 "master URL: local[N], local-cluster[W,C] or sluice://HOST:PORT")
+    ->capture_default_str();
   app.add_option("--rate", rate, "generated lines per second")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
