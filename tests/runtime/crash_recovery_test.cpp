@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE runtime/crash_recovery
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <random>
@@ -9,6 +10,7 @@
 
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
+#include "fixtures/shell.hpp"
 #include "fixtures/sqlite_db.hpp"
 
 namespace fs = std::filesystem;
@@ -126,4 +128,36 @@ BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
                           std::chrono::seconds(40));
   child.kill();
   BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
+}
+
+// The sample leaves its master to the command line, as Spark's examples leave
+// it to spark-submit: given --master local[3] it counts as at its default.
+BOOST_AUTO_TEST_CASE(the_sample_runs_at_the_master_given_on_its_command_line) {
+  temp_dir in{"master-in"}, cp{"master-cp"}, out{"master-out"};
+  child_process child{{std::string{SLUICE_SAMPLES_DIR} + "/recoverable_file_word_count",
+                       "--master", "local[3]", in.str(), cp.str(), out.str()}};
+  child.start();
+  // Files there before the first batch are not new: wait for one.
+  BOOST_REQUIRE(eventually([&] { return !fs::is_empty(out.path()); }, std::chrono::seconds(30)));
+  std::ofstream{in.path() / ".words.txt"} << "beta alpha beta\n";
+  fs::rename(in.path() / ".words.txt", in.path() / "words.txt");
+  std::string want = "alpha 1\nbeta 2\n";
+  bool exact = eventually([&] { return newest_counts(out.path()) == want; },
+                          std::chrono::seconds(30));
+  BOOST_TEST(child.kill(), "the sample exited by itself"); // still running until killed
+  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
+}
+
+// An invalid master stops the sample at once, with the engine's error naming
+// it (the expected forms follow it; they grow with cluster mode).
+BOOST_AUTO_TEST_CASE(the_sample_refuses_an_invalid_master_naming_it) {
+  temp_dir in{"bogus-in"}, cp{"bogus-cp"}, out{"bogus-out"};
+  auto [status, output] = fixtures::shell(
+    std::string{SLUICE_SAMPLES_DIR} + "/recoverable_file_word_count --master bogus '" + in.str()
+      + "' '" + cp.str() + "' '" + out.str() + "'",
+    fixtures::with_stderr::yes);
+  BOOST_TEST(status == 1);
+  std::string prefix = "error: invalid master 'bogus': expected ";
+  BOOST_TEST(output.substr(0, prefix.size()) == prefix, "output: " << output);
+  BOOST_TEST(std::count(output.begin(), output.end(), '\n') == 1, "output: " << output);
 }
