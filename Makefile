@@ -3,13 +3,13 @@ BUILD    ?= build
 JOBS     ?= 2
 PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-compiler \
             libsqlite3-dev libboost-test-dev librdkafka-dev libcpp-httplib-dev \
-            nlohmann-json3-dev libspdlog-dev libcli11-dev libjs-chart.js
+            nlohmann-json3-dev libspdlog-dev libcli11-dev libjs-chart.js libssl-dev
 # What only the tests run: promtool and a prometheus server (tests/runtime/ui_metrics),
 # chromium for the page (tests/runtime/ui_page), kcat for the Kafka tests (tests/kafka).
-TEST_PACKAGES := prometheus chromium kcat
+TEST_PACKAGES := prometheus chromium kcat openssl
 DEMO_ARGS ?=
 
-.PHONY: deps configure build demo test test-wire bench install clean build-asan test-asan build-tsan test-tsan
+.PHONY: deps configure build demo test test-wire test-cluster bench install clean build-asan test-asan build-tsan test-tsan
 
 # Installs the Debian packages only when one is missing (apt-get update is slow).
 deps:
@@ -38,6 +38,14 @@ test: build
 test-wire: build
 	cd $(BUILD) && SLUICE_CONF_FILE=$(CURDIR)/tests/conf/wire.conf \
 	  ctest --output-on-failure -j$(JOBS) --timeout 600 -R '^runtime/'
+
+# The semantic suites again at local-cluster[2,1] (tests/conf/cluster.conf): each context's
+# stages run in two worker processes re-running the test program. One suite at a time: every
+# context starts two processes.
+CLUSTER_SUITES := stateless_ops|kv_ops|gather_ops|window_ops|state_ops|queue_stream|checkpoint|window_recovery
+test-cluster: build
+	cd $(BUILD) && SLUICE_CONF_FILE=$(CURDIR)/tests/conf/cluster.conf \
+	  ctest --output-on-failure -j1 --timeout 900 -R '^runtime/($(CLUSTER_SUITES))$$'
 
 bench: build
 	@test -s $(BUILD)/corpus-50mb.txt || { python3 bench/gen_corpus.py 50 > $(BUILD)/corpus-50mb.tmp \

@@ -103,6 +103,41 @@ struct state_rows_msg {
   friend bool operator==(const state_rows_msg&, const state_rows_msg&) = default;
 };
 
+/// Cluster mode: what a worker executor hosts and what it must know before
+/// its operator actors start (they read the recovery point and the
+/// checkpoint writer when spawned).
+struct placement_msg {
+  std::vector<int32_t> stages;  ///< with `slots`: the (stage, slot) pairs to host
+  std::vector<int32_t> slots;
+  int64_t zero_ms = 0;
+  bool recovering = false;
+  int64_t restore_from = 0;     ///< with `recovering`: state as of this batch
+  std::vector<int64_t> checkpoint_intervals_ms;
+  caf::actor scheduler;
+  caf::actor checkpoint_writer;  ///< on the driver; null without checkpoints
+  friend bool operator==(const placement_msg&, const placement_msg&) = default;
+};
+
+/// Cluster mode: every stage slot's actor (wherever it runs) and the
+/// driver's gathers, so operators send to each other directly.
+struct stage_table_msg {
+  std::vector<int32_t> slots;     ///< per stage: how many of `actors` are its
+  std::vector<caf::actor> actors;  ///< stage 0's slots, then stage 1's, ...
+  std::vector<caf::actor> gathers;
+  friend bool operator==(const stage_table_msg&, const stage_table_msg&) = default;
+};
+
+/// Cluster mode: a worker asking the driver to join.
+struct worker_hello {
+  std::string name;         ///< "host:pid", for log lines
+  int32_t cores = 1;
+  int32_t context = 0;      ///< which context of the program it serves (1 = first)
+  std::string fingerprint;  ///< its graph's description (one node a line)
+  caf::actor executor;      ///< hosts operator actors
+  caf::actor control;       ///< answers heartbeats, ends the worker
+  friend bool operator==(const worker_hello&, const worker_hello&) = default;
+};
+
 /// One event for the listeners.
 struct listener_event {
   enum class kind : uint8_t {
@@ -162,6 +197,23 @@ typename Inspector::result_type inspect(Inspector& f, state_write_msg& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, state_rows_msg& x) {
   return f(caf::meta::type_name("state_rows_msg"), x.rows);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_msg& x) {
+  return f(caf::meta::type_name("placement_msg"), x.stages, x.slots, x.zero_ms, x.recovering,
+           x.restore_from, x.checkpoint_intervals_ms, x.scheduler, x.checkpoint_writer);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stage_table_msg& x) {
+  return f(caf::meta::type_name("stage_table_msg"), x.slots, x.actors, x.gathers);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_hello& x) {
+  return f(caf::meta::type_name("worker_hello"), x.name, x.cores, x.context, x.fingerprint,
+           x.executor, x.control);
 }
 
 template <class Inspector>
@@ -240,6 +292,13 @@ using cleanup_atom = caf::atom_constant<caf::atom("cleanup")>;
 using rate_atom = caf::atom_constant<caf::atom("rate")>;
 using error_atom = caf::atom_constant<caf::atom("error")>;
 using restore_atom = caf::atom_constant<caf::atom("restore")>;
+using join_atom = caf::atom_constant<caf::atom("join")>;
+using prove_atom = caf::atom_constant<caf::atom("prove")>;
+using ping_atom = caf::atom_constant<caf::atom("ping")>;
+using end_atom = caf::atom_constant<caf::atom("end")>;
+using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
+using wire_atom = caf::atom_constant<caf::atom("wire")>;
+using workers_atom = caf::atom_constant<caf::atom("workers")>;
 
 } // namespace sluice
 
@@ -257,6 +316,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::state_rows_msg))
   CAF_ADD_TYPE_ID(sluice, (sluice::metadata_checkpoint))
   CAF_ADD_TYPE_ID(sluice, (std::vector<std::pair<int32_t, int64_t>>))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::placement_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::stage_table_msg))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::worker_hello))
 CAF_END_TYPE_ID_BLOCK(sluice)
 
 namespace sluice::detail {

@@ -47,6 +47,11 @@ class transport {
   /// Keeps a process-local object (an output job, an exception) until
   /// take(); returns its handle (never 0).
   uint64_t keep(std::any x);
+  /// keep(x) for a reader on node `reader`; 0 (nothing kept) when the reader
+  /// is on another node: a handle means nothing there.
+  uint64_t keep_for(std::any x, const caf::node_id& reader) {
+    return reader == node_ ? keep(std::move(x)) : 0;
+  }
   /// Returns and forgets the object kept under `handle`, or nullopt.
   std::optional<std::any> take(uint64_t handle);
 

@@ -6,13 +6,18 @@ namespace sluice::detail {
 
 namespace {
 
+/// f()'s result, or an error with the exception kept for a requester in
+/// this process (one on another node gets the message only).
 template <class F>
-auto guarded(transport& net, F f) -> caf::result<decltype(f())> {
+auto guarded(caf::stateful_actor<checkpoint_writer_state>* self, F f)
+  -> caf::result<decltype(f())> {
   try {
     return f();
   } catch (const std::exception& e) {
+    auto from = self->current_sender();
+    auto reader = from ? from->node() : self->node();
     return caf::make_error(caf::sec::runtime_error, std::string{e.what()},
-                           net.keep(std::current_exception()));
+                           self->state.net->keep_for(std::current_exception(), reader));
   }
 }
 
@@ -25,7 +30,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
   self->state.net = std::move(net);
   return {
     [=](state_write_msg& m) {
-      return guarded(*self->state.net, [&] {
+      return guarded(self, [&] {
         auto& st = *self->state.store;
         st.write_state(m.op, m.partition, m.t, m.full, m.upserts, m.removed);
         if (m.delete_before >= 0)
@@ -34,13 +39,13 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
       });
     },
     [=](restore_atom, int32_t op, int32_t partition, int64_t t) {
-      return guarded(*self->state.net, [&] {
+      return guarded(self, [&] {
         return state_rows_msg{self->state.store->read_state(op, partition, t)};
       });
     },
     [=](drain_atom) { return true; },
     [=](metadata_checkpoint& m) {
-      return guarded(*self->state.net, [&] {
+      return guarded(self, [&] {
         self->state.store->write_metadata(m);
         return true;
       });

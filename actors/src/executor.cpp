@@ -5,8 +5,23 @@
 
 namespace sluice::detail {
 
-caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_ptr<wiring> w) {
+namespace {
+
+caf::actor host_slot(caf::stateful_actor<executor_state>* self, int stage, int slot) {
+  auto& st = self->state;
+  wiring_ptr shared = st.w;
+  auto a = self->spawn<caf::monitored>(operator_actor, shared, stage, slot);
+  st.hosted.emplace(a.address(), "stage " + std::to_string(stage) + " slot " + std::to_string(slot));
+  st.slots.push_back(a);
+  return a;
+}
+
+} // namespace
+
+caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_ptr<wiring> w,
+                       std::function<void(const run_info&)> on_placed) {
   self->state.w = std::move(w);
+  self->state.on_placed = std::move(on_placed);
   self->set_down_handler([=](caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.hosted.find(dm.source);
@@ -23,20 +38,17 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
     }
   });
   return {
-    [=](start_atom) -> int {
+    [=](start_atom, bool with_stages) -> int {
       auto& st = self->state;
       auto& layout = *st.w->layout;
-      wiring_ptr shared = st.w;
-      for (auto& s : layout.stages) {
-        std::vector<caf::actor> slots;
-        for (int i = 0; i < s.slots; ++i) {
-          auto a = self->spawn<caf::monitored>(operator_actor, shared, s.id, i);
-          st.hosted.emplace(a.address(), "stage " + std::to_string(s.id) + " slot "
-                                           + std::to_string(i));
-          slots.push_back(a);
+      if (with_stages)
+        for (auto& s : layout.stages) {
+          std::vector<caf::actor> slots;
+          for (int i = 0; i < s.slots; ++i)
+            slots.push_back(host_slot(self, s.id, i));
+          st.w->stages.push_back(std::move(slots));
         }
-        st.w->stages.push_back(std::move(slots));
-      }
+      wiring_ptr shared = st.w;
       for (auto& g : layout.gathers) {
         auto a = self->spawn<caf::monitored>(gather_actor, shared, g.id);
         st.hosted.emplace(a.address(), "gather " + std::to_string(g.id) + " '"
@@ -44,6 +56,45 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
         st.w->gathers.push_back(a);
       }
       return static_cast<int>(st.hosted.size());
+    },
+    [=](spawn_atom, placement_msg& m) -> caf::result<std::vector<caf::actor>> {
+      auto& st = self->state;
+      auto& layout = *st.w->layout;
+      auto& w = *st.w;
+      w.info.zero = batch_time{m.zero_ms};
+      w.scheduler = m.scheduler;
+      w.checkpoint_writer = m.checkpoint_writer;
+      w.checkpoint_intervals_ms = m.checkpoint_intervals_ms;
+      if (m.recovering)
+        w.restore_from = m.restore_from;
+      if (st.on_placed)
+        st.on_placed(w.info);
+      std::vector<caf::actor> out;
+      for (size_t i = 0; i < m.stages.size() && i < m.slots.size(); ++i) {
+        auto stage = m.stages[i];
+        auto slot = m.slots[i];
+        if (stage < 0 || static_cast<size_t>(stage) >= layout.stages.size() || slot < 0
+            || slot >= layout.stages[static_cast<size_t>(stage)].slots)
+          return caf::make_error(caf::sec::invalid_argument,
+                                 "no stage " + std::to_string(stage) + " slot "
+                                   + std::to_string(slot) + " in this worker's plan");
+        out.push_back(host_slot(self, stage, slot));
+      }
+      return out;
+    },
+    [=](wire_atom, stage_table_msg& m) -> caf::result<bool> {
+      auto& w = *self->state.w;
+      size_t at = 0;
+      w.stages.clear();
+      for (auto n : m.slots) {
+        if (n < 0 || at + static_cast<size_t>(n) > m.actors.size())
+          return caf::make_error(caf::sec::invalid_argument, "malformed stage table");
+        w.stages.emplace_back(m.actors.begin() + static_cast<std::ptrdiff_t>(at),
+                              m.actors.begin() + static_cast<std::ptrdiff_t>(at + n));
+        at += static_cast<size_t>(n);
+      }
+      w.gathers = std::move(m.gathers);
+      return true;
     },
     [=](stop_atom) -> caf::result<bool> {
       auto& st = self->state;
@@ -55,9 +106,8 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
         return true;
       }
       st.stopped = self->make_response_promise();
-      for (auto& row : st.w->stages)
-        for (auto& a : row)
-          self->send_exit(a, caf::exit_reason::user_shutdown);
+      for (auto& a : st.slots)
+        self->send_exit(a, caf::exit_reason::user_shutdown);
       for (auto& a : st.w->gathers)
         self->send_exit(a, caf::exit_reason::user_shutdown);
       return st.stopped;

@@ -61,12 +61,13 @@ void guarded(self_ptr self, int64_t t, F f) {
     f();
   } catch (const user_failure& e) {
     st.writer.reset(); // may hold part of the failed batch
-    uint64_t cause = e.cause() ? st.w->net->keep(e.cause()) : 0;
+    uint64_t cause = e.cause() ? st.w->net->keep_for(e.cause(), st.w->scheduler.node()) : 0;
     self->send(st.w->scheduler, batch_failed{t, failure_message(*e.node(), t, e.what()), cause});
   } catch (const std::exception& e) {
     st.writer.reset();
     self->send(st.w->scheduler,
-               batch_failed{t, e.what(), st.w->net->keep(std::current_exception())});
+               batch_failed{t, e.what(),
+                            st.w->net->keep_for(std::current_exception(), st.w->scheduler.node())});
   }
 }
 

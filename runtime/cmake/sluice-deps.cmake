@@ -16,7 +16,15 @@ if(NOT TARGET CAF::core)
   set_target_properties(CAF::io PROPERTIES
     IMPORTED_LOCATION "${CAF_IO_LIBRARY}"
     INTERFACE_LINK_LIBRARIES CAF::core)
+  # TLS between cluster nodes (sluice.cluster.tls.*).
+  find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
+  add_library(CAF::openssl UNKNOWN IMPORTED)
+  set_target_properties(CAF::openssl PROPERTIES
+    IMPORTED_LOCATION "${CAF_OPENSSL_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES CAF::io)
 endif()
+# The cluster's secret handshake (HMAC-SHA256) uses libcrypto.
+find_dependency(OpenSSL)
 find_dependency(Protobuf)
 find_dependency(SQLite3)
 # Receiver errors, restarts and give-ups are logged through spdlog (Debian's

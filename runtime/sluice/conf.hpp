@@ -39,7 +39,8 @@ class conf {
 
   /// Returns the application name ("sluice" when unset).
   std::string app_name() const;
-  /// Returns the master URL ("local[*]" when unset).
+  /// Returns the master URL ("local[*]" when unset; sluice.master.override
+  /// when set, which runs a program's suites in another mode).
   std::string master() const;
 
   // -- typed access (throw invalid_argument on a malformed value) -------------
@@ -65,7 +66,8 @@ class conf {
 /// Throws `sluice::invalid_argument` naming `what` and the text otherwise.
 duration parse_duration(const std::string& text, const std::string& what = "duration");
 
-/// Parses a master URL; returns the number of local threads, or throws.
+/// Parses a master URL; returns the default parallelism it gives (local
+/// threads, or the cores of a local-cluster), or throws invalid_argument.
 int parse_master(const std::string& master);
 
 } // namespace sluice

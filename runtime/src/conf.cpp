@@ -7,6 +7,7 @@
 #include <functional>
 #include <thread>
 
+#include "cluster_spec.hpp"
 #include "sluice/error.hpp"
 #include "sluice/fault_spec.hpp"
 
@@ -97,7 +98,16 @@ checker one_of(std::vector<std::string> options) {
 const std::map<std::string, checker>& known_keys() {
   static const std::map<std::string, checker> keys{
     {"sluice.master", [](const std::string&, const std::string& v) { parse_master(v); }},
+    {"sluice.master.override", [](const std::string&, const std::string& v) { parse_master(v); }},
     {"sluice.default.parallelism", int_at_least(1)},
+    {"sluice.cluster.workers", int_at_least(1)},
+    {"sluice.cluster.secret", [](const std::string&, const std::string&) {}},
+    {"sluice.cluster.heartbeatInterval", positive_duration()},
+    {"sluice.cluster.workerTimeout", positive_duration()},
+    {"sluice.cluster.startTimeout", positive_duration()},
+    {"sluice.cluster.tls.certificate", [](const std::string&, const std::string&) {}},
+    {"sluice.cluster.tls.key", [](const std::string&, const std::string&) {}},
+    {"sluice.cluster.tls.cafile", [](const std::string&, const std::string&) {}},
     {"sluice.streaming.blockInterval", positive_duration()},
     {"sluice.streaming.blockQueueSize", int_at_least(1)},
     {"sluice.streaming.receiver.maxRate", int_at_least(LLONG_MIN)},
@@ -192,8 +202,14 @@ int parse_master(const std::string& m) {
     if (n && *n >= 1 && *n <= 1024)
       return static_cast<int>(*n);
   }
-  throw invalid_argument("invalid master '" + m
-                         + "': expected local, local[N] with N >= 1, or local[*]");
+  if (m.rfind("local[", 0) == 0)
+    detail::bad_master(m);
+  auto spec = detail::parse_cluster(m);
+  // Spark's default parallelism on a cluster: the workers' cores in all (at
+  // least 2). A sluice:// driver cannot know them before its workers join.
+  if (spec.what == detail::cluster_spec::mode::local_cluster)
+    return spec.workers * spec.cores;
+  return 2;
 }
 
 conf& conf::app_name(std::string name) { return set("sluice.app.name", std::move(name)); }
@@ -227,7 +243,11 @@ std::optional<std::string> conf::get(const std::string& key) const {
 
 std::string conf::app_name() const { return get("sluice.app.name").value_or("sluice"); }
 
-std::string conf::master() const { return get("sluice.master").value_or("local[*]"); }
+std::string conf::master() const {
+  if (auto forced = get("sluice.master.override"))
+    return *forced;
+  return get("sluice.master").value_or("local[*]");
+}
 
 duration conf::get_duration(const std::string& key, duration fallback) const {
   auto v = get(key);

@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "cluster_spec.hpp"
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/conf.hpp"
@@ -25,6 +26,8 @@ class web_ui;
 } // namespace sluice::detail::ui
 
 namespace sluice::detail {
+
+class worker_processes;
 
 enum class context_state { initialized, active, stopped };
 
@@ -67,6 +70,15 @@ class context_impl {
   /// The graph's description as stored in metadata checkpoints.
   std::string fingerprint() const;
 
+  /// What the master asks for: one process or a cluster.
+  cluster_spec cluster;
+  /// This context's number in the process (1 = the first constructed): a
+  /// local-cluster worker serves the context of the same number.
+  int context_number = 0;
+  /// Set when this process is a cluster worker serving this context: its
+  /// start() joins the driver instead of running the graph.
+  std::optional<worker_role> worker;
+
  private:
   // -- start(), in steps (context_start.cpp; each throws to refuse the start)
 
@@ -92,6 +104,35 @@ class context_impl {
   /// executor (operator and gather actors), and opens the checkpoint store.
   /// No batch runs before start_clock.
   void spawn_actors(std::shared_ptr<const plan> layout, const start_times& times);
+  /// Spawns the executor's actors: every stage slot and gather here, or in
+  /// cluster mode the gathers here and the stage slots on the workers.
+  void start_executors();
+  // -- cluster mode (cluster_start.cpp)
+  /// The graph's description and the plan's stages, one a line: a worker
+  /// joins only with the driver's.
+  std::string cluster_fingerprint(const plan& layout) const;
+  /// Whether the cluster's links use TLS (sluice.cluster.tls.*).
+  bool tls() const;
+  /// Loads CAF's middleman into the actor system's configuration for a
+  /// cluster driver or worker, and OpenSSL's manager with the certificate,
+  /// key and CA file for TLS; throws invalid_argument for a missing file.
+  void configure_cluster_links();
+  /// sluice.cluster.secret, else SLUICE_CLUSTER_SECRET, else empty.
+  std::string cluster_secret() const;
+  /// Refuses a driver address other than loopback without a secret.
+  void check_cluster_address() const;
+  /// Publishes the driver's endpoint, starts local-cluster workers and waits
+  /// (sluice.cluster.startTimeout) until they joined; throws naming why not.
+  void join_workers(caf::scoped_actor& self);
+  /// Places slot i of every stage on worker i mod W and wires every actor.
+  void place_on_workers(caf::scoped_actor& self);
+  /// Ends the workers (they exit 0) and reaps local-cluster processes,
+  /// killing those still running after `grace`.
+  void end_cluster(caf::scoped_actor& self, std::chrono::milliseconds grace);
+  /// A worker's start(): joins the driver, hosts what it places here and
+  /// ends the process when the driver ends the context (status 0) or is
+  /// lost (status 1). Never returns.
+  [[noreturn]] void serve_as_worker();
   /// Opens the checkpoint store and has the scheduler write a metadata
   /// checkpoint after every batch.
   void open_checkpoints(scheduler_config& sc);
@@ -158,6 +199,12 @@ class context_impl {
   /// One per receiver stream, from start(); destroyed first (exits their
   /// actors while the actor system lives).
   std::vector<std::unique_ptr<receiver_pipeline>> receivers_;
+  // Cluster mode, driver side.
+  caf::actor cluster_endpoint_;  // published: workers join through it
+  uint16_t cluster_port_ = 0;
+  caf::actor checkpoint_relay_;  // the workers' checkpoint writer (checkpoint_relay.hpp)
+  std::unique_ptr<worker_processes> worker_procs_;  // local-cluster's workers
+  std::vector<worker_hello> workers_;                // joined, in join order
 };
 
 } // namespace sluice::detail

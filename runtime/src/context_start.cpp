@@ -39,12 +39,14 @@ void context_impl::start() {
       self->starting_ = false;
     }
   } clear{this};
+  if (worker)
+    serve_as_worker();  // ends this process when the driver ends the context
   auto layout = plan_graph();
   validate_state(*layout);
   validate_codecs(*layout);
   g->mark_started();
   auto times = choose_times();
-  spawn_actors(layout, times);
+  spawn_actors(layout, times);  // cleans up after itself when it throws
   start_sources(times);
   start_clock(times);
 }
@@ -58,6 +60,7 @@ std::shared_ptr<const plan> context_impl::plan_graph() {
       && !cfg.get_bool("sluice.streaming.receiver.writeAheadLog.enable", false))
     throw illegal_state("sluice.streaming.socket.acknowledge=true needs the receiver write-ahead "
                         "log: set sluice.streaming.receiver.writeAheadLog.enable=true");
+  check_cluster_address();
   g->enable_retention();
   bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
   return std::make_shared<const plan>(make_plan(*g, chaining));
@@ -102,13 +105,8 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
     sc.sources.push_back(dynamic_cast<source_base*>(node));
   wiring_ptr w = wiring_;
   wiring_->scheduler = sys->spawn<caf::detached>(job_scheduler, w, std::move(sc));
-  executor_ = sys->spawn(executor, wiring_);
-  caf::scoped_actor self{*sys};
-  self->request(executor_, caf::infinite, start_atom::value)
-    .receive([](int) {},
-             [](caf::error& err) {
-               throw error("cannot start the executor: " + caf::to_string(err));
-             });
+  executor_ = sys->spawn(executor, wiring_, std::function<void(const run_info&)>{});
+  stop_if_throws([&] { start_executors(); });
 }
 
 void context_impl::open_checkpoints(scheduler_config& sc) {

@@ -7,7 +7,7 @@ namespace sluice::detail {
 
 namespace {
 
-void require(const node_base& n, const std::string& problem, const char* why) {
+void require(const node_base& n, const std::string& problem, const std::string& why) {
   if (!problem.empty())
     throw illegal_state(n.name() + " (operator " + std::to_string(n.id()) + "): " + problem
                         + " (" + why + ")");
@@ -49,10 +49,13 @@ void context_impl::validate_state(const plan& layout) const {
 }
 
 void context_impl::validate_codecs(const plan& layout) const {
-  if (!net->always_bytes())
+  if (!net->always_bytes() && cluster.what == cluster_spec::mode::local)
     return;
-  const char* why = "sluice.serializer.local=true sends every partition between actors as "
-                    "codec bytes";
+  std::string why = net->always_bytes()
+                      ? "sluice.serializer.local=true sends every partition between actors as "
+                        "codec bytes"
+                      : "cluster mode (master " + cfg.master()
+                          + ") sends partitions between processes as codec bytes";
   // Records cross an actor boundary where a source or a gather scatters
   // into a stage, where a stage sends to its consumers, and as the buckets
   // of a shuffle; narrow nodes fused inside a stage never leave it.

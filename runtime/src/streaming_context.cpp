@@ -14,6 +14,7 @@
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
 #include "ui/web_ui.hpp"
+#include "worker_processes.hpp"
 
 namespace sluice {
 
@@ -29,6 +30,18 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   if (batch.count() <= 0)
     throw invalid_argument("batch interval must be positive, got " + to_string(batch));
   cfg.validate();
+  cluster = parse_cluster(cfg.master());
+  context_number = next_context_number();
+  if (auto& role = process_worker_role()) {
+    // A worker re-runs the program up to the context it serves. The ones
+    // before run here alone, as local contexts of the same parallelism (a
+    // test program's next context may depend on what they did); none of
+    // them may start workers of its own.
+    if (role->context == context_number)
+      worker = role;
+    else
+      cluster = cluster_spec{};
+  }
   // Fault points armed by conf keys sluice.fault.<point> (DESIGN.md "Faults").
   fault_injector::global().arm_from_conf(cfg.entries());
   parallelism = cfg.parallelism();
@@ -36,6 +49,7 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   sys_cfg = std::make_unique<caf::actor_system_config>();
   sys_cfg->set("scheduler.max-threads", static_cast<size_t>(parallelism));
   add_message_types(*sys_cfg);
+  configure_cluster_links();
   sys = std::make_unique<caf::actor_system>(*sys_cfg);
   net = std::make_shared<transport>(sys->node(), cfg.get_bool("sluice.serializer.local", false));
   g = std::make_shared<graph>(batch, parallelism);
@@ -56,6 +70,7 @@ void context_impl::stop_started_parts() {
   caf::scoped_actor self{*sys};
   self->request(executor_, std::chrono::seconds(10), stop_atom::value)
     .receive([](bool) {}, [](caf::error&) {});
+  end_cluster(self, std::chrono::seconds(1));  // a failed start: nothing to finish
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
@@ -232,6 +247,7 @@ void context_impl::do_stop(bool graceful) {
     .receive([](bool) {}, [](caf::error&) {});
   self->request(executor_, std::chrono::seconds(10), stop_atom::value)
     .receive([](bool) {}, [](caf::error&) {});
+  end_cluster(self, std::chrono::seconds(3));
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
@@ -285,6 +301,8 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
   if (!ssc.impl_->checkpoint_dir)
     ssc.checkpoint(checkpoint_dir);
   auto& impl = *ssc.impl_;
+  if (impl.worker)
+    return ssc;  // the driver recovers; a worker is told the recovery point
   std::optional<detail::recovery_point> point;
   try {
     auto store = checkpoint_store::open(checkpoint_dir);
@@ -323,7 +341,8 @@ void streaming_context::checkpoint(const std::string& directory) {
     throw illegal_state("checkpoint(dir) must be called before start()");
   if (directory.empty())
     throw invalid_argument("checkpoint: the directory must not be empty");
-  create_checkpoint_directory(directory);
+  if (!impl_->worker)  // the driver's checkpoint writer owns the directory
+    create_checkpoint_directory(directory);
   impl_->checkpoint_dir = directory;
 }
 

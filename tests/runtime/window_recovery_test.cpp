@@ -240,6 +240,7 @@ BOOST_AUTO_TEST_CASE(a_window_over_a_type_without_a_codec_is_refused_when_checkp
   // refuse the type earlier, for the wire path: serializer_local_test).
   auto c = manual_conf();
   c.set("sluice.serializer.local", "false");
+  c.set("sluice.master.override", "local[2]");  // one process under make test-cluster too
   {
     streaming_context ssc{c, seconds(1)};
     ssc.checkpoint(dir.str());

@@ -1,0 +1,313 @@
+#define BOOST_TEST_MODULE runtime/cluster
+// Cluster mode with real processes: local-cluster[W,C] re-runs this test
+// program as W worker processes per context (each replays the program up to
+// the context it serves), over CAF's middleman on loopback.
+#include <boost/test/unit_test.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "fixtures/child_process.hpp"
+#include "fixtures/harness.hpp"
+#include "fixtures/shell.hpp"
+
+using namespace sluice;
+using fixtures::batch_counter;
+using fixtures::expect;
+using fixtures::manual_conf;
+using fixtures::run;
+using fixtures::temp_dir;
+
+using kv = std::pair<std::string, int>;
+
+namespace {
+
+// The first process to run this program marks itself; its workers inherit
+// the mark and see that they are not it.
+const bool marked = ::setenv("SLUICE_CLUSTER_TEST_DRIVER", std::to_string(::getpid()).c_str(), 0) == 0;
+
+bool in_driver() {
+  const char* pid = std::getenv("SLUICE_CLUSTER_TEST_DRIVER");
+  return marked && pid != nullptr && std::to_string(::getpid()) == pid;
+}
+
+conf cluster_conf(const std::string& master = "local-cluster[2,1]") {
+  auto c = manual_conf(master);
+  c.set("sluice.ui.enabled", "false");
+  return c;
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "<no exception>";
+}
+
+/// The live child processes of `parent` (from /proc).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr)
+    return out;
+  while (auto* e = ::readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0)
+      continue;
+    std::ifstream stat{"/proc/" + std::string{e->d_name} + "/stat"};
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    std::istringstream rest{line.substr(close + 2)};
+    char state = 0;
+    long ppid = 0;
+    rest >> state >> ppid;
+    if (ppid == parent && state != 'Z')
+      out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+auto words(std::vector<std::vector<std::string>> batches) {
+  return [batches](streaming_context& ssc) {
+    return ssc.queue_stream(batches).map([](std::string w) { return kv{w, 1}; });
+  };
+}
+
+std::vector<std::vector<std::string>> text() {
+  return {{"a", "b", "a"}, {}, {"b", "c", "c", "c"}, {"a"}};
+}
+
+std::optional<int> add_count(const std::vector<int>& values, std::optional<int> state) {
+  return state.value_or(0) + static_cast<int>(values.size());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_word_count_on_two_worker_processes_equals_the_local_one) {
+  auto count = [](streaming_context& ssc) {
+    return words(text())(ssc).reduce_by_key(std::plus<int>{});
+  };
+  auto local = run(count, 5, manual_conf("local[2]"), true);
+  auto cluster = run(count, 5, cluster_conf(), true);
+  BOOST_TEST(local == expect<kv>({{{"a", 2}, {"b", 1}}, {}, {{"b", 1}, {"c", 3}}, {{"a", 1}}, {}}),
+             boost::test_tools::per_element());
+  BOOST_TEST(cluster == local, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(windows_and_state_on_workers_equal_the_local_run) {
+  auto windowed = [](streaming_context& ssc) {
+    return words(text())(ssc).reduce_by_key_and_window(std::plus<int>{}, seconds(2), seconds(1));
+  };
+  BOOST_TEST(run(windowed, 5, cluster_conf(), true) == run(windowed, 5, manual_conf(), true),
+             boost::test_tools::per_element());
+  // State lives on the workers; its checkpoints go to the driver's writer.
+  temp_dir local_dir{"cluster-state-local"};
+  temp_dir cluster_dir{"cluster-state"};
+  auto stateful = [](const temp_dir& dir) {
+    return [&dir](streaming_context& ssc) {
+      ssc.checkpoint(dir.str());
+      return words(text())(ssc).update_state_by_key(add_count);
+    };
+  };
+  auto local = run(stateful(local_dir), 4, manual_conf(), true);
+  BOOST_TEST(local == expect<kv>({{{"a", 2}, {"b", 1}}, {{"a", 2}, {"b", 1}},
+                                  {{"a", 2}, {"b", 2}, {"c", 3}}, {{"a", 3}, {"b", 2}, {"c", 3}}}),
+             boost::test_tools::per_element());
+  BOOST_TEST(run(stateful(cluster_dir), 4, cluster_conf(), true) == local,
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_that_builds_another_graph_is_refused_naming_the_node) {
+  streaming_context ssc{cluster_conf(), seconds(1)};
+  auto stream = words(text())(ssc);
+  if (!in_driver())  // the workers' program differs from here on
+    stream = stream.filter([](const kv&) { return true; });
+  stream.reduce_by_key(std::plus<int>{}).foreach_rdd([](const rdd<kv>&) {});
+  auto what = message_of([&] { ssc.start(); });
+  BOOST_TEST(what.find("its graph differs from the driver's: node 2 differs: the driver builds "
+                       "'2 combine_by_key")
+               != std::string::npos,
+             what);
+  BOOST_TEST(what.find("this worker builds '2 filter") != std::string::npos, what);
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_must_prove_the_shared_secret) {
+  auto attempt = [](const std::string& worker_secret) {
+    auto c = cluster_conf();
+    c.set("sluice.cluster.secret", in_driver() ? "right" : worker_secret);
+    streaming_context ssc{c, seconds(1)};
+    words(text())(ssc).reduce_by_key(std::plus<int>{}).foreach_rdd([](const rdd<kv>&) {});
+    auto what = message_of([&] { ssc.start(); });
+    ssc.stop();
+    return what;
+  };
+  auto wrong = attempt("wrong");
+  BOOST_TEST(wrong.find("refused: wrong secret (sluice.cluster.secret)") != std::string::npos,
+             wrong);
+  BOOST_TEST(attempt("right") == "<no exception>");
+}
+
+BOOST_AUTO_TEST_CASE(listening_beyond_loopback_needs_a_secret) {
+  auto c = cluster_conf("sluice://0.0.0.0:7077");
+  streaming_context ssc{c, seconds(1)};
+  words(text())(ssc).foreach_rdd([](const rdd<kv>&) {});
+  BOOST_CHECK_EXCEPTION(ssc.start(), illegal_state, [](const illegal_state& e) {
+    return std::string{e.what()}.find("listens on 0.0.0.0, which is not a loopback address: "
+                                      "that needs a shared secret (set sluice.cluster.secret "
+                                      "or SLUICE_CLUSTER_SECRET)")
+           != std::string::npos;
+  });
+  for (auto bad : {"local-cluster[0,1]", "local-cluster[2]", "sluice://host", "sluice://:7077"}) {
+    auto what = message_of([&] { conf{}.master(bad); });
+    BOOST_TEST(what.find(std::string{"invalid master '"} + bad + "'") != std::string::npos, what);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_killed_worker_stops_the_context_naming_it) {
+  auto c = cluster_conf();
+  c.set("sluice.cluster.heartbeatInterval", "100ms").set("sluice.cluster.workerTimeout", "2s");
+  streaming_context ssc{c, seconds(1)};
+  words(text())(ssc).reduce_by_key(std::plus<int>{}).foreach_rdd([](const rdd<kv>&) {});
+  ssc.start();
+  auto workers = children_of(::getpid());
+  BOOST_REQUIRE_EQUAL(workers.size(), 2u);
+  ::kill(workers[0], SIGKILL);
+  auto what = message_of([&] { ssc.await_termination_or_timeout(seconds(15)); });
+  // Known defect: CAF 0.17 sometimes reports the surviving worker's link
+  // down first (its handles reached the driver by way of the killed one),
+  // so the message may name either worker.
+  bool named = false;
+  for (auto pid : workers)
+    named = named || what.find(":" + std::to_string(pid) + " lost: its connection closed")
+                       != std::string::npos;
+  BOOST_TEST(named, "killed " << workers[0] << " of " << workers[0] << ", " << workers[1] << ": "
+                              << what);
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_worker_is_declared_lost_after_the_timeout) {
+  auto c = cluster_conf();
+  c.set("sluice.cluster.heartbeatInterval", "100ms").set("sluice.cluster.workerTimeout", "1s");
+  streaming_context ssc{c, seconds(1)};
+  words(text())(ssc).reduce_by_key(std::plus<int>{}).foreach_rdd([](const rdd<kv>&) {});
+  ssc.start();
+  auto workers = children_of(::getpid());
+  BOOST_REQUIRE_EQUAL(workers.size(), 2u);
+  ::kill(workers[1], SIGSTOP);
+  auto what = message_of([&] { ssc.await_termination_or_timeout(seconds(15)); });
+  ::kill(workers[1], SIGCONT);
+  BOOST_TEST(what.find(":" + std::to_string(workers[1]) + " lost: no heartbeat answer within 1000 ms")
+               != std::string::npos,
+             what);
+}
+
+namespace {
+
+/// A CA and a certificate it signed, made with the openssl command in a
+/// directory named after the driver's pid: the workers (re-running this
+/// program) find the driver's files there instead of making their own.
+struct tls_files {
+  std::string dir = std::filesystem::temp_directory_path().string() + "/sluice-cluster-tls-"
+                    + std::getenv("SLUICE_CLUSTER_TEST_DRIVER");
+  tls_files() {
+    if (!in_driver())
+      return;
+    std::filesystem::create_directories(dir);
+    auto [status, out] = fixtures::shell(
+      "cd " + dir + " && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem "
+      "-days 1 -subj /CN=sluice-test-ca && openssl req -newkey rsa:2048 -nodes -keyout node.key "
+      "-out node.csr -subj /CN=127.0.0.1 && openssl x509 -req -in node.csr -CA ca.pem -CAkey "
+      "ca.key -CAcreateserial -out node.pem -days 1",
+      fixtures::with_stderr::yes);
+    if (status != 0)
+      throw std::runtime_error("openssl failed: " + out);
+  }
+  ~tls_files() {
+    if (in_driver())
+      std::filesystem::remove_all(dir);
+  }
+  void use(conf& c) const {
+    c.set("sluice.cluster.tls.certificate", dir + "/node.pem")
+      .set("sluice.cluster.tls.key", dir + "/node.key")
+      .set("sluice.cluster.tls.cafile", dir + "/ca.pem");
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(tls_links_carry_the_same_word_count) {
+  tls_files files;
+  auto c = cluster_conf();
+  files.use(c);
+  auto count = [](streaming_context& ssc) {
+    return words(text())(ssc).reduce_by_key(std::plus<int>{});
+  };
+  BOOST_TEST(run(count, 5, c, true) == run(count, 5, manual_conf(), true),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_plaintext_worker_cannot_join_a_tls_driver) {
+  tls_files files;
+  auto c = cluster_conf();
+  if (in_driver())
+    files.use(c);
+  c.set("sluice.cluster.workerTimeout", "2s");
+  streaming_context ssc{c, seconds(1)};
+  words(text())(ssc).reduce_by_key(std::plus<int>{}).foreach_rdd([](const rdd<kv>&) {});
+  auto what = message_of([&] { ssc.start(); });
+  BOOST_TEST(what.find("exited with status 1 before it joined") != std::string::npos, what);
+}
+
+// Last: it runs a sample as the driver (no context here, so no worker of
+// this program replays it).
+BOOST_AUTO_TEST_CASE(workers_exit_non_zero_when_the_driver_is_killed) {
+  // Orphaned workers become our children, so their exit status is ours to read.
+  BOOST_REQUIRE_EQUAL(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  temp_dir dir{"cluster-driver-log"};
+  auto log = dir.str() + "/driver.log";
+  fixtures::child_process driver{{"/bin/sh", "-c",
+                                  "exec " SLUICE_SAMPLES_DIR "/queue_stream --seconds 30 --master "
+                                  "'local-cluster[2,1]' 2>" + log}};
+  driver.start();
+  // Until the driver says its workers joined and run its stages.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto placed = [&] {
+    std::ifstream in{log};
+    std::string all{std::istreambuf_iterator<char>{in}, {}};
+    return all.find("stages placed on 2 workers") != std::string::npos;
+  };
+  while (!placed()) {
+    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                          "the driver did not place its stages on 2 workers within 30 s");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a file, bounded
+  }
+  auto workers = children_of(driver.pid());
+  BOOST_REQUIRE_EQUAL(workers.size(), 2u);
+  BOOST_REQUIRE(driver.kill());
+  auto killed_at = std::chrono::steady_clock::now();
+  for (auto pid : workers) {
+    int status = 0;
+    pid_t got = 0;
+    while ((got = ::waitpid(pid, &status, WNOHANG)) == 0) {
+      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() - killed_at < std::chrono::seconds(20),
+                            "worker " << pid << " still runs 20 s after the driver died");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    BOOST_REQUIRE_EQUAL(got, pid);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 1);
+  }
+  // A killed driver's connections close: the workers notice at once, well
+  // within sluice.cluster.workerTimeout (10 s by default).
+  BOOST_TEST((std::chrono::steady_clock::now() - killed_at < std::chrono::seconds(5)));
+}
