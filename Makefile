@@ -57,6 +57,8 @@ bench: build
 bench-run:
 	$(BUILD)/bench/word_count --input $(BUILD)/corpus-50mb.txt --master local[2]
 	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master local[2]
+	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master "local-cluster[2,1]"
+	$(BUILD)/bench/cluster_word_count --input $(BUILD)/corpus-50mb.txt --rounds 5
 	$(BUILD)/bench/windowed_word_count --input $(BUILD)/corpus-50mb.txt --master local[2]
 	$(BUILD)/bench/state_scaling --master local[2]
 	$(BUILD)/bench/receiver_ingest --mode batch --seconds 5
