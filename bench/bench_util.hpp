@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -93,6 +95,17 @@ void for_each_word(std::string_view s, F&& f) {
 }
 
 using clock_type = std::chrono::steady_clock;
+
+/// The lines of the text file at `path`; nullopt when it cannot be opened.
+inline std::optional<std::vector<std::string>> read_lines(const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    return std::nullopt;
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    lines.push_back(std::move(line));
+  return lines;
+}
 
 inline double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();

@@ -115,16 +115,12 @@ int main(int argc, char** argv) {
   app.add_option("--batches", batches, "batches the file is cut into")->capture_default_str();
   app.add_option("--rounds", rounds, "rounds of (cluster, local)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  std::vector<std::string> lines;
-  {
-    std::ifstream in{input};
-    if (!in) {
-      std::cerr << "error: cannot open " << input << '\n';
-      return 1;
-    }
-    for (std::string line; std::getline(in, line);)
-      lines.push_back(std::move(line));
+  auto read = bench::read_lines(input);
+  if (!read) {
+    std::cerr << "error: cannot open " << input << '\n';
+    return 1;
   }
+  std::vector<std::string> lines = std::move(*read);
   try {
     std::vector<double> ratios;
     for (int r = 1; r <= rounds; ++r) {

@@ -128,17 +128,12 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"lazy", "vector"}));
   CLI11_PARSE(app, argc, argv);
 
-  std::vector<std::string> lines;
-  {
-    std::ifstream in{input};
-    if (!in) {
-      std::cerr << "error: cannot open " << input << '\n';
-      return 1;
-    }
-    std::string line;
-    while (std::getline(in, line))
-      lines.push_back(std::move(line));
+  auto read = bench::read_lines(input);
+  if (!read) {
+    std::cerr << "error: cannot open " << input << '\n';
+    return 1;
   }
+  std::vector<std::string> lines = std::move(*read);
 
   try {
     // Alternates baseline and engine runs and keeps the best of each: one

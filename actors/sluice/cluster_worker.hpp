@@ -28,7 +28,6 @@ struct cluster_worker_config {
 
 struct cluster_worker_state {
   cluster_worker_config cfg;
-  bool joined = false;
   bool finished = false;
   static inline const char* name = "sluice.cluster_worker";
 };

@@ -45,10 +45,7 @@ void join(self_ptr self) {
         auto proof = cfg.secret.empty() ? std::string{} : hmac_sha256_hex(cfg.secret, nonce);
         self->request(cfg.driver, cfg.timeout, prove_atom::value, cfg.hello.name, proof)
           .then(
-            [=](bool) {
-              self->state.joined = true;
-              heartbeat(self);
-            },
+            [=](bool) { heartbeat(self); },
             refused);
       },
       refused);

@@ -33,6 +33,25 @@ std::string host_name() {
 
 std::string ms_text(duration d) { return std::to_string(d.count()) + " ms"; }
 
+/// Logs why the worker ends and ends its process with `status`.
+[[noreturn]] void end_worker(const std::string& name, int status, const std::string& why) {
+  if (status == 0)
+    logger()->info("cluster: worker {} ends: {}", name, why);
+  else
+    logger()->error("cluster: worker {} ends: {}", name, why);
+  logger()->flush();
+  std::fflush(nullptr);
+  _exit(status);
+}
+
+duration heartbeat_interval(const conf& c) {
+  return c.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1));
+}
+
+duration worker_timeout(const conf& c) {
+  return c.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
+}
+
 } // namespace
 
 std::string context_impl::cluster_fingerprint(const plan& layout) const {
@@ -104,8 +123,8 @@ void context_impl::join_workers(caf::scoped_actor& self) {
   dc.fingerprint = cluster_fingerprint(*wiring_->layout);
   dc.context = context_number;
   dc.secret = cluster_secret();
-  dc.heartbeat = cfg.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1));
-  dc.timeout = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
+  dc.heartbeat = heartbeat_interval(cfg);
+  dc.timeout = worker_timeout(cfg);
   dc.refusal_fails = cluster.what == cluster_spec::mode::local_cluster;
   cluster_endpoint_ = sys->spawn(cluster_driver, dc);
   auto port = tls() ? caf::openssl::publish(cluster_endpoint_, cluster.port, cluster.host.c_str(),
@@ -185,7 +204,7 @@ void context_impl::place_on_workers(caf::scoped_actor& self) {
       pm.stages.push_back(s.id);
       pm.slots.push_back(i);
     }
-  auto timeout = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
+  auto timeout = worker_timeout(cfg);
   wiring_->stages.assign(layout.stages.size(), {});
   for (auto& s : layout.stages)
     wiring_->stages[static_cast<size_t>(s.id)].resize(static_cast<size_t>(s.slots));
@@ -253,16 +272,8 @@ void context_impl::serve_as_worker() {
                          std::function<void(const run_info&)>{
                            [graph](const run_info& info) { graph->zero(info.zero); }});
   auto name = host_name() + ":" + std::to_string(getpid());
-  auto timeout = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
-  auto finish = [&](int status, const std::string& why) {
-    if (status == 0)
-      logger()->info("cluster: worker {} ends: {}", name, why);
-    else
-      logger()->error("cluster: worker {} ends: {}", name, why);
-    logger()->flush();
-    std::fflush(nullptr);
-    _exit(status);
-  };
+  auto timeout = worker_timeout(cfg);
+  auto finish = [&name](int status, const std::string& why) { end_worker(name, status, why); };
   // The driver may still be starting: retry until the worker timeout.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   caf::actor driver;
@@ -283,13 +294,13 @@ void context_impl::serve_as_worker() {
   wc.hello = worker_hello{name, worker->cores, context_number, cluster_fingerprint(*layout), executor_,
                           {}};
   wc.secret = cluster_secret();
-  wc.heartbeat = cfg.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1));
+  wc.heartbeat = heartbeat_interval(cfg);
   wc.timeout = timeout;
   wc.done = std::make_shared<std::promise<std::pair<int, std::string>>>();
   auto result = wc.done->get_future();
   sys->spawn(cluster_worker, std::move(wc));
   auto [status, why] = result.get();
-  finish(status, why);
+  end_worker(name, status, why);
 }
 
 } // namespace sluice::detail

@@ -25,8 +25,6 @@ class worker_processes {
   worker_processes(const worker_processes&) = delete;
   worker_processes& operator=(const worker_processes&) = delete;
 
-  const std::vector<pid_t>& pids() const { return pids_; }
-
   /// Waits up to `grace` for every worker to exit, then kills the rest
   /// (SIGKILL) and reaps them. Returns how many had to be killed.
   int end(std::chrono::milliseconds grace);
