@@ -30,7 +30,9 @@ struct checkpoint_writer_state {
 /// - `(restore_atom, int32_t op, int32_t partition, int64_t t) ->
 ///   state_rows_msg`: the state as of batch t;
 /// - `(metadata_checkpoint) -> bool`: writes a metadata checkpoint;
-/// - `(drain_atom) -> bool`: replies once everything before it was handled.
+/// - `(drain_atom) -> bool`: replies once everything before it was handled;
+/// - `(cut_atom, ops, partitions) -> int64_t`: the newest consistent state
+///   cut of those operators (replace_atoms.hpp).
 /// A failed store call replies with an error whose context is the
 /// exception's message and its handle in `net` (so a requester in this
 /// process can rethrow it as what it was, e.g. storage_error).

@@ -35,7 +35,7 @@ struct cluster_driver_state {
   size_t wanted = 0;
   std::vector<std::string> refusals;  ///< why workers were refused, in order
   caf::response_promise waiting;  ///< the (workers_atom, n) request
-  caf::actor scheduler;           ///< set once the cluster runs: losses fail its batches
+  caf::actor scheduler;           ///< set once the cluster runs: losses go to it
   bool ending = false;
   static inline const char* name = "sluice.cluster_driver";
 };
@@ -50,7 +50,8 @@ struct cluster_driver_state {
 /// - `(workers_atom, int32_t n) -> std::vector<worker_hello>`: answers once
 ///   n workers joined (with `refusal_fails`, an error at the first refusal);
 /// - `(start_atom, caf::actor scheduler)`: the cluster runs; heartbeats start
-///   and a lost worker fails the running batches through the scheduler;
+///   and a lost worker is reported to the scheduler (`lost_atom`), which
+///   has the context place its share on the others;
 /// - `(ping_atom) -> bool`: a worker's heartbeat;
 /// - `(end_atom) -> bool`: tells every worker to end, then quits.
 caf::behavior cluster_driver(caf::stateful_actor<cluster_driver_state>* self,

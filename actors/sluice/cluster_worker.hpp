@@ -32,7 +32,8 @@ struct cluster_worker_state {
   static inline const char* name = "sluice.cluster_worker";
 };
 
-/// Handles `(ping_atom) -> bool` (the driver's heartbeat), `(end_atom)` (the
+/// Handles `(ping_atom) -> std::string` (the driver's heartbeat, answered
+/// with the worker's name so a confused link shows), `(end_atom)` (the
 /// context ended: status 0) and `(end_atom, std::string why)` (declared lost:
 /// status 1).
 caf::behavior cluster_worker(caf::stateful_actor<cluster_worker_state>* self,

@@ -21,6 +21,7 @@ struct executor_state {
   bool stopping = false;
   std::vector<caf::actor> slots;  ///< the stage slots this executor hosts
   caf::response_promise stopped;  ///< the stop request, answered once every hosted actor is down
+  caf::response_promise clearing;  ///< a clear request, answered likewise
   /// Cluster worker: told the run's times when placed (the worker's graph
   /// takes the driver's zero time).
   std::function<void(const run_info&)> on_placed;
@@ -37,7 +38,9 @@ struct executor_state {
 /// places on it: `(spawn_atom, placement_msg) -> vector<actor>` (the run's
 /// times, recovery point, scheduler and checkpoint writer first, then one
 /// operator actor per pair) and `(wire_atom, stage_table_msg) -> bool` (every
-/// slot's actor, before the first batch).
+/// slot's actor, before the first batch). `(clear_atom) -> bool` ends every
+/// actor hosted here and answers once all are down, without a batch failure:
+/// the driver then places the graph again (replace_atoms.hpp).
 caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_ptr<wiring> w,
                        std::function<void(const run_info&)> on_placed);
 

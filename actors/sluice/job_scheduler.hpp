@@ -30,6 +30,12 @@ struct scheduler_config {
                                                    const std::vector<int64_t>&)>
     metadata;
   std::vector<source_base*> sources;             ///< parallel to plan.sources
+  /// Cluster mode: called on the job thread when the cluster driver reports
+  /// a worker lost, after the scheduler paused (no batch starts, reports of
+  /// the actors placed so far are ignored). The callee places the graph
+  /// again and sends `(resume_atom, cut)`. Unset: a lost worker fails the
+  /// context.
+  std::function<void(std::string worker, std::string why)> on_worker_lost;
 };
 
 struct scheduler_state {
@@ -50,6 +56,24 @@ struct scheduler_state {
   /// Allocations of batches not started yet: batch time -> source -> blocks.
   std::map<int64_t, std::map<size_t, std::optional<parts>>> allocated;
   int64_t last_completed = 0;
+  /// With on_worker_lost: every batch's input as bytes, from its start
+  /// until a state checkpoint covers it (batch time -> source -> parts, none
+  /// for a source without partitions). A lost worker's batches re-run on it.
+  struct kept_input {
+    bool have = false;
+    std::optional<std::vector<part_msg>> data;
+  };
+  std::map<int64_t, std::vector<kept_input>> retained;
+  /// Inputs of batches up to this one were dropped (-1: none).
+  int64_t dropped_through = -1;
+  /// The two newest completed batches at state checkpoint times: inputs up
+  /// to the older one are dropped (its state rows are surely stored).
+  std::pair<int64_t, int64_t> checkpointed{-1, -1};
+  /// A worker was lost: no batch starts until resume.
+  bool replacing = false;
+  /// Operator and gather actors of earlier placements: what they still
+  /// report is ignored (their batches run again).
+  std::set<caf::actor_addr> retired;
   bool stopped = false;
   bool failed = false;
   std::vector<std::pair<int64_t, caf::response_promise>> drains;
@@ -57,6 +81,8 @@ struct scheduler_state {
 };
 
 /// Handles `(tick_atom, int64_t t)`, `gather_done`, `batch_failed`,
+/// `(lost_atom, worker, why)` and `(resume_atom, int64_t cut)` (cluster
+/// mode, replace_atoms.hpp),
 /// `(drain_atom, int64_t t) -> bool` (replies once every batch up to t has
 /// completed) and `(stop_atom) -> bool` (no batch starts afterwards).
 /// `wiring` must be complete before the first tick.

@@ -37,6 +37,12 @@ class transport {
     return pack(std::move(data), to.node());
   }
 
+  /// The records of `data` encoded with their codec, `data` left as it
+  /// was: a copy that survives the records being moved on (cluster mode
+  /// keeps each batch's input until a state checkpoint covers it). Throws
+  /// sluice::error for a type without a sluice::codec.
+  std::vector<part_msg> encode_copy(const parts& data) const;
+
   /// Returns the records of `m` (taking them out of this transport when it
   /// holds them). Throws sluice::error for a handle of another process, a
   /// handle already taken, or bytes of an unknown type; codec_error for

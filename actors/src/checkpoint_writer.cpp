@@ -1,6 +1,10 @@
 #include "sluice/checkpoint_writer.hpp"
 
+#include <algorithm>
+#include <limits>
+
 #include "sluice/checkpoint_store.hpp"
+#include "sluice/replace_atoms.hpp"
 
 namespace sluice::detail {
 
@@ -44,6 +48,27 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
       });
     },
     [=](drain_atom) { return true; },
+    [=](cut_atom, const std::vector<int32_t>& ops, const std::vector<int32_t>& partitions) {
+      return guarded(self, [&] {
+        // As recovery.cpp's consistent cut: the oldest of every partition's
+        // newest state (a partition without rows restores empty).
+        auto& st = *self->state.store;
+        int64_t cut = std::numeric_limits<int64_t>::max();
+        bool any = false;
+        for (size_t i = 0; i < ops.size() && i < partitions.size(); ++i) {
+          auto stored = st.state_partitions(ops[i]);
+          for (int32_t p = 0; p < partitions[i]; ++p)
+            if (std::find(stored.begin(), stored.end(), p) == stored.end())
+              stored.push_back(p);
+          for (auto p : stored)
+            if (auto ts = st.latest_state_time(ops[i], p, std::numeric_limits<int64_t>::max())) {
+              cut = std::min(cut, *ts);
+              any = true;
+            }
+        }
+        return any ? cut : int64_t{-1};
+      });
+    },
     [=](metadata_checkpoint& m) {
       return guarded(self, [&] {
         self->state.store->write_metadata(m);

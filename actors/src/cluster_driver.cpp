@@ -7,6 +7,7 @@
 
 #include "sluice/cluster_auth.hpp"
 #include "sluice/log.hpp"
+#include "sluice/replace_atoms.hpp"
 
 namespace sluice::detail {
 
@@ -50,14 +51,33 @@ void lost(self_ptr self, const std::string& name, const std::string& why) {
   // applying anything twice.
   self->send(control, end_atom::value, "the driver declared this worker lost: " + why);
   if (st.scheduler)
-    self->send(st.scheduler, batch_failed{0, "cluster worker " + name + " lost: " + why, 0});
+    self->send(st.scheduler, lost_atom::value, name, why);
+}
+
+/// A ping to worker `name` was answered by `who`: another worker answering
+/// means the links are confused; the worker named is treated as lost.
+void check_identity(self_ptr self, const std::string& name, const std::string& who) {
+  if (who != name)
+    lost(self, name, "worker " + who + " answered its heartbeat");
+}
+
+/// CAF reported the link to worker `h` down. With CAF 0.17 that report has
+/// been seen to name the wrong worker of two (right after the other one was
+/// killed), so it is only a hint: the worker is lost when it does not
+/// answer a ping within twice the heartbeat interval (at most the timeout).
+void confirm_loss(self_ptr self, const worker_hello& h, std::string why) {
+  auto& st = self->state;
+  auto wait = std::min<caf::timespan>(st.cfg.timeout, 2 * st.cfg.heartbeat);
+  self->request(h.control, wait, ping_atom::value)
+    .then([=, name = h.name](std::string& who) { check_identity(self, name, who); },
+          [=, name = h.name](caf::error&) { lost(self, name, why); });
 }
 
 void heartbeat(self_ptr self) {
   auto& st = self->state;
   for (auto& h : st.joined)
     self->request(h.control, st.cfg.timeout, ping_atom::value)
-      .then([](bool) {},
+      .then([=, name = h.name](std::string& who) { check_identity(self, name, who); },
             [=, name = h.name](caf::error& err) {
               auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           self->state.cfg.timeout).count();
@@ -97,7 +117,7 @@ caf::behavior cluster_driver(caf::stateful_actor<cluster_driver_state>* self,
   self->set_down_handler([=](caf::down_msg& dm) {
     for (auto& h : self->state.joined)
       if (h.control.address() == dm.source) {
-        lost(self, h.name, "its connection closed (" + caf::to_string(dm.reason) + ")");
+        confirm_loss(self, h, "its connection closed (" + caf::to_string(dm.reason) + ")");
         return;
       }
   });

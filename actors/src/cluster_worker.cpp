@@ -63,7 +63,7 @@ caf::behavior cluster_worker(caf::stateful_actor<cluster_worker_state>* self,
   });
   join(self);
   return {
-    [=](ping_atom) { return true; },
+    [=](ping_atom) { return self->state.cfg.hello.name; },
     [=](tick_atom) { heartbeat(self); },
     [=](end_atom) { finish(self, 0, "the driver ended the context"); },
     [=](end_atom, std::string& why) { finish(self, 1, std::move(why)); },

@@ -2,6 +2,7 @@
 
 #include "sluice/gather_actor.hpp"
 #include "sluice/operator_actor.hpp"
+#include "sluice/replace_atoms.hpp"
 
 namespace sluice::detail {
 
@@ -29,6 +30,12 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
       return;
     auto what = i->second;
     st.hosted.erase(i);
+    if (st.clearing.pending()) {
+      if (st.hosted.empty())
+        st.clearing.deliver(true);
+      if (!st.stopping)
+        return;
+    }
     if (!st.stopping)
       self->send(st.w->scheduler, batch_failed{0, "operator actor (" + what + ") terminated: "
                                                     + caf::to_string(dm.reason)});
@@ -65,6 +72,7 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
       w.scheduler = m.scheduler;
       w.checkpoint_writer = m.checkpoint_writer;
       w.checkpoint_intervals_ms = m.checkpoint_intervals_ms;
+      w.restore_from.reset();
       if (m.recovering)
         w.restore_from = m.restore_from;
       if (st.on_placed)
@@ -95,6 +103,21 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
       }
       w.gathers = std::move(m.gathers);
       return true;
+    },
+    [=](clear_atom) -> caf::result<bool> {
+      // A lost worker's share is placed again: everything hosted here goes
+      // (its state and batches are restored and re-run from a checkpoint).
+      auto& st = self->state;
+      if (st.stopping || st.hosted.empty()) {
+        st.slots.clear();
+        return true;
+      }
+      st.clearing = self->make_response_promise();
+      for (auto& [addr, what] : st.hosted)
+        if (auto a = caf::actor_cast<caf::actor>(addr))
+          self->send_exit(a, caf::exit_reason::user_shutdown);
+      st.slots.clear();
+      return st.clearing;
     },
     [=](stop_atom) -> caf::result<bool> {
       auto& st = self->state;

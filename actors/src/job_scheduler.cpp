@@ -2,6 +2,7 @@
 
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/narrow.hpp"
+#include "sluice/replace_atoms.hpp"
 
 namespace sluice::detail {
 
@@ -58,6 +59,7 @@ void check_drains(self_ptr self) {
   }
 }
 
+void try_start(self_ptr self);
 /// Runs the output operations of batch t that are due, in their order,
 /// while their gathers have reported; then completes t if it is complete.
 void run_outputs(self_ptr self, int64_t t);
@@ -100,6 +102,15 @@ bool deliver(self_ptr self, int64_t t, size_t i, std::optional<parts> data) {
   b.info.num_records += n;
   b.source_records[i] = n;
   try {
+    if (st.cfg.on_worker_lost) {
+      auto& kept = st.retained[t];
+      kept.resize(w.layout->sources.size());
+      if (!kept[i].have) {
+        kept[i].have = true;
+        if (data)
+          kept[i].data = w.net->encode_copy(*data);
+      }
+    }
     scatter(w, src.second, t, std::move(data));
   } catch (const std::exception& e) {
     fail(self, "source '" + src.first->name() + "' at " + to_string(batch_time{t}) + ": "
@@ -107,6 +118,83 @@ bool deliver(self_ptr self, int64_t t, size_t i, std::optional<parts> data) {
     return false;
   }
   return true;
+}
+
+/// Batch t completed: the inputs no re-run can need any more are dropped.
+/// Without checkpointed state that is t's own; with it, those up to the
+/// state checkpoint before the newest completed one (whose rows may still
+/// be on their way to the checkpoint writer).
+void drop_kept_inputs(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  if (!st.cfg.on_worker_lost)
+    return;
+  auto& w = *st.w;
+  auto drop_through = [&](int64_t until) {
+    st.retained.erase(st.retained.begin(), st.retained.upper_bound(until));
+    st.dropped_through = std::max(st.dropped_through, until);
+  };
+  if (w.checkpoint_intervals_ms.empty()) {
+    st.retained.erase(t);
+    return;
+  }
+  bool checkpoint_time = false;
+  for (auto every : w.checkpoint_intervals_ms)
+    checkpoint_time = checkpoint_time || (every > 0 && (t - w.info.zero.ms) % every == 0);
+  if (!checkpoint_time || t <= st.checkpointed.second)
+    return;
+  st.checkpointed = {st.checkpointed.second, t};
+  if (st.checkpointed.first >= 0)
+    drop_through(st.checkpointed.first);
+}
+
+/// A worker was lost: nothing starts, the running batches are given up
+/// (they run again), and what the current actors still report is ignored.
+void pause_for_replacement(self_ptr self) {
+  auto& st = self->state;
+  if (st.replacing)
+    return;
+  st.replacing = true;
+  for (auto& row : st.w->stages)
+    for (auto& a : row)
+      if (a)
+        st.retired.insert(a.address());
+  for (auto& a : st.w->gathers)
+    if (a)
+      st.retired.insert(a.address());
+  st.running.clear();
+}
+
+/// The graph was placed again with its state as of `cut`: the batches
+/// after it run again on their kept input, before those still queued.
+void resume(self_ptr self, int64_t cut) {
+  auto& st = self->state;
+  if (!st.replacing || st.stopped || st.failed)
+    return;
+  st.replacing = false;
+  if (st.dropped_through >= 0 && cut < st.dropped_through) {
+    fail(self, "cluster: cannot re-run the batches after " + to_string(batch_time{cut})
+                 + " on the remaining workers: the input of the batches up to "
+                 + to_string(batch_time{st.dropped_through})
+                 + " is no longer kept (its state checkpoint was expected to be stored)");
+    check_drains(self);
+    return;
+  }
+  st.retained.erase(st.retained.begin(), st.retained.upper_bound(cut));
+  std::deque<std::pair<int64_t, int64_t>> again;
+  for (auto& [t, kept] : st.retained)
+    again.emplace_back(t, now_us());
+  for (auto& q : st.queued)
+    again.push_back(q);
+  st.queued = std::move(again);
+  try_start(self);
+}
+
+/// True for a report of an actor placed before a lost worker was replaced.
+bool retired_sender(self_ptr self) {
+  auto& st = self->state;
+  if (st.retired.empty())
+    return false;
+  return st.retired.count(caf::actor_cast<caf::actor_addr>(self->current_sender())) > 0;
 }
 
 void start(self_ptr self, int64_t t, int64_t submitted_us) {
@@ -121,9 +209,21 @@ void start(self_ptr self, int64_t t, int64_t submitted_us) {
   auto& srcs = w.layout->sources;
   b.source_records.assign(srcs.size(), 0);
   auto ready = st.allocated.extract(t);
+  auto kept = st.retained.find(t);  // a batch that runs again
   for (size_t i = 0; i < srcs.size(); ++i) {
     std::optional<parts> data;
-    if (is_receiver(w, i)) {
+    if (kept != st.retained.end() && i < kept->second.size() && kept->second[i].have) {
+      if (kept->second[i].data) {
+        auto copy = *kept->second[i].data;  // kept for another loss
+        try {
+          data = w.net->unpack(copy);
+        } catch (const std::exception& e) {
+          fail(self, "source '" + srcs[i].first->name() + "': the kept input of "
+                       + to_string(batch_time{t}) + " could not be read: " + e.what());
+          return;
+        }
+      }
+    } else if (is_receiver(w, i)) {
       if (ready.empty() || !ready.mapped().contains(i)) {
         ++b.pending_sources; // delivered when the tracker's reply comes
         continue;
@@ -169,7 +269,7 @@ void allocated(self_ptr self, int64_t t, size_t i, allocation_msg& a) {
 
 void try_start(self_ptr self) {
   auto& st = self->state;
-  while (!st.stopped && !st.queued.empty()
+  while (!st.stopped && !st.replacing && !st.queued.empty()
          && static_cast<int>(st.running.size()) < st.cfg.concurrent_jobs) {
     auto [t, submitted] = st.queued.front();
     st.queued.pop_front();
@@ -236,6 +336,7 @@ void complete(self_ptr self, int64_t t) {
   b.info.processing_end_us = now_us();
   publish(self, {listener_event::kind::batch_completed, b.info, {}, {}, 0});
   st.last_completed = std::max(st.last_completed, t);
+  drop_kept_inputs(self, t);
   for (size_t k = 0; k < b.source_records.size(); ++k) {
     if (!is_receiver(w, k)) {
       st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
@@ -337,6 +438,8 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       if (d.job != 0) // taken even when dropped: the transport holds it until then
         if (auto x = st.w->net->take(d.job))
           job = std::any_cast<std::function<void()>>(std::move(*x));
+      if (retired_sender(self))
+        return;
       auto i = st.running.find(d.t);
       if (i == st.running.end() || st.failed || st.stopped)
         return;
@@ -347,9 +450,24 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       run_outputs(self, d.t);
     },
     [=](const batch_failed& f) {
+      if (retired_sender(self))
+        return;
       fail_with_cause(self, f.what, f.cause);
       check_drains(self);
     },
+    [=](lost_atom, std::string& worker, std::string& why) {
+      auto& st = self->state;
+      if (st.stopped || st.failed)
+        return;
+      if (!st.cfg.on_worker_lost) {
+        fail(self, "cluster worker " + worker + " lost: " + why);
+        check_drains(self);
+        return;
+      }
+      pause_for_replacement(self);
+      st.cfg.on_worker_lost(std::move(worker), std::move(why));
+    },
+    [=](resume_atom, int64_t cut) { resume(self, cut); },
     [=](drain_atom, int64_t until) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       self->state.drains.emplace_back(until, rp);

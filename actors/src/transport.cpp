@@ -40,6 +40,24 @@ std::vector<part_msg> transport::pack(parts data, const caf::node_id& to) {
   return out;
 }
 
+std::vector<part_msg> transport::encode_copy(const parts& data) const {
+  std::vector<part_msg> out;
+  out.reserve(data.size());
+  for (auto& p : data) {
+    part_msg pm{p.index, {}};
+    if (p.data) {
+      auto* ops = p.data.ops();
+      if (!ops || !ops->encode)
+        throw error("records of type " + (ops ? demangle(ops->type_name) : std::string{"?"})
+                    + " cannot be kept for a re-run: the type has no sluice::codec");
+      pm.data.type = ops->key;
+      ops->encode(p.data.get(), pm.data.bytes);
+    }
+    out.push_back(std::move(pm));
+  }
+  return out;
+}
+
 erased transport::unpack(records_msg& m) {
   if (m.local != 0) {
     if (m.origin != origin_)

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <limits>
 #include <thread>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "sluice/cluster_worker.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/log.hpp"
+#include "sluice/replace_atoms.hpp"
 #include "worker_processes.hpp"
 
 namespace sluice::detail {
@@ -183,10 +185,17 @@ void context_impl::join_workers(caf::scoped_actor& self) {
 
 void context_impl::place_on_workers(caf::scoped_actor& self) {
   join_workers(self);
-  auto& layout = *wiring_->layout;
-  size_t n = workers_.size();
   if (checkpoint_writer_)
     checkpoint_relay_ = sys->spawn(checkpoint_relay, checkpoint_writer_, net);
+  place_slots(self);
+  self->send(cluster_endpoint_, start_atom::value, wiring_->scheduler);
+  logger()->info("cluster: {} stages placed on {} workers", wiring_->layout->stages.size(),
+                 workers_.size());
+}
+
+void context_impl::place_slots(caf::scoped_actor& self) {
+  auto& layout = *wiring_->layout;
+  size_t n = workers_.size();
   std::vector<placement_msg> where(n);
   for (auto& pm : where) {
     pm.zero_ms = wiring_->info.zero.ms;
@@ -235,8 +244,79 @@ void context_impl::place_on_workers(caf::scoped_actor& self) {
     if (failed)
       throw error("cluster: worker " + w.name + " could not be wired: " + *failed);
   }
-  self->send(cluster_endpoint_, start_atom::value, wiring_->scheduler);
-  logger()->info("cluster: {} stages placed on {} workers", layout.stages.size(), n);
+}
+
+void context_impl::replace_worker(const std::string& lost, const std::string& why) {
+  std::lock_guard<std::mutex> once{stop_mtx_};
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (state_ != context_state::active || stop_request_)
+      return;
+  }
+  std::erase_if(workers_, [&](const worker_hello& h) { return h.name == lost; });
+  if (workers_.empty()) {
+    fail("cluster: worker " + lost + " lost (" + why
+         + ") and no worker is left to place its operators on");
+    return;
+  }
+  logger()->warn("cluster: worker {} lost ({}); placing its operators on the {} remaining "
+                 "worker(s)",
+                 lost, why, workers_.size());
+  try {
+    caf::scoped_actor self{*sys};
+    auto timeout = worker_timeout(cfg);
+    auto clear = [&](const caf::actor& executor, const std::string& where) {
+      std::optional<std::string> failed;
+      self->request(executor, timeout, clear_atom::value)
+        .receive([](bool) {}, [&](caf::error& err) { failed = error_text(err); });
+      if (failed)
+        throw error("the executor of " + where + " could not clear its actors: " + *failed);
+    };
+    for (auto& w : workers_)
+      clear(w.executor, "worker " + w.name);
+    clear(executor_, "the driver");
+    wiring_->gathers.clear();
+    // The newest state every checkpointed node can be restored as of; none
+    // (state starts empty, every kept batch runs again) before the first.
+    std::optional<int64_t> cut;
+    if (checkpoint_writer_) {
+      std::vector<int32_t> ops;
+      std::vector<int32_t> partitions;
+      for (auto& n : g->nodes())
+        if (n->has_checkpointed_state()) {
+          ops.push_back(static_cast<int32_t>(n->id()));
+          partitions.push_back(static_cast<int32_t>(n->partitions()));
+        }
+      std::optional<writer_failure> failed;
+      self->request(checkpoint_writer_, caf::infinite, drain_atom::value)
+        .receive([](bool) {}, [&](caf::error& err) { failed = failure_of(err); });
+      if (!failed && !ops.empty())
+        self->request(checkpoint_writer_, caf::infinite, cut_atom::value, ops, partitions)
+          .receive(
+            [&](int64_t t) {
+              if (t >= 0)
+                cut = t;
+            },
+            [&](caf::error& err) { failed = failure_of(err); });
+      if (failed)
+        throw error("the checkpoint writer cannot name the state to restore: " + failed->what);
+    }
+    wiring_->restore_from = cut;
+    std::optional<std::string> failed;
+    self->request(executor_, timeout, start_atom::value, false)
+      .receive([](int) {}, [&](caf::error& err) { failed = error_text(err); });
+    if (failed)
+      throw error("the driver could not spawn its gathers again: " + *failed);
+    place_slots(self);
+    logger()->warn("cluster: placed again on {} worker(s), state as of {}; the batches after it "
+                   "run again",
+                   workers_.size(), cut ? std::to_string(*cut) + " ms" : "the start");
+    self->send(wiring_->scheduler, resume_atom::value,
+               cut.value_or(std::numeric_limits<int64_t>::min()));
+  } catch (const std::exception& e) {
+    fail("cluster: worker " + lost + " lost (" + why
+         + "), and its operators could not be placed again: " + e.what());
+  }
 }
 
 void context_impl::end_cluster(caf::scoped_actor& self, std::chrono::milliseconds grace) {

@@ -124,8 +124,22 @@ class context_impl {
   /// Publishes the driver's endpoint, starts local-cluster workers and waits
   /// (sluice.cluster.startTimeout) until they joined; throws naming why not.
   void join_workers(caf::scoped_actor& self);
-  /// Places slot i of every stage on worker i mod W and wires every actor.
+  /// Has the workers join, places the stage slots on them and starts the
+  /// heartbeats.
   void place_on_workers(caf::scoped_actor& self);
+  /// Places slot i of every stage on worker i mod W (of workers_), restoring
+  /// state as of wiring_->restore_from, and wires every actor.
+  void place_slots(caf::scoped_actor& self);
+  /// Lifecycle thread: the cluster driver lost `worker` and the scheduler
+  /// paused. Clears every executor, asks the checkpoint writer for the
+  /// newest consistent state cut, spawns the gathers and places every slot
+  /// on the remaining workers as of that cut, and resumes the scheduler
+  /// (which re-runs the batches after it). Fails the context when no worker
+  /// is left or a step fails.
+  void replace_worker(const std::string& worker, const std::string& why);
+  /// Asks the lifecycle thread for replace_worker (the scheduler's
+  /// on_worker_lost).
+  void request_replace(std::string worker, std::string why);
   /// Ends the workers (they exit 0) and reaps local-cluster processes,
   /// killing those still running after `grace`.
   void end_cluster(caf::scoped_actor& self, std::chrono::milliseconds grace);
@@ -187,6 +201,7 @@ class context_impl {
   /// Throws what stopped the context, if anything (mtx_ held).
   void rethrow_failure() const;
   std::optional<bool> stop_request_;  // graceful?
+  std::vector<std::pair<std::string, std::string>> replace_requests_;  // lost worker, why
   std::thread lifecycle_;
   std::mutex stop_mtx_;               // one do_stop at a time
 

@@ -101,6 +101,10 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   sc.on_failure = [this](std::string what) { fail(std::move(what)); };
   if (checkpoint_dir)
     open_checkpoints(sc);
+  if (cluster.what != cluster_spec::mode::local)
+    sc.on_worker_lost = [this](std::string worker, std::string why) {
+      request_replace(std::move(worker), std::move(why));
+    };
   for (auto& [node, stage] : layout->sources)
     sc.sources.push_back(dynamic_cast<source_base*>(node));
   wiring_ptr w = wiring_;

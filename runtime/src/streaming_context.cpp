@@ -135,12 +135,31 @@ std::string context_impl::fingerprint() const {
 void context_impl::lifecycle_loop() {
   on_lifecycle_thread = true;
   std::unique_lock<std::mutex> guard{mtx_};
-  cv_.wait(guard, [this] { return stop_request_.has_value() || state_ == context_state::stopped; });
-  if (state_ == context_state::stopped)
-    return;
+  for (;;) {
+    cv_.wait(guard, [this] {
+      return stop_request_.has_value() || state_ == context_state::stopped
+             || !replace_requests_.empty();
+    });
+    if (state_ == context_state::stopped)
+      return;
+    if (stop_request_)
+      break;
+    // A lost cluster worker: its share is placed on the others.
+    auto [worker, why] = std::move(replace_requests_.front());
+    replace_requests_.erase(replace_requests_.begin());
+    guard.unlock();
+    replace_worker(worker, why);
+    guard.lock();
+  }
   bool graceful = *stop_request_;
   guard.unlock();
   do_stop(graceful);
+}
+
+void context_impl::request_replace(std::string worker, std::string why) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  replace_requests_.emplace_back(std::move(worker), std::move(why));
+  cv_.notify_all();
 }
 
 void context_impl::request_stop(bool graceful) {
