@@ -310,7 +310,7 @@ void context_impl::replace_worker(const std::string& lost, const std::string& wh
     place_slots(self);
     logger()->warn("cluster: placed again on {} worker(s), state as of {}; the batches after it "
                    "run again",
-                   workers_.size(), cut ? std::to_string(*cut) + " ms" : "the start");
+                   workers_.size(), cut ? to_string(batch_time{*cut}) : std::string{"the start"});
     self->send(wiring_->scheduler, resume_atom::value,
                cut.value_or(std::numeric_limits<int64_t>::min()));
   } catch (const std::exception& e) {

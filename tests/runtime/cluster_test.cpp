@@ -6,7 +6,6 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <map>
 #include <sys/prctl.h>
@@ -14,10 +13,12 @@
 
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
+#include "fixtures/process_tree.hpp"
 #include "fixtures/shell.hpp"
 
 using namespace sluice;
 using fixtures::batch_counter;
+using fixtures::children_of;
 using fixtures::expect;
 using fixtures::manual_conf;
 using fixtures::run;
@@ -49,34 +50,6 @@ std::string message_of(const std::function<void()>& f) {
     return e.what();
   }
   return "<no exception>";
-}
-
-/// The live child processes of `parent` (from /proc).
-std::vector<pid_t> children_of(pid_t parent) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr)
-    return out;
-  while (auto* e = ::readdir(d)) {
-    char* end = nullptr;
-    long pid = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || pid <= 0)
-      continue;
-    std::ifstream stat{"/proc/" + std::string{e->d_name} + "/stat"};
-    std::string line;
-    std::getline(stat, line);
-    auto close = line.rfind(')');
-    if (close == std::string::npos)
-      continue;
-    std::istringstream rest{line.substr(close + 2)};
-    char state = 0;
-    long ppid = 0;
-    rest >> state >> ppid;
-    if (ppid == parent && state != 'Z')
-      out.push_back(static_cast<pid_t>(pid));
-  }
-  ::closedir(d);
-  return out;
 }
 
 auto words(std::vector<std::vector<std::string>> batches) {
