@@ -51,7 +51,8 @@ struct cluster_driver_state {
 ///   n workers joined (with `refusal_fails`, an error at the first refusal);
 /// - `(start_atom, caf::actor scheduler)`: the cluster runs; heartbeats start
 ///   and a lost worker is reported to the scheduler (`lost_atom`), which
-///   has the context place its share on the others;
+///   has the context place its share on the others; a worker that joins
+///   later is reported too (`join_atom`) and gets its share;
 /// - `(ping_atom) -> bool`: a worker's heartbeat;
 /// - `(end_atom) -> bool`: tells every worker to end, then quits.
 caf::behavior cluster_driver(caf::stateful_actor<cluster_driver_state>* self,

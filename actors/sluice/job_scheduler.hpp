@@ -31,11 +31,11 @@ struct scheduler_config {
     metadata;
   std::vector<source_base*> sources;             ///< parallel to plan.sources
   /// Cluster mode: called on the job thread when the cluster driver reports
-  /// a worker lost, after the scheduler paused (no batch starts, reports of
-  /// the actors placed so far are ignored). The callee places the graph
-  /// again and sends `(resume_atom, cut)`. Unset: a lost worker fails the
-  /// context.
-  std::function<void(std::string worker, std::string why)> on_worker_lost;
+  /// a worker lost (`why` says how) or a worker joined the running cluster
+  /// (`joined`), after the scheduler paused (no batch starts, reports of the
+  /// actors placed so far are ignored). The callee places the graph again
+  /// and sends `(resume_atom, cut)`. Unset: a lost worker fails the context.
+  std::function<void(std::string worker, std::string why, bool joined)> on_workers_changed;
 };
 
 struct scheduler_state {
@@ -56,7 +56,7 @@ struct scheduler_state {
   /// Allocations of batches not started yet: batch time -> source -> blocks.
   std::map<int64_t, std::map<size_t, std::optional<parts>>> allocated;
   int64_t last_completed = 0;
-  /// With on_worker_lost: every batch's input as bytes, from its start
+  /// With on_workers_changed: every batch's input as bytes, from its start
   /// until a state checkpoint covers it (batch time -> source -> parts, none
   /// for a source without partitions). A lost worker's batches re-run on it.
   struct kept_input {
@@ -81,7 +81,8 @@ struct scheduler_state {
 };
 
 /// Handles `(tick_atom, int64_t t)`, `gather_done`, `batch_failed`,
-/// `(lost_atom, worker, why)` and `(resume_atom, int64_t cut)` (cluster
+/// `(lost_atom, worker, why)`, `(join_atom, worker)` and `(resume_atom,
+/// int64_t cut)` (cluster
 /// mode, replace_atoms.hpp),
 /// `(drain_atom, int64_t t) -> bool` (replies once every batch up to t has
 /// completed) and `(stop_atom) -> bool` (no batch starts afterwards).

@@ -130,8 +130,6 @@ caf::behavior cluster_driver(caf::stateful_actor<cluster_driver_state>* self,
                            + std::to_string(st.cfg.context));
       if (auto diff = graph_difference(st.cfg.fingerprint, h.fingerprint))
         return refuse(self, h, "its graph differs from the driver's: " + *diff);
-      if (st.scheduler)
-        return refuse(self, h, "the cluster already runs with its workers");
       auto nonce = make_nonce();
       auto name = h.name;
       st.pending[name] = {std::move(h), nonce};
@@ -152,6 +150,8 @@ caf::behavior cluster_driver(caf::stateful_actor<cluster_driver_state>* self,
       self->monitor(h.control);
       st.joined.push_back(std::move(h));
       deliver_if_ready(self);
+      if (st.scheduler)  // a worker joining the running cluster gets work
+        self->send(st.scheduler, join_atom::value, name);
       return true;
     },
     [=](workers_atom, int32_t n) -> caf::result<std::vector<worker_hello>> {

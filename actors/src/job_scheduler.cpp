@@ -102,7 +102,7 @@ bool deliver(self_ptr self, int64_t t, size_t i, std::optional<parts> data) {
   b.info.num_records += n;
   b.source_records[i] = n;
   try {
-    if (st.cfg.on_worker_lost) {
+    if (st.cfg.on_workers_changed) {
       auto& kept = st.retained[t];
       kept.resize(w.layout->sources.size());
       if (!kept[i].have) {
@@ -126,7 +126,7 @@ bool deliver(self_ptr self, int64_t t, size_t i, std::optional<parts> data) {
 /// be on their way to the checkpoint writer).
 void drop_kept_inputs(self_ptr self, int64_t t) {
   auto& st = self->state;
-  if (!st.cfg.on_worker_lost)
+  if (!st.cfg.on_workers_changed)
     return;
   auto& w = *st.w;
   auto drop_through = [&](int64_t until) {
@@ -459,13 +459,20 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       auto& st = self->state;
       if (st.stopped || st.failed)
         return;
-      if (!st.cfg.on_worker_lost) {
+      if (!st.cfg.on_workers_changed) {
         fail(self, "cluster worker " + worker + " lost: " + why);
         check_drains(self);
         return;
       }
       pause_for_replacement(self);
-      st.cfg.on_worker_lost(std::move(worker), std::move(why));
+      st.cfg.on_workers_changed(std::move(worker), std::move(why), false);
+    },
+    [=](join_atom, std::string& worker) {
+      auto& st = self->state;
+      if (st.stopped || st.failed || !st.cfg.on_workers_changed)
+        return;
+      pause_for_replacement(self);
+      st.cfg.on_workers_changed(std::move(worker), {}, true);
     },
     [=](resume_atom, int64_t cut) { resume(self, cut); },
     [=](drain_atom, int64_t until) -> caf::result<bool> {

@@ -246,25 +246,34 @@ void context_impl::place_slots(caf::scoped_actor& self) {
   }
 }
 
-void context_impl::replace_worker(const std::string& lost, const std::string& why) {
+void context_impl::replace_worker(const std::string& worker, const std::string& why) {
   std::lock_guard<std::mutex> once{stop_mtx_};
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (state_ != context_state::active || stop_request_)
       return;
   }
-  std::erase_if(workers_, [&](const worker_hello& h) { return h.name == lost; });
+  bool joined = why.empty();
+  auto what = joined ? "worker " + worker + " joined the running cluster"
+                     : "worker " + worker + " lost (" + why + ")";
+  caf::scoped_actor self{*sys};
+  auto timeout = worker_timeout(cfg);
+  // The driver's list is the truth: a lost worker left it, a new one is in
+  // it (and so is any change since the scheduler paused).
+  std::erase_if(workers_, [&](const worker_hello& h) { return h.name == worker; });
+  self->request(cluster_endpoint_, timeout, workers_atom::value, int32_t{0})
+    .receive([&](std::vector<worker_hello>& ws) { workers_ = std::move(ws); },
+             [](caf::error&) {});
   if (workers_.empty()) {
-    fail("cluster: worker " + lost + " lost (" + why
-         + ") and no worker is left to place its operators on");
+    fail("cluster: " + what + " and no worker is left to place its operators on");
     return;
   }
-  logger()->warn("cluster: worker {} lost ({}); placing its operators on the {} remaining "
-                 "worker(s)",
-                 lost, why, workers_.size());
+  if (joined)
+    logger()->info("cluster: {}; placing the operators on {} workers", what, workers_.size());
+  else
+    logger()->warn("cluster: {}; placing its operators on the {} remaining worker(s)", what,
+                   workers_.size());
   try {
-    caf::scoped_actor self{*sys};
-    auto timeout = worker_timeout(cfg);
     auto clear = [&](const caf::actor& executor, const std::string& where) {
       std::optional<std::string> failed;
       self->request(executor, timeout, clear_atom::value)
@@ -314,8 +323,7 @@ void context_impl::replace_worker(const std::string& lost, const std::string& wh
     self->send(wiring_->scheduler, resume_atom::value,
                cut.value_or(std::numeric_limits<int64_t>::min()));
   } catch (const std::exception& e) {
-    fail("cluster: worker " + lost + " lost (" + why
-         + "), and its operators could not be placed again: " + e.what());
+    fail("cluster: " + what + ", and the operators could not be placed again: " + e.what());
   }
 }
 

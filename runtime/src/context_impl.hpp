@@ -130,15 +130,16 @@ class context_impl {
   /// Places slot i of every stage on worker i mod W (of workers_), restoring
   /// state as of wiring_->restore_from, and wires every actor.
   void place_slots(caf::scoped_actor& self);
-  /// Lifecycle thread: the cluster driver lost `worker` and the scheduler
-  /// paused. Clears every executor, asks the checkpoint writer for the
-  /// newest consistent state cut, spawns the gathers and places every slot
-  /// on the remaining workers as of that cut, and resumes the scheduler
-  /// (which re-runs the batches after it). Fails the context when no worker
-  /// is left or a step fails.
+  /// Lifecycle thread: the cluster driver lost `worker` (`why` says how) or
+  /// it joined the running cluster (`why` empty), and the scheduler paused.
+  /// Takes the driver's list of workers, clears every executor, asks the
+  /// checkpoint writer for the newest consistent state cut, spawns the
+  /// gathers and places every slot on the workers as of that cut, and
+  /// resumes the scheduler (which re-runs the batches after it). Fails the
+  /// context when no worker is left or a step fails.
   void replace_worker(const std::string& worker, const std::string& why);
   /// Asks the lifecycle thread for replace_worker (the scheduler's
-  /// on_worker_lost).
+  /// on_workers_changed).
   void request_replace(std::string worker, std::string why);
   /// Ends the workers (they exit 0) and reaps local-cluster processes,
   /// killing those still running after `grace`.

@@ -102,8 +102,8 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   if (checkpoint_dir)
     open_checkpoints(sc);
   if (cluster.what != cluster_spec::mode::local)
-    sc.on_worker_lost = [this](std::string worker, std::string why) {
-      request_replace(std::move(worker), std::move(why));
+    sc.on_workers_changed = [this](std::string worker, std::string why, bool joined) {
+      request_replace(std::move(worker), joined ? std::string{} : std::move(why));
     };
   for (auto& [node, stage] : layout->sources)
     sc.sources.push_back(dynamic_cast<source_base*>(node));

@@ -1,14 +1,18 @@
 #define BOOST_TEST_MODULE runtime/cluster_kill
-// Kill tests with real processes (issue 11): samples/recoverable_file_word_count
-// runs at local-cluster[2,1]; at 10 seeded moments a worker is SIGKILLed
-// mid-run, its share moves to the other worker, and the cumulative counts
-// stay exact. Each round then SIGKILLs the driver: its last worker exits with
-// status 1, and the next round's driver recovers from the checkpoint.
+// Kill tests with real processes (issue 11) on samples/recoverable_file_word_count:
+// at local-cluster[2,1], a worker is SIGKILLed at 10 seeded moments mid-run,
+// its share moves to the other worker, and the cumulative counts stay exact;
+// each round then SIGKILLs the driver: its last worker exits with status 1,
+// and the next round's driver recovers from the checkpoint. At
+// sluice://HOST:PORT, a worker started later joins the running cluster.
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
 #include <fstream>
 #include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <random>
 #include <sstream>
 #include <sys/prctl.h>
@@ -131,4 +135,102 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_at_ten_seeded_moments_loses_no_count) {
       BOOST_TEST_MESSAGE(line);
     }
   BOOST_TEST(replaced == 10);
+}
+
+namespace {
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
+    ++n;
+  return n;
+}
+
+} // namespace
+
+// sluice://HOST:PORT with workers started by hand: a worker started after
+// one was lost joins the running cluster and gets a share of the slots
+// (slot i on worker i mod 2), then carries everything when the last
+// original worker is killed too.
+BOOST_AUTO_TEST_CASE(a_worker_started_later_joins_the_running_cluster_and_gets_work) {
+  temp_dir in{"cluster-join-in"}, cp{"cluster-join-cp"}, out{"cluster-join-out"};
+  temp_dir etc{"cluster-join-conf"};
+  auto conf_file = etc.path() / "cluster.conf";
+  std::ofstream{conf_file} << "sluice.cluster.workers=2\n"
+                              "sluice.cluster.heartbeatInterval=200ms\n"
+                              "sluice.cluster.workerTimeout=2s\n";
+  auto address = "127.0.0.1:" + std::to_string(free_port());
+  auto log = etc.path() / "cluster.log";
+  auto program = [&](const std::string& env) {
+    return child_process{{"/bin/sh", "-c",
+                          env + " SLUICE_CONF_FILE=" + conf_file.string() + " exec "
+                            SLUICE_SAMPLES_DIR "/recoverable_file_word_count --master sluice://"
+                            + address + " " + in.str() + " " + cp.str() + " " + out.str()
+                            + " 2>>" + log.string()}};
+  };
+  auto driver = program("");
+  auto worker = [&] { return program("SLUICE_WORKER=" + address); };
+  auto a = worker(), b = worker(), c = worker();
+  std::map<std::string, int64_t> expected;
+  int files = 0;
+  auto drop_file = [&](const std::string& words) {
+    std::istringstream text{words};
+    for (std::string w; text >> w;)
+      ++expected[w];
+    auto name = "part-" + std::to_string(files++) + ".txt";
+    std::ofstream{in.path() / ("." + name)} << words << '\n';
+    fs::rename(in.path() / ("." + name), in.path() / name);
+  };
+  auto exact = [&] {
+    std::string want;
+    for (auto& [w, n] : expected)
+      want += w + " " + std::to_string(n) + "\n";
+    return eventually([&] { return newest_counts(out.path()).second == want; },
+                      std::chrono::seconds(60));
+  };
+  auto logged = [&](const std::string& line, size_t times) {
+    return eventually([&] { return count_of(text_of(log), line) >= times; },
+                      std::chrono::seconds(60));
+  };
+  driver.start();
+  a.start();
+  b.start();
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return newest_counts(out.path()).first >= 0; },
+                                   std::chrono::seconds(60)),
+                        "no batch within 60 s; log:\n" << text_of(log));
+  drop_file("red green red");
+  BOOST_REQUIRE_MESSAGE(exact(), "log:\n" << text_of(log));
+  BOOST_REQUIRE(a.kill());
+  BOOST_REQUIRE_MESSAGE(logged("cluster: placed again on 1 worker(s)", 1), text_of(log));
+  drop_file("blue red");
+  BOOST_REQUIRE_MESSAGE(exact(), "log:\n" << text_of(log));
+  c.start();
+  BOOST_REQUIRE_MESSAGE(logged("joined the running cluster; placing the operators on 2 workers",
+                               1),
+                        text_of(log));
+  BOOST_REQUIRE_MESSAGE(logged("cluster: placed again on 2 worker(s)", 1), text_of(log));
+  drop_file("green blue blue");  // counted by slots on b and c
+  BOOST_REQUIRE_MESSAGE(exact(), "log:\n" << text_of(log));
+  BOOST_REQUIRE(b.kill());
+  BOOST_REQUIRE_MESSAGE(logged("cluster: placed again on 1 worker(s)", 2), text_of(log));
+  drop_file("red");
+  BOOST_TEST(exact(), "newest counts:\n" << newest_counts(out.path()).second << "log:\n"
+                                         << text_of(log));
+  BOOST_TEST(driver.kill());
+  int status = fixtures::reap_within(c.pid(), std::chrono::seconds(10));
+  BOOST_TEST(status != -1);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1));
 }
