@@ -6,7 +6,7 @@ PACKAGES := cmake g++ make ccache python3 libcaf-dev libprotobuf-dev protobuf-co
             nlohmann-json3-dev libspdlog-dev libcli11-dev libjs-chart.js libssl-dev
 # What only the tests run: promtool and a prometheus server (tests/runtime/ui_metrics),
 # chromium for the page (tests/runtime/ui_page), kcat for the Kafka tests (tests/kafka).
-TEST_PACKAGES := prometheus chromium kcat openssl
+TEST_PACKAGES := prometheus chromium kcat openssl iproute2
 DEMO_ARGS ?=
 
 .PHONY: deps configure build demo test test-wire test-cluster bench install clean build-asan test-asan build-tsan test-tsan

@@ -4,7 +4,8 @@
 // its share moves to the other worker, and the cumulative counts stay exact;
 // each round then SIGKILLs the driver: its last worker exits with status 1,
 // and the next round's driver recovers from the checkpoint. At
-// sluice://HOST:PORT, a worker started later joins the running cluster.
+// sluice://HOST:PORT, a worker started later joins the running cluster, and
+// (where network namespaces can be made) a worker behind a cut link is lost.
 #include <boost/test/unit_test.hpp>
 
 #include <csignal>
@@ -21,6 +22,7 @@
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/process_tree.hpp"
+#include "fixtures/shell.hpp"
 
 namespace fs = std::filesystem;
 using fixtures::child_process;
@@ -233,4 +235,116 @@ BOOST_AUTO_TEST_CASE(a_worker_started_later_joins_the_running_cluster_and_gets_w
   int status = fixtures::reap_within(c.pid(), std::chrono::seconds(10));
   BOOST_TEST(status != -1);
   BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 1));
+}
+
+namespace {
+
+/// Three network namespaces: the driver's (D) linked to two workers' (A, B)
+/// by veth pairs, 10.213.1.0/24 to A and 10.213.2.0/24 to B. Removed with
+/// the object. `ok` is false (with `why`) where namespaces cannot be made.
+struct three_namespaces {
+  std::string tag = std::to_string(::getpid());
+  std::string d = "sl" + tag + "d", a = "sl" + tag + "a", b = "sl" + tag + "b";
+  std::string link_a = "v" + tag + "da", link_b = "v" + tag + "db";
+  bool ok = false;
+  std::string why;
+  three_namespaces() {
+    auto [status, out] = fixtures::shell(
+      "set -e; for n in " + d + " " + a + " " + b + "; do ip netns add $n; "
+      "ip -n $n link set lo up; done; "
+      "ip link add " + link_a + " type veth peer name " + link_a + "w; "
+      "ip link add " + link_b + " type veth peer name " + link_b + "w; "
+      "ip link set " + link_a + " netns " + d + "; ip link set " + link_a + "w netns " + a + "; "
+      "ip link set " + link_b + " netns " + d + "; ip link set " + link_b + "w netns " + b + "; "
+      "ip -n " + d + " addr add 10.213.1.1/24 dev " + link_a + "; "
+      "ip -n " + a + " addr add 10.213.1.2/24 dev " + link_a + "w; "
+      "ip -n " + d + " addr add 10.213.2.1/24 dev " + link_b + "; "
+      "ip -n " + b + " addr add 10.213.2.2/24 dev " + link_b + "w; "
+      "ip -n " + d + " link set " + link_a + " up; ip -n " + a + " link set " + link_a + "w up; "
+      "ip -n " + d + " link set " + link_b + " up; ip -n " + b + " link set " + link_b + "w up",
+      fixtures::with_stderr::yes);
+    ok = status == 0;
+    why = out;
+  }
+  ~three_namespaces() {
+    fixtures::shell("ip netns del " + d + "; ip netns del " + a + "; ip netns del " + b,
+                    fixtures::with_stderr::yes);
+  }
+};
+
+} // namespace
+
+// Issue 11: where the machine allows network namespaces (root and `ip
+// netns`), the driver and two workers run in three namespaces linked by
+// veth pairs; cutting one worker's link mid-run (ip link set down) makes it
+// silent: it is declared lost after the timeout, its share moves to the
+// other worker, the counts stay exact, and it exits with status 1 itself
+// when its driver stops answering.
+BOOST_AUTO_TEST_CASE(a_worker_behind_a_cut_link_is_lost_and_its_share_moves) {
+  three_namespaces net;
+  if (!net.ok) {
+    BOOST_TEST_MESSAGE("skipped: network namespaces are not available here (needs root and "
+                       "`ip netns`): " << net.why);
+    return;
+  }
+  temp_dir in{"cluster-netns-in"}, cp{"cluster-netns-cp"}, out{"cluster-netns-out"};
+  temp_dir etc{"cluster-netns-conf"};
+  auto conf_file = etc.path() / "cluster.conf";
+  std::ofstream{conf_file} << "sluice.cluster.workers=2\n"
+                              "sluice.cluster.heartbeatInterval=200ms\n"
+                              "sluice.cluster.workerTimeout=2s\n";
+  auto log = etc.path() / "cluster.log";
+  // Beyond loopback the driver needs a shared secret.
+  auto program = [&](const std::string& ns, const std::string& env) {
+    return child_process{{"/bin/ip", "netns", "exec", ns, "/bin/sh", "-c",
+                          env + " SLUICE_CLUSTER_SECRET=netns-test SLUICE_CONF_FILE="
+                            + conf_file.string() + " exec " SLUICE_SAMPLES_DIR
+                            "/recoverable_file_word_count --master sluice://0.0.0.0:7077 "
+                            + in.str() + " " + cp.str() + " " + out.str() + " 2>>"
+                            + log.string()}};
+  };
+  auto driver = program(net.d, "");
+  auto a = program(net.a, "SLUICE_WORKER=10.213.1.1:7077");
+  auto b = program(net.b, "SLUICE_WORKER=10.213.2.1:7077");
+  std::map<std::string, int64_t> expected;
+  int files = 0;
+  auto drop_file = [&](const std::string& words) {
+    std::istringstream text{words};
+    for (std::string w; text >> w;)
+      ++expected[w];
+    auto name = "part-" + std::to_string(files++) + ".txt";
+    std::ofstream{in.path() / ("." + name)} << words << '\n';
+    fs::rename(in.path() / ("." + name), in.path() / name);
+  };
+  auto exact = [&] {
+    std::string want;
+    for (auto& [w, n] : expected)
+      want += w + " " + std::to_string(n) + "\n";
+    return eventually([&] { return newest_counts(out.path()).second == want; },
+                      std::chrono::seconds(60));
+  };
+  driver.start();
+  a.start();
+  b.start();
+  BOOST_REQUIRE_MESSAGE(eventually([&] { return newest_counts(out.path()).first >= 0; },
+                                   std::chrono::seconds(60)),
+                        "no batch within 60 s; log:\n" << text_of(log));
+  drop_file("north south north");
+  BOOST_REQUIRE_MESSAGE(exact(), "log:\n" << text_of(log));
+  auto [status, cut] = fixtures::shell("ip -n " + net.d + " link set " + net.link_a + " down",
+                                       fixtures::with_stderr::yes);
+  BOOST_REQUIRE_MESSAGE(status == 0, cut);
+  drop_file("east north");
+  BOOST_TEST(exact(), "newest counts:\n" << newest_counts(out.path()).second << "log:\n"
+                                         << text_of(log));
+  auto lines = text_of(log);
+  BOOST_TEST(lines.find("lost: no heartbeat answer within 2000 ms") != std::string::npos, lines);
+  BOOST_TEST(count_of(lines, "cluster: placed again on 1 worker(s)") == 1u, lines);
+  // The cut-off worker stops hearing its driver and ends itself.
+  int a_status = fixtures::reap_within(a.pid(), std::chrono::seconds(20));
+  BOOST_TEST(a_status != -1);
+  BOOST_TEST((WIFEXITED(a_status) && WEXITSTATUS(a_status) == 1));
+  BOOST_TEST(driver.kill());
+  int b_status = fixtures::reap_within(b.pid(), std::chrono::seconds(20));
+  BOOST_TEST((b_status != -1 && WIFEXITED(b_status) && WEXITSTATUS(b_status) == 1));
 }
