@@ -23,12 +23,15 @@
 #include "fixtures/harness.hpp"
 #include "fixtures/process_tree.hpp"
 #include "fixtures/shell.hpp"
+#include "fixtures/text_file.hpp"
 
 namespace fs = std::filesystem;
 using fixtures::child_process;
 using fixtures::children_of;
 using fixtures::eventually;
+using fixtures::count_of;
 using fixtures::temp_dir;
+using fixtures::text_of;
 
 namespace {
 
@@ -50,11 +53,6 @@ std::pair<int64_t, std::string> newest_counts(const fs::path& dir) {
     return {-1, {}};
   std::ifstream in{file};
   return {best, std::string{std::istreambuf_iterator<char>{in}, {}}};
-}
-
-std::string text_of(const fs::path& file) {
-  std::ifstream in{file};
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
 }
 
 } // namespace
@@ -154,12 +152,32 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-    ++n;
-  return n;
-}
+/// Text files dropped into a word count's input directory, and the
+/// cumulative counts they make.
+struct word_files {
+  fs::path dir;
+  std::map<std::string, int64_t> expected;
+  int files = 0;
+
+  /// Writes `words` as the next file (atomically: a rename).
+  void drop(const std::string& words) {
+    std::istringstream text{words};
+    for (std::string w; text >> w;)
+      ++expected[w];
+    auto name = "part-" + std::to_string(files++) + ".txt";
+    std::ofstream{dir / ("." + name)} << words << '\n';
+    fs::rename(dir / ("." + name), dir / name);
+  }
+
+  /// True once the newest counts file in `out` holds exactly the counts of
+  /// every file dropped (within 60 s).
+  bool counted_in(const fs::path& out) const {
+    std::string want;
+    for (auto& [w, n] : expected)
+      want += w + " " + std::to_string(n) + "\n";
+    return eventually([&] { return newest_counts(out).second == want; }, std::chrono::seconds(60));
+  }
+};
 
 } // namespace
 
@@ -186,23 +204,9 @@ BOOST_AUTO_TEST_CASE(a_worker_started_later_joins_the_running_cluster_and_gets_w
   auto driver = program("");
   auto worker = [&] { return program("SLUICE_WORKER=" + address); };
   auto a = worker(), b = worker(), c = worker();
-  std::map<std::string, int64_t> expected;
-  int files = 0;
-  auto drop_file = [&](const std::string& words) {
-    std::istringstream text{words};
-    for (std::string w; text >> w;)
-      ++expected[w];
-    auto name = "part-" + std::to_string(files++) + ".txt";
-    std::ofstream{in.path() / ("." + name)} << words << '\n';
-    fs::rename(in.path() / ("." + name), in.path() / name);
-  };
-  auto exact = [&] {
-    std::string want;
-    for (auto& [w, n] : expected)
-      want += w + " " + std::to_string(n) + "\n";
-    return eventually([&] { return newest_counts(out.path()).second == want; },
-                      std::chrono::seconds(60));
-  };
+  word_files words{in.path()};
+  auto drop_file = [&](const std::string& text) { words.drop(text); };
+  auto exact = [&] { return words.counted_in(out.path()); };
   auto logged = [&](const std::string& line, size_t times) {
     return eventually([&] { return count_of(text_of(log), line) >= times; },
                       std::chrono::seconds(60));
@@ -306,23 +310,9 @@ BOOST_AUTO_TEST_CASE(a_worker_behind_a_cut_link_is_lost_and_its_share_moves) {
   auto driver = program(net.d, "");
   auto a = program(net.a, "SLUICE_WORKER=10.213.1.1:7077");
   auto b = program(net.b, "SLUICE_WORKER=10.213.2.1:7077");
-  std::map<std::string, int64_t> expected;
-  int files = 0;
-  auto drop_file = [&](const std::string& words) {
-    std::istringstream text{words};
-    for (std::string w; text >> w;)
-      ++expected[w];
-    auto name = "part-" + std::to_string(files++) + ".txt";
-    std::ofstream{in.path() / ("." + name)} << words << '\n';
-    fs::rename(in.path() / ("." + name), in.path() / name);
-  };
-  auto exact = [&] {
-    std::string want;
-    for (auto& [w, n] : expected)
-      want += w + " " + std::to_string(n) + "\n";
-    return eventually([&] { return newest_counts(out.path()).second == want; },
-                      std::chrono::seconds(60));
-  };
+  word_files words{in.path()};
+  auto drop_file = [&](const std::string& text) { words.drop(text); };
+  auto exact = [&] { return words.counted_in(out.path()); };
   driver.start();
   a.start();
   b.start();

@@ -11,6 +11,7 @@
 
 #include "fixtures/child_process.hpp"
 #include "fixtures/process_tree.hpp"
+#include "fixtures/text_file.hpp"
 #include "fixtures/reliable_sender.hpp"
 #include "fixtures/stream_io.hpp"
 #include "sluice/receiver_tracker.hpp"
@@ -19,7 +20,9 @@
 using namespace sluice;
 using namespace std::chrono_literals;
 using fixtures::reliable_sender;
+using fixtures::count_of;
 using fixtures::temp_dir;
+using fixtures::text_of;
 
 namespace {
 
@@ -407,22 +410,6 @@ BOOST_AUTO_TEST_CASE(killed_at_random_moments_no_acknowledged_record_is_lost) {
              too_many.size() << " records counted more often than sent:" << first(too_many));
   BOOST_TEST(max_pending > 0, "no kill hit acknowledged records not yet in the output");
 }
-
-namespace {
-
-std::string text_of(const std::filesystem::path& file) {
-  std::ifstream in{file};
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
-}
-
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))
-    ++n;
-  return n;
-}
-
-} // namespace
 
 // Issue 11: the same sample at local-cluster[2,1]. In each of 10 rounds a
 // worker is SIGKILLed at a seeded moment once the driver placed its stages
