@@ -20,6 +20,7 @@
 #include "sluice/executor.hpp"
 #include "sluice/log.hpp"
 #include "sluice/replace_atoms.hpp"
+#include "sluice/scheduler_relay.hpp"
 #include "worker_processes.hpp"
 
 namespace sluice::detail {
@@ -187,6 +188,7 @@ void context_impl::place_on_workers(caf::scoped_actor& self) {
   join_workers(self);
   if (checkpoint_writer_)
     checkpoint_relay_ = sys->spawn(checkpoint_relay, checkpoint_writer_, net);
+  scheduler_relay_ = sys->spawn(scheduler_relay, wiring_->scheduler);
   place_slots(self);
   self->send(cluster_endpoint_, start_atom::value, wiring_->scheduler);
   logger()->info("cluster: {} stages placed on {} workers", wiring_->layout->stages.size(),
@@ -202,7 +204,7 @@ void context_impl::place_slots(caf::scoped_actor& self) {
     pm.recovering = wiring_->restore_from.has_value();
     pm.restore_from = wiring_->restore_from.value_or(0);
     pm.checkpoint_intervals_ms = wiring_->checkpoint_intervals_ms;
-    pm.scheduler = wiring_->scheduler;
+    pm.scheduler = scheduler_relay_;
     pm.checkpoint_writer = checkpoint_relay_;
   }
   // Slot i of every stage on worker i mod n: a forward edge (same slot)
@@ -336,6 +338,8 @@ void context_impl::end_cluster(caf::scoped_actor& self, std::chrono::millisecond
   }
   if (checkpoint_relay_)
     self->send_exit(checkpoint_relay_, caf::exit_reason::user_shutdown);
+  if (scheduler_relay_)
+    self->send_exit(scheduler_relay_, caf::exit_reason::user_shutdown);
   if (worker_procs_) {
     // Ended workers exit at once; one that stalls (declared lost) or has
     // not joined yet is killed after the grace.

@@ -219,6 +219,7 @@ class context_impl {
   caf::actor cluster_endpoint_;  // published: workers join through it
   uint16_t cluster_port_ = 0;
   caf::actor checkpoint_relay_;  // the workers' checkpoint writer (checkpoint_relay.hpp)
+  caf::actor scheduler_relay_;   // the workers' job scheduler (scheduler_relay.hpp)
   std::unique_ptr<worker_processes> worker_procs_;  // local-cluster's workers
   std::vector<worker_hello> workers_;                // joined, in join order
 };
