@@ -24,38 +24,17 @@
 #include "fixtures/process_tree.hpp"
 #include "fixtures/shell.hpp"
 #include "fixtures/text_file.hpp"
+#include "fixtures/word_files.hpp"
 
 namespace fs = std::filesystem;
 using fixtures::child_process;
 using fixtures::children_of;
-using fixtures::eventually;
 using fixtures::count_of;
+using fixtures::eventually;
+using fixtures::newest_counts;
 using fixtures::temp_dir;
 using fixtures::text_of;
-
-namespace {
-
-/// The newest counts file's batch time and content; -1 and "" for none.
-std::pair<int64_t, std::string> newest_counts(const fs::path& dir) {
-  int64_t best = -1;
-  fs::path file;
-  for (auto& e : fs::directory_iterator{dir}) {
-    auto name = e.path().filename().string();
-    if (name.rfind("counts-", 0) != 0)
-      continue;
-    auto t = std::stoll(name.substr(7));
-    if (t > best) {
-      best = t;
-      file = e.path();
-    }
-  }
-  if (best < 0)
-    return {-1, {}};
-  std::ifstream in{file};
-  return {best, std::string{std::istreambuf_iterator<char>{in}, {}}};
-}
-
-} // namespace
+using fixtures::word_files;
 
 BOOST_AUTO_TEST_CASE(a_worker_killed_at_ten_seeded_moments_loses_no_count) {
   // Orphaned workers become our children, so their exit status is ours to read.
@@ -70,36 +49,15 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_at_ten_seeded_moments_loses_no_count) {
                         "SLUICE_CONF_FILE=" + conf_file.string() + " exec " SLUICE_SAMPLES_DIR
                         "/recoverable_file_word_count --master 'local-cluster[2,1]' "
                           + in.str() + " " + cp.str() + " " + out.str() + " 2>>" + log.string()}};
-  std::map<std::string, int64_t> expected;
+  word_files words{in.path()};
   std::mt19937 rng{20261202};  // the kill moments are random but reproducible
-  std::vector<std::string> vocabulary{"alpha", "beta", "gamma", "delta", "epsilon"};
-  int files = 0;
-  auto drop_file = [&] {
-    std::ostringstream text;
-    for (int l = 0; l < 4; ++l) {
-      for (int w = 0; w < 5; ++w) {
-        auto& word = vocabulary[rng() % vocabulary.size()];
-        ++expected[word];
-        text << word << ' ';
-      }
-      text << '\n';
-    }
-    auto name = "part-" + std::to_string(files++) + ".txt";
-    std::ofstream{in.path() / ("." + name)} << text.str();
-    fs::rename(in.path() / ("." + name), in.path() / name);
-  };
-  auto want = [&] {
-    std::string s;
-    for (auto& [w, n] : expected)
-      s += w + " " + std::to_string(n) + "\n";
-    return s;
-  };
+  auto drop_file = [&] { words.drop_random(rng, 4, 5); };
   for (int round = 0; round < 10; ++round) {
-    auto before = newest_counts(out.path()).first;
+    auto before = newest_counts(out.path()).time;
     driver.start();
     // Until its workers run a batch: a new counts file (the first run's
     // stream starts with new files only, as Spark's newFilesOnly).
-    BOOST_REQUIRE_MESSAGE(eventually([&] { return newest_counts(out.path()).first > before; },
+    BOOST_REQUIRE_MESSAGE(eventually([&] { return newest_counts(out.path()).time > before; },
                                      std::chrono::seconds(60)),
                           "round " << round << ": no batch within 60 s; log:\n"
                                    << text_of(log));
@@ -110,11 +68,11 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_at_ten_seeded_moments_loses_no_count) {
     pid_t victim = workers[rng() % 2];
     ::kill(victim, SIGKILL);
     drop_file();  // read by the surviving worker's batches
-    bool exact = eventually([&] { return newest_counts(out.path()).second == want(); },
+    bool exact = eventually([&] { return newest_counts(out.path()).text == words.counts_text(); },
                             std::chrono::seconds(60));
     BOOST_REQUIRE_MESSAGE(exact, "round " << round << ": newest counts:\n"
-                                          << newest_counts(out.path()).second << "expected:\n"
-                                          << want() << "log:\n"
+                                          << newest_counts(out.path()).text << "expected:\n"
+                                          << words.counts_text() << "log:\n"
                                           << text_of(log));
     auto survivors = children_of(driver.pid());
     BOOST_REQUIRE_EQUAL(survivors.size(), 1u);
@@ -124,7 +82,7 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_at_ten_seeded_moments_loses_no_count) {
     BOOST_TEST(WIFEXITED(status));
     BOOST_TEST(WEXITSTATUS(status) == 1);
   }
-  BOOST_TEST(files == 20);
+  BOOST_TEST(words.files == 20);
   // Every kill was survived by placing the graph again (not by the driver
   // restarting): one such log line per round.
   std::istringstream lines{text_of(log)};
@@ -152,30 +110,50 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
-/// Text files dropped into a word count's input directory, and the
-/// cumulative counts they make.
-struct word_files {
-  fs::path dir;
-  std::map<std::string, int64_t> expected;
-  int files = 0;
+/// samples/recoverable_file_word_count as a cluster started by hand at
+/// sluice://: its directories, a conf file (2 workers, 200 ms heartbeats,
+/// a 2 s worker timeout), one log for all its processes, the files dropped.
+struct standalone_cluster {
+  temp_dir in, cp, out, etc;
+  fs::path conf_file = etc.path() / "cluster.conf";
+  fs::path log = etc.path() / "cluster.log";
+  word_files words{in.path()};
 
-  /// Writes `words` as the next file (atomically: a rename).
-  void drop(const std::string& words) {
-    std::istringstream text{words};
-    for (std::string w; text >> w;)
-      ++expected[w];
-    auto name = "part-" + std::to_string(files++) + ".txt";
-    std::ofstream{dir / ("." + name)} << words << '\n';
-    fs::rename(dir / ("." + name), dir / name);
+  explicit standalone_cluster(const std::string& tag)
+    : in{tag + "-in"}, cp{tag + "-cp"}, out{tag + "-out"}, etc{tag + "-conf"} {
+    std::ofstream{conf_file} << "sluice.cluster.workers=2\n"
+                                "sluice.cluster.heartbeatInterval=200ms\n"
+                                "sluice.cluster.workerTimeout=2s\n";
   }
 
-  /// True once the newest counts file in `out` holds exactly the counts of
-  /// every file dropped (within 60 s).
-  bool counted_in(const fs::path& out) const {
-    std::string want;
-    for (auto& [w, n] : expected)
-      want += w + " " + std::to_string(n) + "\n";
-    return eventually([&] { return newest_counts(out).second == want; }, std::chrono::seconds(60));
+  /// The sample with its driver at `master` (sluice://HOST:PORT), run by
+  /// `launcher` (e.g. ip netns exec NS) with `env` (e.g. SLUICE_WORKER=...).
+  child_process program(const std::string& master, const std::string& env,
+                        std::vector<std::string> launcher = {}) const {
+    launcher.insert(launcher.end(),
+                    {"/bin/sh", "-c",
+                     env + " SLUICE_CONF_FILE=" + conf_file.string() + " exec "
+                       SLUICE_SAMPLES_DIR "/recoverable_file_word_count --master " + master + " "
+                       + in.str() + " " + cp.str() + " " + out.str() + " 2>>" + log.string()});
+    return child_process{std::move(launcher)};
+  }
+
+  /// True once a first batch wrote its counts (within 60 s).
+  bool first_batch() const {
+    return eventually([&] { return newest_counts(out.path()).time >= 0; },
+                      std::chrono::seconds(60));
+  }
+
+  /// True once the newest counts file holds exactly the counts of every
+  /// file dropped (within 60 s).
+  bool counted() const {
+    return eventually([&] { return newest_counts(out.path()).text == words.counts_text(); },
+                      std::chrono::seconds(60));
+  }
+
+  /// What the cluster logged so far, with the newest counts.
+  std::string report() const {
+    return "newest counts:\n" + newest_counts(out.path()).text + "log:\n" + text_of(log);
   }
 };
 
@@ -186,27 +164,14 @@ struct word_files {
 // (slot i on worker i mod 2), then carries everything when the last
 // original worker is killed too.
 BOOST_AUTO_TEST_CASE(a_worker_started_later_joins_the_running_cluster_and_gets_work) {
-  temp_dir in{"cluster-join-in"}, cp{"cluster-join-cp"}, out{"cluster-join-out"};
-  temp_dir etc{"cluster-join-conf"};
-  auto conf_file = etc.path() / "cluster.conf";
-  std::ofstream{conf_file} << "sluice.cluster.workers=2\n"
-                              "sluice.cluster.heartbeatInterval=200ms\n"
-                              "sluice.cluster.workerTimeout=2s\n";
+  standalone_cluster cluster{"cluster-join"};
   auto address = "127.0.0.1:" + std::to_string(free_port());
-  auto log = etc.path() / "cluster.log";
-  auto program = [&](const std::string& env) {
-    return child_process{{"/bin/sh", "-c",
-                          env + " SLUICE_CONF_FILE=" + conf_file.string() + " exec "
-                            SLUICE_SAMPLES_DIR "/recoverable_file_word_count --master sluice://"
-                            + address + " " + in.str() + " " + cp.str() + " " + out.str()
-                            + " 2>>" + log.string()}};
-  };
-  auto driver = program("");
-  auto worker = [&] { return program("SLUICE_WORKER=" + address); };
+  auto driver = cluster.program("sluice://" + address, "");
+  auto worker = [&] { return cluster.program("sluice://" + address, "SLUICE_WORKER=" + address); };
   auto a = worker(), b = worker(), c = worker();
-  word_files words{in.path()};
-  auto drop_file = [&](const std::string& text) { words.drop(text); };
-  auto exact = [&] { return words.counted_in(out.path()); };
+  auto& log = cluster.log;
+  auto drop_file = [&](const std::string& text) { cluster.words.drop(text); };
+  auto exact = [&] { return cluster.counted(); };
   auto logged = [&](const std::string& line, size_t times) {
     return eventually([&] { return count_of(text_of(log), line) >= times; },
                       std::chrono::seconds(60));
@@ -214,9 +179,7 @@ BOOST_AUTO_TEST_CASE(a_worker_started_later_joins_the_running_cluster_and_gets_w
   driver.start();
   a.start();
   b.start();
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return newest_counts(out.path()).first >= 0; },
-                                   std::chrono::seconds(60)),
-                        "no batch within 60 s; log:\n" << text_of(log));
+  BOOST_REQUIRE_MESSAGE(cluster.first_batch(), "no batch within 60 s; " << cluster.report());
   drop_file("red green red");
   BOOST_REQUIRE_MESSAGE(exact(), "log:\n" << text_of(log));
   BOOST_REQUIRE(a.kill());
@@ -233,8 +196,7 @@ BOOST_AUTO_TEST_CASE(a_worker_started_later_joins_the_running_cluster_and_gets_w
   BOOST_REQUIRE(b.kill());
   BOOST_REQUIRE_MESSAGE(logged("cluster: placed again on 1 worker(s)", 2), text_of(log));
   drop_file("red");
-  BOOST_TEST(exact(), "newest counts:\n" << newest_counts(out.path()).second << "log:\n"
-                                         << text_of(log));
+  BOOST_TEST(exact(), cluster.report());
   BOOST_TEST(driver.kill());
   int status = fixtures::reap_within(c.pid(), std::chrono::seconds(10));
   BOOST_TEST(status != -1);
@@ -291,42 +253,29 @@ BOOST_AUTO_TEST_CASE(a_worker_behind_a_cut_link_is_lost_and_its_share_moves) {
                        "`ip netns`): " << net.why);
     return;
   }
-  temp_dir in{"cluster-netns-in"}, cp{"cluster-netns-cp"}, out{"cluster-netns-out"};
-  temp_dir etc{"cluster-netns-conf"};
-  auto conf_file = etc.path() / "cluster.conf";
-  std::ofstream{conf_file} << "sluice.cluster.workers=2\n"
-                              "sluice.cluster.heartbeatInterval=200ms\n"
-                              "sluice.cluster.workerTimeout=2s\n";
-  auto log = etc.path() / "cluster.log";
+  standalone_cluster cluster{"cluster-netns"};
+  auto& log = cluster.log;
   // Beyond loopback the driver needs a shared secret.
   auto program = [&](const std::string& ns, const std::string& env) {
-    return child_process{{"/bin/ip", "netns", "exec", ns, "/bin/sh", "-c",
-                          env + " SLUICE_CLUSTER_SECRET=netns-test SLUICE_CONF_FILE="
-                            + conf_file.string() + " exec " SLUICE_SAMPLES_DIR
-                            "/recoverable_file_word_count --master sluice://0.0.0.0:7077 "
-                            + in.str() + " " + cp.str() + " " + out.str() + " 2>>"
-                            + log.string()}};
+    return cluster.program("sluice://0.0.0.0:7077", env + " SLUICE_CLUSTER_SECRET=netns-test",
+                           {"/bin/ip", "netns", "exec", ns});
   };
   auto driver = program(net.d, "");
   auto a = program(net.a, "SLUICE_WORKER=10.213.1.1:7077");
   auto b = program(net.b, "SLUICE_WORKER=10.213.2.1:7077");
-  word_files words{in.path()};
-  auto drop_file = [&](const std::string& text) { words.drop(text); };
-  auto exact = [&] { return words.counted_in(out.path()); };
+  auto drop_file = [&](const std::string& text) { cluster.words.drop(text); };
+  auto exact = [&] { return cluster.counted(); };
   driver.start();
   a.start();
   b.start();
-  BOOST_REQUIRE_MESSAGE(eventually([&] { return newest_counts(out.path()).first >= 0; },
-                                   std::chrono::seconds(60)),
-                        "no batch within 60 s; log:\n" << text_of(log));
+  BOOST_REQUIRE_MESSAGE(cluster.first_batch(), "no batch within 60 s; " << cluster.report());
   drop_file("north south north");
   BOOST_REQUIRE_MESSAGE(exact(), "log:\n" << text_of(log));
   auto [status, cut] = fixtures::shell("ip -n " + net.d + " link set " + net.link_a + " down",
                                        fixtures::with_stderr::yes);
   BOOST_REQUIRE_MESSAGE(status == 0, cut);
   drop_file("east north");
-  BOOST_TEST(exact(), "newest counts:\n" << newest_counts(out.path()).second << "log:\n"
-                                         << text_of(log));
+  BOOST_TEST(exact(), cluster.report());
   auto lines = text_of(log);
   BOOST_TEST(lines.find("lost: no heartbeat answer within 2000 ms") != std::string::npos, lines);
   BOOST_TEST(count_of(lines, "cluster: placed again on 1 worker(s)") == 1u, lines);

@@ -12,58 +12,21 @@
 #include "fixtures/harness.hpp"
 #include "fixtures/shell.hpp"
 #include "fixtures/sqlite_db.hpp"
+#include "fixtures/word_files.hpp"
 
 namespace fs = std::filesystem;
 using fixtures::child_process;
 using fixtures::eventually;
+using fixtures::newest_counts;
 using fixtures::temp_dir;
-
-namespace {
-
-/// The newest counts file's content, or "" when there is none yet.
-std::string newest_counts(const fs::path& dir) {
-  int64_t best = -1;
-  fs::path file;
-  for (auto& e : fs::directory_iterator{dir}) {
-    auto name = e.path().filename().string();
-    if (name.rfind("counts-", 0) != 0)
-      continue;
-    auto t = std::stoll(name.substr(7));
-    if (t > best) {
-      best = t;
-      file = e.path();
-    }
-  }
-  if (best < 0)
-    return {};
-  std::ifstream in{file};
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
-}
-
-} // namespace
 
 BOOST_AUTO_TEST_CASE(killed_at_random_moments_the_counts_are_exact) {
   temp_dir in{"crash-in"}, cp{"crash-cp"}, out{"crash-out"};
   std::vector<std::string> cmd{std::string{SLUICE_SAMPLES_DIR} + "/recoverable_file_word_count",
                                in.str(), cp.str(), out.str()};
-  std::map<std::string, int64_t> expected;
+  fixtures::word_files words{in.path()};
   std::mt19937 rng{20261126}; // the kill moments are random but reproducible
-  std::vector<std::string> vocabulary{"alpha", "beta", "gamma", "delta", "epsilon"};
-  int files = 0;
-  auto drop_file = [&] {
-    std::ostringstream text;
-    for (int l = 0; l < 5; ++l) {
-      for (int w = 0; w < 6; ++w) {
-        auto& word = vocabulary[rng() % vocabulary.size()];
-        ++expected[word];
-        text << word << ' ';
-      }
-      text << '\n';
-    }
-    auto name = "part-" + std::to_string(files++) + ".txt";
-    std::ofstream{in.path() / ("." + name)} << text.str();
-    fs::rename(in.path() / ("." + name), in.path() / name);
-  };
+  auto drop_file = [&] { words.drop_random(rng, 5, 6); };
   // The first run must complete a batch before files arrive: a stream that
   // never checkpointed starts with new files only (Spark's newFilesOnly).
   child_process child{cmd};
@@ -81,15 +44,13 @@ BOOST_AUTO_TEST_CASE(killed_at_random_moments_the_counts_are_exact) {
     if (kill % 3 == 0)
       drop_file(); // files also arrive while it is down
   }
-  std::string want;
-  for (auto& [w, n] : expected)
-    want += w + " " + std::to_string(n) + "\n";
+  auto want = words.counts_text();
   child.start();
-  bool exact = eventually([&] { return newest_counts(out.path()) == want; },
+  bool exact = eventually([&] { return newest_counts(out.path()).text == want; },
                           std::chrono::seconds(40));
   child.kill();
-  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
-  BOOST_TEST(files == 47);
+  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()).text << "expected:\n" << want);
+  BOOST_TEST(words.files == 47);
 }
 
 BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
@@ -124,10 +85,10 @@ BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
   child.kill(); // before the first batch's checkpoint, most likely
   child.start();
   std::string want = "new 2\nwords 1\n";
-  bool exact = eventually([&] { return newest_counts(out.path()) == want; },
+  bool exact = eventually([&] { return newest_counts(out.path()).text == want; },
                           std::chrono::seconds(40));
   child.kill();
-  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
+  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()).text << "expected:\n" << want);
 }
 
 // The sample leaves its master to the command line, as Spark's examples leave
@@ -142,10 +103,10 @@ BOOST_AUTO_TEST_CASE(the_sample_runs_at_the_master_given_on_its_command_line) {
   std::ofstream{in.path() / ".words.txt"} << "beta alpha beta\n";
   fs::rename(in.path() / ".words.txt", in.path() / "words.txt");
   std::string want = "alpha 1\nbeta 2\n";
-  bool exact = eventually([&] { return newest_counts(out.path()) == want; },
+  bool exact = eventually([&] { return newest_counts(out.path()).text == want; },
                           std::chrono::seconds(30));
   BOOST_TEST(child.kill(), "the sample exited by itself"); // still running until killed
-  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()) << "expected:\n" << want);
+  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()).text << "expected:\n" << want);
 }
 
 // An invalid master stops the sample at once, with the engine's error naming

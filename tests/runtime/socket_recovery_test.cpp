@@ -134,6 +134,33 @@ void read_acks_until(int fd, int64_t want, std::string& buf, std::vector<int64_t
   }
 }
 
+/// Records r0..r(n-1) as counted against as sent: which never counted,
+/// which counted twice though sent once, which counted more often than sent.
+struct record_tally {
+  std::vector<int> missing, duplicated, too_many;
+  int resent = 0;  // records the sender had to send more than once
+
+  record_tally(const std::vector<int64_t>& counts, const std::vector<int>& sent) {
+    for (size_t i = 0; i < counts.size(); ++i) {
+      resent += sent[i] > 1;
+      if (counts[i] == 0)
+        missing.push_back(static_cast<int>(i));
+      if (sent[i] == 1 && counts[i] > 1)
+        duplicated.push_back(static_cast<int>(i));
+      if (counts[i] > sent[i])
+        too_many.push_back(static_cast<int>(i));
+    }
+  }
+};
+
+/// The first ten records of `v`, as " r3 r17 ...".
+std::string first(const std::vector<int>& v) {
+  std::string out;
+  for (size_t k = 0; k < std::min<size_t>(v.size(), 10); ++k)
+    out += " r" + std::to_string(v[k]);
+  return out;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(acknowledge_is_a_checked_boolean) {
@@ -366,25 +393,8 @@ BOOST_AUTO_TEST_CASE(killed_at_random_moments_no_acknowledged_record_is_lost) {
   auto file = read_counts(output);
   std::vector<std::string> unknown;
   auto counts = file.per_record(n, unknown);
-  std::vector<int> missing, duplicated, too_many;
-  int resent = 0;
-  for (int i = 0; i < n; ++i) {
-    auto c = counts[static_cast<size_t>(i)];
-    auto s = st.sent[static_cast<size_t>(i)];
-    resent += s > 1;
-    if (c == 0)
-      missing.push_back(i);
-    if (s == 1 && c > 1)
-      duplicated.push_back(i);
-    if (c > s)
-      too_many.push_back(i);
-  }
-  auto first = [](const std::vector<int>& v) {
-    std::string out;
-    for (size_t k = 0; k < std::min<size_t>(v.size(), 10); ++k)
-      out += " r" + std::to_string(v[k]);
-    return out;
-  };
+  record_tally tally{counts, st.sent};
+  auto& [missing, duplicated, too_many, resent] = tally;
   BOOST_TEST_MESSAGE(st.connections << " connections, " << st.acks << " acks, " << resent
                                     << " records sent more than once, " << file.batches.size()
                                     << " batches");
@@ -478,14 +488,13 @@ BOOST_AUTO_TEST_CASE(a_worker_killed_at_ten_seeded_moments_loses_no_acknowledged
   auto st = server.state();
   std::vector<std::string> unknown;
   auto counts = counted(unknown);
-  int missing = 0, duplicated = 0;
-  for (int i = 0; i < n; ++i) {
-    missing += counts[static_cast<size_t>(i)] == 0;
-    duplicated += st.sent[static_cast<size_t>(i)] == 1 && counts[static_cast<size_t>(i)] > 1;
-  }
+  record_tally tally{counts, st.sent};
   BOOST_TEST(covered, "log:\n" << text_of(log));
   BOOST_TEST(st.error.empty(), st.error);
   BOOST_TEST(unknown.empty(), unknown.size() << " unknown words");
-  BOOST_TEST(missing == 0);
-  BOOST_TEST(duplicated == 0);
+  BOOST_TEST(tally.missing.empty(),
+             tally.missing.size() << " records never counted:" << first(tally.missing));
+  BOOST_TEST(tally.duplicated.empty(),
+             tally.duplicated.size() << " records sent once, counted twice:"
+                                     << first(tally.duplicated));
 }
