@@ -260,12 +260,14 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
                      : "worker " + worker + " lost (" + why + ")";
   caf::scoped_actor self{*sys};
   auto timeout = worker_timeout(cfg);
-  // The driver's list is the truth: a lost worker left it, a new one is in
-  // it (and so is any change since the scheduler paused).
-  std::erase_if(workers_, [&](const worker_hello& h) { return h.name == worker; });
+  // The cluster driver's list is the truth: a lost worker left it, a new
+  // one is in it (and so is any change since the scheduler paused). Without
+  // its answer: the workers placed on so far, less the lost one.
   self->request(cluster_endpoint_, timeout, workers_atom::value, int32_t{0})
     .receive([&](std::vector<worker_hello>& ws) { workers_ = std::move(ws); },
-             [](caf::error&) {});
+             [&](caf::error&) {
+               std::erase_if(workers_, [&](const worker_hello& h) { return h.name == worker; });
+             });
   if (workers_.empty()) {
     fail("cluster: " + what + " and no worker is left to place its operators on");
     return;

@@ -261,7 +261,9 @@ BOOST_AUTO_TEST_CASE(a_killed_worker_s_windows_come_back_from_their_checkpoint) 
 
 BOOST_AUTO_TEST_CASE(a_stalled_worker_is_replaced_and_ends_when_it_wakes) {
   auto c = cluster_conf();
-  c.set("sluice.cluster.heartbeatInterval", "100ms").set("sluice.cluster.workerTimeout", "1s");
+  // Not less than 2 s: the timeout also bounds each step of placing the
+  // graph again, which takes longer on a loaded machine under ASan.
+  c.set("sluice.cluster.heartbeatInterval", "100ms").set("sluice.cluster.workerTimeout", "2s");
   auto local = stateful_count(manual_conf(), 0, [](const std::vector<pid_t>&) {});
   pid_t stalled = 0;
   auto cluster = stateful_count(c, 5, [&](const std::vector<pid_t>& workers) {
