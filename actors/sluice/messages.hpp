@@ -143,11 +143,14 @@ struct listener_event {
   enum class kind : uint8_t {
     streaming_started, batch_submitted, batch_started, batch_completed,
     output_started, output_completed, receiver_started, receiver_error, receiver_stopped,
+    worker_added, worker_removed, operators_placed,
   } what = kind::streaming_started;
   batch_info batch;
   output_operation_info output;
   receiver_info receiver;
   int64_t time_us = 0;
+  worker_info worker;
+  placement_info placement;
 };
 
 // -- inspect ------------------------------------------------------------------
@@ -220,14 +223,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, listener_event& x) {
   auto what = static_cast<uint8_t>(x.what);
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    if (what > static_cast<uint8_t>(listener_event::kind::receiver_stopped))
+    if (what > static_cast<uint8_t>(listener_event::kind::operators_placed))
       return caf::make_error(caf::sec::invalid_argument,
                              "listener_event: unknown kind " + std::to_string(what));
     x.what = static_cast<listener_event::kind>(what);
     return caf::none;
   });
   return f(caf::meta::type_name("listener_event"), what, load, x.batch, x.output, x.receiver,
-           x.time_us);
+           x.time_us, x.worker, x.placement);
 }
 
 } // namespace sluice::detail
@@ -238,9 +241,34 @@ namespace sluice {
 // live here, with the messages that carry them.
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_input_info& x) {
+  return f(caf::meta::type_name("stream_input_info"), x.input_stream_id, x.num_records);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, batch_info& x) {
   return f(caf::meta::type_name("batch_info"), x.time, x.num_records, x.submission_us,
-           x.processing_start_us, x.processing_end_us);
+           x.processing_start_us, x.processing_end_us, x.stream_id_to_input_info);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, worker_info& x) {
+  return f(caf::meta::type_name("worker_info"), x.name, x.cores, x.time_us, x.reason);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, placement_info& x) {
+  bool restored = x.state_as_of.has_value();
+  int64_t as_of = x.state_as_of ? x.state_as_of->ms : 0;
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (restored)
+      x.state_as_of = batch_time{as_of};
+    else
+      x.state_as_of.reset();
+    return caf::none;
+  });
+  return f(caf::meta::type_name("placement_info"), x.workers, restored, as_of, load, x.replaced,
+           x.time_us);
 }
 
 template <class Inspector>

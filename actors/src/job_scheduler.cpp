@@ -101,6 +101,8 @@ bool deliver(self_ptr self, int64_t t, size_t i, std::optional<parts> data) {
       n += static_cast<int64_t>(src.first->records(p.data));
   b.info.num_records += n;
   b.source_records[i] = n;
+  auto id = static_cast<int>(src.first->id());
+  b.info.stream_id_to_input_info[id] = {id, n};
   try {
     if (st.cfg.on_workers_changed) {
       auto& kept = st.retained[t];

@@ -27,6 +27,9 @@ void deliver(streaming_listener& l, const listener_event& e) {
     case k::receiver_started: l.on_receiver_started(e.receiver); break;
     case k::receiver_error: l.on_receiver_error(e.receiver); break;
     case k::receiver_stopped: l.on_receiver_stopped(e.receiver); break;
+    case k::worker_added: l.on_worker_added(e.worker); break;
+    case k::worker_removed: l.on_worker_removed(e.worker); break;
+    case k::operators_placed: l.on_operators_placed(e.placement); break;
   }
 }
 

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sluice/time.hpp"
 
@@ -20,12 +21,21 @@ struct output_operation_info {
   std::optional<std::string> failure_reason;
 };
 
+/// What one input stream gave a batch (Spark's StreamInputInfo).
+struct stream_input_info {
+  int input_stream_id = 0;  ///< the input stream's id: a receiver's stream_id
+  int64_t num_records = 0;
+};
+
 struct batch_info {
   batch_time time;
   int64_t num_records = 0;          ///< input records of all sources
   int64_t submission_us = 0;        ///< when the batch was generated
   int64_t processing_start_us = 0;  ///< when its first source was read
   int64_t processing_end_us = 0;    ///< when its last output operation ended
+  /// Per input stream, by its id (Spark's streamIdToInputInfo): the records
+  /// each gave the batch. Complete in on_batch_completed.
+  std::map<int, stream_input_info> stream_id_to_input_info;
 
   int64_t scheduling_delay_us() const { return processing_start_us - submission_us; }
   int64_t processing_delay_us() const { return processing_end_us - processing_start_us; }
@@ -38,6 +48,24 @@ struct receiver_info {
   bool active = false;
   std::string last_error;
   int64_t last_error_us = 0;
+};
+
+/// A worker process in cluster mode (Spark's executor added and removed
+/// events, which Spark reports to its core listener).
+struct worker_info {
+  std::string name;    ///< host:pid, as the worker logs it
+  int cores = 0;
+  int64_t time_us = 0;
+  std::string reason;  ///< why it was removed; "" when added
+};
+
+/// The operators were placed on the workers: at start, and again after a
+/// worker was lost or joined (sluice's own event).
+struct placement_info {
+  std::vector<std::string> workers;       ///< the worker names, slot i on workers[i % n]
+  std::optional<batch_time> state_as_of;  ///< state restored as of; nullopt: none restored
+  bool replaced = false;                  ///< placed again while running
+  int64_t time_us = 0;
 };
 
 /// Receives the engine's events on the listener bus thread, one at a time,
@@ -54,6 +82,10 @@ class streaming_listener {
   virtual void on_receiver_started(const receiver_info&) {}
   virtual void on_receiver_error(const receiver_info&) {}
   virtual void on_receiver_stopped(const receiver_info&) {}
+  // Cluster mode only.
+  virtual void on_worker_added(const worker_info&) {}
+  virtual void on_worker_removed(const worker_info&) {}
+  virtual void on_operators_placed(const placement_info&) {}
 };
 
 } // namespace sluice

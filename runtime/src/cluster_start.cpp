@@ -18,6 +18,7 @@
 #include "sluice/cluster_driver.hpp"
 #include "sluice/cluster_worker.hpp"
 #include "sluice/executor.hpp"
+#include "sluice/listener_bus.hpp"
 #include "sluice/log.hpp"
 #include "sluice/replace_atoms.hpp"
 #include "sluice/scheduler_relay.hpp"
@@ -45,6 +46,29 @@ std::string ms_text(duration d) { return std::to_string(d.count()) + " ms"; }
   logger()->flush();
   std::fflush(nullptr);
   _exit(status);
+}
+
+/// Tells the listeners that worker `name` was added (reason "") or removed.
+void publish_worker(const caf::actor& bus, std::string name, int cores, std::string reason) {
+  listener_event e;
+  e.what = reason.empty() ? listener_event::kind::worker_added
+                          : listener_event::kind::worker_removed;
+  e.worker = {std::move(name), cores, now_us(), std::move(reason)};
+  caf::anon_send(bus, std::move(e));
+}
+
+/// Tells the listeners where the operators were placed.
+void publish_placement(const caf::actor& bus, const std::vector<worker_hello>& workers,
+                       std::optional<int64_t> state_as_of, bool replaced) {
+  listener_event e;
+  e.what = listener_event::kind::operators_placed;
+  for (auto& w : workers)
+    e.placement.workers.push_back(w.name);
+  if (state_as_of)
+    e.placement.state_as_of = batch_time{*state_as_of};
+  e.placement.replaced = replaced;
+  e.placement.time_us = now_us();
+  caf::anon_send(bus, std::move(e));
 }
 
 duration heartbeat_interval(const conf& c) {
@@ -190,6 +214,9 @@ void context_impl::place_on_workers(caf::scoped_actor& self) {
     checkpoint_relay_ = sys->spawn(checkpoint_relay, checkpoint_writer_, net);
   scheduler_relay_ = sys->spawn(scheduler_relay, wiring_->scheduler);
   place_slots(self);
+  for (auto& w : workers_)
+    publish_worker(bus_, w.name, w.cores, "");
+  publish_placement(bus_, workers_, wiring_->restore_from, false);
   self->send(cluster_endpoint_, start_atom::value, wiring_->scheduler);
   logger()->info("cluster: {} stages placed on {} workers", wiring_->layout->stages.size(),
                  workers_.size());
@@ -260,6 +287,10 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
                      : "worker " + worker + " lost (" + why + ")";
   caf::scoped_actor self{*sys};
   auto timeout = worker_timeout(cfg);
+  int cores = 0;  // the lost worker's, as placed on
+  for (auto& w : workers_)
+    if (w.name == worker)
+      cores = w.cores;
   // The cluster driver's list is the truth: a lost worker left it, a new
   // one is in it (and so is any change since the scheduler paused). Without
   // its answer: the workers placed on so far, less the lost one.
@@ -268,6 +299,13 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
              [&](caf::error&) {
                std::erase_if(workers_, [&](const worker_hello& h) { return h.name == worker; });
              });
+  if (joined) {
+    for (auto& w : workers_)
+      if (w.name == worker)
+        publish_worker(bus_, w.name, w.cores, "");
+  } else {
+    publish_worker(bus_, worker, cores, why);
+  }
   if (workers_.empty()) {
     fail("cluster: " + what + " and no worker is left to place its operators on");
     return;
@@ -321,6 +359,7 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
     if (failed)
       throw error("the driver could not spawn its gathers again: " + *failed);
     place_slots(self);
+    publish_placement(bus_, workers_, cut, true);
     logger()->warn("cluster: placed again on {} worker(s), state as of {}; the batches after it "
                    "run again",
                    workers_.size(), cut ? to_string(batch_time{*cut}) : std::string{"the start"});

@@ -4,12 +4,15 @@
 // the context it serves), over CAF's middleman on loopback.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
@@ -180,12 +183,15 @@ dstream<kv> windowed_count(streaming_context& ssc) {
 }
 
 template <class Build, class Fault>
-std::map<int64_t, std::vector<kv>> run_with_fault(Build build, conf c, int at, Fault fault) {
+std::map<int64_t, std::vector<kv>> run_with_fault(Build build, conf c, int at, Fault fault,
+                                                  std::shared_ptr<streaming_listener> extra = {}) {
   temp_dir dir{"cluster-loss"};
   streaming_context ssc{c, seconds(1)};
   ssc.checkpoint(dir.str());
   auto counter = std::make_shared<batch_counter>();
   ssc.add_listener(counter);
+  if (extra)
+    ssc.add_listener(extra);
   auto mtx = std::make_shared<std::mutex>();
   auto cv = std::make_shared<std::condition_variable>();
   auto out = std::make_shared<std::map<int64_t, std::vector<kv>>>();
@@ -242,6 +248,81 @@ BOOST_AUTO_TEST_CASE(a_killed_worker_s_share_and_state_move_to_the_other_worker)
     BOOST_TEST(killed != 0);
     BOOST_TEST(cluster == local, "worker killed before batch " << at);
   }
+}
+
+namespace {
+
+/// The cluster events, in the order the listener heard them, as text.
+class cluster_events : public streaming_listener {
+ public:
+  void on_worker_added(const worker_info& w) override {
+    note("added " + w.name + " cores=" + std::to_string(w.cores));
+  }
+  void on_worker_removed(const worker_info& w) override {
+    note("removed " + w.name + " cores=" + std::to_string(w.cores)
+         + (w.reason.empty() ? " without a reason" : ""));
+  }
+  void on_operators_placed(const placement_info& p) override {
+    std::string names;
+    for (auto& w : p.workers)
+      names += " " + w;
+    note(std::string{p.replaced ? "placed again on" : "placed on"} + names + ", state as of "
+         + (p.state_as_of ? std::to_string(p.state_as_of->ms) : std::string{"none"}));
+  }
+  std::vector<std::string> lines() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return lines_;
+  }
+
+ private:
+  void note(std::string line) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    lines_.push_back(std::move(line));
+  }
+  std::mutex mtx_;
+  std::vector<std::string> lines_;
+};
+
+std::string worker_name(pid_t pid) {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  return std::string{host} + ":" + std::to_string(pid);
+}
+
+} // namespace
+
+// The listeners hear each worker added, the one removed, and where the
+// operators went (again), with the state cut they were restored from.
+BOOST_AUTO_TEST_CASE(listeners_hear_workers_come_and_go_and_the_operators_move) {
+  auto c = cluster_conf();
+  c.set("sluice.cluster.heartbeatInterval", "100ms").set("sluice.cluster.workerTimeout", "2s");
+  auto events = std::make_shared<cluster_events>();
+  std::vector<pid_t> workers;
+  run_with_fault(
+    running_count, c, 4,
+    [&](const std::vector<pid_t>& ws) {
+      BOOST_REQUIRE_EQUAL(ws.size(), 2u);
+      workers = ws;
+      ::kill(ws[0], SIGKILL);
+    },
+    events);
+  if (!in_driver())
+    return;
+  auto a = worker_name(workers[0]), b = worker_name(workers[1]);
+  auto lines = events->lines();
+  BOOST_REQUIRE_EQUAL(lines.size(), 5u);
+  // Added in the order they joined; placed on them in that order.
+  std::vector<std::string> added{lines[0], lines[1]};
+  std::sort(added.begin(), added.end());
+  std::vector<std::string> both{"added " + a + " cores=1", "added " + b + " cores=1"};
+  std::sort(both.begin(), both.end());
+  BOOST_TEST(added == both, boost::test_tools::per_element());
+  auto first = lines[0].substr(6, lines[0].find(' ', 6) - 6);
+  auto second = lines[1].substr(6, lines[1].find(' ', 6) - 6);
+  BOOST_TEST(lines[2] == "placed on " + first + " " + second + ", state as of none");
+  BOOST_TEST(lines[3] == "removed " + a + " cores=1");
+  // Batches 1-3 ran before the kill: state as of the checkpoint at 2 s.
+  BOOST_TEST(lines[4] == "placed again on " + b + ", state as of 2000");
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_worker_s_windows_come_back_from_their_checkpoint) {

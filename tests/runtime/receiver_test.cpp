@@ -5,6 +5,7 @@
 #include <numeric>
 #include <thread>
 
+#include "fixtures/counting_receiver.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/stream_io.hpp"
 #include "sluice/fault_injector.hpp"
@@ -12,6 +13,7 @@
 
 using namespace sluice;
 using fixtures::batch_counter;
+using fixtures::counting_receiver;
 using fixtures::manual_conf;
 using fixtures::temp_dir;
 
@@ -23,26 +25,6 @@ conf fast_conf() {
   c.set("sluice.streaming.receiverRestartDelay", "20ms");
   return c;
 }
-
-/// Stores 0..n-1 one at a time from its own thread, then idles.
-class counting_receiver : public receiver<int> {
- public:
-  explicit counting_receiver(int n) : n_(n) {}
-  void on_start() override {
-    thread_ = std::thread{[this] {
-      for (int i = 0; i < n_ && !is_stopped(); ++i)
-        store(i);
-    }};
-  }
-  void on_stop() override {
-    if (thread_.joinable())
-      thread_.join();
-  }
-
- private:
-  int n_;
-  std::thread thread_;
-};
 
 /// Attempt k (from 1) stores {10 k} reliably; the first `fail` attempts then
 /// throw from on_start.

@@ -121,6 +121,8 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics_with_receivers) {
   BOOST_TEST(sample(m, "sluice_streaming_receiver_active" + labels) == "1");
   BOOST_TEST(sample(m, "sluice_streaming_receiver_errors_total" + labels) == "1");
   BOOST_TEST(sample(m, "sluice_streaming_receiver_restarts_total" + labels) == "0");
+  BOOST_TEST(sample(m, "sluice_streaming_receiver_records_total" + labels) == "0");
+  BOOST_TEST(sample(m, "sluice_cluster_workers{state=\"active\"}") == "<absent>");  // local mode
   auto file = dir.path() / "metrics.txt";
   std::ofstream{file} << m;
   auto [status, out] =

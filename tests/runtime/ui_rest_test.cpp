@@ -4,15 +4,19 @@
 #include <boost/test/unit_test.hpp>
 
 #include <ctime>
+#include <map>
 #include <pwd.h>
+#include <thread>
 #include <unistd.h>
 
+#include "fixtures/counting_receiver.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
 
 using namespace sluice;
 using fixtures::batch_counter;
+using fixtures::counting_receiver;
 using fixtures::http_get;
 using json = nlohmann::json;
 
@@ -404,6 +408,7 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_state_and_last_error) {
                 {"lastErrorMessage", "disk almost full"},
                 {"lastError", "disk almost full"},
                 {"eventRates", json::array()},
+                {"numRecords", 0},
                 {"restarts", 0},
                 {"numErrors", 1}};
   auto all = http_get(url, p + "/receivers");
@@ -413,5 +418,59 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_state_and_last_error) {
   BOOST_TEST(stats.at("numReceivers") == 1);
   BOOST_TEST(stats.at("numActiveReceivers") == 1);
   BOOST_TEST(stats.at("numInactiveReceivers") == 0);
+  ssc.stop();
+}
+
+// Spark's eventRates: per retained completed batch, the stream's records
+// per second; avgEventRate their mean. With one stream, each batch's rate is
+// its inputSize per batch second, and the rates add up to every record.
+BOOST_AUTO_TEST_CASE(receivers_report_their_records_per_batch_as_event_rates) {
+  streaming_context ssc{ui_conf(), seconds(2)};
+  auto counter = std::make_shared<batch_counter>();
+  ssc.add_listener(counter);
+  fixtures::sink<int> out;
+  out.attach(ssc.receiver_stream(counting_receiver{250}));
+  ssc.start();
+  int batches = 0;
+  fixtures::advance_until(ssc, *counter, out, 250, batches);
+  BOOST_REQUIRE_EQUAL(out.records().size(), 250u);
+  auto url = ssc.ui_url();
+  auto p = prefix(url);
+  auto r = http_get(url, p + "/receivers/0").json();
+  auto all = http_get(url, p + "/batches").json();
+  BOOST_REQUIRE_EQUAL(all.size(), static_cast<size_t>(batches));
+  std::map<int64_t, double> want;  // batch time -> records per second
+  double sum = 0;
+  for (auto& b : all) {
+    double rate = b.at("inputSize").get<double>() / 2.0;
+    want[b.at("batchId").get<int64_t>()] = rate;
+    sum += rate;
+  }
+  std::map<int64_t, double> got;
+  for (auto& e : r.at("eventRates"))
+    got[e.at(0).get<int64_t>()] = e.at(1).get<double>();
+  BOOST_TEST((got == want), r.dump());
+  BOOST_TEST(sum * 2.0 == 250.0);
+  BOOST_TEST(r.at("avgEventRate").get<double>() == sum / static_cast<double>(batches),
+             boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(r.at("numRecords") == 250);
+  ssc.stop();
+}
+
+// The driver, then each worker of cluster mode; in local mode the driver only.
+BOOST_AUTO_TEST_CASE(executors_list_the_driver_in_local_mode) {
+  streaming_context ssc{ui_conf(), seconds(1)};
+  ssc.queue_stream<int>({{1}}).foreach_rdd([](const rdd<int>&) {});
+  ssc.start();
+  auto url = ssc.ui_url();
+  auto apps = http_get(url, "/api/v1/applications").json();
+  auto app = apps.at(0);
+  auto r = http_get(url, "/api/v1/applications/" + app.at("id").get<std::string>() + "/executors");
+  BOOST_TEST(r.status == 200);
+  json driver{{"id", "driver"},
+              {"hostPort", "localhost"},
+              {"isActive", true},
+              {"addTime", app.at("attempts").at(0).at("startTime")}};
+  BOOST_TEST(r.json() == json::array({driver}), r.body);
   ssc.stop();
 }

@@ -131,6 +131,25 @@ std::string prometheus_text(const statistics_snapshot& s, const app_info& app) {
     for (auto& r : s.receivers)
       w.sample("sluice_streaming_receiver_errors_total", labels(r),
                static_cast<double>(r.errors));
+    w.head("sluice_streaming_receiver_records_total", "counter",
+           "Records of the receiver's stream in the completed batches.");
+    for (auto& r : s.receivers) {
+      auto i = s.stream_records.find(r.info.stream_id);
+      w.sample("sluice_streaming_receiver_records_total", labels(r),
+               i == s.stream_records.end() ? 0.0 : static_cast<double>(i->second));
+    }
+  }
+  if (!s.workers.empty()) {  // cluster mode
+    int active = 0;
+    for (auto& wk : s.workers)
+      active += wk.removed_us ? 0 : 1;
+    w.head("sluice_cluster_workers", "gauge", "Worker processes, by state.");
+    w.sample("sluice_cluster_workers", "state=\"active\"", active);
+    w.sample("sluice_cluster_workers", "state=\"removed\"",
+             static_cast<double>(s.workers.size()) - active);
+    w.metric("sluice_cluster_replacements_total", "counter",
+             "Times the operators were placed again after a worker was lost or joined.",
+             static_cast<double>(s.replacements));
   }
   return w.str();
 }

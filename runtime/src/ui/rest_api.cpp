@@ -125,7 +125,7 @@ json statistics_json(const statistics_snapshot& s) {
   return j;
 }
 
-json receiver_json(const receiver_record& r) {
+json receiver_json(const receiver_record& r, const statistics_snapshot& s) {
   json j;
   j["streamId"] = r.info.stream_id;
   j["streamName"] = r.info.name;
@@ -138,10 +138,25 @@ json receiver_json(const receiver_record& r) {
     j["lastErrorMessage"] = r.info.last_error;
     j["lastError"] = r.info.last_error;
   }
-  // Spark's per-stream input rates need per-stream counts the listener bus
-  // does not carry yet: the list stays empty.
-  j["eventRates"] = json::array();
+  // As Spark's StreamingJobProgressListener: the stream's records per
+  // second in each retained completed batch (0 where it gave none), and
+  // their mean, left out when no batch completed.
+  json rates = json::array();
+  double sum = 0;
+  for (auto& b : s.completed) {
+    auto i = b.stream_records.find(r.info.stream_id);
+    double rate = i == b.stream_records.end() ? 0.0
+                                                : static_cast<double>(i->second) * 1000.0
+                                                    / static_cast<double>(s.batch_ms);
+    rates.push_back(json::array({b.time_ms, rate}));
+    sum += rate;
+  }
+  if (!s.completed.empty())
+    j["avgEventRate"] = sum / static_cast<double>(s.completed.size());
+  j["eventRates"] = std::move(rates);
   // sluice's own fields.
+  auto total = s.stream_records.find(r.info.stream_id);
+  j["numRecords"] = total == s.stream_records.end() ? 0 : total->second;
   j["restarts"] = r.restarts;
   j["numErrors"] = r.errors;
   return j;
@@ -241,7 +256,7 @@ api_response streaming(const statistics_snapshot& s, const std::vector<std::stri
     if (p.size() == 1) {
       json j = json::array();
       for (auto& r : s.receivers)
-        j.push_back(receiver_json(r));
+        j.push_back(receiver_json(r, s));
       return ok(j);
     }
     if (p.size() == 2) {
@@ -250,7 +265,7 @@ api_response streaming(const statistics_snapshot& s, const std::vector<std::stri
         return not_found("unknown receiver: " + p[1]);
       for (auto& r : s.receivers)
         if (r.info.stream_id == *id)
-          return ok(receiver_json(r));
+          return ok(receiver_json(r, s));
       return not_found("unknown receiver: " + p[1]);
     }
   }
@@ -278,6 +293,33 @@ api_response streaming(const statistics_snapshot& s, const std::vector<std::stri
     return not_found("unknown output operation: " + p[3]);
   }
   return not_found("unknown path");
+}
+
+/// Spark's /applications/{app-id}/executors (ExecutorSummary's fields that
+/// sluice knows): the driver, then every worker of cluster mode, removed
+/// ones included as Spark's allexecutors lists them.
+json executors(const statistics_snapshot& s, const app_info& app) {
+  json j = json::array();
+  json driver;
+  driver["id"] = "driver";
+  driver["hostPort"] = "localhost";
+  driver["isActive"] = true;
+  driver["addTime"] = spark_date(app.start_ms);
+  j.push_back(std::move(driver));
+  for (auto& w : s.workers) {
+    json e;
+    e["id"] = w.name;
+    e["hostPort"] = w.name;
+    e["isActive"] = !w.removed_us.has_value();
+    e["totalCores"] = w.cores;
+    e["addTime"] = spark_date(w.added_us / 1000);
+    if (w.removed_us) {
+      e["removeTime"] = spark_date(*w.removed_us / 1000);
+      e["removeReason"] = w.removed_reason;
+    }
+    j.push_back(std::move(e));
+  }
+  return j;
 }
 
 } // namespace
@@ -310,6 +352,8 @@ api_response rest_api(const statistics_snapshot& s, const app_info& app, const s
     return not_found("unknown app: " + p[3]);
   if (p.size() == 4)
     return ok(application(app));
+  if (p[4] == "executors" && p.size() == 5)
+    return ok(executors(s, app));
   if (p[4] != "streaming" || p.size() == 5)
     return not_found("unknown path: " + path);
   auto r = streaming(s, std::vector<std::string>(p.begin() + 5, p.end()), status_params);

@@ -80,6 +80,10 @@ void statistics::on_batch_completed(const batch_info& info) {
   b.submission_us = info.submission_us;
   b.processing_start_us = info.processing_start_us;
   b.processing_end_us = info.processing_end_us;
+  for (auto& [id, in] : info.stream_id_to_input_info) {
+    b.stream_records[id] = in.num_records;
+    s_.stream_records[id] += in.num_records;
+  }
   ++s_.total_completed;
   s_.total_records += info.num_records;
   s_.scheduling_delay.observe(static_cast<double>(info.scheduling_delay_us()) / 1e6);
@@ -134,6 +138,26 @@ void statistics::on_receiver_error(const receiver_info& info) {
 void statistics::on_receiver_stopped(const receiver_info& info) {
   std::lock_guard<std::mutex> guard{mtx_};
   receiver(info);
+}
+
+void statistics::on_worker_added(const worker_info& info) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  s_.workers.push_back({info.name, info.cores, info.time_us, std::nullopt, {}});
+}
+
+void statistics::on_worker_removed(const worker_info& info) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto& w : s_.workers)
+    if (w.name == info.name && !w.removed_us) {
+      w.removed_us = info.time_us;
+      w.removed_reason = info.reason;
+    }
+}
+
+void statistics::on_operators_placed(const placement_info& p) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (p.replaced)
+    ++s_.replacements;
 }
 
 } // namespace sluice::detail::ui

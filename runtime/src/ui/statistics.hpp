@@ -46,6 +46,7 @@ struct batch_record {
   std::optional<int64_t> processing_start_us;
   std::optional<int64_t> processing_end_us;
   std::map<int, output_op_record> ops;  ///< by output operation id
+  std::map<int, int64_t> stream_records;  ///< per input stream id, known once completed
 
   std::optional<int64_t> scheduling_delay_ms() const;
   std::optional<int64_t> processing_time_ms() const;
@@ -57,6 +58,15 @@ struct receiver_record {
   int64_t restarts = 0;  ///< starts after the first one
   int64_t errors = 0;    ///< on_receiver_error events
   bool started = false;
+};
+
+/// A worker process of cluster mode, from its added event on.
+struct worker_record {
+  std::string name;
+  int cores = 0;
+  int64_t added_us = 0;
+  std::optional<int64_t> removed_us;
+  std::string removed_reason;
 };
 
 /// A consistent copy of everything the listener knows, taken at one moment.
@@ -73,6 +83,9 @@ struct statistics_snapshot {
   histogram scheduling_delay;              ///< over every completed batch
   histogram processing_time;
   histogram total_delay;
+  std::map<int, int64_t> stream_records;   ///< per input stream id, over every completed batch
+  std::vector<worker_record> workers;      ///< cluster mode, in the order they were added
+  int64_t replacements = 0;                ///< times the operators were placed again
 };
 
 /// Fed on the listener bus thread; snapshot() may be called from any thread.
@@ -95,6 +108,9 @@ class statistics : public streaming_listener {
   void on_receiver_started(const receiver_info& r) override;
   void on_receiver_error(const receiver_info& r) override;
   void on_receiver_stopped(const receiver_info& r) override;
+  void on_worker_added(const worker_info& w) override;
+  void on_worker_removed(const worker_info& w) override;
+  void on_operators_placed(const placement_info& p) override;
 
  private:
   batch_record& active_batch(int64_t time_ms);  // mtx_ held
