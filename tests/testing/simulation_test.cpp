@@ -4,6 +4,7 @@
 #include <chrono>
 #include <mutex>
 #include <sstream>
+#include <stdlib.h>
 
 #include "sluice/testing.hpp"
 
@@ -82,7 +83,8 @@ std::pair<int, int> many_plans(MakeBuild make, std::vector<fault> kinds, int bat
   auto until = std::chrono::steady_clock::now() + budget;
   int plans = 0, faults = 0;
   std::optional<run_result<kv>> clean;
-  for (uint64_t seed = 1; std::chrono::steady_clock::now() < until; ++seed) {
+  // At least 5 seeds however loaded the machine is, then as many as fit.
+  for (uint64_t seed = 1; seed <= 5 || std::chrono::steady_clock::now() < until; ++seed) {
     simulation sim{seed};
     auto build = make(sim.scripted_input<std::string>(script(batches)));
     if (!clean)
@@ -182,6 +184,48 @@ BOOST_AUTO_TEST_CASE(the_trace_of_a_plan_names_every_fault_and_recovery) {
   BOOST_TEST(clean.outputs().size() == 24u);
 }
 
+BOOST_AUTO_TEST_CASE(a_crash_at_a_batch_without_output_falls_after_it) {
+  simulation sim{3};
+  auto lines = sim.scripted_input<std::string>(script(12));
+  // Sliding by 2 batches: the output runs at even batches only.
+  auto build = [lines](streaming_context& ssc) {
+    return lines.stream(ssc)
+      .flat_map(split)
+      .map([](const std::string& w) { return kv{w, 1}; })
+      .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(4), seconds(2));
+  };
+  auto r = sim.replay(fault_plan::parse("faults 5=process_crash,8=process_crash"), build, 12);
+  std::vector<trace_event> expected{
+    {5, "process_crash after the batch (no output ran): the context is dropped"},
+    {5, "recovered through get_or_create: resumes after batch 1"},
+    {8, "process_crash after the outputs: nothing more written, the context is dropped"},
+    {8, "recovered through get_or_create: resumes after batch 2"},
+  };
+  BOOST_TEST(r.trace() == expected, boost::test_tools::per_element());
+  auto clean = sim.run_without_faults(build, 12);
+  BOOST_TEST(clean.outputs().size() == 6u);  // 2000, 4000, ... 12000 ms
+  auto check = exactly_once(r, clean);
+  BOOST_TEST(check.ok(), check.message());
+}
+
+BOOST_AUTO_TEST_CASE(sluice_sim_seed_overrides_the_seed_in_code) {
+  ::setenv("SLUICE_SIM_SEED", "77", 1);
+  simulation sim{1};
+  BOOST_TEST(sim.seed() == 77u);
+  BOOST_TEST(sim.random_faults({operator_error}, 0.5).to_string()
+             == "random seed=77 p=0.5 kinds=operator_error");
+  ::setenv("SLUICE_SIM_SEED", "seven", 1);
+  try {
+    simulation bad{1};
+    BOOST_FAIL("expected invalid_argument");
+  } catch (const invalid_argument& e) {
+    BOOST_TEST(contains(e.what(), "SLUICE_SIM_SEED"));
+    BOOST_TEST(contains(e.what(), "\"seven\""));
+  }
+  ::unsetenv("SLUICE_SIM_SEED");
+  BOOST_TEST(simulation{1}.seed() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(two_runs_of_one_seed_give_identical_traces_and_a_replay_the_same) {
   auto run = [](uint64_t seed) {
     simulation sim{seed};
@@ -208,7 +252,7 @@ BOOST_AUTO_TEST_CASE(a_stateful_word_count_under_seeded_plans_equals_the_fault_f
                                     {operator_error, process_crash,
                                      fault::user_point("wordcount.split")},
                                     30, std::chrono::seconds(12));
-  BOOST_TEST(plans >= 10);
+  BOOST_TEST(plans >= 5);
   BOOST_TEST(faults >= plans);  // about 0.22 x 30 per plan
 }
 
@@ -217,7 +261,7 @@ BOOST_AUTO_TEST_CASE(a_windowed_count_under_seeded_plans_equals_the_fault_free_r
                                     {operator_error, process_crash,
                                      fault::user_point("window.split")},
                                     30, std::chrono::seconds(12));
-  BOOST_TEST(plans >= 10);
+  BOOST_TEST(plans >= 5);
   BOOST_TEST(faults >= plans);
 }
 
