@@ -392,7 +392,9 @@ struct sim_settings {
 };
 
 /// Runs `batches` batches under `plan` (README "Testing under faults"):
-/// each context built through get_or_create in a fresh checkpoint directory,
+/// each context built through get_or_create in a fresh checkpoint directory
+/// (under $TMPDIR, else /dev/shm, else the system's temporary directory;
+/// removed after the run),
 /// the manual clock advanced one batch at a time, each batch awaited.
 /// Throws `sluice::error` naming the seed and plan when the pipeline fails
 /// without an injected fault or a batch does not end within 60 s.

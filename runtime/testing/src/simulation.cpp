@@ -23,12 +23,25 @@ using namespace std::chrono_literals;
 /// How long one batch may take before the run is declared hung.
 constexpr auto batch_deadline = 60s;
 
+/// Where checkpoint directories go: $TMPDIR when set, else /dev/shm when
+/// it is a writable directory (a tmpfs: SQLite's syncs cost nothing there,
+/// and a simulated crash loses nothing a sync would keep: the process lives
+/// on), else the system's temporary directory.
+std::filesystem::path scratch_root() {
+  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0')
+    return t;
+  std::error_code ec;
+  if (std::filesystem::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0)
+    return "/dev/shm";
+  return std::filesystem::temp_directory_path();
+}
+
 /// A fresh checkpoint directory, removed with the object.
 class scratch_dir {
  public:
   scratch_dir() {
     static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path()
+    path_ = scratch_root()
             / ("sluice-sim-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(path_);
   }
@@ -118,6 +131,21 @@ class crash_switch {
   std::atomic<bool> fired_{false};
 };
 
+/// Disarms, when the run ends however it ends, the points it armed.
+class disarm_on_exit {
+ public:
+  void add(std::string point) {
+    points_.insert(std::move(point));
+  }
+  ~disarm_on_exit() {
+    for (auto& p : points_)
+      fault_injector::global().disarm(p);
+  }
+
+ private:
+  std::set<std::string> points_;
+};
+
 /// The engine's point an injected fault arms, or "" (process_crash).
 std::string point_of(const fault& f) {
   switch (f.type) {
@@ -201,6 +229,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   auto b = s.interval.count();
   scratch_dir dir;
   auto& injector = fault_injector::global();
+  disarm_on_exit armed;
   run_record rec;
   rec.seed = s.seed;
   std::map<std::int64_t, fault> struck;
@@ -237,12 +266,15 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       if (f)
         struck.emplace(i, *f);
       if (!point.empty()) {
+        armed.add(point);
         fault_spec spec;  // throw at the first hit of this batch
         spec.times = 1;
         injector.arm(point, spec);
       }
-      if (f && f->type == fault_type::process_crash)
+      if (f && f->type == fault_type::process_crash) {
+        armed.add(std::string{fault_points::checkpoint_write});
         *crash = std::make_shared<crash_switch>(i * b);
+      }
       l.ssc->manual_clock().advance(s.interval);
       ended = l.watch->wait(i * b, false, run_text());
       auto fired = point.empty() ? 0 : injector.fires(point);
