@@ -208,6 +208,29 @@ BOOST_AUTO_TEST_CASE(a_crash_at_a_batch_without_output_falls_after_it) {
   BOOST_TEST(check.ok(), check.message());
 }
 
+BOOST_AUTO_TEST_CASE(a_pipeline_failing_by_itself_is_reported_with_the_batch_and_plan) {
+  simulation sim{9};
+  auto lines = sim.scripted_input<std::string>({{1, {"ok"}}, {3, {"boom"}}});
+  auto build = [lines](streaming_context& ssc) {
+    return lines.stream(ssc).map([](const std::string& w) {
+      if (w == "boom")
+        throw invalid_argument("cannot parse boom");
+      return w;
+    });
+  };
+  sim.faults(fault_plan::parse("faults 2=operator_error"));
+  try {
+    sim.run(build, 4);
+    BOOST_FAIL("expected the run to throw");
+  } catch (const sluice::error& e) {
+    std::string what = e.what();
+    BOOST_TEST(contains(what, "the pipeline failed at batch 3 (3000 ms) without an injected "
+                              "fault"), what);
+    BOOST_TEST(contains(what, "cannot parse boom"), what);
+    BOOST_TEST(contains(what, "seed 9, plan \"faults 2=operator_error\""), what);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(sluice_sim_seed_overrides_the_seed_in_code) {
   ::setenv("SLUICE_SIM_SEED", "77", 1);
   simulation sim{1};
@@ -318,4 +341,35 @@ BOOST_AUTO_TEST_CASE(a_non_idempotent_sink_is_caught_and_the_idempotent_one_pass
   auto missing = at_least_once(lost, clean.outputs(), good.describe());
   BOOST_TEST(contains(missing.message(), "at-least-once violated at batch time 12000 ms"),
              missing.message());
+}
+
+BOOST_AUTO_TEST_CASE(a_sink_failing_midway_is_caught_by_at_least_once) {
+  // Writes a batch record by record with a fault point between records: a
+  // fault there leaves part of the batch in the store, and the re-run
+  // appends all of it again.
+  simulation sim{4};
+  auto lines = sim.scripted_input<std::string>(script(10));
+  auto clean = sim.run_without_faults(word_count(lines), 10);
+  auto store = std::make_shared<ledger>();
+  auto build = [lines, store](streaming_context& ssc) {
+    auto counts = word_count(lines)(ssc);
+    counts.foreach_rdd([store](const rdd<kv>& r, batch_time t) {
+      auto v = r.collect();
+      std::sort(v.begin(), v.end());
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i > 0)
+          sluice::fault_point("ledger.write");
+        std::lock_guard<std::mutex> guard{store->mtx};
+        store->rows[t.ms].push_back(v[i]);
+      }
+    });
+    return counts;
+  };
+  sim.faults(fault_plan::parse("faults 6=point:ledger.write"));
+  auto faulty = sim.run(build, 10);
+  BOOST_TEST(faulty.trace().front().what == "point:ledger.write injected: the context failed");
+  auto check = at_least_once(store->rows, clean.outputs(), faulty.describe());
+  BOOST_TEST(contains(check.message(), "at-least-once violated at batch time 6000 ms"),
+             check.message());
+  BOOST_TEST(exactly_once(faulty, clean).ok());  // the harness's own output is whole
 }

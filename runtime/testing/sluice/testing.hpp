@@ -454,6 +454,9 @@ class simulation {
   /// Runs batches 1..batches of `build(ssc)` (which builds the pipeline in
   /// the given context, the same way every time, and returns the stream whose
   /// records the result collects) under the plan; recovers after each fault.
+  /// Throws `sluice::error` naming the batch, the seed and the plan when the
+  /// pipeline fails without an injected fault (its error's message
+  /// included) or a batch neither completes nor fails within 60 s.
   template <class Build>
   auto run(Build build, int batches) {
     return run_with(plan_, std::move(build), batches);
