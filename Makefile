@@ -64,6 +64,7 @@ bench-run:
 	$(BUILD)/bench/receiver_ingest --mode batch --seconds 5
 	$(BUILD)/bench/checkpoint_cost --master local[2]
 	$(BUILD)/bench/overload --seconds 60
+	$(BUILD)/bench/simulation --batches 100 --seeds 5
 
 # -- sanitizers -----------------------------------------------------------------
 # make test-asan: every test (and the samples they run as child processes) built

@@ -1,0 +1,343 @@
+// The simulation's driver loop: contexts built through get_or_create, the
+// manual clock advanced one batch at a time, faults armed for exactly the
+// batch they strike, and a restart after each.
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "sluice/fault_injector.hpp"
+#include "sluice/testing.hpp"
+
+namespace sluice::testing::detail {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// How long one batch may take before the run is declared hung.
+constexpr auto batch_deadline = 60s;
+
+/// Where checkpoint directories go: $TMPDIR when set, else /dev/shm when
+/// it is a writable directory (a tmpfs: SQLite's syncs cost nothing there,
+/// and a simulated crash loses nothing a sync would keep: the process lives
+/// on), else the system's temporary directory.
+std::filesystem::path scratch_root() {
+  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0')
+    return t;
+  std::error_code ec;
+  if (std::filesystem::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0)
+    return "/dev/shm";
+  return std::filesystem::temp_directory_path();
+}
+
+/// A fresh checkpoint directory, removed with the object.
+class scratch_dir {
+ public:
+  scratch_dir() {
+    static std::atomic<int> counter{0};
+    path_ = scratch_root()
+            / ("sluice-sim-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  std::string str() const {
+    return path_.string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// Sees batches complete (listener bus) and the context end (a watcher
+/// thread's await_termination): the two things a batch can end with.
+class batch_watch : public streaming_listener {
+ public:
+  void on_batch_completed(const batch_info& b) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    completed_.insert(b.time.ms);
+    cv_.notify_all();
+  }
+
+  void terminated(std::string error) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    ended_ = true;
+    error_ = std::move(error);
+    cv_.notify_all();
+  }
+
+  /// Waits until batch `t` completed (unless `only_end`) or the context
+  /// ended; returns whether it ended. Throws after the deadline.
+  bool wait(std::int64_t t, bool only_end, const std::string& run) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    bool ok = cv_.wait_for(guard, batch_deadline,
+                           [&] { return ended_ || (!only_end && completed_.count(t)); });
+    if (!ok)
+      throw error("simulation: batch time " + std::to_string(t)
+                  + " ms neither completed nor failed within 60 s -- " + run);
+    return ended_;
+  }
+
+  bool completed(std::int64_t t) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return completed_.count(t) != 0;
+  }
+
+  std::string error_text() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return error_;
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::set<std::int64_t> completed_;
+  bool ended_ = false;
+  std::string error_;
+};
+
+/// The process_crash of one batch: armed by the harness's output at that
+/// batch (the last output operation, so every output of the batch ran),
+/// it fails every later write to the checkpoint directory, so nothing more
+/// is written; the metadata checkpoint of the batch is the first write lost.
+class crash_switch {
+ public:
+  explicit crash_switch(std::int64_t at_ms) : at_ms_(at_ms) {}
+
+  void delivered(std::int64_t t) {
+    if (t != at_ms_ || fired_.exchange(true))
+      return;
+    fault_spec spec;
+    spec.action = fault_action::fail_write();
+    fault_injector::global().arm(fault_points::checkpoint_write, spec);
+  }
+
+  bool fired() const noexcept {
+    return fired_.load();
+  }
+
+ private:
+  std::int64_t at_ms_;
+  std::atomic<bool> fired_{false};
+};
+
+/// Disarms, when the run ends however it ends, the points it armed.
+class disarm_on_exit {
+ public:
+  void add(std::string point) {
+    points_.insert(std::move(point));
+  }
+  ~disarm_on_exit() {
+    for (auto& p : points_)
+      fault_injector::global().disarm(p);
+  }
+
+ private:
+  std::set<std::string> points_;
+};
+
+/// The engine's point an injected fault arms, or "" (process_crash).
+std::string point_of(const fault& f) {
+  switch (f.type) {
+    case fault_type::operator_error:
+      return std::string{fault_points::operator_run};
+    case fault_type::user_point:
+      return f.point;
+    case fault_type::process_crash:
+      break;
+  }
+  return {};
+}
+
+std::string describe(std::uint64_t seed, const fault_plan& plan) {
+  auto p = plan.to_string();
+  return "seed " + std::to_string(seed) + ", plan \"" + p + "\" (replay: SLUICE_SIM_SEED="
+         + std::to_string(seed) + " or sim.replay(fault_plan::parse(\"" + p
+         + "\"), build, batches))";
+}
+
+/// One context's life: built, started, run until the end or a fault.
+struct life {
+  std::unique_ptr<streaming_context> ssc;
+  std::shared_ptr<batch_watch> watch = std::make_shared<batch_watch>();
+  std::shared_ptr<std::shared_ptr<crash_switch>> crash
+    = std::make_shared<std::shared_ptr<crash_switch>>();
+  std::thread watcher;
+
+  ~life() {
+    if (ssc && watcher.joinable()) {
+      ssc->stop();
+      watcher.join();
+    }
+  }
+
+  void start() {
+    ssc->add_listener(watch);
+    ssc->start();
+    watcher = std::thread{[ssc = ssc.get(), watch = watch] {
+      std::string what = "stopped";
+      try {
+        ssc->await_termination();
+        what.clear();
+      } catch (const std::exception& e) {
+        what = e.what();
+      }
+      watch->terminated(std::move(what));
+    }};
+  }
+
+  /// Waits for the context's end (it failed or was stopped), then drops it.
+  void end() {
+    if (watcher.joinable())
+      watcher.join();
+    ssc.reset();
+  }
+};
+
+} // namespace
+
+std::uint64_t seed_from_env(std::uint64_t seed) {
+  const char* env = std::getenv("SLUICE_SIM_SEED");
+  if (env == nullptr || *env == '\0')
+    return seed;
+  std::string_view s{env};
+  std::uint64_t out = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  if (ec != std::errc{} || p != s.data() + s.size())
+    throw invalid_argument("SLUICE_SIM_SEED: expected a non-negative integer, got \""
+                           + std::string{s} + "\"");
+  return out;
+}
+
+run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
+                    const build_fn& build) {
+  if (batches < 1)
+    throw invalid_argument("simulation::run: expected at least 1 batch, got "
+                           + std::to_string(batches));
+  auto cfg = s.base;
+  cfg.set("sluice.streaming.clock", "manual");
+  auto b = s.interval.count();
+  scratch_dir dir;
+  auto& injector = fault_injector::global();
+  disarm_on_exit armed;
+  run_record rec;
+  rec.seed = s.seed;
+  std::map<std::int64_t, fault> struck;
+  std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
+  auto run_text = [&] { return describe(s.seed, fault_plan::explicit_faults(struck)); };
+  for (int lives = 0;; ++lives) {
+    life l;
+    auto crash = l.crash;
+    l.ssc = std::make_unique<streaming_context>(streaming_context::get_or_create(dir.str(), [&] {
+      streaming_context ssc{cfg, s.interval};
+      ssc.checkpoint(dir.str());
+      build(ssc, [crash](std::int64_t t) {
+        if (auto c = *crash)
+          c->delivered(t);
+      });
+      return ssc;
+    }));
+    l.start();
+    // Recovered: the manual clock stands at the batch the state is restored as of.
+    auto resumed = l.ssc->manual_clock().now().ms / b;
+    if (lives > 0) {
+      ++rec.restarts;
+      rec.trace.push_back({attempted, "recovered through get_or_create: resumes after batch "
+                                        + std::to_string(resumed)});
+    }
+    bool ended = false;
+    for (auto i = resumed + 1; i <= batches && !ended; ++i) {
+      std::optional<fault> f;
+      if (i > attempted) {
+        attempted = i;
+        f = plan.at(i);
+      }
+      auto point = f ? point_of(*f) : std::string{};
+      if (f)
+        struck.emplace(i, *f);
+      if (!point.empty()) {
+        armed.add(point);
+        fault_spec spec;  // throw at the first hit of this batch
+        spec.times = 1;
+        injector.arm(point, spec);
+      }
+      if (f && f->type == fault_type::process_crash) {
+        armed.add(std::string{fault_points::checkpoint_write});
+        *crash = std::make_shared<crash_switch>(i * b);
+      }
+      l.ssc->manual_clock().advance(s.interval);
+      ended = l.watch->wait(i * b, false, run_text());
+      auto fired = point.empty() ? 0 : injector.fires(point);
+      if (!point.empty())
+        injector.disarm(point);
+      if (f && f->type == fault_type::process_crash) {
+        if (!ended && (*crash)->fired()) {
+          ended = l.watch->wait(i * b, true, run_text());
+        } else if (!ended) {
+          // No output ran at this batch: the crash falls after it.
+          l.ssc->stop();
+          ended = true;
+          l.end();
+          rec.trace.push_back({i, "process_crash after the batch (no output ran): the context is "
+                                  "dropped"});
+          break;
+        }
+        injector.disarm(fault_points::checkpoint_write);
+        l.end();
+        rec.trace.push_back({i, "process_crash after the outputs: nothing more written, the "
+                                "context is dropped"});
+        break;
+      }
+      if (!ended) {
+        if (f)
+          rec.trace.push_back({i, f->to_string() + " armed, not hit"
+                                  + (fired ? " (hit without effect)" : "")});
+        continue;
+      }
+      auto why = l.watch->error_text();
+      l.end();
+      if (!f)
+        throw error("simulation: the pipeline failed at batch " + std::to_string(i) + " ("
+                    + std::to_string(i * b) + " ms) without an injected fault: " + why + " -- "
+                    + run_text());
+      rec.trace.push_back({i, f->to_string() + " injected: the context failed"});
+    }
+    if (!ended) {
+      // Every batch ran: a normal stop.
+      l.ssc->stop();
+      l.end();
+      auto why = l.watch->error_text();
+      if (!why.empty())
+        throw error("simulation: the pipeline failed while stopping: " + why + " -- "
+                    + run_text());
+      break;
+    }
+    if (lives > batches * 2 + 2)
+      throw error("simulation: no progress after " + std::to_string(lives) + " restarts -- "
+                  + run_text());
+  }
+  rec.injected = fault_plan::explicit_faults(std::move(struck));
+  return rec;
+}
+
+} // namespace sluice::testing::detail
+
+namespace sluice {
+
+void fault_point(std::string_view name) {
+  if (name.empty())
+    throw invalid_argument("fault_point: expected a non-empty name");
+  fault_injector::global().hit(name);
+}
+
+} // namespace sluice
