@@ -208,24 +208,25 @@ BOOST_AUTO_TEST_CASE(sigkilled_at_seeded_moments_the_batches_tile_the_partitions
   kafka_cluster k;
   k.create_topic("words", 2);
   fixtures::temp_dir ckpt{"kafka-kill-ckpt"}, outdir{"kafka-kill-out"};
-  constexpr int per_partition = 600;
-  std::atomic<bool> producing{true};
+  // The producer writes for about as long as the 10 kills take (~15 s):
+  // 50 chunks of 20 records per partition, 250 ms apart.
+  constexpr int per_partition = 1000;
   std::thread producer{[&] {
     for (int i = 0; i < per_partition; i += 20) {
       for (int p = 0; p < 2; ++p)
         for (int j = 0; j < 20; ++j)
           k.send("words", p, "w" + std::to_string(i + j), {});
       k.flush();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20)); // pacing, not synchronisation
+      std::this_thread::sleep_for(std::chrono::milliseconds(250)); // pacing, not synchronisation
     }
-    producing = false;
   }};
   fixtures::child_process app{{SLUICE_SAMPLES_DIR "/direct_kafka_word_count", k.bootstrap(), "kill",
                                "words", ckpt.str(), outdir.str()}};
   std::mt19937 rng{12};  // the seed fixes the kill moments
   std::uniform_int_distribution<int> after_ms{700, 2200};
   int kills = 0;
-  for (int i = 0; i < 4; ++i) {
+  constexpr int moments = 10;
+  for (int i = 0; i < moments; ++i) {
     app.start();
     // The kill moment (not a synchronisation): somewhere in a batch's life.
     std::this_thread::sleep_for(std::chrono::milliseconds(after_ms(rng)));
@@ -242,7 +243,7 @@ BOOST_AUTO_TEST_CASE(sigkilled_at_seeded_moments_the_batches_tile_the_partitions
     std::chrono::seconds(60));
   app.kill();
   auto b = read_batches(outdir.path(), bad);
-  BOOST_TEST(kills == 4);
+  BOOST_TEST(kills == moments);
   BOOST_TEST(done, "the batches' ranges do not tile [0, " << per_partition << ") of each partition");
   BOOST_TEST(tiles(b[0], per_partition));
   BOOST_TEST(tiles(b[1], per_partition));

@@ -320,20 +320,29 @@ void direct_source::restore_position(const std::string& bytes) {
 std::optional<std::vector<offset_range>> direct_source::match(
   const std::vector<std::optional<std::pair<topic_partition, int64_t>>>& first) const {
   std::lock_guard<std::mutex> guard{mtx_};
-  for (auto t : generated_) {
-    auto i = by_batch_.find(t);
-    if (i == by_batch_.end() || i->second.size() != first.size())
-      continue;
-    bool ok = true;
-    for (size_t k = 0; k < first.size() && ok; ++k)
+  auto fits = [&](const std::vector<offset_range>& ranges) {
+    if (ranges.size() != first.size())
+      return false;
+    for (size_t k = 0; k < first.size(); ++k)
       if (first[k]) {
-        auto& r = i->second[k];
-        ok = r.tp() == first[k]->first && r.from_offset <= first[k]->second
-             && first[k]->second < r.until_offset;
+        auto& r = ranges[k];
+        if (!(r.tp() == first[k]->first && r.from_offset <= first[k]->second
+              && first[k]->second < r.until_offset))
+          return false;
       }
-    if (ok)
+    return true;
+  };
+  // A running batch first; then a completed one still kept (within the
+  // replay window): after a lost worker the engine runs the batches after
+  // the newest state checkpoint again from their kept input, without
+  // generate(). A partition's ranges of different batches are disjoint, so
+  // one record names its batch.
+  for (auto t : generated_)
+    if (auto i = by_batch_.find(t); i != by_batch_.end() && fits(i->second))
       return i->second;
-  }
+  for (auto i = by_batch_.rbegin(); i != by_batch_.rend(); ++i)
+    if (generated_.count(i->first) == 0 && fits(i->second))
+      return i->second;
   return std::nullopt;
 }
 

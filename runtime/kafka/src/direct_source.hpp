@@ -57,8 +57,10 @@ class direct_source final : public sluice::detail::source_node<offset_range> {
   /// Input records: the sum of the ranges' counts.
   size_t records(const sluice::detail::erased& e) const override;
 
-  /// The ranges of the oldest batch that is generated, not completed and
-  /// matches `first` (see ranges_of_batch), if any.
+  /// The ranges of the batch that `first` (see ranges_of_batch) belongs to:
+  /// the oldest generated and not completed one that matches, else the
+  /// newest completed one still kept (a batch run again after a lost
+  /// worker), if any.
   std::optional<std::vector<offset_range>>
   match(const std::vector<std::optional<std::pair<topic_partition, int64_t>>>& first) const;
   /// True if a batch of this stream holds every range of `ranges`.
