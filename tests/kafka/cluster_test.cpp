@@ -21,6 +21,7 @@
 
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
+#include "fixtures/kafka_print.hpp"
 #include "fixtures/process_tree.hpp"
 #include "sluice/kafka.hpp"
 #include "sluice/sluice.hpp"
@@ -33,13 +34,6 @@ using fixtures::temp_dir;
 using kafka::offset_range;
 using record = kafka::consumer_record<std::string, std::string>;
 using kv = std::pair<std::string, int>;
-
-namespace sluice::kafka {
-std::ostream& operator<<(std::ostream& os, const offset_range& r) {
-  return os << r.topic << '-' << r.partition << " [" << r.from_offset << ", " << r.until_offset
-            << ")";
-}
-} // namespace sluice::kafka
 
 namespace {
 

@@ -15,6 +15,7 @@
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
+#include "fixtures/kafka_print.hpp"
 #include "sluice/kafka.hpp"
 #include "sluice/sluice.hpp"
 
@@ -23,13 +24,6 @@ using fixtures::kafka_cluster;
 using kafka::offset_range;
 using record = kafka::consumer_record<std::string, std::string>;
 namespace fs = std::filesystem;
-
-namespace sluice::kafka {
-std::ostream& operator<<(std::ostream& os, const offset_range& r) {
-  return os << r.topic << '-' << r.partition << " [" << r.from_offset << ", " << r.until_offset
-            << ")";
-}
-} // namespace sluice::kafka
 
 namespace {
 
