@@ -69,6 +69,9 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
   has("<tr data-batch=\"3000\"><td>1970-01-01T00:00:03.000GMT</td><td>COMPLETED</td><td>0</td>");
   has("<tr data-stream=\"0\"><td>0</td><td>receiver_stream 0</td><td>true</td><td>0</td><td>1</td>"
       "<td>disk almost full</td>");
+  // The receiver stored nothing: 0 records, 0 records/s over the 3 batches.
+  has("<td>0</td><td>0.00</td></tr>");
+  has("<tr data-executor=\"driver\"><td>driver</td><td>localhost</td><td>true</td><td></td>");
   // Chart.js (from the installed libjs-chart.js) drew every timeline with
   // the three batches, the input rate ending at batch 3000's 0 records/s.
   for (auto id : {"inputRate", "schedulingDelay", "processingTime", "totalDelay"})

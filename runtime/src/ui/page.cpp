@@ -31,7 +31,11 @@ th { background: #eee; }
 </div>
 <h2>Receivers</h2>
 <table id="receivers"><thead><tr><th>stream</th><th>name</th><th>active</th><th>restarts</th>
-<th>errors</th><th>last error</th><th>last error time</th></tr></thead><tbody></tbody></table>
+<th>errors</th><th>last error</th><th>last error time</th><th>records</th>
+<th>avg rate (records/s)</th></tr></thead><tbody></tbody></table>
+<h2>Executors</h2>
+<table id="executors"><thead><tr><th>id</th><th>host:port</th><th>active</th><th>cores</th>
+<th>added</th><th>removed</th><th>why removed</th></tr></thead><tbody></tbody></table>
 <h2>Batches</h2>
 <table id="batches"><thead><tr><th>batch time</th><th>status</th><th>input records</th>
 <th>scheduling delay (ms)</th><th>processing time (ms)</th><th>total delay (ms)</th>
@@ -104,7 +108,17 @@ function drawReceivers(receivers) {
   tbody.replaceChildren();
   for (const r of receivers)
     row(tbody, [r.streamId, r.streamName, r.isActive, r.restarts, r.numErrors,
-                r.lastErrorMessage, r.lastErrorTime], { 'data-stream': r.streamId });
+                r.lastErrorMessage, r.lastErrorTime, r.numRecords,
+                r.avgEventRate === undefined ? '' : r.avgEventRate.toFixed(2)],
+        { 'data-stream': r.streamId });
+}
+
+function drawExecutors(executors) {
+  const tbody = document.querySelector('#executors tbody');
+  tbody.replaceChildren();
+  for (const e of executors)
+    row(tbody, [e.id, e.hostPort, e.isActive, e.totalCores, e.addTime, e.removeTime,
+                e.removeReason], { 'data-executor': e.id });
 }
 
 function drawBatches(batches) {
@@ -126,14 +140,16 @@ async function refresh() {
   try {
     if (!base) {
       const apps = await json(api);
-      base = api + '/' + encodeURIComponent(apps[0].id) + '/streaming';
+      base = api + '/' + encodeURIComponent(apps[0].id);
       document.getElementById('app').textContent = apps[0].name + ' (' + apps[0].id + ')';
     }
-    const [stats, batches, receivers] = await Promise.all(
-      ['/statistics', '/batches', '/receivers'].map(p => json(base + p)));
+    const [stats, batches, receivers, executors] = await Promise.all(
+      ['/streaming/statistics', '/streaming/batches', '/streaming/receivers', '/executors']
+        .map(p => json(base + p)));
     drawStats(stats);
     drawCharts(batches);
     drawReceivers(receivers);
+    drawExecutors(executors);
     drawBatches(batches);
     document.getElementById('error').textContent = '';
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
