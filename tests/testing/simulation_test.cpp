@@ -6,10 +6,13 @@
 #include <sstream>
 #include <stdlib.h>
 
+#include "fixtures/word_script.hpp"
 #include "sluice/testing.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
+using fixtures::split_words;
+using fixtures::word_script;
 using kv = std::pair<std::string, int64_t>;
 
 namespace {
@@ -18,38 +21,13 @@ bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-/// Lines at some batches: words repeat across batches so state and windows
-/// carry over.
-std::map<int64_t, std::vector<std::string>> script(int batches) {
-  const char* words[] = {"apple", "pear", "fig", "plum", "kiwi"};
-  std::map<int64_t, std::vector<std::string>> out;
-  for (int i = 1; i <= batches; ++i) {
-    if (i % 4 == 0)
-      continue;  // some batches without input
-    std::vector<std::string> lines;
-    for (int l = 0; l < 1 + i % 3; ++l)
-      lines.push_back(std::string{words[(i + l) % 5]} + " " + words[(i * 3 + l) % 5] + " "
-                      + words[l % 5]);
-    out[i] = lines;
-  }
-  return out;
-}
-
-std::vector<std::string> split(const std::string& line) {
-  std::vector<std::string> out;
-  std::istringstream in{line};
-  for (std::string w; in >> w;)
-    out.push_back(w);
-  return out;
-}
-
 /// The stateful word count: running totals per word, with a user fault point.
 auto word_count(const scripted_input<std::string>& lines) {
   return [lines](streaming_context& ssc) {
     return lines.stream(ssc)
       .flat_map([](const std::string& line) {
         sluice::fault_point("wordcount.split");
-        return split(line);
+        return split_words(line);
       })
       .map([](const std::string& w) { return kv{w, 1}; })
       .update_state_by_key([](const std::vector<int64_t>& vs, std::optional<int64_t> s) {
@@ -67,7 +45,7 @@ auto windowed_count(const scripted_input<std::string>& lines) {
     return lines.stream(ssc)
       .flat_map([](const std::string& line) {
         sluice::fault_point("window.split");
-        return split(line);
+        return split_words(line);
       })
       .map([](const std::string& w) { return kv{w, 1}; })
       .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(3), seconds(1));
@@ -86,7 +64,7 @@ std::pair<int, int> many_plans(MakeBuild make, std::vector<fault> kinds, int bat
   // At least 5 seeds however loaded the machine is, then as many as fit.
   for (uint64_t seed = 1; seed <= 5 || std::chrono::steady_clock::now() < until; ++seed) {
     simulation sim{seed};
-    auto build = make(sim.scripted_input<std::string>(script(batches)));
+    auto build = make(sim.scripted_input<std::string>(word_script(batches)));
     if (!clean)
       clean = sim.run_without_faults(build, batches);
     sim.faults(sim.random_faults(kinds, 0.08));
@@ -161,7 +139,7 @@ BOOST_AUTO_TEST_CASE(a_user_fault_point_is_a_no_op_unless_armed) {
 
 BOOST_AUTO_TEST_CASE(the_trace_of_a_plan_names_every_fault_and_recovery) {
   simulation sim{5};
-  auto build = word_count(sim.scripted_input<std::string>(script(24)));
+  auto build = word_count(sim.scripted_input<std::string>(word_script(24)));
   auto plan = fault_plan::parse("faults 3=operator_error,6=point:wordcount.split,"
                                 "13=process_crash,15=point:no.such.point");
   auto r = sim.replay(plan, build, 24);
@@ -186,11 +164,11 @@ BOOST_AUTO_TEST_CASE(the_trace_of_a_plan_names_every_fault_and_recovery) {
 
 BOOST_AUTO_TEST_CASE(a_crash_at_a_batch_without_output_falls_after_it) {
   simulation sim{3};
-  auto lines = sim.scripted_input<std::string>(script(12));
+  auto lines = sim.scripted_input<std::string>(word_script(12));
   // Sliding by 2 batches: the output runs at even batches only.
   auto build = [lines](streaming_context& ssc) {
     return lines.stream(ssc)
-      .flat_map(split)
+      .flat_map(split_words)
       .map([](const std::string& w) { return kv{w, 1}; })
       .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(4), seconds(2));
   };
@@ -252,7 +230,7 @@ BOOST_AUTO_TEST_CASE(sluice_sim_seed_overrides_the_seed_in_code) {
 BOOST_AUTO_TEST_CASE(two_runs_of_one_seed_give_identical_traces_and_a_replay_the_same) {
   auto run = [](uint64_t seed) {
     simulation sim{seed};
-    auto build = word_count(sim.scripted_input<std::string>(script(40)));
+    auto build = word_count(sim.scripted_input<std::string>(word_script(40)));
     sim.faults(sim.random_faults({operator_error, process_crash,
                                   fault::user_point("wordcount.split")}, 0.15));
     return sim.run(build, 40);
@@ -264,7 +242,7 @@ BOOST_AUTO_TEST_CASE(two_runs_of_one_seed_give_identical_traces_and_a_replay_the
   BOOST_TEST((first.outputs() == second.outputs()));
   // The printed plan, read back, replays the run event for event.
   simulation sim{11};
-  auto build = word_count(sim.scripted_input<std::string>(script(40)));
+  auto build = word_count(sim.scripted_input<std::string>(word_script(40)));
   auto replayed = sim.replay(fault_plan::parse(first.plan().to_string()), build, 40);
   BOOST_TEST(replayed.trace() == first.trace(), boost::test_tools::per_element());
   BOOST_TEST((replayed.outputs() == first.outputs()));
@@ -307,7 +285,7 @@ BOOST_AUTO_TEST_CASE(a_non_idempotent_sink_is_caught_and_the_idempotent_one_pass
     };
   };
   simulation sim{21};
-  auto lines = sim.scripted_input<std::string>(script(20));
+  auto lines = sim.scripted_input<std::string>(word_script(20));
   auto clean = sim.run_without_faults(word_count(lines), 20);
   sim.faults(fault_plan::parse("faults 14=process_crash"));
   auto appended = std::make_shared<ledger>();
@@ -348,7 +326,7 @@ BOOST_AUTO_TEST_CASE(a_sink_failing_midway_is_caught_by_at_least_once) {
   // fault there leaves part of the batch in the store, and the re-run
   // appends all of it again.
   simulation sim{4};
-  auto lines = sim.scripted_input<std::string>(script(10));
+  auto lines = sim.scripted_input<std::string>(word_script(10));
   auto clean = sim.run_without_faults(word_count(lines), 10);
   auto store = std::make_shared<ledger>();
   auto build = [lines, store](streaming_context& ssc) {
