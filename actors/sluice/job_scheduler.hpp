@@ -22,10 +22,12 @@ struct scheduler_config {
   /// Called once, on the job thread, inside the catch block of the failure's
   /// exception when there is one (std::current_exception() is its cause).
   std::function<void(std::string)> on_failure;
-  /// With checkpoints: called on the job thread after each completed batch
-  /// with the batch times still queued or running; returns the metadata
-  /// checkpoint to store through `wiring::checkpoint_writer` before the next
-  /// batch starts. May throw, which fails the context.
+  /// With checkpoints: called on the job thread when a batch is generated
+  /// (after its sources' `prepare`, with the batch times queued or running,
+  /// its own included) and after each completed batch (with those still
+  /// queued or running); returns the metadata checkpoint to store through
+  /// `wiring::checkpoint_writer`: before the generated batch starts, and
+  /// before the next batch starts. May throw, which fails the context.
   std::function<std::optional<metadata_checkpoint>(const batch_info&,
                                                    const std::vector<int64_t>&)>
     metadata;
@@ -53,6 +55,11 @@ struct scheduler_state {
   };
   std::deque<std::pair<int64_t, int64_t>> queued;  ///< batch time, submission time (us)
   std::map<int64_t, batch> running;
+  /// Generated batches whose metadata checkpoint is not stored yet: none
+  /// of them starts before it is (its input is fixed in that checkpoint).
+  std::set<int64_t> unsaved;
+  /// The newest batch time generated (ticked).
+  int64_t last_generated = 0;
   /// Allocations of batches not started yet: batch time -> source -> blocks.
   std::map<int64_t, std::map<size_t, std::optional<parts>>> allocated;
   int64_t last_completed = 0;

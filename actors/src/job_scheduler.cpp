@@ -269,9 +269,52 @@ void allocated(self_ptr self, int64_t t, size_t i, allocation_msg& a) {
     run_outputs(self, t);
 }
 
+/// Batch t was generated: its metadata checkpoint, with t pending and the
+/// sources' positions that fix its input (Kafka offset ranges), is stored
+/// before t starts, as Spark's DoCheckpoint after generateJobs. So a batch
+/// re-run after a crash reads exactly what it read before, even when its
+/// output (a Kafka transaction) was committed before the crash. False when
+/// that failed the context.
+bool save_generated(self_ptr self, const batch_info& info) {
+  auto& st = self->state;
+  auto t = info.time.ms;
+  std::vector<int64_t> pending;
+  for (auto& [rt, rb] : st.running)
+    pending.push_back(rt);
+  for (auto& q : st.queued)
+    pending.push_back(q.first);
+  pending.push_back(t);
+  std::optional<metadata_checkpoint> m;
+  try {
+    m = st.cfg.metadata(info, pending);
+  } catch (const std::exception& e) {
+    fail(self, std::string("checkpoint at the generation of ") + to_string(info.time)
+                 + " failed: " + e.what());
+    return false;
+  }
+  if (!m)
+    return true;
+  st.unsaved.insert(t);
+  self->request(st.w->checkpoint_writer, caf::infinite, std::move(*m))
+    .then(
+      [=](bool) {
+        self->state.unsaved.erase(t);
+        try_start(self);
+      },
+      [=](caf::error& err) {
+        self->state.unsaved.erase(t);
+        auto f = failure_of(err);
+        fail_with_cause(self, "checkpoint at the generation of " + to_string(batch_time{t})
+                                + " failed: " + f.what, f.cause);
+        check_drains(self);
+      });
+  return true;
+}
+
 void try_start(self_ptr self) {
   auto& st = self->state;
   while (!st.stopped && !st.replacing && !st.queued.empty()
+         && !st.unsaved.contains(st.queued.front().first)
          && static_cast<int>(st.running.size()) < st.cfg.concurrent_jobs) {
     auto [t, submitted] = st.queued.front();
     st.queued.pop_front();
@@ -358,9 +401,15 @@ void complete(self_ptr self, int64_t t) {
         pending.push_back(rt);
     for (auto& q : st.queued)
       pending.push_back(q.first);
+    // Taken at the newest generated batch (Spark takes t): this checkpoint
+    // knows more than that batch's generation checkpoint, which may be
+    // newer than t (it lists t as pending), and recovery takes the one of
+    // the greatest batch time.
+    auto at = b.info;
+    at.time.ms = std::max(t, st.last_generated);
     std::optional<metadata_checkpoint> m;
     try {
-      m = st.cfg.metadata(b.info, pending);
+      m = st.cfg.metadata(at, pending);
     } catch (const std::exception& e) {
       fail(self, std::string("checkpoint after ") + to_string(batch_time{t}) + " failed: "
                    + e.what());
@@ -431,6 +480,9 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       info.time = batch_time{t};
       info.submission_us = now_us();
       publish(self, {listener_event::kind::batch_submitted, info, {}, {}, 0});
+      st.last_generated = std::max(st.last_generated, t);
+      if (st.cfg.metadata && !save_generated(self, info))
+        return;
       st.queued.emplace_back(t, info.submission_us);
       try_start(self);
     },

@@ -44,16 +44,27 @@ std::vector<std::pair<int32_t, int32_t>> checkpointed_partitions(checkpoint_stor
 std::variant<int64_t, std::string>
 state_time_for(checkpoint_store& store, const std::vector<std::pair<int32_t, int32_t>>& parts,
                const metadata_checkpoint& m, duration batch) {
-  // Partitions of one node checkpoint at the same batches, but a crash can
-  // fall between their writes: the oldest newest one is the consistent cut.
+  // The batches pending at the checkpoint run again: a batch's generation
+  // checkpoint lists it, and with concurrentJobs > 1 an earlier batch may
+  // still have been running.
   int64_t from = m.batch_time_ms;
-  for (auto& [id, p] : parts)
-    if (auto ts = store.latest_state_time(id, p, m.batch_time_ms))
-      from = std::min(from, *ts);
-  // With concurrentJobs > 1 an earlier batch may still have been running.
   for (auto t : m.pending_batches)
     if (t <= m.batch_time_ms)
       from = std::min(from, t - batch.count());
+  // The state is restored as of its newest checkpoint at or before `from`,
+  // so the batches after that checkpoint run again: `from` moves back to it.
+  // Partitions of one node checkpoint at the same batches, but a crash can
+  // fall between their writes, and nodes may checkpoint at different
+  // intervals: repeated until every partition has a checkpoint at `from`
+  // (or none before it).
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (auto& [id, p] : parts)
+      if (auto ts = store.latest_state_time(id, p, from); ts && *ts < from) {
+        from = *ts;
+        moved = true;
+      }
+  }
   for (auto& [id, p] : parts)
     if (auto defect = store.verify_state(id, p, from); !defect.empty())
       return defect;

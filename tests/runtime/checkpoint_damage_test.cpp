@@ -133,8 +133,9 @@ BOOST_AUTO_TEST_CASE(ten_generations_are_kept_by_default_and_the_count_is_a_conf
   job.run(14);
   {
     fixtures::raw_db raw{job.db()};
+    // Two rows a batch (generated, completed): the newest ten are batches 10-14's.
     BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_metadata") == 10);
-    BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata") == 5000);
+    BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata") == 10000);
   }
   auto c = manual_conf();
   c.set("sluice.streaming.checkpoint.retained", "3");
@@ -148,7 +149,7 @@ BOOST_AUTO_TEST_CASE(ten_generations_are_kept_by_default_and_the_count_is_a_conf
 BOOST_AUTO_TEST_CASE(damaged_newer_generations_fall_back_to_an_older_good_one) {
   word_count_job job;
   job.run(6);
-  job.corrupt_newest_metadata(3); // 6000, 5000 and 4000 ms
+  job.corrupt_newest_metadata(6); // 6000, 5000 and 4000 ms, each generated and completed
   cerr_capture err;
   auto counts = job.run(2);
   BOOST_TEST(show(counts) == show(job.expected_counts()));
@@ -175,7 +176,9 @@ BOOST_AUTO_TEST_CASE(a_generation_whose_state_is_damaged_is_passed_over) {
   BOOST_TEST(contains(err.str(), "the metadata checkpoint of batch time 6000 needs a damaged "
                                  "state checkpoint"),
              err.str());
-  BOOST_TEST(contains(err.str(), "of batch time 5000 ms"), err.str());
+  // The next, batch 6's generation checkpoint (6 pending), needs the state
+  // as of 5000 only.
+  BOOST_TEST(contains(err.str(), "of batch time 6000 ms"), err.str());
 }
 
 BOOST_AUTO_TEST_CASE(the_newest_good_generation_is_used_without_a_word) {
@@ -190,7 +193,7 @@ BOOST_AUTO_TEST_CASE(the_newest_good_generation_is_used_without_a_word) {
 BOOST_AUTO_TEST_CASE(when_no_generation_verifies_get_or_create_refuses) {
   word_count_job job;
   job.run(3);
-  job.corrupt_newest_metadata(5); // every row: two at start (0 ms), 1000, 2000, 3000
+  job.corrupt_newest_metadata(8); // every row: two at start (0 ms), two of 1000, 2000, 3000
   auto last = std::make_shared<std::vector<kv>>();
   try {
     job.context(last);
@@ -208,7 +211,7 @@ BOOST_AUTO_TEST_CASE(when_no_generation_verifies_get_or_create_refuses) {
 BOOST_AUTO_TEST_CASE(starting_fresh_over_damage_only_when_asked_and_it_says_so) {
   word_count_job job;
   job.run(3);
-  job.corrupt_newest_metadata(5);
+  job.corrupt_newest_metadata(8);
   auto c = manual_conf();
   c.set("sluice.streaming.checkpoint.startFreshIfCorrupt", "true");
   cerr_capture err;

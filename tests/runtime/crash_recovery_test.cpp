@@ -60,7 +60,10 @@ BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
   std::ofstream{in.path() / "old.txt"} << "old old\n"; // there at start: never read
   child_process child{cmd};
   child.start();
-  // What counts as new is checkpointed before the first batch runs.
+  // What counts as new is checkpointed before the first batch runs: the
+  // second row a fresh start writes, after the sources started (the first,
+  // written before, holds no positions; a file dropped then would be taken
+  // for one already there, FORMAT.md "checkpoint_metadata").
   bool before_first_batch = false;
   BOOST_REQUIRE(eventually(
     [&] {
@@ -70,7 +73,7 @@ BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
         return false;
       try {
         fixtures::raw_db raw{cp.path() / "sluice.db"};
-        before_first_batch = raw.query_int64("SELECT count(*) FROM checkpoint_metadata") > 0
+        before_first_batch = raw.query_int64("SELECT count(*) FROM checkpoint_metadata") >= 2
                              && fs::is_empty(out.path());
       } catch (const std::exception&) {
         return false; // the tables are not there yet
@@ -88,7 +91,9 @@ BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
   bool exact = eventually([&] { return newest_counts(out.path()).text == want; },
                           std::chrono::seconds(40));
   child.kill();
-  BOOST_TEST(exact, "newest counts:\n" << newest_counts(out.path()).text << "expected:\n" << want);
+  auto newest = newest_counts(out.path());
+  BOOST_TEST(exact, "newest counts (batch " << newest.time << "):\n"
+                      << newest.text << "expected:\n" << want);
 }
 
 // The sample leaves its master to the command line, as Spark's examples leave

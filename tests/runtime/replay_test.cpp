@@ -215,8 +215,9 @@ BOOST_AUTO_TEST_CASE(re_run_receiver_batches_get_their_blocks_from_the_wal) {
 
 BOOST_AUTO_TEST_CASE(before_the_first_batch_checkpoint_allocated_wal_blocks_go_to_their_batch) {
   // The first run allocates a stored block to 1 s and dies before that
-  // batch's metadata checkpoint (the write fails). The checkpoint written at
-  // start is recovered: 1 s runs again, with its block.
+  // batch's completed metadata checkpoint (the write fails). The checkpoint
+  // written when 1 s was generated is recovered: 1 s runs again, with its
+  // block.
   struct disarm {
     ~disarm() { fault_injector::global().disarm_all(); }
   } guard;
@@ -225,8 +226,8 @@ BOOST_AUTO_TEST_CASE(before_the_first_batch_checkpoint_allocated_wal_blocks_go_t
                      bool failing) {
     auto c = manual_conf();
     c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
-    if (failing) // after the two checkpoints written at start
-      c.set("sluice.fault.checkpoint.write", "fail_write,after=2");
+    if (failing) // after the two written at start and 1 s's at its generation
+      c.set("sluice.fault.checkpoint.write", "fail_write,after=3");
     streaming_context ssc{c, seconds(1)};
     ssc.checkpoint(cp.str());
     ssc.receiver_stream(fed_receiver{f}).foreach_rdd([out](const rdd<int>& r, batch_time t) {

@@ -75,6 +75,27 @@ std::vector<int64_t> completed_times(batch_counter& counter) {
 }
 
 /// 1000, 2000, ..., n * 1000.
+/// Advances the manual clock one batch at a time, each batch awaited (as a
+/// running program's batches come, and so the checkpoint writes come in a
+/// fixed order), until `batches` or the context stopped by itself (its
+/// error is left for stop_error).
+void advance_until_stopped(streaming_context& ssc, batch_counter& counter, int batches) {
+  for (int i = 1; i <= batches; ++i) {
+    ssc.manual_clock().advance(seconds(1));
+    bool stopped = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!stopped && counter.completed() < i && std::chrono::steady_clock::now() < deadline) {
+      try {
+        stopped = ssc.await_termination_or_timeout(milliseconds(20));
+      } catch (const std::exception&) {
+        stopped = true;
+      }
+    }
+    if (stopped)
+      return;
+  }
+}
+
 std::vector<int64_t> times_up_to(int n) {
   std::vector<int64_t> out;
   for (int j = 1; j <= n; ++j)
@@ -241,7 +262,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_context_and_recovery_resumes_from_the
     auto counter = std::make_shared<batch_counter>();
     ssc.add_listener(counter);
     ssc.start();
-    ssc.manual_clock().advance(seconds(planned));
+    advance_until_stopped(ssc, *counter, planned);
     what = stop_error(ssc);
     auto times = completed_times(*counter);
     last = static_cast<int>(times.size());
@@ -258,15 +279,20 @@ BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_context_and_recovery_resumes_from_the
     expected.push_back(state_after(j, fresh));
   BOOST_TEST(seen->get() == expected, boost::test_tools::per_element());
 
-  // Room again. A failed metadata checkpoint (written after its batch
-  // completed) leaves the previous one newest; a failed state checkpoint
-  // fails its batch, whose predecessor's metadata is then the newest.
+  // Room again. A failed metadata checkpoint after batch `last` completed
+  // leaves the one of its generation newest (`last` pending: it runs
+  // again); a failed state checkpoint fails its batch, whose generation
+  // checkpoint is then the newest (it runs again); a failed generation
+  // checkpoint leaves batch `last`'s completed one newest.
   disk.resize(64 * MiB);
   bool metadata_failed =
     contains(what, "checkpoint after " + std::to_string(last * 1000) + " ms failed");
   int resumed = metadata_failed ? last - 1 : last;
-  auto newest = checkpoint_store::open(dir)->latest_metadata().value().batch_time_ms;
-  BOOST_TEST(newest == resumed * 1000);
+  auto newest = checkpoint_store::open(dir)->latest_metadata().value();
+  int64_t recovery_point = newest.batch_time_ms; // the batch the state is restored as of
+  for (auto p : newest.pending_batches)
+    recovery_point = std::min(recovery_point, p - 1000);
+  BOOST_TEST(recovery_point == resumed * 1000);
   auto after = std::make_shared<seen_log>();
   auto ssc = streaming_context::get_or_create(
     dir, counting_app(dir, {batch_words(resumed + 1, fresh)}, after));
@@ -405,38 +431,78 @@ BOOST_AUTO_TEST_CASE(a_program_restarted_on_a_read_only_disk_fails_in_get_or_cre
 
 // -- the same contract through the fault points (no root needed) -----------------------
 
+namespace {
+
+/// The word count of the injected checkpoint failures, run one batch at a
+/// time (so its checkpoint writes come in a fixed order: two at start, then
+/// per batch one at its generation and one after it completed) until
+/// `batches` or the context stops; returns the error it stopped with.
+std::string run_until_stopped(const conf& c, const std::string& dir, int batches,
+                              std::vector<int64_t>& completed, int& outputs_run) {
+  auto outputs = std::make_shared<std::atomic<int>>(0);
+  streaming_context ssc{c, seconds(1)};
+  ssc.checkpoint(dir);
+  ssc.queue_stream<std::string>({{"a"}, {"b"}})
+    .map([](std::string w) { return kv{std::move(w), 1}; })
+    .reduce_by_key(std::plus<int>{})
+    .foreach_rdd([outputs](const rdd<kv>&) { ++*outputs; });
+  auto counter = std::make_shared<batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  advance_until_stopped(ssc, *counter, batches);
+  auto what = stop_error(ssc);
+  completed = completed_times(*counter);
+  outputs_run = *outputs;
+  return what;
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_stops_the_context) {
   fault_guard faults;
   temp_dir dir{"fault-checkpoint"};
   auto c = manual_conf();
-  // Hits 1-2 are the two metadata checkpoints written at start, 3-5 those
-  // of batches 1-3; hit 6 fails.
-  c.set("sluice.fault.checkpoint.write", "fail_write,after=5");
-  auto outputs = std::make_shared<std::atomic<int>>(0);
-  std::string what;
-  {
-    streaming_context ssc{c, seconds(1)};
-    ssc.checkpoint(dir.str());
-    ssc.queue_stream<std::string>({{"a"}, {"b"}})
-      .map([](std::string w) { return kv{std::move(w), 1}; })
-      .reduce_by_key(std::plus<int>{})
-      .foreach_rdd([outputs](const rdd<kv>&) { ++*outputs; });
-    auto counter = std::make_shared<batch_counter>();
-    ssc.add_listener(counter);
-    ssc.start();
-    ssc.manual_clock().advance(seconds(8));
-    what = stop_error(ssc);
-    // Batch 4 completed before its metadata checkpoint failed; 5-8 never ran.
-    BOOST_TEST(completed_times(*counter) == times_up_to(4), boost::test_tools::per_element());
-  }
+  // Hits 1-2 are the two metadata checkpoints written at start, then two per
+  // batch (generated, completed): hit 10 is the one after batch 4 completed.
+  c.set("sluice.fault.checkpoint.write", "fail_write,after=9");
+  std::vector<int64_t> completed;
+  int outputs = 0;
+  auto what = run_until_stopped(c, dir.str(), 8, completed, outputs);
+  // Batch 4 completed before its metadata checkpoint failed; 5-8 never ran.
+  BOOST_TEST(completed == times_up_to(4), boost::test_tools::per_element());
   BOOST_TEST(what
              == "checkpoint after 4000 ms failed: sluice: injected write failure at "
                 "checkpoint.write: metadata checkpoint 4000 not written to "
                   + dir.str() + "/sluice.db");
-  BOOST_TEST(*outputs == 4);
+  BOOST_TEST(outputs == 4);
   BOOST_TEST(fault_injector::global().fires(fault_points::checkpoint_write) == 1u);
   fault_injector::global().disarm_all();
-  BOOST_TEST(checkpoint_store::open(dir.str())->latest_metadata().value().batch_time_ms == 3000);
+  // The newest stored is batch 4's, written when it was generated, with 4
+  // pending: a restart runs it again.
+  auto newest = checkpoint_store::open(dir.str())->latest_metadata().value();
+  BOOST_TEST(newest.batch_time_ms == 4000);
+  BOOST_TEST(newest.pending_batches == std::vector<int64_t>{4000}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_checkpoint_at_a_batch_s_generation_keeps_the_batch_from_running) {
+  fault_guard faults;
+  temp_dir dir{"fault-generation"};
+  auto c = manual_conf();
+  // Hit 7 is batch 3's generation checkpoint (2 at start, 2 per batch).
+  c.set("sluice.fault.checkpoint.write", "fail_write,after=6");
+  std::vector<int64_t> completed;
+  int outputs = 0;
+  auto what = run_until_stopped(c, dir.str(), 5, completed, outputs);
+  BOOST_TEST(completed == times_up_to(2), boost::test_tools::per_element());
+  BOOST_TEST(what
+             == "checkpoint at the generation of 3000 ms failed: sluice: injected write failure "
+                "at checkpoint.write: metadata checkpoint 3000 not written to "
+                  + dir.str() + "/sluice.db");
+  BOOST_TEST(outputs == 2); // batch 3's input was never fixed, so it never ran
+  fault_injector::global().disarm_all();
+  auto newest = checkpoint_store::open(dir.str())->latest_metadata().value();
+  BOOST_TEST(newest.batch_time_ms == 2000);
+  BOOST_TEST(newest.pending_batches.empty());
 }
 
 BOOST_AUTO_TEST_CASE(an_injected_wal_append_failure_fails_the_store_and_stops_the_context) {
