@@ -14,14 +14,23 @@
 
 namespace sluice::detail {
 
-/// Sorts `v` by `key(element)`, ascending, by insertion: restores hold one
-/// entry per remembered batch (a few), and the public headers stay free of
-/// <algorithm>. Keys are distinct batch times, so the order is total.
+/// The positions of `keys` in ascending key order (out of line, so that the
+/// public headers stay free of <algorithm>; O(n log n): a long window of
+/// short batches remembers hundreds of thousands).
+std::vector<size_t> sorted_order(const std::vector<int64_t>& keys);
+
+/// Sorts `v` by `key(element)` (distinct batch times), ascending.
 template <class E, class Key>
 void sort_by_time(std::vector<E>& v, Key key) {
-  for (size_t i = 1; i < v.size(); ++i)
-    for (size_t j = i; j > 0 && key(v[j]) < key(v[j - 1]); --j)
-      std::swap(v[j], v[j - 1]);
+  std::vector<int64_t> keys;
+  keys.reserve(v.size());
+  for (auto& e : v)
+    keys.push_back(key(e));
+  std::vector<E> sorted;
+  sorted.reserve(v.size());
+  for (auto i : sorted_order(keys))
+    sorted.push_back(std::move(v[i]));
+  v = std::move(sorted);
 }
 
 /// window(w, s) at T: the parent's batches in (T - w, T], partitions in time

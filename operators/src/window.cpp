@@ -2,6 +2,8 @@
 // that users of <sluice/sluice.hpp> do not parse them.
 #include "sluice/window.hpp"
 
+#include <algorithm>
+#include <numeric>
 #include <string>
 
 namespace sluice::detail {
@@ -25,6 +27,13 @@ void check_window(duration window, duration slide, duration parent, const char* 
     fail("window", window);
   if (slide.count() % parent.count() != 0)
     fail("slide", slide);
+}
+
+std::vector<size_t> sorted_order(const std::vector<int64_t>& keys) {
+  std::vector<size_t> order(keys.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  return order;
 }
 
 } // namespace sluice::detail
