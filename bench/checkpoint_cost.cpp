@@ -9,6 +9,7 @@
 // Checkpoint cost = a checkpoint batch's processing delay (listener
 // batch_info::processing_delay_us) minus the mean of the other batches.
 // Recovery = get_or_create(dir, factory) + start + the first batch done.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>

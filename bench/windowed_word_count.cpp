@@ -7,6 +7,7 @@
 // window is 30 batches long and slides by 10. Every window output is checked:
 // the sum of its counts must equal the number of words in the batches it
 // covers.
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>

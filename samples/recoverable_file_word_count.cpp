@@ -6,6 +6,7 @@
 // Usage: recoverable_file_word_count [--master M] <input-dir> <checkpoint-dir> <output-dir>
 // --master is the master URL (default local[2]), as spark-submit's; a
 // recovered run takes the one it is given, as Spark reloads spark.master.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>

@@ -1,5 +1,6 @@
 #include "sluice/job_generator.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 namespace sluice::detail {

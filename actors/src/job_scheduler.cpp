@@ -1,5 +1,8 @@
 #include "sluice/job_scheduler.hpp"
 
+#include <algorithm>
+#include <deque>
+
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/narrow.hpp"
 #include "sluice/replace_atoms.hpp"

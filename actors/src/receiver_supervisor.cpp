@@ -1,5 +1,7 @@
 #include "sluice/receiver_supervisor.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "sluice/listener_bus.hpp"

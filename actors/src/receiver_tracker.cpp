@@ -1,5 +1,7 @@
 #include "sluice/receiver_tracker.hpp"
 
+#include <algorithm>
+
 #include "sluice/fault_injector.hpp"
 #include "sluice/receiver_wal.hpp"
 

@@ -42,21 +42,15 @@ std::unique_ptr<stateless_gather<T, Fn>> make_gather_node(std::string name, std:
                                                    std::move(fn));
 }
 
-/// Spark's union: the parents' partitions one after another.
+/// Spark's union: the parents' partitions one after another, renumbered.
+/// Throws sluice::error when a parent has no batch at `t`. Out of line in
+/// operators/src/gather.cpp (it does not depend on the record type).
+std::optional<parts> union_parts(batch_time t, std::vector<std::optional<parts>>& in);
+
 template <class T>
 auto union_fn() {
   return [](batch_time t, std::vector<std::optional<parts>>& in,
-            const run_info&) -> std::optional<parts> {
-    parts out;
-    for (auto& p : in) {
-      if (!p)
-        throw error("Could not generate RDD from a parent for unifying at time " + to_string(t));
-      std::sort(p->begin(), p->end(), [](auto& a, auto& b) { return a.index < b.index; });
-      for (auto& x : *p)
-        out.push_back({static_cast<int32_t>(out.size()), std::move(x.data)});
-    }
-    return out;
-  };
+            const run_info&) -> std::optional<parts> { return union_parts(t, in); };
 }
 
 /// transform(f) with f(const rdd<T>&) or f(const rdd<T>&, batch_time).
@@ -110,7 +104,7 @@ auto reduce_fn(F f) {
              const run_info&) mutable -> std::optional<parts> {
     if (!in[0])
       return std::nullopt;
-    std::sort(in[0]->begin(), in[0]->end(), [](auto& a, auto& b) { return a.index < b.index; });
+    sort_by_index(*in[0]);
     std::optional<T> acc;
     for (auto& p : *in[0])
       for (auto& x : take<T>(p.data))

@@ -2,11 +2,9 @@
 // ids) and the output operations in registration order.
 #pragma once
 
-#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,16 +58,20 @@ class source_base;
 inline constexpr std::string_view type_separator = " | ";
 
 /// The batches one node remembers for slice() (ssc.remember). Written on the
-/// job thread, read by slice() on any thread.
-struct retention {
-  std::mutex mtx;
-  duration keep{0};
-  std::map<int64_t, std::shared_ptr<const void>> batches;  ///< time -> rdd<T>
-};
+/// job thread, read by slice() on any thread. Defined in operators/src/graph.cpp
+/// (it holds a mutex), reached through retain() and graph::slice().
+struct retention;
+
+/// Keeps `batch` (an rdd<T>) as the batch at `t` and forgets those older
+/// than the retention's span. Thread-safe.
+void retain(retention& r, batch_time t, std::shared_ptr<const void> batch);
 
 class graph {
  public:
-  graph(duration batch, int parallelism) : batch_(batch), parallelism_(parallelism) {}
+  // Constructor, destructor and add_source are out of line (graph.cpp): inline,
+  // they would instantiate the members' containers in every includer.
+  graph(duration batch, int parallelism);
+  ~graph();
 
   /// Adds a node and returns it. Throws illegal_state once started (SEMANTICS §1.8).
   template <class N>
@@ -83,9 +85,7 @@ class graph {
       retainers_.emplace(raw->id(), [raw](std::shared_ptr<retention> r) -> std::unique_ptr<node_base> {
         using T = typename N::value_type;
         auto keep = [r](const rdd<T>& data, batch_time t) {
-          std::lock_guard<std::mutex> guard{r->mtx};
-          r->batches[t.ms] = std::make_shared<const rdd<T>>(data);
-          r->batches.erase(r->batches.begin(), r->batches.upper_bound(t.ms - r->keep.count()));
+          retain(*r, t, std::make_shared<const rdd<T>>(data));
         };
         return std::make_unique<output_node<T>>("remember", raw, keep);
       });
@@ -95,7 +95,7 @@ class graph {
     return raw;
   }
 
-  void add_source(source_base* s) { sources_.push_back(s); }
+  void add_source(source_base* s);
 
   const std::vector<std::unique_ptr<node_base>>& nodes() const { return nodes_; }
   const std::vector<node_base*>& outputs() const { return outputs_; }
@@ -111,47 +111,25 @@ class graph {
   duration remember() const { return remember_; }
 
   /// Adds the hidden outputs that feed the retentions. Called once by start().
-  void enable_retention() {
-    if (remember_.count() <= 0)
-      return;
-    auto factories = std::move(retainers_);
-    for (auto& [id, make] : factories) {
-      auto r = std::make_shared<retention>();
-      r->keep = remember_;
-      retentions_.emplace(id, r);
-      add(make(r));
-    }
-  }
+  void enable_retention();
 
   /// Returns the retention of node `id`, or null without ssc.remember.
-  std::shared_ptr<retention> retained(int id) const {
-    auto i = retentions_.find(id);
-    return i == retentions_.end() ? nullptr : i->second;
-  }
+  std::shared_ptr<retention> retained(int id) const;
+
+  /// The batches node `id` (named `name`, of slide `slide`) remembers for
+  /// times from..to, both included, aligned down to the slide, as rdd<T>s of
+  /// its record type, in time order (dstream::slice, SEMANTICS §1.7). Throws
+  /// illegal_state before start() or without ssc.remember.
+  std::vector<std::shared_ptr<const void>> slice(int id, const std::string& name,
+                                                 duration slide, batch_time from,
+                                                 batch_time to) const;
 
   /// One line per node, in id order: what a checkpoint's graph fingerprint
   /// holds. The same program builds the same lines in every process and
   /// every build, so a restarted driver can match state to operators by id.
   /// A node with checkpointed state ends its line with its state types,
   /// " | key=string | state=int64" (FORMAT.md "Graph description").
-  std::vector<std::string> describe() const {
-    std::vector<std::string> out;
-    for (auto& n : nodes_) {
-      std::string line = std::to_string(n->id()) + " " + n->name() + " kind="
-                         + std::to_string(static_cast<int>(n->kind())) + " slide="
-                         + std::to_string(n->slide().count()) + " parents=";
-      for (size_t i = 0; i < n->parents().size(); ++i)
-        line += (i ? "," : "") + std::to_string(n->parents()[i]->id());
-      if (n->partitions() > 0)
-        line += " partitions=" + std::to_string(n->partitions());
-      for (auto& [role, type] : n->state_types()) {
-        line += type_separator;
-        line += role + "=" + type;
-      }
-      out.push_back(std::move(line));
-    }
-    return out;
-  }
+  std::vector<std::string> describe() const;
 
   batch_time zero() const { return zero_; }
   void zero(batch_time t) { zero_ = t; }
@@ -170,76 +148,20 @@ class graph {
 };
 
 /// Returns a description line without its state types.
-inline std::string_view line_without_types(std::string_view line) {
-  return line.substr(0, line.find(type_separator));
-}
+std::string_view line_without_types(std::string_view line);
 
 /// Returns nullopt when two graph descriptions have the same nodes, else a
 /// message naming the first difference (for a refused recovery). State types
 /// are left to state_type_difference.
-inline std::optional<std::string> describe_difference(const std::vector<std::string>& saved,
-                                                      const std::vector<std::string>& built) {
-  for (size_t i = 0; i < std::max(saved.size(), built.size()); ++i) {
-    if (i >= saved.size())
-      return "the program builds an extra node: '" + built[i] + "'";
-    if (i >= built.size())
-      return "the checkpoint has a node the program no longer builds: '" + saved[i] + "'";
-    if (line_without_types(saved[i]) != line_without_types(built[i]))
-      return "node " + std::to_string(i) + " differs: the checkpoint has '" + saved[i]
-             + "', the program builds '" + built[i] + "'";
-  }
-  return std::nullopt;
-}
+std::optional<std::string> describe_difference(const std::vector<std::string>& saved,
+                                               const std::vector<std::string>& built);
 
 /// For two descriptions without a describe_difference: returns nullopt when
 /// every node's state types are the same, else a message naming the first
 /// node whose types changed and each changed type, e.g. "map_with_state
 /// (operator 3): state type changed from int64 to int32". A saved line
 /// without types (written before types were recorded) matches any types.
-inline std::optional<std::string> state_type_difference(const std::vector<std::string>& saved,
-                                                        const std::vector<std::string>& built) {
-  // role -> type, in line order
-  auto types_of = [](std::string_view line) {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (auto at = line.find(type_separator); at != std::string_view::npos;) {
-      line.remove_prefix(at + type_separator.size());
-      at = line.find(type_separator);
-      auto item = line.substr(0, at);
-      auto eq = item.find('=');
-      out.emplace_back(item.substr(0, eq),
-                       eq == std::string_view::npos ? "" : item.substr(eq + 1));
-    }
-    return out;
-  };
-  for (size_t i = 0; i < std::min(saved.size(), built.size()); ++i) {
-    auto before = types_of(saved[i]);
-    if (before.empty())
-      continue;
-    auto after = types_of(built[i]);
-    std::string changes;
-    auto note = [&](const std::string& role, const std::string& from, const std::string& to) {
-      changes += (changes.empty() ? "" : ", ") + role + " type changed from " + from + " to "
-                 + to;
-    };
-    for (auto& [role, type] : before) {
-      auto j = std::find_if(after.begin(), after.end(), [&](auto& a) { return a.first == role; });
-      if (j == after.end())
-        note(role, type, "none");
-      else if (j->second != type)
-        note(role, type, j->second);
-    }
-    for (auto& [role, type] : after)
-      if (std::none_of(before.begin(), before.end(), [&](auto& b) { return b.first == role; }))
-        note(role, "none", type);
-    if (!changes.empty()) {
-      // "<id> <name> kind=..."
-      std::string_view line = built[i];
-      auto name_at = line.find(' ') + 1;
-      auto name = line.substr(name_at, line.find(' ', name_at) - name_at);
-      return std::string{name} + " (operator " + std::to_string(i) + "): " + changes;
-    }
-  }
-  return std::nullopt;
-}
+std::optional<std::string> state_type_difference(const std::vector<std::string>& saved,
+                                                 const std::vector<std::string>& built);
 
 } // namespace sluice::detail

@@ -53,11 +53,9 @@ decltype(auto) attributed(const node_base* n, F&& f) {
 }
 
 /// Returns what stops the context when node `n` fails at batch time `t`:
-/// "map (operator 2) failed at batch 1000 ms: <what>".
-inline std::string failure_message(const node_base& n, int64_t t, std::string_view what) {
-  return n.name() + " (operator " + std::to_string(n.id()) + ") failed at batch "
-         + to_string(batch_time{t}) + ": " + std::string{what};
-}
+/// "map (operator 2) failed at batch 1000 ms: <what>". Out of line in
+/// operators/src/narrow.cpp.
+std::string failure_message(const node_base& n, int64_t t, std::string_view what);
 
 } // namespace sluice::detail
 

@@ -91,14 +91,6 @@ class feeder final : public feeder_base {
   emitter<T>* first_;
 };
 
-/// Owns the emitters of one fused chain, built for one batch in one slot.
-struct chain {
-  std::unique_ptr<feeder_base> head;
-  std::vector<std::unique_ptr<emitter_base>> links;
-  std::unique_ptr<collector_base> collect;       // set when the chain ends in parts
-  std::unique_ptr<bucket_writer_base> buckets;   // set when it ends in a shuffle
-};
-
 } // namespace sluice::detail
 
 
@@ -168,9 +160,12 @@ struct stateful_result {
 
 class node_base {
  public:
-  node_base(node_kind kind, std::string name, duration slide, std::vector<node_base*> parents)
-      : kind_(kind), name_(std::move(name)), slide_(slide), parents_(std::move(parents)) {}
-  virtual ~node_base() = default;
+  // The constructor, the destructor and the default implementations below
+  // that build or destroy std containers live in operators/src/node.cpp, so
+  // that each user of <sluice/sluice.hpp> does not instantiate them.
+
+  node_base(node_kind kind, std::string name, duration slide, std::vector<node_base*> parents);
+  virtual ~node_base();
 
   node_kind kind() const { return kind_; }
   const std::string& name() const { return name_; }
@@ -186,46 +181,42 @@ class node_base {
 
   // -- typed services, implemented by node<T> --------------------------------
 
-  virtual std::unique_ptr<feeder_base> make_feeder(emitter_base*) const { fail("make_feeder"); }
-  virtual std::unique_ptr<collector_base> make_collector() const { fail("make_collector"); }
+  virtual std::unique_ptr<feeder_base> make_feeder(emitter_base*) const;
+  virtual std::unique_ptr<collector_base> make_collector() const;
   /// Returns the number of records in a partition of this node's type.
-  virtual size_t records(const erased&) const { fail("records"); }
+  virtual size_t records(const erased&) const;
   /// Why this node's records cannot travel as bytes (a record type without
   /// a sluice::codec), or empty.
-  virtual std::string record_codec_problem() const { return {}; }
+  virtual std::string record_codec_problem() const;
   /// Shuffle nodes: why the buckets their writers send cannot travel as
   /// bytes, or empty (buckets of the parent's records are checked there).
-  virtual std::string bucket_codec_problem() const { return {}; }
+  virtual std::string bucket_codec_problem() const;
 
   // -- narrow nodes -----------------------------------------------------------
 
   /// Returns an emitter of the parent's type that pushes into `down`.
-  virtual std::unique_ptr<emitter_base> wrap(emitter_base*) const { fail("wrap"); }
+  virtual std::unique_ptr<emitter_base> wrap(emitter_base*) const;
 
   // -- shuffle nodes ----------------------------------------------------------
 
   /// The number of reducer partitions.
   virtual int partitions() const { return 0; }
   /// Returns the map-side writer for records of parent `port`.
-  virtual std::unique_ptr<bucket_writer_base> make_writer(size_t) const { fail("make_writer"); }
+  virtual std::unique_ptr<bucket_writer_base> make_writer(size_t) const;
   /// Merges the buckets that every sender wrote for one reducer, per port.
-  virtual erased reduce(std::vector<std::vector<erased>>&) const { fail("reduce"); }
+  virtual erased reduce(std::vector<std::vector<erased>>&) const;
 
   // -- stateful reducers (update_state_by_key, map_with_state, inverse windows)
 
   /// True if the reducer keeps per-partition state across batches.
   virtual bool stateful() const { return false; }
   /// Returns the state of partition `slot` (called once per operator actor).
-  virtual std::unique_ptr<slot_state> make_slot_state(int /*slot*/, const run_info&) const {
-    return nullptr;
-  }
+  virtual std::unique_ptr<slot_state> make_slot_state(int slot, const run_info&) const;
   /// The stateful reduce: called at every batch time of the parent, in time
   /// order. `parent_none` means the parent had no batch at t.
-  virtual stateful_result reduce_at(batch_time, bool /*parent_none*/,
+  virtual stateful_result reduce_at(batch_time, bool parent_none,
                                     std::vector<std::vector<erased>>&, slot_state*,
-                                    const run_info&) const {
-    fail("reduce_at");
-  }
+                                    const run_info&) const;
   /// True if start() must refuse to run without ssc.checkpoint(dir).
   virtual bool requires_checkpoint() const { return false; }
   /// The state checkpoint interval when dstream::checkpoint did not set one.
@@ -233,13 +224,11 @@ class node_base {
   /// Appends the partition's state changed since the last call (all of it
   /// when `full`) as codec bytes, and marks it checkpointed. Returns false
   /// when the node keeps no checkpointable state.
-  virtual bool checkpoint_state(slot_state*, bool /*full*/,
-                                std::vector<std::pair<std::string, std::string>>& /*upserts*/,
-                                std::vector<std::string>& /*removed*/) const {
-    return false;
-  }
+  virtual bool checkpoint_state(slot_state*, bool full,
+                                std::vector<std::pair<std::string, std::string>>& upserts,
+                                std::vector<std::string>& removed) const;
   /// Restores a partition's state from what checkpoint_state wrote.
-  virtual void restore_state(slot_state*, const std::map<std::string, std::string>&) const {}
+  virtual void restore_state(slot_state*, const std::map<std::string, std::string>&) const;
 
   /// True for gathers that keep history across batches which must survive a
   /// recovery (windows): their gather_op checkpoints it.
@@ -248,12 +237,12 @@ class node_base {
   bool has_checkpointed_state() const { return stateful() || checkpoints_history(); }
   /// Why this node's state cannot be checkpointed (a type without a
   /// sluice::codec), or empty. start() refuses a checkpointed context then.
-  virtual std::string checkpoint_codec_problem() const { return {}; }
+  virtual std::string checkpoint_codec_problem() const;
   /// The types whose codec bytes this node's checkpointed state holds, as
   /// (role, codec_type_name) pairs, e.g. {{"key", "string"}, {"state",
   /// "int64"}}: the graph description records them so a recovery refuses a
   /// changed type (FORMAT.md "Graph description"). Empty without state.
-  virtual std::vector<std::pair<std::string, std::string>> state_types() const { return {}; }
+  virtual std::vector<std::pair<std::string, std::string>> state_types() const;
 
   /// The checkpoint interval set by dstream::checkpoint, or zero.
   duration checkpoint_interval() const { return checkpoint_interval_; }
@@ -261,12 +250,11 @@ class node_base {
 
   // -- gather and output nodes ------------------------------------------------
 
-  virtual std::unique_ptr<gather_op> make_gather(const run_info&) const { fail("make_gather"); }
+  virtual std::unique_ptr<gather_op> make_gather(const run_info&) const;
 
  private:
-  [[noreturn]] void fail(const char* what) const {
-    throw std::logic_error(std::string("node '") + name_ + "' does not support " + what);
-  }
+  /// Throws std::logic_error: "node '<name>' does not support <what>".
+  [[noreturn]] void fail(const char* what) const;
 
   node_kind kind_;
   std::string name_;

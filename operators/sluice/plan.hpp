@@ -2,11 +2,21 @@
 // partition slot) and gathers (one actor each), as DESIGN.md "Graph" describes.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "sluice/graph.hpp"
 
 namespace sluice::detail {
+
+/// Owns the emitters of one fused chain, built for one batch in one slot.
+/// (Here rather than in node.hpp: only the engine builds chains.)
+struct chain {
+  std::unique_ptr<feeder_base> head;
+  std::vector<std::unique_ptr<emitter_base>> links;
+  std::unique_ptr<collector_base> collect;       // set when the chain ends in parts
+  std::unique_ptr<bucket_writer_base> buckets;   // set when it ends in a shuffle
+};
 
 /// Where a stage or gather sends its output for a batch.
 struct consumer {

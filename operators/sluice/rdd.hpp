@@ -1,13 +1,10 @@
 // rdd<T>: one batch of a stream, as immutable partitions (Spark's RDD, eager).
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
-#include <numeric>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -36,7 +33,7 @@ class rdd {
 
   /// Slices `data` like Spark's makeRDD: partition i holds [i*n/p, (i+1)*n/p).
   static rdd slice(std::vector<T> data, int partitions, int default_parallelism = 1) {
-    partition_vector ps(static_cast<size_t>(std::max(partitions, 1)));
+    partition_vector ps(static_cast<size_t>(partitions > 1 ? partitions : 1));
     size_t n = data.size(), p = ps.size();
     for (size_t i = 0; i < p; ++i) {
       auto first = data.begin() + static_cast<ptrdiff_t>(i * n / p);
@@ -171,7 +168,7 @@ class rdd {
 
   /// Builds an rdd from engine partitions (sorted by index, moved).
   static rdd from_parts(detail::parts&& ps, int default_parallelism) {
-    std::sort(ps.begin(), ps.end(), [](auto& a, auto& b) { return a.index < b.index; });
+    detail::sort_by_index(ps);
     partition_vector out;
     out.reserve(ps.size());
     for (auto& p : ps)
@@ -258,16 +255,22 @@ class rdd_queue {
 
   struct state {
     mutable std::mutex mtx;
-    std::deque<entry> items;
+    std::vector<entry> items; ///< oldest first (a vector: <deque> costs every includer)
   };
 
   /// Removes and returns the oldest entry (or all, when `all`).
   std::vector<entry> take(bool all) {
     std::lock_guard<std::mutex> guard{state_->mtx};
     std::vector<entry> out;
-    while (!state_->items.empty() && (all || out.empty())) {
-      out.push_back(std::move(state_->items.front()));
-      state_->items.pop_front();
+    auto& items = state_->items;
+    if (items.empty())
+      return out;
+    if (all) {
+      out = std::move(items);
+      items.clear();
+    } else {
+      out.push_back(std::move(items.front()));
+      items.erase(items.begin());
     }
     return out;
   }

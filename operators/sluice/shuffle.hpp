@@ -3,7 +3,6 @@
 // of the parent's chain and combines before sending (map-side combine).
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <tuple>
 #include <unordered_map>
@@ -47,7 +46,7 @@ class dense_map {
   void clear() {
     entries_.clear();
     hashes_.clear();
-    std::fill(index_.begin(), index_.end(), uint64_t{0});
+    index_.assign(index_.size(), uint64_t{0});
   }
 
   /// The entry number of `k`, or npos. `h` must be hash_key(k).
@@ -161,7 +160,7 @@ class dense_map {
     entries_.reserve(out.size());
     hashes_ = {};
     hashes_.reserve(out.size());
-    std::fill(index_.begin(), index_.end(), uint64_t{0});
+    index_.assign(index_.size(), uint64_t{0});
     return out;
   }
 

@@ -1,8 +1,9 @@
 // Sources: nodes that make a batch on the driver at every batch time.
 #pragma once
 
-#include <deque>
-#include <mutex>
+#include <functional>
+#include <optional>
+#include <string>
 
 #include "sluice/detail/receiver_parts.hpp"
 #include "sluice/listener.hpp"

@@ -3,15 +3,35 @@
 // inverse function as a stateful reducer.
 #pragma once
 
-#include <deque>
 #include <limits>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "sluice/error.hpp"
 #include "sluice/shuffle.hpp"
 #include "sluice/map_with_state.hpp"
 
 namespace sluice::detail {
+
+/// The positions of `keys` in ascending key order (out of line, so that the
+/// public headers stay free of <algorithm>; O(n log n): a long window of
+/// short batches remembers hundreds of thousands).
+std::vector<size_t> sorted_order(const std::vector<int64_t>& keys);
+
+/// Sorts `v` by `key(element)` (distinct batch times), ascending.
+template <class E, class Key>
+void sort_by_time(std::vector<E>& v, Key key) {
+  std::vector<int64_t> keys;
+  keys.reserve(v.size());
+  for (auto& e : v)
+    keys.push_back(key(e));
+  std::vector<E> sorted;
+  sorted.reserve(v.size());
+  for (auto i : sorted_order(keys))
+    sorted.push_back(std::move(v[i]));
+  v = std::move(sorted);
+}
 
 /// window(w, s) at T: the parent's batches in (T - w, T], partitions in time
 /// order. Batches are shared between windows (a consumer copies on take).
@@ -45,22 +65,23 @@ class window_node final : public node<T> {
     struct op final : gather_op {
       const window_node* self;
       run_info info;
-      std::deque<std::pair<int64_t, parts>> history;
+      std::vector<std::pair<int64_t, parts>> history; // oldest first
       int64_t checkpointed_upto = std::numeric_limits<int64_t>::min();
       std::vector<int64_t> dropped; // since the last checkpoint
       op(const window_node* n, run_info i) : self(n), info(i) {}
       gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
         if (in[0]) {
-          std::sort(in[0]->begin(), in[0]->end(),
-                    [](auto& a, auto& b) { return a.index < b.index; });
+          sort_by_index(*in[0]);
           history.emplace_back(t.ms, std::move(*in[0]));
         }
         int64_t begin = t.ms - self->window_.count(); // exclusive
-        while (!history.empty() && history.front().first <= begin) {
-          if (history.front().first <= checkpointed_upto)
-            dropped.push_back(history.front().first);
-          history.pop_front();
+        size_t leaving = 0;
+        while (leaving < history.size() && history[leaving].first <= begin) {
+          if (history[leaving].first <= checkpointed_upto)
+            dropped.push_back(history[leaving].first);
+          ++leaving;
         }
+        history.erase(history.begin(), history.begin() + static_cast<ptrdiff_t>(leaving));
         if (!self->valid_at(t, info.zero))
           return {};
         parts out;
@@ -90,7 +111,8 @@ class window_node final : public node<T> {
               removed.push_back(encode_to_string(when));
           dropped.clear();
           if (!history.empty())
-            checkpointed_upto = std::max(checkpointed_upto, history.back().first);
+            checkpointed_upto = history.back().first > checkpointed_upto ? history.back().first
+                                                                         : checkpointed_upto;
         } else {
           (void) full, (void) upserts, (void) removed;
           throw error("checkpointing window needs a sluice::codec for its records (the "
@@ -107,8 +129,7 @@ class window_node final : public node<T> {
               ps.push_back({static_cast<int32_t>(ps.size()), erase(std::move(records))});
             history.emplace_back(decode_from_string<int64_t>(key), std::move(ps));
           }
-          std::sort(history.begin(), history.end(),
-                    [](auto& a, auto& b) { return a.first < b.first; });
+          sort_by_time(history, [](auto& h) { return h.first; });
           if (!history.empty())
             checkpointed_upto = history.back().first;
         } else {
@@ -125,27 +146,10 @@ class window_node final : public node<T> {
 };
 
 /// Checks w and s against the parent's slide; `what` names the stream type
-/// in the message, as Spark's do (SEMANTICS §2.11).
-inline void check_window(duration window, duration slide, duration parent, const char* what,
-                         bool require_style) {
-  auto fail = [&](const char* which, duration d) {
-    std::string head = require_style ? "requirement failed: " : "";
-    std::string verb = require_style ? " must be multiple of" : " must be a multiple of";
-    throw invalid_argument(head + "The " + which + " duration of " + what + " (" + to_string(d)
-                           + ")" + verb + " the slide duration of parent DStream ("
-                           + to_string(parent) + ")");
-  };
-  if (window.count() <= 0)
-    throw invalid_argument(std::string("The window duration of ") + what
-                           + " must be positive, got " + to_string(window));
-  if (slide.count() <= 0)
-    throw invalid_argument(std::string("The slide duration of ") + what
-                           + " must be positive, got " + to_string(slide));
-  if (window.count() % parent.count() != 0)
-    fail("window", window);
-  if (slide.count() % parent.count() != 0)
-    fail("slide", slide);
-}
+/// in the message, as Spark's do (SEMANTICS §2.11). Throws invalid_argument.
+/// Out of line in operators/src/window.cpp.
+void check_window(duration window, duration slide, duration parent, const char* what,
+                  bool require_style);
 
 /// reduce_by_key_and_window(f, inv, w, s, n, filter): per key, the previous
 /// window's value minus the batches leaving plus the batches entering
@@ -193,7 +197,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   };
 
   struct partition_state final : slot_state {
-    std::deque<reduced_batch> batches;
+    std::vector<reduced_batch> batches;  // oldest first
     dense_map<K, V> previous;  // the previous window's output (after the filter)
     dense_map<K, V> merge, old_values, new_values;  // scratch, kept for their capacity
     std::vector<size_t> old_at;                     // scratch: old key's entry in previous
@@ -276,8 +280,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
                       + std::to_string(row.empty() ? -1 : int(row[0])) + ")");
         }
       }
-      std::sort(st.batches.begin(), st.batches.end(),
-                [](auto& a, auto& b) { return a.when < b.when; });
+      sort_by_time(st.batches, [](auto& b) { return b.when; });
       st.tracking = true;
       st.checkpointed_upto = st.batches.empty() ? st.checkpointed_upto : st.batches.back().when;
     } else {
@@ -368,11 +371,13 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     }
     old_values.clear();
     new_values.clear();
-    while (!st.batches.empty() && st.batches.front().when <= t.ms - w) {
+    size_t leaving = 0;
+    while (leaving < st.batches.size() && st.batches[leaving].when <= t.ms - w) {
       if (st.tracking)
-        st.dropped.push_back(st.batches.front().when);
-      st.batches.pop_front();
+        st.dropped.push_back(st.batches[leaving].when);
+      ++leaving;
     }
+    st.batches.erase(st.batches.begin(), st.batches.begin() + static_cast<ptrdiff_t>(leaving));
     // The filter's drops are also gone from the next window's prev (§2.14).
     std::vector<std::pair<K, V>> out;
     out.reserve(previous.size());

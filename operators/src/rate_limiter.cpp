@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <limits>
 #include <string>
 #include <thread>
@@ -115,3 +116,19 @@ int64_t rate_limiter::current_limit() const {
 }
 
 } // namespace sluice
+
+namespace sluice::detail {
+
+struct waiter::impl {
+  std::condition_variable cv;
+};
+
+waiter::waiter() : impl_(new impl) {}
+
+waiter::~waiter() { delete impl_; }
+
+void waiter::wait(std::unique_lock<std::mutex>& lock) { impl_->cv.wait(lock); }
+
+void waiter::notify_all() noexcept { impl_->cv.notify_all(); }
+
+} // namespace sluice::detail

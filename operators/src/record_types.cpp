@@ -1,5 +1,6 @@
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,14 @@ std::string demangle(const char* mangled) {
   std::unique_ptr<char, void (*)(void*)> readable{
     abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free};
   return status == 0 && readable ? std::string{readable.get()} : std::string{mangled};
+}
+
+} // namespace sluice::detail
+
+namespace sluice::detail {
+
+void sort_by_index(parts& ps) {
+  std::sort(ps.begin(), ps.end(), [](auto& a, auto& b) { return a.index < b.index; });
 }
 
 } // namespace sluice::detail

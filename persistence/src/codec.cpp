@@ -1,6 +1,7 @@
 // The cold paths of the codec: building codec_error messages.
 #include "sluice/codec.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace sluice::detail {
@@ -12,6 +13,19 @@ std::string plural_bytes(std::size_t n) {
 }
 
 } // namespace
+
+void sort_by_key_bytes(std::vector<std::pair<std::string, const void*>>& entries) {
+  std::sort(entries.begin(), entries.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+std::string clean_type_name(std::string_view name) {
+  std::string out{name};
+  for (auto& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '|')
+      c = '?';
+  return out;
+}
 
 void throw_truncated(std::string_view what, std::size_t need, std::size_t left) {
   std::string msg = "sluice::codec: truncated input decoding ";

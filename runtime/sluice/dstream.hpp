@@ -7,7 +7,9 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 #include "sluice/error.hpp"
 #include "sluice/format.hpp"
@@ -215,23 +217,9 @@ class dstream {
   /// ssc.remember(d) can be returned; times not reached yet are skipped.
   /// Throws illegal_state before start() or without ssc.remember.
   std::vector<rdd<T>> slice(batch_time from, batch_time to) const {
-    if (!g_->started())
-      throw illegal_state("slice: this DStream has not been initialized (call start() first)");
-    auto r = g_->retained(n_->id());
-    if (!r)
-      throw illegal_state("slice needs ssc.remember(duration) before start() (node '"
-                          + n_->name() + "')");
-    int64_t zero = g_->zero().ms;
-    int64_t s = slide_duration().count();
-    auto align = [&](int64_t t) {
-      int64_t k = (t - zero) / s - ((t - zero) % s < 0 ? 1 : 0);
-      return zero + k * s;
-    };
     std::vector<rdd<T>> out;
-    std::lock_guard<std::mutex> guard{r->mtx};
-    for (int64_t t = std::max(align(from.ms), zero + s); t <= align(to.ms); t += s)
-      if (auto i = r->batches.find(t); i != r->batches.end())
-        out.push_back(*std::static_pointer_cast<const rdd<T>>(i->second));
+    for (auto& batch : g_->slice(n_->id(), n_->name(), slide_duration(), from, to))
+      out.push_back(*std::static_pointer_cast<const rdd<T>>(batch));
     return out;
   }
 

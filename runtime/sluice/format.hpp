@@ -2,8 +2,6 @@
 // pairs and tuples as (a,1), optionals as Some(x)/None, vectors as [a, b].
 #pragma once
 
-#include <charconv>
-#include <cmath>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -31,15 +29,11 @@ namespace detail {
 template <class T>
 concept streamable = requires(std::ostream& os, const T& x) { os << x; };
 
-inline void format_double(std::ostream& os, double d) {
-  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
-    os << static_cast<long long>(d) << ".0"; // Scala prints 1.0, not 1
-    return;
-  }
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d);
-  os.write(buf, r.ptr - buf);
-}
+/// Writes `d` as Scala prints a Double: "1.0" for a whole number below
+/// 1e15, else the shortest form that reads back the same (std::to_chars).
+/// Out of line (runtime/src/text_output.cpp): it needs <cmath> and
+/// <charconv>, which every user of the public header would parse otherwise.
+void format_double(std::ostream& os, double d);
 
 } // namespace detail
 

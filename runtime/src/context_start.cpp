@@ -2,6 +2,7 @@
 // times (recover), spawn, start the sources (wire them to the running
 // actors), start the clock. Each step's contract is in context_impl.hpp.
 #include "context_impl.hpp"
+#include <algorithm>
 
 #include "shutdown_hook.hpp"
 #include "sluice/executor.hpp"

@@ -1,4 +1,6 @@
 // The file and console side of print and save_as_text_files.
+#include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -9,6 +11,16 @@
 namespace fs = std::filesystem;
 
 namespace sluice::detail {
+
+void format_double(std::ostream& os, double d) {
+  if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e15) {
+    os << static_cast<long long>(d) << ".0"; // Scala prints 1.0, not 1
+    return;
+  }
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), d);
+  os.write(buf, r.ptr - buf);
+}
 
 void print_batch(batch_time t, const std::vector<std::string>& lines, bool more) {
   std::string out = "-------------------------------------------\nTime: " + to_string(t)

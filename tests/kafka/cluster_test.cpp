@@ -13,6 +13,8 @@
 #define BOOST_TEST_MODULE kafka/cluster
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <map>

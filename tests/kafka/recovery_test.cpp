@@ -5,6 +5,7 @@
 #define BOOST_TEST_MODULE kafka/recovery
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE operators/pid_rate_estimator
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>

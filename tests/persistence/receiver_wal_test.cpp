@@ -7,6 +7,7 @@
 
 #include "fixtures/sqlite_db.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

@@ -1,4 +1,6 @@
 #define BOOST_TEST_MODULE runtime/actor_pipeline
+#include <algorithm>
+#include <condition_variable>
 #include <boost/test/unit_test.hpp>
 
 #include "fixtures/harness.hpp"

@@ -5,6 +5,7 @@
 // after them in the batch), never an independent pipeline before it.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>

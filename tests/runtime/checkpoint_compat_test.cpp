@@ -19,6 +19,7 @@
 #include <dlfcn.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace {

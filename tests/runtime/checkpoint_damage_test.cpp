@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE runtime/checkpoint_damage
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE runtime/graceful_stop
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <future>
 #include <numeric>

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE runtime/receiver
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <condition_variable>
 #include <future>
 #include <numeric>
 #include <thread>

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE runtime/replay
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <condition_variable>
 #include <deque>

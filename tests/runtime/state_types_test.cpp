@@ -2,6 +2,7 @@
 // their checkpointed state (issue 9, finding 7): the checkpoint's graph
 // description records each one's codec type names.
 #define BOOST_TEST_MODULE runtime/state_types
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 
 #include "fixtures/harness.hpp"

@@ -10,6 +10,7 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <future>
 #include <iostream>

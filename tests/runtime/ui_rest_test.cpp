@@ -3,6 +3,8 @@
 #define BOOST_TEST_MODULE ui_rest
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <condition_variable>
 #include <ctime>
 #include <map>
 #include <pwd.h>

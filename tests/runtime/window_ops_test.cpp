@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE runtime/window_ops
+#include <algorithm>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE testing/simulation
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <sstream>

@@ -134,4 +134,8 @@ struct part {
 
 using parts = std::vector<part>;
 
+/// Sorts `ps` by index (operators/src/record_types.cpp: out of line so that
+/// the operator templates need no <algorithm>).
+void sort_by_index(parts& ps);
+
 } // namespace sluice::detail

@@ -98,6 +98,29 @@ struct block {
   bool queued = false;  ///< cut from the block queue (release() once stored)
 };
 
+/// A condition variable kept out of line (operators/src/rate_limiter.cpp), so
+/// that the public headers that hold one (receiver buffers) need not parse
+/// <condition_variable>. Same contract as std::condition_variable with a
+/// std::mutex; spurious wake-ups happen, so callers wait in a loop. It owns
+/// its implementation through a plain pointer: a std::unique_ptr member
+/// would make every includer instantiate it.
+class waiter {
+ public:
+  waiter();
+  ~waiter();
+  waiter(const waiter&) = delete;
+  waiter& operator=(const waiter&) = delete;
+
+  /// Releases `lock`, blocks until notified (or woken spuriously), then
+  /// holds `lock` again. @pre `lock` owns its mutex.
+  void wait(std::unique_lock<std::mutex>& lock);
+  void notify_all() noexcept;
+
+ private:
+  struct impl;
+  impl* impl_;  ///< owned
+};
+
 /// The engine side of a running receiver, as its buffer calls it from the
 /// receiver's own threads. Implemented by the receiver pipeline.
 class receiver_link {

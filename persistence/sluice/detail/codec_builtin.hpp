@@ -1,7 +1,6 @@
 // Codecs for arithmetic types, bool and std::string. Included by sluice/codec.hpp only.
 #pragma once
 
-#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -29,6 +28,16 @@ namespace sluice::detail {
 
 /// Throws `codec_error`: "cannot encode <what>: <why>".
 [[noreturn]] void throw_unencodable(std::string_view what, std::string_view why);
+
+/// Reverses the bytes [first, first + n) (big-endian hosts; the codec
+/// headers avoid <algorithm>, which every user of sluice.hpp would parse).
+inline void reverse_bytes(char* first, std::size_t n) {
+  for (std::size_t i = 0; i < n / 2; ++i) {
+    char c = first[i];
+    first[i] = first[n - 1 - i];
+    first[n - 1 - i] = c;
+  }
+}
 
 // -- reads --------------------------------------------------------------------
 
@@ -228,7 +237,7 @@ struct codec<long double> {
     char buf[sizeof(long double)];
     std::memcpy(buf, &x, sizeof(long double));
     if constexpr (std::endian::native == std::endian::big)
-      std::reverse(buf, buf + sizeof(long double));
+      detail::reverse_bytes(buf, sizeof(long double));
     out.append(buf, detail::long_double_size);
   }
 
@@ -237,7 +246,7 @@ struct codec<long double> {
     char buf[sizeof(long double)] = {};
     std::memcpy(buf, bytes.data(), bytes.size());
     if constexpr (std::endian::native == std::endian::big)
-      std::reverse(buf, buf + sizeof(long double));
+      detail::reverse_bytes(buf, sizeof(long double));
     long double x;
     std::memcpy(&x, buf, sizeof(long double));
     return x;
@@ -270,7 +279,7 @@ struct codec<std::string> {
   static std::string decode(std::string_view& in) {
     auto n = detail::get_varint(in, "string length");
     if (n > in.size())
-      detail::throw_truncated("string bytes", std::min<std::uint64_t>(n, SIZE_MAX), in.size());
+      detail::throw_truncated("string bytes", n < SIZE_MAX ? n : std::uint64_t{SIZE_MAX}, in.size());
     return std::string{detail::take(in, static_cast<std::size_t>(n), "string bytes")};
   }
 };

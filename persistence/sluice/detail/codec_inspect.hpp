@@ -130,14 +130,9 @@ struct codec<T> {
 namespace sluice::detail {
 
 /// Replaces what would break a graph description line (FORMAT.md "Graph
-/// description"): control characters and '|'.
-inline std::string clean_type_name(std::string_view name) {
-  std::string out{name};
-  for (auto& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '|')
-      c = '?';
-  return out;
-}
+/// description"): control characters and '|'. Out of line in
+/// persistence/src/codec.cpp.
+std::string clean_type_name(std::string_view name);
 
 template <class T>
 struct codec_type_name_of;

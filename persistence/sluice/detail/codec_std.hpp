@@ -2,7 +2,6 @@
 // std::unordered_map. Included by sluice/codec.hpp only.
 #pragma once
 
-#include <algorithm>
 #include <bit>
 #include <climits>
 #include <cstdint>
@@ -55,6 +54,10 @@ template <class T>
 concept memcpy_codec = std::endian::native == std::endian::little
                        && (std::is_same_v<T, float> || std::is_same_v<T, double>
                            || (std::is_integral_v<T> && !std::is_same_v<T, bool>));
+
+/// Sorts (key bytes, entry) pairs by their key bytes (persistence/src/codec.cpp:
+/// out of line, so that this header needs no <algorithm>).
+void sort_by_key_bytes(std::vector<std::pair<std::string, const void*>>& entries);
 
 /// Reads the key/value pairs of a map or unordered_map; a repeated key is malformed.
 template <class Map>
@@ -143,7 +146,7 @@ struct codec<std::vector<T, A>> {
       if (n != 0) // an empty vector's data() may be null: memcpy(nullptr, ..., 0) is UB
         std::memcpy(result.data(), bytes.data(), bytes.size());
     } else {
-      result.reserve(std::min(n, in.size()));
+      result.reserve(n < in.size() ? n : in.size());
       for (std::size_t i = 0; i < n; ++i)
         result.push_back(codec<T>::decode(in));
     }
@@ -172,19 +175,18 @@ struct codec<std::map<K, V, C, A>> {
 template <encodable K, encodable V, class H, class E, class A>
 struct codec<std::unordered_map<K, V, H, E, A>> {
   static void encode(const std::unordered_map<K, V, H, E, A>& x, std::string& out) {
-    std::vector<std::pair<std::string, const V*>> entries;
+    std::vector<std::pair<std::string, const void*>> entries;
     entries.reserve(x.size());
     for (const auto& [key, value] : x) {
       std::string key_bytes;
       codec<K>::encode(key, key_bytes);
       entries.emplace_back(std::move(key_bytes), &value);
     }
-    std::sort(entries.begin(), entries.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    detail::sort_by_key_bytes(entries);
     detail::put_varint(out, entries.size());
     for (const auto& [key_bytes, value] : entries) {
       out.append(key_bytes);
-      codec<V>::encode(*value, out);
+      codec<V>::encode(*static_cast<const V*>(value), out);
     }
   }
 

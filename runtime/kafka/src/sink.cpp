@@ -1,6 +1,7 @@
 // save_to_kafka's producer: idempotent, and with transactional.id one
 // transaction per batch whose batch time is kept in Kafka itself (a marker
 // record in the same transaction), so a re-run batch is not written twice.
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 

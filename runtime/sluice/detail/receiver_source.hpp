@@ -6,8 +6,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +24,11 @@ namespace sluice::detail {
 /// Fault point receiver.store (defined with the fault injector's users, so
 /// that this header needs none of it).
 void hit_receiver_store_point();
+
+/// Milliseconds since the Unix epoch (std::chrono::system_clock), for block
+/// creation times; defined in actors/src/job_generator.cpp (declared also by
+/// actors/sluice/job_generator.hpp), out of line so this header needs no clock.
+int64_t system_now_ms();
 
 template <class T>
 class receiver_runtime final : public receiver_host<T>, public block_source {
@@ -55,7 +58,8 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     hit_receiver_store_point();
     limiter_->wait_to_push(1);
     std::unique_lock<std::mutex> guard{mtx_};
-    cv_.wait(guard, [this] { return has_room() || stopped_; });
+    while (!(has_room() || stopped_))
+      cv_.wait(guard);
     current_.push_back(std::move(x));
     ++buffered_records_;
   }
@@ -67,9 +71,8 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     limiter_->wait_to_push(xs.size());
     {
       std::unique_lock<std::mutex> guard{mtx_};
-      cv_.wait(guard, [this] {
-        return (buffered_ < max_buffered_ && buffered_records_ < max_records_) || stopped_;
-      });
+      while (!((buffered_ < max_buffered_ && buffered_records_ < max_records_) || stopped_))
+        cv_.wait(guard);
       ++buffered_;
       buffered_records_ += static_cast<int64_t>(xs.size());
     }
@@ -165,11 +168,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     return pending_ < queue_size_ && buffered_ < max_buffered_ && buffered_records_ < max_records_;
   }
 
-  static int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-  }
+  static int64_t now_ms() { return system_now_ms(); }
 
   receiver_link& link() const {
     if (!link_)
@@ -186,7 +185,7 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
   std::atomic<int64_t> next_id_{0};
   std::atomic<bool> stopped_{true};
   std::mutex mtx_;
-  std::condition_variable cv_;
+  waiter cv_;  ///< std::condition_variable, out of line (receiver_parts.hpp)
   std::vector<T> current_;  ///< guarded by mtx_
   int pending_ = 0;         ///< blocks cut but not stored yet; guarded by mtx_
   int64_t buffered_ = 0;    ///< blocks stored but not processed; guarded by mtx_

@@ -1,5 +1,6 @@
 #include "ui/web_ui.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
