@@ -44,6 +44,15 @@ sluice::streaming_context create(const options& o) {
                    {"log_level", "3"}};
   auto records = kafka::create_direct_stream<std::string, std::string>(
     ssc, kafka::prefer_consistent(), kafka::subscribe({o.in}, in));
+  // A line per batch on stderr: what it read ("topic-partition [from, until)")
+  // and how many records.
+  records.foreach_rdd([](const sluice::rdd<record>& r, sluice::batch_time t) {
+    std::string line = "batch " + std::to_string(t.ms) + ":";
+    for (auto& range : kafka::offset_ranges(r))
+      line += " " + range.topic + "-" + std::to_string(range.partition) + " ["
+              + std::to_string(range.from_offset) + ", " + std::to_string(range.until_offset) + ")";
+    std::cerr << line + " " + std::to_string(r.count()) + " records\n";
+  });
   using copied = std::pair<int32_t, std::string>; // partition, value
   auto tagged = records.transform([](const sluice::rdd<record>& r, sluice::batch_time t) {
     return r.map([t](const record& x) {
