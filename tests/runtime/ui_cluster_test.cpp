@@ -19,22 +19,6 @@ using fixtures::http_get;
 using json = nlohmann::json;
 using kv = std::pair<std::string, int>;
 
-namespace {
-
-json wait_for(const std::string& url, const std::string& path,
-              std::function<bool(const json&)> done) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  json j;
-  while (std::chrono::steady_clock::now() < until) {
-    j = http_get(url, path).json();
-    if (done(j))
-      return j;
-  }
-  throw std::runtime_error("timed out waiting on " + path + ": last " + j.dump());
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_reports) {
   fixtures::temp_dir cp{"ui-cluster"};
   auto c = fixtures::manual_conf("local-cluster[2,1]");
@@ -63,7 +47,7 @@ BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_re
   BOOST_TEST(executors.at(0).at("id") == "driver");
   std::vector<std::string> workers{executors.at(1).at("id"), executors.at(2).at("id")};
   // State keys a, b, c, d live on the workers; the driver adds them up.
-  auto ops = wait_for(url, app + "/streaming/operators", [](const json& j) {
+  auto ops = fixtures::wait_for_json(url, app + "/streaming/operators", [](const json& j) {
     return j.at("stateful").at(0).value("stateKeys", -1) == 4;
   });
   for (auto& stage : ops.at("stages")) {

@@ -42,28 +42,6 @@ std::string prefix(const std::string& url) {
   return "/api/v1/applications/" + apps.at(0).at("id").get<std::string>() + "/streaming";
 }
 
-/// GETs `path` until `done(body)` holds; throws after 20 s.
-json wait_for(const std::string& url, const std::string& path, std::function<bool(const json&)> done) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  json j;
-  while (std::chrono::steady_clock::now() < until) {
-    j = http_get(url, path).json();
-    if (done(j))
-      return j;
-  }
-  throw std::runtime_error("timed out waiting on " + path + ": last " + j.dump());
-}
-
-/// The value of the /metrics sample `name_and_labels`, or "<absent>".
-std::string sample(const std::string& text, const std::string& name_and_labels) {
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(name_and_labels + " ", 0) == 0)
-      return line.substr(name_and_labels.size() + 1);
-  return "<absent>";
-}
-
 std::vector<std::string> words(const std::string& line) {
   std::vector<std::string> out;
   std::istringstream s{line};
@@ -71,31 +49,6 @@ std::vector<std::string> words(const std::string& line) {
     out.push_back(w);
   return out;
 }
-
-/// Restarts itself on its first start; stores 0..n-1 after the restart.
-class restarting_receiver : public receiver<int> {
- public:
-  explicit restarting_receiver(int n) : n_(n), starts_(std::make_shared<std::atomic<int>>(0)) {}
-  void on_start() override {
-    if (starts_->fetch_add(1) == 0) {
-      restart("once, to be seen", milliseconds(10));
-      return;
-    }
-    thread_ = std::thread{[this] {
-      for (int i = 0; i < n_ && !is_stopped(); ++i)
-        store(i);
-    }};
-  }
-  void on_stop() override {
-    if (thread_.joinable())
-      thread_.join();
-  }
-
- private:
-  int n_;
-  std::shared_ptr<std::atomic<int>> starts_;
-  std::thread thread_;
-};
 
 } // namespace
 
@@ -142,7 +95,7 @@ struct stateful_job {
 BOOST_AUTO_TEST_CASE(operators_show_the_fused_stages_state_keys_and_checkpoints) {
   stateful_job job;
   job.run(1, 4);
-  auto ops = wait_for(job.url, job.p + "/operators", [](const json& j) {
+  auto ops = fixtures::wait_for_json(job.url, job.p + "/operators", [](const json& j) {
     return j.at("stateful").at(0).value("stateKeys", -1) == 4
            && j.at("stateful").at(0).at("checkpoints") == 6
            && j.at("metadataCheckpoints").at("checkpoints") == 10;
@@ -180,15 +133,15 @@ BOOST_AUTO_TEST_CASE(operators_show_the_fused_stages_state_keys_and_checkpoints)
   // The same numbers in /metrics, which promtool accepts.
   auto metrics = http_get(job.url, "/metrics").body;
   std::string op = R"(operator_id="3",operator="update_state_by_key")";
-  BOOST_TEST(sample(metrics, "sluice_streaming_state_keys{" + op + "}") == "4");
-  BOOST_TEST(sample(metrics, R"(sluice_streaming_checkpoint_duration_seconds_count{kind="state",)"
+  BOOST_TEST(fixtures::prometheus_sample(metrics, "sluice_streaming_state_keys{" + op + "}") == "4");
+  BOOST_TEST(fixtures::prometheus_sample(metrics, R"(sluice_streaming_checkpoint_duration_seconds_count{kind="state",)"
                                + op + "}")
              == "6");
-  BOOST_TEST(sample(metrics, R"(sluice_streaming_checkpoint_duration_seconds_count{kind="metadata",operator_id="",operator=""})")
+  BOOST_TEST(fixtures::prometheus_sample(metrics, R"(sluice_streaming_checkpoint_duration_seconds_count{kind="metadata",operator_id="",operator=""})")
              == "10");
-  BOOST_TEST(sample(metrics, R"(sluice_streaming_checkpoint_bytes_total{kind="state",)" + op + "}")
+  BOOST_TEST(fixtures::prometheus_sample(metrics, R"(sluice_streaming_checkpoint_bytes_total{kind="state",)" + op + "}")
              == std::to_string(st[0].at("checkpointBytes").get<int64_t>()));
-  BOOST_TEST(sample(metrics, R"(sluice_actor_mailbox_messages{actor="stage 1 slot 0",kind="sluice.operator"})")
+  BOOST_TEST(fixtures::prometheus_sample(metrics, R"(sluice_actor_mailbox_messages{actor="stage 1 slot 0",kind="sluice.operator"})")
              == "0");
   fixtures::temp_dir dir{"ui-live-promtool"};
   std::string file = dir.str() + "/metrics.txt";
@@ -210,7 +163,7 @@ BOOST_AUTO_TEST_CASE(actors_list_every_actor_with_its_mailbox_and_state) {
       n += a.value("operatorId", -1) == 3 ? a.at("stateKeys").get<int64_t>() : 0;
     return n;
   };
-  auto j = wait_for(job.url, job.p + "/actors", [&](const json& j) { return keys(j) == 4; });
+  auto j = fixtures::wait_for_json(job.url, job.p + "/actors", [&](const json& j) { return keys(j) == 4; });
   std::map<std::string, std::string> parents;
   for (auto& a : j.at("actors")) {
     parents[a.at("id")] = a.at("parent");
@@ -249,14 +202,14 @@ BOOST_AUTO_TEST_CASE(a_busy_operator_keeps_its_last_report_marked_unanswered) {
     return std::string{};
   };
   // After batch 1 every actor answers, the 3 keys of batch 1 in state.
-  wait_for(job.url, job.p + "/actors", [&](const json& j) {
+  fixtures::wait_for_json(job.url, job.p + "/actors", [&](const json& j) {
     int64_t keys = 0;
     for (auto& a : j.at("actors"))
       keys += a.at("stateKeys").get<int64_t>();
     return busy(j).empty() && keys == 3;
   });
   job.ssc.manual_clock().advance(seconds(1));
-  auto j = wait_for(job.url, job.p + "/actors", [&](const json& j) { return !busy(j).empty(); });
+  auto j = fixtures::wait_for_json(job.url, job.p + "/actors", [&](const json& j) { return !busy(j).empty(); });
   auto id = busy(j);
   BOOST_TEST((id == "stage 0 slot 0" || id == "stage 0 slot 1"), j.dump());
   {
@@ -265,7 +218,7 @@ BOOST_AUTO_TEST_CASE(a_busy_operator_keeps_its_last_report_marked_unanswered) {
   }
   cv.notify_all();
   job.counter->wait_for(2);
-  wait_for(job.url, job.p + "/actors", [&](const json& j) { return busy(j).empty(); });
+  fixtures::wait_for_json(job.url, job.p + "/actors", [&](const json& j) { return busy(j).empty(); });
   job.ssc.stop();
 }
 
@@ -281,7 +234,7 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_actors_restarts_and_wal_bytes) {
   auto counter = std::make_shared<batch_counter>();
   ssc.add_listener(counter);
   fixtures::sink<int> out;
-  out.attach(ssc.receiver_stream(restarting_receiver{250}));
+  out.attach(ssc.receiver_stream(fixtures::counting_receiver{250, /*restart_first=*/true}));
   ssc.start();
   int batches = 0;
   fixtures::advance_until(ssc, *counter, out, 250, batches);
@@ -294,7 +247,7 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_actors_restarts_and_wal_bytes) {
   }
   auto url = ssc.ui_url();
   auto p = prefix(url);
-  auto j = wait_for(url, p + "/actors", [&](const json& j) {
+  auto j = fixtures::wait_for_json(url, p + "/actors", [&](const json& j) {
     for (auto& a : j.at("actors"))
       if (a.at("id") == "receiver 0 block_manager")
         return a.value("walBytes", int64_t{-1}) == bytes;
@@ -315,7 +268,7 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_actors_restarts_and_wal_bytes) {
                                           {"receiver 0 tracker", "receiver 0"}};
   BOOST_TEST((parents == want), j.dump());
   BOOST_TEST(http_get(url, p + "/receivers/0").json().at("walBytes") == bytes);
-  BOOST_TEST(sample(http_get(url, "/metrics").body,
+  BOOST_TEST(fixtures::prometheus_sample(http_get(url, "/metrics").body,
                     R"(sluice_streaming_receiver_wal_bytes_total{stream_id="0",stream_name="receiver_stream 0"})")
              == std::to_string(bytes));
   ssc.stop();

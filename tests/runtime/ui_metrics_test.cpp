@@ -26,17 +26,6 @@ conf ui_conf() {
   return c;
 }
 
-/// The value of the sample whose line starts with `name_and_labels` + ' ',
-/// or "<absent>".
-std::string sample(const std::string& text, const std::string& name_and_labels) {
-  std::istringstream in{text};
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(name_and_labels + " ", 0) == 0)
-      return line.substr(name_and_labels.size() + 1);
-  return "<absent>";
-}
-
 const double bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 const char* bound_labels[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
                               "1",     "2.5",  "5",     "10",   "30",  "60", "120"};
@@ -64,16 +53,16 @@ BOOST_AUTO_TEST_CASE(metrics_count_batches_records_and_delays_exactly) {
   BOOST_TEST(r.status == 200);
   BOOST_TEST(r.content_type == "text/plain; version=0.0.4; charset=utf-8");
   auto& m = r.body;
-  BOOST_TEST(sample(m, "sluice_streaming_batches_completed_total") == "3");
-  BOOST_TEST(sample(m, "sluice_streaming_records_processed_total") == "5");
-  BOOST_TEST(sample(m, "sluice_streaming_batch_duration_seconds") == "1");
-  BOOST_TEST(sample(m, "sluice_streaming_batches_active{status=\"queued\"}") == "0");
-  BOOST_TEST(sample(m, "sluice_streaming_batches_active{status=\"processing\"}") == "0");
-  BOOST_TEST(sample(m, "sluice_streaming_last_completed_batch_time_seconds") == "3");
-  BOOST_TEST(sample(m, "sluice_streaming_last_completed_batch_records") == "0");
-  BOOST_TEST(sample(m, "sluice_streaming_output_operations_total{outcome=\"succeeded\"}") == "3");
-  BOOST_TEST(sample(m, "sluice_streaming_output_operations_total{outcome=\"failed\"}") == "0");
-  BOOST_TEST(sample(m, "sluice_streaming_info{app_id=\"") == "<absent>");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_batches_completed_total") == "3");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_records_processed_total") == "5");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_batch_duration_seconds") == "1");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_batches_active{status=\"queued\"}") == "0");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_batches_active{status=\"processing\"}") == "0");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_last_completed_batch_time_seconds") == "3");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_last_completed_batch_records") == "0");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_output_operations_total{outcome=\"succeeded\"}") == "3");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_output_operations_total{outcome=\"failed\"}") == "0");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_info{app_id=\"") == "<absent>");
   BOOST_TEST(m.find("sluice_streaming_info{app_id=\"local-") != std::string::npos);
   BOOST_TEST(m.find("# TYPE sluice_streaming_total_delay_seconds histogram\n")
              != std::string::npos);
@@ -91,15 +80,15 @@ BOOST_AUTO_TEST_CASE(metrics_count_batches_records_and_delays_exactly) {
       int n = 0;
       for (auto& b : infos)
         n += static_cast<double>((b.*d.of)()) / 1e6 <= bounds[i] ? 1 : 0;
-      BOOST_TEST(sample(m, name + "_bucket{le=\"" + bound_labels[i] + "\"}") == std::to_string(n),
+      BOOST_TEST(fixtures::prometheus_sample(m, name + "_bucket{le=\"" + bound_labels[i] + "\"}") == std::to_string(n),
                  name << " le " << bounds[i]);
     }
-    BOOST_TEST(sample(m, name + "_bucket{le=\"+Inf\"}") == "3");
-    BOOST_TEST(sample(m, name + "_count") == "3");
+    BOOST_TEST(fixtures::prometheus_sample(m, name + "_bucket{le=\"+Inf\"}") == "3");
+    BOOST_TEST(fixtures::prometheus_sample(m, name + "_count") == "3");
     double sum = 0;
     for (auto& b : infos)
       sum += static_cast<double>((b.*d.of)()) / 1e6;
-    BOOST_TEST(std::stod(sample(m, name + "_sum")) == sum, boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(std::stod(fixtures::prometheus_sample(m, name + "_sum")) == sum, boost::test_tools::tolerance(1e-9));
   }
   ssc.stop();
 }
@@ -118,11 +107,11 @@ BOOST_AUTO_TEST_CASE(promtool_accepts_the_metrics_with_receivers) {
   counter->wait_for(1);
   auto m = http_get(ssc.ui_url(), "/metrics").body;
   std::string labels = "{stream_id=\"0\",stream_name=\"receiver_stream 0\"}";
-  BOOST_TEST(sample(m, "sluice_streaming_receiver_active" + labels) == "1");
-  BOOST_TEST(sample(m, "sluice_streaming_receiver_errors_total" + labels) == "1");
-  BOOST_TEST(sample(m, "sluice_streaming_receiver_restarts_total" + labels) == "0");
-  BOOST_TEST(sample(m, "sluice_streaming_receiver_records_total" + labels) == "0");
-  BOOST_TEST(sample(m, "sluice_cluster_workers{state=\"active\"}") == "<absent>");  // local mode
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_receiver_active" + labels) == "1");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_receiver_errors_total" + labels) == "1");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_receiver_restarts_total" + labels) == "0");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_streaming_receiver_records_total" + labels) == "0");
+  BOOST_TEST(fixtures::prometheus_sample(m, "sluice_cluster_workers{state=\"active\"}") == "<absent>");  // local mode
   auto file = dir.path() / "metrics.txt";
   std::ofstream{file} << m;
   auto [status, out] =
