@@ -1,11 +1,16 @@
 // The streaming page in headless Chromium (Debian's chromium) while a
-// pipeline runs: its tables and Chart.js timelines hold the live numbers;
-// a screenshot goes to <build>/ui-page.png.
+// pipeline runs: its tables, Chart.js timelines and histograms hold the live
+// numbers; a screenshot goes to <build>/ui-page.png.
 #define BOOST_TEST_MODULE ui_page
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
 #include <sys/wait.h>
 
 #include "fixtures/harness.hpp"
@@ -23,6 +28,24 @@ namespace {
 std::string chromium(const fixtures::temp_dir& profile, const std::string& args) {
   return "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
          "--no-first-run --user-data-dir=" + profile.str() + " " + args + " 2>/dev/null";
+}
+
+/// The page's histogram binning (page_charts.cpp, histogram()), in doubles
+/// as JavaScript's numbers: 10 equal bins from min to max, the max in the
+/// last, all in the first when every value is the same. "c0,c1,...,c9".
+std::string bins(const std::vector<double>& values) {
+  std::vector<int> counts(10, 0);
+  if (!values.empty()) {
+    auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+    double min = *lo, max = *hi;
+    double width = max > min ? (max - min) / 10 : 1;
+    for (double v : values)
+      ++counts[std::min(9, static_cast<int>(std::floor((v - min) / width)))];
+  }
+  std::string out;
+  for (int c : counts)
+    out += (out.empty() ? "" : ",") + std::to_string(c);
+  return out;
 }
 
 class complaining_receiver : public receiver<int> {
@@ -82,6 +105,38 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
        at = dom.find("data-charted=\"3\"", at + 1))
     ++charted;
   BOOST_TEST(charted == 4u);
+  // Next to each timeline its histogram, binned in the page from the same
+  // batches: as many batches as the API retains, in the bins the API's
+  // values give. The clock stands still, so the API answers now what the
+  // page read.
+  auto app = fixtures::http_get(ssc.ui_url(), "/api/v1/applications").json()[0]["id"].get<std::string>();
+  auto streaming = "/api/v1/applications/" + app + "/streaming/";
+  auto stats = fixtures::http_get(ssc.ui_url(), streaming + "statistics").json();
+  auto batches = fixtures::http_get(ssc.ui_url(), streaming + "batches?status=COMPLETED").json();
+  auto retained = stats["numRetainedCompletedBatches"].get<int64_t>();
+  BOOST_TEST(retained == 3);
+  BOOST_TEST(batches.size() == 3u);
+  std::map<std::string, std::vector<double>> values;
+  for (auto& b : batches) {
+    values["inputRate"].push_back(b["inputSize"].get<double>() * 1000
+                                  / b["batchDuration"].get<double>());
+    for (auto key : {"schedulingDelay", "processingTime", "totalDelay"})
+      values[key].push_back(b[key].get<double>());
+  }
+  for (auto& [key, v] : values) {
+    has("id=\"hist-" + key + "\" data-bins=\"" + bins(v) + "\" data-total=\""
+        + std::to_string(retained) + "\"");
+    has("<p id=\"hist-" + key + "-summary\">" + std::to_string(retained) + " batches, ");
+  }
+  // Input rates 3, 2 and 0 records/s: bins of 0.3 from 0, 2 in the 7th.
+  has("id=\"hist-inputRate\" data-bins=\"1,0,0,0,0,0,1,0,0,1\" data-total=\"3\"");
+  has("<p id=\"hist-inputRate-summary\">3 batches, 0 to 3 in 10 bins</p>");
+  size_t drawn = 0;
+  for (auto at = dom.find("data-drawn=\"3\""); at != std::string::npos;
+       at = dom.find("data-drawn=\"3\"", at + 1))
+    ++drawn;
+  BOOST_TEST(drawn == 4u);
+
   BOOST_TEST(fixtures::http_get(ssc.ui_url(), "/static/chart.min.js").body.find("Chart.js v3.9")
              != std::string::npos);
 
