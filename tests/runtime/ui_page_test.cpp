@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 #include <sys/wait.h>
@@ -66,7 +68,20 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
   ssc.add_listener(counter);
   ssc.add_listener(events);
   ssc.receiver_stream(complaining_receiver{}).foreach_rdd([](const rdd<int>&) {});
-  ssc.queue_stream<int>({{1, 2, 3}, {4, 5}, {}}).foreach_rdd([](const rdd<int>&) {});
+  // The numbers also feed a stateful operator (odd and even: 2 state keys
+  // after the first batch) for the operator graph and the supervision tree.
+  fixtures::temp_dir checkpoints{"ui-page-checkpoints"};
+  ssc.checkpoint(checkpoints.str());
+  auto numbers = ssc.queue_stream<int>({{1, 2, 3}, {4, 5}, {}});
+  numbers.foreach_rdd([](const rdd<int>&) {});
+  numbers.map([](int x) { return std::pair<int, int>{x % 2, x}; })
+    .update_state_by_key([](const std::vector<int>& xs, std::optional<int> sum) {
+      int s = sum.value_or(0);
+      for (int x : xs)
+        s += x;
+      return std::optional<int>{s};
+    })
+    .foreach_rdd([](const rdd<std::pair<int, int>>&) {});
   ssc.start();
   BOOST_REQUIRE(events->wait_errors(1));
   for (int i = 1; i <= 3; ++i) {
@@ -143,7 +158,7 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
   std::filesystem::path shot = SLUICE_BUILD_DIR "/ui-page.png";
   std::filesystem::remove(shot);
   auto [shot_status, shot_out] = fixtures::shell(chromium(
-    profile, "--virtual-time-budget=4000 --window-size=1280,1600 --screenshot=" + shot.string()
+    profile, "--virtual-time-budget=4000 --window-size=1280,2600 --screenshot=" + shot.string()
                + " " + url));
   BOOST_TEST(shot_status == 0, shot_out);
   BOOST_TEST_REQUIRE(std::filesystem::exists(shot));

@@ -75,7 +75,7 @@ th { background: #eee; }
 <tbody></tbody></table>
 <h2>Supervision tree</h2>
 <p id="actors-error" class="section-error"></p>
-<p>sampled at <span id="actors-sampled"></span></p>
+<p id="actors-sampled"></p>
 <ul id="actors" class="tree"></ul>
 <script>
 'use strict';

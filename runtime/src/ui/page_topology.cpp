@@ -96,7 +96,8 @@ function gatherCard(g) {
 /// an entry whose parent is not listed (or that sits in a cycle) is shown at
 /// the top, so that every listed actor appears once.
 function drawActors(a) {
-  document.getElementById('actors-sampled').textContent = a.sampledAt || 'not yet sampled';
+  document.getElementById('actors-sampled').textContent =
+    a.sampledAt ? 'sampled at ' + a.sampledAt : 'not sampled yet';
   const actors = a.actors || [];
   const ids = new Set(actors.map(x => x.id));
   const children = new Map();
