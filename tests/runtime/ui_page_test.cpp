@@ -10,11 +10,13 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 #include <string>
 #include <vector>
 #include <sys/wait.h>
 
+#include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/shell.hpp"
 #include "fixtures/stream_io.hpp"
@@ -48,6 +50,28 @@ std::string bins(const std::vector<double>& values) {
   for (int c : counts)
     out += (out.empty() ? "" : ",") + std::to_string(c);
   return out;
+}
+
+/// Where the element that opens at `at` (its "<tag") closes in `dom`: just
+/// past its matching "</tag>", counting the same tags nested in it; npos if
+/// it never closes.
+size_t element_end(const std::string& dom, size_t at, const std::string& tag) {
+  const std::string open = "<" + tag, close = "</" + tag + ">";
+  int depth = 0;
+  for (size_t i = at; i < dom.size();) {
+    if (dom.compare(i, close.size(), close) == 0) {
+      i += close.size();
+      if (--depth == 0)
+        return i;
+    } else if (dom.compare(i, open.size(), open) == 0 && i + open.size() < dom.size()
+               && (dom[i + open.size()] == ' ' || dom[i + open.size()] == '>')) {
+      ++depth;
+      i += open.size();
+    } else {
+      ++i;
+    }
+  }
+  return std::string::npos;
 }
 
 class complaining_receiver : public receiver<int> {
@@ -89,6 +113,34 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
     counter->wait_for(i);
   }
   auto url = ssc.ui_url() + "/";
+  auto get = [&](const std::string& path) { return fixtures::http_get(ssc.ui_url(), path).json(); };
+  auto app = get("/api/v1/applications")[0]["id"].get<std::string>();
+  auto streaming = "/api/v1/applications/" + app + "/streaming/";
+  // The actor sampler reports once a second (sluice.ui.sampleInterval):
+  // before the page loads, wait for a sample with the job scheduler and
+  // every slot of every stage, and for the stateful operator's 2 keys.
+  nlohmann::json operators, actors;
+  auto sampled = [&] {
+    operators = get(streaming + "operators");
+    actors = get(streaming + "actors");
+    if (!actors.contains("sampledAt"))
+      return false;
+    std::set<std::string> ids;
+    for (auto& a : actors["actors"])
+      ids.insert(a["id"].get<std::string>());
+    if (!ids.count("job_scheduler"))
+      return false;
+    for (auto& st : operators["stages"])
+      for (int i = 0; i < st["slots"].get<int>(); ++i)
+        if (!ids.count("stage " + std::to_string(st["id"].get<int>()) + " slot " + std::to_string(i)))
+          return false;
+    for (auto& op : operators["stateful"])
+      if (op["stateKeys"] != 2)
+        return false;
+    return !operators["stateful"].empty();
+  };
+  BOOST_REQUIRE_MESSAGE(fixtures::eventually(sampled, std::chrono::seconds(20)),
+                        "operators: " << operators.dump() << "\nactors: " << actors.dump());
   // The script polls every second: a few seconds of virtual time see the
   // page refreshed with the numbers the API holds now.
   auto [status, dom] = fixtures::shell(chromium(profile, "--virtual-time-budget=4000 --dump-dom " + url));
@@ -124,8 +176,6 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
   // batches: as many batches as the API retains, in the bins the API's
   // values give. The clock stands still, so the API answers now what the
   // page read.
-  auto app = fixtures::http_get(ssc.ui_url(), "/api/v1/applications").json()[0]["id"].get<std::string>();
-  auto streaming = "/api/v1/applications/" + app + "/streaming/";
   auto stats = fixtures::http_get(ssc.ui_url(), streaming + "statistics").json();
   auto batches = fixtures::http_get(ssc.ui_url(), streaming + "batches?status=COMPLETED").json();
   auto retained = stats["numRetainedCompletedBatches"].get<int64_t>();
@@ -151,6 +201,81 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
        at = dom.find("data-drawn=\"3\"", at + 1))
     ++drawn;
   BOOST_TEST(drawn == 4u);
+
+  // The operator graph names every operator the planner placed, in its
+  // stage (with the host of each slot) or gather, as the API reports them.
+  has("<p id=\"operators-error\" class=\"section-error\"></p>");
+  std::multiset<std::string> names;
+  auto node = [&](const nlohmann::json& n, const std::string& card) {
+    names.insert(n["name"].get<std::string>());
+    BOOST_TEST(card.find("<li data-node=\"" + std::to_string(n["id"].get<int>())
+                         + "\"><span class=\"node-name\">" + n["name"].get<std::string>()
+                         + "</span>") != std::string::npos,
+               n.dump() << " not in " << card);
+  };
+  auto card = [&](const std::string& attr) {
+    auto at = dom.find("<div class=\"" + attr);
+    BOOST_TEST_REQUIRE(at != std::string::npos, attr << " not in:\n" << dom);
+    return dom.substr(at, element_end(dom, at, "div") - at);
+  };
+  for (auto& st : operators["stages"]) {
+    auto id = std::to_string(st["id"].get<int>());
+    auto stage = card("stage\" data-stage=\"" + id + "\"");
+    for (auto& n : st["nodes"])
+      node(n, stage);
+    for (size_t i = 0; i < st["hosts"].size(); ++i)
+      BOOST_TEST(stage.find("<tr data-slot=\"" + std::to_string(i) + "\"><td>slot "
+                            + std::to_string(i) + "</td><td>" + st["hosts"][i].get<std::string>()
+                            + "</td></tr>") != std::string::npos, stage);
+  }
+  for (auto& g : operators["gathers"])
+    node(g["node"], card("gather\" data-gather=\"" + std::to_string(g["id"].get<int>()) + "\""));
+  BOOST_TEST((names == std::multiset<std::string>{EXPECTED_NAMES}), [&] {
+    std::string all;
+    for (auto& n : names)
+      all += n + " ";
+    return all;
+  }());
+  // The stateful operator's keys: 2 (odd and even), in its node and its row.
+  BOOST_TEST_REQUIRE(operators["stateful"].size() == 1u);
+  auto& state = operators["stateful"][0];
+  auto op_id = std::to_string(state["operatorId"].get<int>());
+  BOOST_TEST(state["name"] == "update_state_by_key");
+  BOOST_TEST(state["stateKeys"] == 2);
+  has("<li data-node=\"" + op_id + "\"><span class=\"node-name\">update_state_by_key</span> "
+      "<span class=\"state-keys\" data-state-keys=\"2\">2 state keys</span>");
+  has("<tr data-operator=\"" + op_id + "\"><td>" + op_id + "</td><td>update_state_by_key</td><td>2</td>");
+
+  // The supervision tree: every actor of the sample, named, nested in its
+  // parent's item (the context's children at the top), among them the job
+  // scheduler and every stage slot.
+  has("<p id=\"actors-error\" class=\"section-error\"></p>");
+  has("<p id=\"actors-sampled\">sampled at ");
+  std::map<std::string, std::pair<size_t, size_t>> items;  // id -> its <li>'s extent
+  for (auto& a : actors["actors"]) {
+    auto id = a["id"].get<std::string>();
+    auto at = dom.find("<li data-actor=\"" + id + "\"");
+    BOOST_TEST_REQUIRE(at != std::string::npos, id << " not in:\n" << dom);
+    items[id] = {at, element_end(dom, at, "li")};
+    auto name = "<span class=\"actor-name\">" + a["name"].get<std::string>() + "</span>";
+    BOOST_TEST(dom.compare(dom.find('>', at) + 1, name.size(), name) == 0, id << ": " << name);
+  }
+  for (auto& a : actors["actors"]) {
+    auto at = items[a["id"].get<std::string>()].first;
+    std::string innermost = "context";
+    size_t innermost_at = 0;
+    for (auto& [id, extent] : items)
+      if (extent.first < at && at < extent.second && extent.first >= innermost_at) {
+        innermost = id;
+        innermost_at = extent.first;
+      }
+    BOOST_TEST(innermost == a["parent"].get<std::string>(), a.dump());
+  }
+  BOOST_TEST(items.count("job_scheduler") == 1u);
+  for (auto& st : operators["stages"])
+    for (int i = 0; i < st["slots"].get<int>(); ++i)
+      BOOST_TEST(items.count("stage " + std::to_string(st["id"].get<int>()) + " slot "
+                             + std::to_string(i)) == 1u);
 
   BOOST_TEST(fixtures::http_get(ssc.ui_url(), "/static/chart.min.js").body.find("Chart.js v3.9")
              != std::string::npos);
