@@ -24,6 +24,8 @@ struct block_manager_state {
   std::shared_ptr<transport> net;
   std::shared_ptr<receiver_wal> wal;  ///< null when the WAL is off
   std::function<void(std::string)> on_error;
+  int32_t stream = -1;    ///< from the first block on
+  int64_t wal_bytes = 0;  ///< record bytes appended to the WAL
   std::map<int64_t, std::pair<erased, int64_t>> blocks;  ///< id -> data, records; until cleanup
   static inline const char* name = "sluice.block_manager";
 };

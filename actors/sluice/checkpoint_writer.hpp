@@ -21,6 +21,7 @@ namespace sluice::detail {
 struct checkpoint_writer_state {
   std::shared_ptr<checkpoint_store> store;
   std::shared_ptr<transport> net;
+  caf::actor bus;  ///< gets a checkpoint_written event per write; may be null
   static inline const char* name = "sluice.checkpoint_writer";
 };
 
@@ -30,15 +31,18 @@ struct checkpoint_writer_state {
 /// - `(restore_atom, int32_t op, int32_t partition, int64_t t) ->
 ///   state_rows_msg`: the state as of batch t;
 /// - `(metadata_checkpoint) -> bool`: writes a metadata checkpoint;
+/// - `(introspect_atom) -> std::vector<actor_report>`: actor_probe.hpp;
 /// - `(drain_atom) -> bool`: replies once everything before it was handled;
 /// - `(cut_atom, ops, partitions) -> int64_t`: the newest consistent state
 ///   cut of those operators (replace_atoms.hpp).
 /// A failed store call replies with an error whose context is the
 /// exception's message and its handle in `net` (so a requester in this
-/// process can rethrow it as what it was, e.g. storage_error).
+/// process can rethrow it as what it was, e.g. storage_error). Each stored
+/// checkpoint is reported to `bus` (the listener bus, if any) with the
+/// write's duration.
 caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* self,
                                 std::shared_ptr<checkpoint_store> store,
-                                std::shared_ptr<transport> net);
+                                std::shared_ptr<transport> net, caf::actor bus);
 
 /// What went wrong, from an error the checkpoint writer replied with.
 struct writer_failure {

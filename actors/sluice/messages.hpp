@@ -143,7 +143,7 @@ struct listener_event {
   enum class kind : uint8_t {
     streaming_started, batch_submitted, batch_started, batch_completed,
     output_started, output_completed, receiver_started, receiver_error, receiver_stopped,
-    worker_added, worker_removed, operators_placed,
+    worker_added, worker_removed, operators_placed, checkpoint_written,
   } what = kind::streaming_started;
   batch_info batch;
   output_operation_info output;
@@ -151,6 +151,28 @@ struct listener_event {
   int64_t time_us = 0;
   worker_info worker;
   placement_info placement;
+  checkpoint_info checkpoint;
+};
+
+/// One actor, as a live view of the engine sees it: the reply to
+/// `introspect_atom` (actor_probe.hpp). Taken by the actor itself, between
+/// two messages.
+struct actor_report {
+  std::string id;      ///< unique in the context, e.g. "stage 1 slot 0"
+  std::string parent;  ///< the id of the actor that spawned or supervises it, or "context"
+  std::string kind;    ///< the actor's name, e.g. "sluice.operator"
+  int64_t mailbox = 0;      ///< messages waiting when it answered
+  int64_t restarts = 0;     ///< receiver supervisors: restarts of their receiver
+  int32_t stage = -1;       ///< operator actors: their stage and slot
+  int32_t slot = -1;
+  int32_t op = -1;          ///< a stateful reducer's operator id, else -1
+  int64_t state_keys = 0;   ///< its partition's keys
+  int32_t stream = -1;      ///< receiver actors: their stream id
+  int64_t wal_bytes = 0;    ///< block managers: record bytes written to the WAL
+  /// False: the actor did not answer the newest round in time (busy with a
+  /// long batch, or gone); the report is its last answer.
+  bool answered = true;
+  friend bool operator==(const actor_report&, const actor_report&) = default;
 };
 
 // -- inspect ------------------------------------------------------------------
@@ -223,14 +245,20 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, listener_event& x) {
   auto what = static_cast<uint8_t>(x.what);
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    if (what > static_cast<uint8_t>(listener_event::kind::operators_placed))
+    if (what > static_cast<uint8_t>(listener_event::kind::checkpoint_written))
       return caf::make_error(caf::sec::invalid_argument,
                              "listener_event: unknown kind " + std::to_string(what));
     x.what = static_cast<listener_event::kind>(what);
     return caf::none;
   });
   return f(caf::meta::type_name("listener_event"), what, load, x.batch, x.output, x.receiver,
-           x.time_us, x.worker, x.placement);
+           x.time_us, x.worker, x.placement, x.checkpoint);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, actor_report& x) {
+  return f(caf::meta::type_name("actor_report"), x.id, x.parent, x.kind, x.mailbox, x.restarts,
+           x.stage, x.slot, x.op, x.state_keys, x.stream, x.wal_bytes, x.answered);
 }
 
 } // namespace sluice::detail
@@ -303,6 +331,20 @@ typename Inspector::result_type inspect(Inspector& f, metadata_checkpoint& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, checkpoint_info& x) {
+  auto what = static_cast<uint8_t>(x.what);
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    if (what > static_cast<uint8_t>(checkpoint_info::kind::state))
+      return caf::make_error(caf::sec::invalid_argument,
+                             "checkpoint_info: unknown kind " + std::to_string(what));
+    x.what = static_cast<checkpoint_info::kind>(what);
+    return caf::none;
+  });
+  return f(caf::meta::type_name("checkpoint_info"), what, load, x.batch, x.operator_id,
+           x.partition, x.full, x.entries, x.bytes, x.duration_us, x.time_us);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, receiver_info& x) {
   return f(caf::meta::type_name("receiver_info"), x.stream_id, x.name, x.active, x.last_error,
            x.last_error_us);
@@ -327,6 +369,7 @@ using end_atom = caf::atom_constant<caf::atom("end")>;
 using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
 using wire_atom = caf::atom_constant<caf::atom("wire")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
+using introspect_atom = caf::atom_constant<caf::atom("introspect")>;
 
 } // namespace sluice
 
@@ -347,6 +390,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::placement_msg))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::stage_table_msg))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::worker_hello))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::actor_report))
+  CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::actor_report>))
 CAF_END_TYPE_ID_BLOCK(sluice)
 
 namespace sluice::detail {

@@ -13,6 +13,8 @@
 
 #include <caf/all.hpp>
 
+#include "sluice/actor_probe.hpp"
+
 #include "sluice/detail/receiver_parts.hpp"
 #include "sluice/rate_estimator.hpp"
 #include "sluice/receiver_supervisor.hpp"
@@ -66,6 +68,10 @@ class receiver_pipeline {
   /// Answers `(allocate_atom, t) -> allocation_msg`, takes `(rate_atom, ...)`
   /// and `(cleanup_atom, t)` (receiver_tracker.hpp).
   const caf::actor& tracker() const { return tracker_; }
+  /// The pipeline's actors for the live view: the supervisor ("receiver
+  /// <stream>") and, as its children, the block generator, block manager and
+  /// tracker.
+  std::vector<probe_target> probe_targets() const;
 
  private:
   void replay(receiver_wal& log, block_source& buffer, std::optional<int64_t> recovered);

@@ -36,6 +36,7 @@ struct receiver_supervisor_state {
   receiver_give_up give_up;
   receiver_info info;
   std::deque<int64_t> restarts_ms;  ///< restart times within the window
+  int64_t restarts_total = 0;       ///< restarts since the supervisor started
   int consecutive = 0;              ///< restarts since the last stable start
   bool started_once = false;
   bool stopped = false;

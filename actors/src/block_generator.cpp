@@ -1,5 +1,7 @@
 #include "sluice/block_generator.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 namespace sluice::detail {
 
 caf::behavior block_generator(caf::stateful_actor<block_generator_state>* self,
@@ -12,6 +14,7 @@ caf::behavior block_generator(caf::stateful_actor<block_generator_state>* self,
   st.net = std::move(net);
   self->delayed_send(self, interval, tick_atom::value);
   return {
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](tick_atom) {
       auto& st = self->state;
       if (auto b = st.source->cut())

@@ -1,5 +1,7 @@
 #include "sluice/block_manager.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include "sluice/fault_injector.hpp"
 #include "sluice/receiver_wal.hpp"
 
@@ -17,14 +19,27 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
   st.on_error = std::move(on_error);
   st.net = std::move(net);
   return {
+    [=](introspect_atom) {
+      auto r = self_report(self);
+      r.stream = self->state.stream;
+      r.wal_bytes = self->state.wal_bytes;
+      return std::vector<actor_report>{std::move(r)};
+    },
     [=](block_msg& m) -> caf::result<bool> {
       auto& st = self->state;
       block b;
       try {
         b = unpack(m, *st.net);
+        st.stream = b.stream;
         fault_injector::global().hit(fault_points::block_write);
-        if (st.wal)
-          st.wal->append_block(b.stream, b.id, b.created_ms, st.source->encode(b.data));
+        if (st.wal) {
+          auto records = st.source->encode(b.data);
+          int64_t bytes = 0;
+          for (auto& r : records)
+            bytes += static_cast<int64_t>(r.size());
+          st.wal->append_block(b.stream, b.id, b.created_ms, std::move(records));
+          st.wal_bytes += bytes;
+        }
       } catch (const std::exception& e) {
         if (b.queued)
           st.source->release();

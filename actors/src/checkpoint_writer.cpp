@@ -1,9 +1,12 @@
 #include "sluice/checkpoint_writer.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <algorithm>
 #include <limits>
 
 #include "sluice/checkpoint_store.hpp"
+#include "sluice/listener_bus.hpp"
 #include "sluice/replace_atoms.hpp"
 
 namespace sluice::detail {
@@ -25,20 +28,46 @@ auto guarded(caf::stateful_actor<checkpoint_writer_state>* self, F f)
   }
 }
 
+/// Tells the listeners that a checkpoint written from `start_us` on is stored.
+void report(caf::stateful_actor<checkpoint_writer_state>* self, checkpoint_info info,
+            int64_t start_us) {
+  if (!self->state.bus)
+    return;
+  info.time_us = now_us();
+  info.duration_us = info.time_us - start_us;
+  listener_event e;
+  e.what = listener_event::kind::checkpoint_written;
+  e.time_us = info.time_us;
+  e.checkpoint = std::move(info);
+  self->send(self->state.bus, std::move(e));
+}
+
 } // namespace
 
 caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* self,
                                 std::shared_ptr<checkpoint_store> store,
-                                std::shared_ptr<transport> net) {
+                                std::shared_ptr<transport> net, caf::actor bus) {
   self->state.store = std::move(store);
   self->state.net = std::move(net);
+  self->state.bus = std::move(bus);
   return {
     [=](state_write_msg& m) {
       return guarded(self, [&] {
         auto& st = *self->state.store;
+        auto start = now_us();
         st.write_state(m.op, m.partition, m.t, m.full, m.upserts, m.removed);
         if (m.delete_before >= 0)
           st.delete_state_before(m.op, m.partition, m.delete_before);
+        checkpoint_info info;
+        info.what = checkpoint_info::kind::state;
+        info.batch = batch_time{m.t};
+        info.operator_id = m.op;
+        info.partition = m.partition;
+        info.full = m.full;
+        info.entries = static_cast<int64_t>(m.upserts.size() + m.removed.size());
+        for (auto& [k, v] : m.upserts)
+          info.bytes += static_cast<int64_t>(k.size() + v.size());
+        report(self, std::move(info), start);
         return true;
       });
     },
@@ -48,6 +77,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
       });
     },
     [=](drain_atom) { return true; },
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](cut_atom, const std::vector<int32_t>& ops, const std::vector<int32_t>& partitions) {
       return guarded(self, [&] {
         // As recovery.cpp's consistent cut: the oldest of every partition's
@@ -71,7 +101,11 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
     },
     [=](metadata_checkpoint& m) {
       return guarded(self, [&] {
+        auto start = now_us();
         self->state.store->write_metadata(m);
+        checkpoint_info info;
+        info.batch = batch_time{m.batch_time_ms};
+        report(self, std::move(info), start);
         return true;
       });
     },

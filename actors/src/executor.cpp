@@ -1,5 +1,6 @@
 #include "sluice/executor.hpp"
 
+#include "sluice/actor_probe.hpp"
 #include "sluice/gather_actor.hpp"
 #include "sluice/operator_actor.hpp"
 #include "sluice/replace_atoms.hpp"
@@ -45,6 +46,22 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
     }
   });
   return {
+    [=](introspect_atom) {
+      // Every stage slot (in cluster mode, those on the workers too) and
+      // every gather; a slot busy with a batch for longer is left out.
+      auto& w = *self->state.w;
+      std::vector<probe_target> children;
+      for (size_t s = 0; s < w.stages.size(); ++s)
+        for (size_t i = 0; i < w.stages[s].size(); ++i)
+          children.push_back(
+            {"stage " + std::to_string(s) + " slot " + std::to_string(i), w.stages[s][i], {}});
+      for (size_t g = 0; g < w.gathers.size(); ++g)
+        children.push_back({"gather " + std::to_string(g), w.gathers[g], {}});
+      auto own = self_report(self);
+      own.id = "executor";
+      return report_with_children(self, std::move(own), std::move(children),
+                                  std::chrono::milliseconds{250});
+    },
     [=](start_atom, bool with_stages) -> int {
       auto& st = self->state;
       auto& layout = *st.w->layout;

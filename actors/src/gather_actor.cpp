@@ -1,5 +1,7 @@
 #include "sluice/gather_actor.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include "sluice/narrow.hpp"
 #include "sluice/error.hpp"
 
@@ -20,6 +22,7 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
              [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
   }
   return {
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](batch_msg& m) {
       auto& st = self->state;
       auto& wr = *st.w;

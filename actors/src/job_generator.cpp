@@ -1,5 +1,7 @@
 #include "sluice/job_generator.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -30,6 +32,7 @@ caf::behavior job_generator(caf::stateful_actor<generator_state>* self, caf::act
   if (!manual)
     arm(self);
   return {
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](tick_atom) {
       auto& st = self->state;
       // A late timer emits every batch time that has passed, in order.

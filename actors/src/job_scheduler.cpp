@@ -1,5 +1,7 @@
 #include "sluice/job_scheduler.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <algorithm>
 #include <deque>
 
@@ -451,6 +453,7 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
   self->state.w = std::move(w);
   self->state.cfg = std::move(cfg);
   return {
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](tick_atom, int64_t t) {
       auto& st = self->state;
       if (st.stopped)

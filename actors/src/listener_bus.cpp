@@ -1,5 +1,7 @@
 #include "sluice/listener_bus.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <chrono>
 #include <iostream>
 
@@ -30,6 +32,7 @@ void deliver(streaming_listener& l, const listener_event& e) {
     case k::worker_added: l.on_worker_added(e.worker); break;
     case k::worker_removed: l.on_worker_removed(e.worker); break;
     case k::operators_placed: l.on_operators_placed(e.placement); break;
+    case k::checkpoint_written: l.on_checkpoint_written(e.checkpoint); break;
   }
 }
 
@@ -49,6 +52,7 @@ caf::behavior listener_bus(caf::stateful_actor<listener_bus_state>* self,
       }
     },
     [=](drain_atom) { return true; },
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
   };
 }
 

@@ -1,5 +1,7 @@
 #include "sluice/operator_actor.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <algorithm>
 
 #include "sluice/checkpoint_writer.hpp"
@@ -245,6 +247,18 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
              [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
   }
   return {
+    [=](introspect_atom) {
+      auto& st = self->state;
+      auto r = self_report(self);
+      r.stage = st.stage;
+      r.slot = st.slot;
+      auto* head = st.w->layout->stages[static_cast<size_t>(st.stage)].head;
+      if (head->stateful()) {
+        r.op = head->id();
+        r.state_keys = st.state ? static_cast<int64_t>(st.state->keys()) : 0;
+      }
+      return std::vector<actor_report>{std::move(r)};
+    },
     [=](batch_msg& m) {
       auto& st = self->state;
       auto& sp = st.w->layout->stages[static_cast<size_t>(st.stage)];

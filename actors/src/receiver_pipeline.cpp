@@ -155,4 +155,12 @@ void receiver_pipeline::stop_receiving() {
     .receive([](bool) {}, [](caf::error&) {});
 }
 
+std::vector<probe_target> receiver_pipeline::probe_targets() const {
+  auto root = "receiver " + std::to_string(stream_);
+  return {{root, supervisor_, {}},
+          {root + " block_generator", generator_, root},
+          {root + " block_manager", manager_, root},
+          {root + " tracker", tracker_, root}};
+}
+
 } // namespace sluice::detail

@@ -1,5 +1,7 @@
 #include "sluice/receiver_supervisor.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <algorithm>
 
 #include <spdlog/spdlog.h>
@@ -52,6 +54,7 @@ void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
   stop_receiver(self);
   int64_t now = now_us() / 1000;
   st.restarts_ms.push_back(now);
+  ++st.restarts_total;
   while (!st.restarts_ms.empty() && st.restarts_ms.front() <= now - st.policy.window.count())
     st.restarts_ms.pop_front();
   if (static_cast<int>(st.restarts_ms.size()) > st.policy.max_restarts) {
@@ -90,6 +93,12 @@ caf::behavior receiver_supervisor(self_ptr self, std::shared_ptr<supervised_rece
   st.report = std::move(report);
   st.give_up = std::move(give_up);
   return {
+    [=](introspect_atom) {
+      auto r = self_report(self);
+      r.restarts = self->state.restarts_total;
+      r.stream = self->state.info.stream_id;
+      return std::vector<actor_report>{std::move(r)};
+    },
     [=](start_atom) {
       auto& st = self->state;
       if (st.stopped || st.running)

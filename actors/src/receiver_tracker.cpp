@@ -1,5 +1,7 @@
 #include "sluice/receiver_tracker.hpp"
 
+#include "sluice/actor_probe.hpp"
+
 #include <algorithm>
 
 #include "sluice/fault_injector.hpp"
@@ -18,6 +20,7 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
   self->state.wal_retention = wal_retention;
   self->state.net = std::move(net);
   return {
+    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](caf::actor& manager, caf::actor& supervisor) {
       self->state.manager = std::move(manager);
       self->state.supervisor = std::move(supervisor);

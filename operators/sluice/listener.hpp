@@ -68,6 +68,20 @@ struct placement_info {
   int64_t time_us = 0;
 };
 
+/// A checkpoint was stored in sluice.db (sluice's own event): the metadata
+/// of a batch, or one partition's state of a stateful operator.
+struct checkpoint_info {
+  enum class kind : uint8_t { metadata, state } what = kind::metadata;
+  batch_time batch;
+  int operator_id = -1;  ///< state: the operator's id; metadata: -1
+  int partition = -1;    ///< state: the partition; metadata: -1
+  bool full = false;     ///< state: the whole state (not only changes)
+  int64_t entries = 0;   ///< state: keys written or removed
+  int64_t bytes = 0;     ///< state: bytes of the keys and values written
+  int64_t duration_us = 0;  ///< how long the write took, its commit included
+  int64_t time_us = 0;      ///< when it ended
+};
+
 /// Receives the engine's events on the listener bus thread, one at a time,
 /// in the order they happened. Callbacks must not block for long.
 class streaming_listener {
@@ -86,6 +100,8 @@ class streaming_listener {
   virtual void on_worker_added(const worker_info&) {}
   virtual void on_worker_removed(const worker_info&) {}
   virtual void on_operators_placed(const placement_info&) {}
+  // With ssc.checkpoint(dir) only.
+  virtual void on_checkpoint_written(const checkpoint_info&) {}
 };
 
 } // namespace sluice

@@ -74,6 +74,7 @@ class update_state_node final : public node<std::pair<K, S>> {
   }
 
   struct partition_state final : slot_state {
+    size_t keys() const override { return store.size(); }
     keyed_state_store<K, S> store;
     bool has_previous = false;  ///< a previous state RDD exists (Spark's prevStateRDD)
     dense_map<K, uint32_t> groups;       // scratch: key with data -> its values' slot
@@ -343,6 +344,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
   }
 
   struct partition_state final : slot_state {
+    size_t keys() const override { return store.size(); }
     keyed_state_store<K, S> store;
   };
 

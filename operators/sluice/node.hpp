@@ -150,6 +150,8 @@ struct run_info {
 class slot_state {
  public:
   virtual ~slot_state() = default;
+  /// The keys the partition holds now (the web UI's state size).
+  virtual size_t keys() const { return 0; }
 };
 
 /// What a stateful reducer makes of one batch time.

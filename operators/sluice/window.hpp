@@ -197,6 +197,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   };
 
   struct partition_state final : slot_state {
+    size_t keys() const override { return previous.size(); }
     std::vector<reduced_batch> batches;  // oldest first
     dense_map<K, V> previous;  // the previous window's output (after the filter)
     dense_map<K, V> merge, old_values, new_values;  // scratch, kept for their capacity

@@ -107,6 +107,10 @@ class context_impl {
   /// Spawns the executor's actors: every stage slot and gather here, or in
   /// cluster mode the gathers here and the stage slots on the workers.
   void start_executors();
+  /// With the web UI: spawns the actor sampler, which asks every actor of
+  /// the context for its report each sluice.ui.sampleInterval (1 s) and
+  /// hands them to the UI's statistics.
+  void start_sampler();
   // -- cluster mode (cluster_start.cpp)
   /// The graph's description and the plan's stages, one a line: a worker
   /// joins only with the driver's.
@@ -209,6 +213,7 @@ class context_impl {
   std::shared_ptr<wiring> wiring_;
   caf::actor generator_;
   caf::actor bus_;
+  caf::actor sampler_;                // asks the actors for the web UI's live view
   caf::actor executor_;               // hosts the operator and gather actors
   caf::actor checkpoint_writer_;   // owns sluice.db, with ssc.checkpoint(dir)
   metadata_checkpoint metadata_;  // the parts of every metadata checkpoint fixed at start

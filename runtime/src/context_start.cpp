@@ -5,9 +5,11 @@
 #include <algorithm>
 
 #include "shutdown_hook.hpp"
+#include "sluice/actor_probe.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
+#include "ui/graph_view.hpp"
 #include "ui/web_ui.hpp"
 
 namespace sluice::detail {
@@ -62,6 +64,9 @@ std::shared_ptr<const plan> context_impl::plan_graph() {
     throw illegal_state("sluice.streaming.socket.acknowledge=true needs the receiver write-ahead "
                         "log: set sluice.streaming.receiver.writeAheadLog.enable=true");
   check_cluster_address();
+  if (auto every = cfg.get_duration("sluice.ui.sampleInterval", milliseconds(1000)); every.count() <= 0)
+    throw invalid_argument("sluice.ui.sampleInterval must be a positive duration, got "
+                           + std::to_string(every.count()) + " ms");
   g->enable_retention();
   bool chaining = cfg.get_bool("sluice.streaming.operatorChaining", true);
   return std::make_shared<const plan>(make_plan(*g, chaining));
@@ -95,6 +100,8 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   wiring_->net = net;
   g->zero(wiring_->info.zero);
   ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
+  if (ui)
+    ui->stats()->set_graph(ui::graph_view_of(*layout));
   bus_ = sys->spawn<caf::detached>(listener_bus, ui ? with_first(ui->stats(), listeners) : listeners);
   scheduler_config sc;
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
@@ -119,7 +126,7 @@ void context_impl::open_checkpoints(scheduler_config& sc) {
   checkpoint_store::options opts;
   opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
   checkpoint_writer_ = sys->spawn<caf::detached>(
-    checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net);
+    checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net, bus_);
   metadata_.zero_time_ms = wiring_->info.zero.ms;
   metadata_.graph_fingerprint = fingerprint();
   metadata_.conf = cfg.entries();
@@ -208,6 +215,8 @@ void context_impl::start_clock(const start_times& times) {
   generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, manual);
   if (manual)
     clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
+  if (ui)
+    start_sampler();
   caf::anon_send(bus_, listener_event{listener_event::kind::streaming_started, {}, {}, {},
                                       now_us()});
   {
@@ -217,6 +226,23 @@ void context_impl::start_clock(const start_times& times) {
   lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
   if (cfg.get_bool("sluice.streaming.stopGracefullyOnShutdown", false))
     register_shutdown_hook(this);
+}
+
+void context_impl::start_sampler() {
+  std::vector<probe_target> targets{{"job_generator", generator_, {}},
+                                    {"job_scheduler", wiring_->scheduler, {}},
+                                    {"listener_bus", bus_, {}},
+                                    {"executor", executor_, {}}};
+  if (checkpoint_writer_)
+    targets.push_back({"checkpoint_writer", checkpoint_writer_, {}});
+  for (auto& r : receivers_)
+    for (auto& t : r->probe_targets())
+      targets.push_back(std::move(t));
+  auto interval = cfg.get_duration("sluice.ui.sampleInterval", milliseconds(1000));  // checked in plan_graph
+  sampler_ = sys->spawn(actor_sampler, std::move(targets), std::chrono::milliseconds{interval.count()},
+                        [stats = ui->stats()](std::vector<actor_report> reports, int64_t t) {
+                          stats->on_actors(std::move(reports), t);
+                        });
 }
 
 } // namespace sluice::detail

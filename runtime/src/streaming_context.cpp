@@ -73,6 +73,7 @@ void context_impl::stop_started_parts() {
   end_cluster(self, std::chrono::seconds(1));  // a failed start: nothing to finish
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  self->send_exit(sampler_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
   if (ui)
     ui->stop();
@@ -269,6 +270,7 @@ void context_impl::do_stop(bool graceful) {
   end_cluster(self, std::chrono::seconds(3));
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
+  self->send_exit(sampler_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
   if (manual)
     clock.on_advance({});

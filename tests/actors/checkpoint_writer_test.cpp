@@ -34,7 +34,7 @@ struct writer_fixture {
     writer = sys->spawn<caf::detached>(checkpoint_writer,
                                        std::shared_ptr<checkpoint_store>{
                                          checkpoint_store::open(dir.str())},
-                                       net);
+                                       net, caf::actor{});
   }
   ~writer_fixture() { caf::anon_send_exit(writer, caf::exit_reason::user_shutdown); }
 

@@ -412,7 +412,8 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_state_and_last_error) {
                 {"eventRates", json::array()},
                 {"numRecords", 0},
                 {"restarts", 0},
-                {"numErrors", 1}};
+                {"numErrors", 1},
+                {"walBytes", 0}};
   auto all = http_get(url, p + "/receivers");
   BOOST_TEST(all.json() == json::array({expected}), all.body);
   BOOST_TEST(http_get(url, p + "/receivers/0").json() == expected);

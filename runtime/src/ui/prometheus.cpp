@@ -1,5 +1,7 @@
 #include "ui/prometheus.hpp"
 
+#include "ui/rest_live.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -52,21 +54,77 @@ class writer {
   }
   void histo(const std::string& name, const std::string& help, const histogram& h) {
     head(name, "histogram", help);
+    series(name, "", h);
+  }
+  /// One labelled series of a histogram whose head was written.
+  void series(const std::string& name, const std::string& labels, const histogram& h) {
+    std::string prefix = labels.empty() ? "" : labels + ",";
     uint64_t cumulative = 0;
     for (size_t i = 0; i < num_delay_buckets; ++i) {
       cumulative += h.counts[i];
-      sample(name + "_bucket", "le=\"" + num(delay_buckets[i]) + "\"",
+      sample(name + "_bucket", prefix + "le=\"" + num(delay_buckets[i]) + "\"",
              static_cast<double>(cumulative));
     }
-    sample(name + "_bucket", "le=\"+Inf\"", static_cast<double>(h.count));
-    sample(name + "_sum", "", h.sum);
-    sample(name + "_count", "", static_cast<double>(h.count));
+    sample(name + "_bucket", prefix + "le=\"+Inf\"", static_cast<double>(h.count));
+    sample(name + "_sum", labels, h.sum);
+    sample(name + "_count", labels, static_cast<double>(h.count));
   }
   std::string str() const { return os_.str(); }
 
  private:
   std::ostringstream os_;
 };
+
+/// The name of operator `op` in the graph, or "".
+std::string operator_name(const statistics_snapshot& s, int op) {
+  for (auto& st : s.graph.stages)
+    if (st.stateful && st.stateful->id == op)
+      return st.stateful->name;
+  for (auto& g : s.graph.gathers)
+    if (g.n.id == op)
+      return g.n.name;
+  return "";
+}
+
+/// State keys and checkpoints per stateful operator, and the actors' mailboxes.
+void live_metrics(writer& w, const statistics_snapshot& s) {
+  auto op_labels = [&](int op) {
+    return "operator_id=\"" + std::to_string(op) + "\",operator=\"" + label(operator_name(s, op))
+           + "\"";
+  };
+  if (s.actors_sampled_us) {
+    bool any = false;
+    for (auto& st : s.graph.stages)
+      if (st.stateful) {
+        if (!any)
+          w.head("sluice_streaming_state_keys", "gauge",
+                 "Keys held by a stateful operator over its partitions (sampled).");
+        any = true;
+        w.sample("sluice_streaming_state_keys", op_labels(st.stateful->id),
+                 static_cast<double>(state_keys(s, st.stateful->id)));
+      }
+    w.head("sluice_actor_mailbox_messages", "gauge",
+           "Messages waiting in an actor's mailbox when it was sampled.");
+    for (auto& a : s.actors)
+      w.sample("sluice_actor_mailbox_messages",
+               "actor=\"" + label(a.id) + "\",kind=\"" + label(a.kind) + "\"",
+               static_cast<double>(a.mailbox));
+  }
+  if (s.checkpoints.empty())
+    return;
+  auto labels = [&](int op) {
+    return op < 0 ? std::string{"kind=\"metadata\",operator_id=\"\",operator=\"\""}
+                  : "kind=\"state\"," + op_labels(op);
+  };
+  w.head("sluice_streaming_checkpoint_duration_seconds", "histogram",
+         "How long storing a checkpoint in sluice.db took, its commit included.");
+  for (auto& [op, c] : s.checkpoints)
+    w.series("sluice_streaming_checkpoint_duration_seconds", labels(op), c.durations);
+  w.head("sluice_streaming_checkpoint_bytes_total", "counter",
+         "Key and value bytes of the state checkpoints stored (0 for metadata).");
+  for (auto& [op, c] : s.checkpoints)
+    w.sample("sluice_streaming_checkpoint_bytes_total", labels(op), static_cast<double>(c.bytes));
+}
 
 } // namespace
 
@@ -138,7 +196,13 @@ std::string prometheus_text(const statistics_snapshot& s, const app_info& app) {
       w.sample("sluice_streaming_receiver_records_total", labels(r),
                i == s.stream_records.end() ? 0.0 : static_cast<double>(i->second));
     }
+    w.head("sluice_streaming_receiver_wal_bytes_total", "counter",
+           "Record bytes the receiver wrote to the write-ahead log (sampled).");
+    for (auto& r : s.receivers)
+      w.sample("sluice_streaming_receiver_wal_bytes_total", labels(r),
+               static_cast<double>(wal_bytes(s, r.info.stream_id)));
   }
+  live_metrics(w, s);
   if (!s.workers.empty()) {  // cluster mode
     int active = 0;
     for (auto& wk : s.workers)

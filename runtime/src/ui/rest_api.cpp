@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ui/rest_live.hpp"
+
 namespace sluice::detail::ui {
 
 namespace {
@@ -159,6 +161,7 @@ json receiver_json(const receiver_record& r, const statistics_snapshot& s) {
   j["numRecords"] = total == s.stream_records.end() ? 0 : total->second;
   j["restarts"] = r.restarts;
   j["numErrors"] = r.errors;
+  j["walBytes"] = wal_bytes(s, r.info.stream_id);
   return j;
 }
 
@@ -252,6 +255,10 @@ api_response streaming(const statistics_snapshot& s, const std::vector<std::stri
   // p: the segments after /api/v1/applications/{app-id}/streaming
   if (p.size() == 1 && p[0] == "statistics")
     return ok(statistics_json(s));
+  if (p.size() == 1 && p[0] == "operators")
+    return {200, operators_body(s)};
+  if (p.size() == 1 && p[0] == "actors")
+    return {200, actors_body(s)};
   if (p[0] == "receivers") {
     if (p.size() == 1) {
       json j = json::array();

@@ -1,5 +1,7 @@
 #include "ui/statistics.hpp"
 
+#include <algorithm>
+
 namespace sluice::detail::ui {
 
 void histogram::observe(double seconds) {
@@ -158,6 +160,39 @@ void statistics::on_operators_placed(const placement_info& p) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (p.replaced)
     ++s_.replacements;
+  s_.placement = p.workers;
+}
+
+void statistics::on_checkpoint_written(const checkpoint_info& c) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto& r = s_.checkpoints[c.what == checkpoint_info::kind::state ? c.operator_id : -1];
+  ++r.count;
+  r.bytes += c.bytes;
+  r.last_batch_ms = c.batch.ms;
+  r.last_time_us = c.time_us;
+  r.last_duration_us = c.duration_us;
+  r.durations.observe(static_cast<double>(c.duration_us) / 1e6);
+}
+
+void statistics::on_actors(std::vector<actor_report> reports, int64_t time_us) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  // An actor that did not answer keeps its last report, marked so (an
+  // operator busy with a long batch is the one a user looks for).
+  for (auto& old : s_.actors) {
+    bool found = std::any_of(reports.begin(), reports.end(),
+                             [&](const actor_report& r) { return r.id == old.id; });
+    if (!found) {
+      old.answered = false;
+      reports.push_back(std::move(old));
+    }
+  }
+  s_.actors = std::move(reports);
+  s_.actors_sampled_us = time_us;
+}
+
+void statistics::set_graph(graph_view g) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  s_.graph = std::move(g);
 }
 
 } // namespace sluice::detail::ui

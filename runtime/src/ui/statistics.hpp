@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sluice/listener.hpp"
+#include "sluice/messages.hpp"
 
 namespace sluice::detail::ui {
 
@@ -69,6 +70,45 @@ struct worker_record {
   std::string removed_reason;
 };
 
+/// The stored checkpoints of one stateful operator (all its partitions), or
+/// of the metadata.
+struct checkpoint_record {
+  int64_t count = 0;
+  int64_t bytes = 0;             ///< state: key and value bytes written, in all
+  int64_t last_batch_ms = 0;
+  int64_t last_time_us = 0;      ///< when the newest one was stored
+  int64_t last_duration_us = 0;
+  histogram durations;
+};
+
+/// The operator graph as the planner fused it; fixed at start().
+struct graph_view {
+  struct node {
+    int id = 0;
+    std::string name;
+  };
+  struct consumer {
+    std::string kind;  ///< "forward", "shuffle" or "gather"
+    int target = 0;    ///< a stage id, or a gather id for "gather"
+  };
+  struct stage {
+    int id = 0;
+    int slots = 1;
+    std::string input;          ///< "scatter", "forward" or "shuffle"
+    std::vector<node> nodes;    ///< the head, then the fused narrow nodes
+    std::vector<consumer> consumers;
+    std::optional<node> stateful;  ///< a stateful head (its slots report state keys)
+  };
+  struct gather {
+    int id = 0;
+    node n;
+    int stage = -1;  ///< the stage it scatters into, or -1
+    bool checkpointed = false;  ///< keeps window history in checkpoints
+  };
+  std::vector<stage> stages;
+  std::vector<gather> gathers;
+};
+
 /// A consistent copy of everything the listener knows, taken at one moment.
 struct statistics_snapshot {
   int64_t batch_ms = 0;
@@ -86,6 +126,12 @@ struct statistics_snapshot {
   std::map<int, int64_t> stream_records;   ///< per input stream id, over every completed batch
   std::vector<worker_record> workers;      ///< cluster mode, in the order they were added
   int64_t replacements = 0;                ///< times the operators were placed again
+  std::vector<std::string> placement;      ///< cluster mode: slot i runs on placement[i % n]
+  /// By operator id; -1 holds the metadata checkpoints.
+  std::map<int, checkpoint_record> checkpoints;
+  std::vector<actor_report> actors;        ///< the newest sample of the live view
+  std::optional<int64_t> actors_sampled_us;
+  graph_view graph;
 };
 
 /// Fed on the listener bus thread; snapshot() may be called from any thread.
@@ -111,6 +157,12 @@ class statistics : public streaming_listener {
   void on_worker_added(const worker_info& w) override;
   void on_worker_removed(const worker_info& w) override;
   void on_operators_placed(const placement_info& p) override;
+  void on_checkpoint_written(const checkpoint_info& c) override;
+
+  /// The actor sampler's newest round (any thread).
+  void on_actors(std::vector<actor_report> reports, int64_t time_us);
+  /// The planned graph, once at start (any thread).
+  void set_graph(graph_view g);
 
  private:
   batch_record& active_batch(int64_t time_ms);  // mtx_ held
