@@ -33,7 +33,8 @@ th { background: #eee; }
               font-size: small; }
 .tree, .tree ul { list-style: none; padding-left: 1.4em; border-left: 1px dotted #aaa; }
 .tree li { margin: 2px 0; }
-.tree .actor-name { font-weight: bold; }
+.tree .actor-id { font-weight: bold; }
+.tree .actor-name, .stale { color: #777; }
 .tree .host { color: #555; }
 .busy { color: #b60; font-weight: bold; }
 .restarted { color: #b00; font-weight: bold; }
@@ -71,8 +72,9 @@ th { background: #eee; }
 <div id="graph" class="graph"></div>
 <h3>Stateful operators</h3>
 <table id="stateful"><thead><tr><th>operator</th><th>name</th><th>state keys</th>
-<th>checkpoints</th><th>last checkpoint</th><th>last checkpoint duration (ms)</th></tr></thead>
-<tbody></tbody></table>
+<th>checkpoints</th><th>checkpoint bytes</th><th>last checkpoint</th>
+<th>last checkpoint duration (ms)</th></tr></thead><tbody></tbody></table>
+<p id="metadata-checkpoints"></p>
 <h2>Supervision tree</h2>
 <p id="actors-error" class="section-error"></p>
 <p id="actors-sampled"></p>
