@@ -1,20 +1,43 @@
 #include "ui/page.hpp"
 
+#include <string>
+
 namespace sluice::detail::ui {
 
-// Every value from the API reaches the document through textContent, never
-// as HTML: receiver names and failure reasons are the application's text.
-const char* streaming_page() {
-  return R"page(<!DOCTYPE html>
+namespace {
+
+// The document: style, sections, and the start of the script (its helpers
+// and the tables). Every value from the API reaches the document through
+// textContent, never as HTML: receiver names, failure reasons, operator and
+// actor names are the application's text.
+const char* head_and_tables = R"page(<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>sluice: streaming</title>
 <style>
 body { font-family: sans-serif; margin: 1em 2em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }
 td, th { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
 th { background: #eee; }
-.charts { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; max-width: 1200px; }
-.charts div { height: 220px; }
-#error { color: #b00; }
+.charts { display: grid; grid-template-columns: 2fr 1fr; gap: 1em; max-width: 1200px; }
+.charts > div { height: 200px; }
+.charts p { margin: 0; font-size: small; color: #555; }
+#error, .section-error { color: #b00; }
+.graph { display: flex; align-items: flex-start; gap: 0.5em; flex-wrap: wrap; margin-bottom: 1em; }
+.column { display: flex; flex-direction: column; gap: 0.5em; }
+.arrow { align-self: center; font-size: x-large; color: #888; }
+.stage, .gather { border: 1px solid #3b6ea5; border-radius: 4px; padding: 4px 8px; min-width: 12em; }
+.gather { border-color: #a5763b; }
+.stage h3, .gather h3 { margin: 0 0 4px 0; font-size: medium; }
+.stage ol, .stage ul, .gather ul { margin: 2px 0; padding-left: 1.4em; }
+.stage table { margin: 2px 0; font-size: small; }
+.state-keys { background: #eef4e8; border: 1px solid #8a5; border-radius: 3px; padding: 0 3px;
+              font-size: small; }
+.tree, .tree ul { list-style: none; padding-left: 1.4em; border-left: 1px dotted #aaa; }
+.tree li { margin: 2px 0; }
+.tree .actor-id { font-weight: bold; }
+.tree .actor-name, .stale { color: #777; }
+.tree .host { color: #555; }
+.busy { color: #b60; font-weight: bold; }
+.restarted { color: #b00; font-weight: bold; }
 </style>
 <script src="/static/chart.min.js"></script>
 </head><body>
@@ -22,12 +45,16 @@ th { background: #eee; }
 <p id="error"></p>
 <h2>Statistics</h2>
 <table id="stats"><tbody></tbody></table>
-<h2>Timelines (retained completed batches)</h2>
+<h2>Timelines and histograms (retained completed batches)</h2>
 <div class="charts">
 <div><canvas id="chart-inputRate"></canvas></div>
+<div><canvas id="hist-inputRate"></canvas><p id="hist-inputRate-summary"></p></div>
 <div><canvas id="chart-schedulingDelay"></canvas></div>
+<div><canvas id="hist-schedulingDelay"></canvas><p id="hist-schedulingDelay-summary"></p></div>
 <div><canvas id="chart-processingTime"></canvas></div>
+<div><canvas id="hist-processingTime"></canvas><p id="hist-processingTime-summary"></p></div>
 <div><canvas id="chart-totalDelay"></canvas></div>
+<div><canvas id="hist-totalDelay"></canvas><p id="hist-totalDelay-summary"></p></div>
 </div>
 <h2>Receivers</h2>
 <table id="receivers"><thead><tr><th>stream</th><th>name</th><th>active</th><th>restarts</th>
@@ -40,18 +67,24 @@ th { background: #eee; }
 <table id="batches"><thead><tr><th>batch time</th><th>status</th><th>input records</th>
 <th>scheduling delay (ms)</th><th>processing time (ms)</th><th>total delay (ms)</th>
 <th>output ops (done/total)</th><th>failure</th></tr></thead><tbody></tbody></table>
+<h2>Operator graph (stages as the planner fused them)</h2>
+<p id="operators-error" class="section-error"></p>
+<div id="graph" class="graph"></div>
+<h3>Stateful operators</h3>
+<table id="stateful"><thead><tr><th>operator</th><th>name</th><th>state keys</th>
+<th>checkpoints</th><th>checkpoint bytes</th><th>last checkpoint</th>
+<th>last checkpoint duration (ms)</th></tr></thead><tbody></tbody></table>
+<p id="metadata-checkpoints"></p>
+<h2>Supervision tree</h2>
+<p id="actors-error" class="section-error"></p>
+<p id="actors-sampled"></p>
+<ul id="actors" class="tree"></ul>
 <script>
 'use strict';
 const api = '/api/v1/applications';
 let base = null;
-const charts = {};
-const series = {
-  inputRate: ['input rate (records/s)', b => b.inputSize * 1000 / b.batchDuration],
-  schedulingDelay: ['scheduling delay (ms)', b => b.schedulingDelay],
-  processingTime: ['processing time (ms)', b => b.processingTime],
-  totalDelay: ['total delay (ms)', b => b.totalDelay],
-};
 
+/// Appends a <tr> of text cells (undefined: empty) with `attrs` to `tbody`.
 function row(tbody, cells, attrs) {
   const tr = document.createElement('tr');
   for (const [k, v] of Object.entries(attrs || {})) tr.setAttribute(k, v);
@@ -61,6 +94,15 @@ function row(tbody, cells, attrs) {
     tr.appendChild(td);
   }
   tbody.appendChild(tr);
+  return tr;
+}
+
+/// A new element with text `text` (textContent) and `attrs`.
+function el(tag, text, attrs) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = String(text);
+  return e;
 }
 
 function drawStats(stats) {
@@ -75,31 +117,6 @@ function drawStats(stats) {
     td.textContent = typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(2) : String(v);
     tr.append(th, td);
     tbody.appendChild(tr);
-  }
-}
-
-function drawCharts(batches) {
-  const done = batches.filter(b => b.status === 'COMPLETED').reverse();
-  const labels = done.map(b => b.batchTime.substring(11, 19));
-  for (const [key, [title, value]] of Object.entries(series)) {
-    const canvas = document.getElementById('chart-' + key);
-    const data = done.map(value);
-    canvas.dataset.points = String(data.length);
-    canvas.dataset.last = data.length ? String(data[data.length - 1]) : '';
-    if (typeof Chart === 'undefined') continue;
-    if (!charts[key]) {
-      charts[key] = new Chart(canvas, {
-        type: 'line',
-        data: { labels: [], datasets: [{ label: title, data: [], borderColor: '#3b6ea5',
-                                         pointRadius: 0, tension: 0 }] },
-        options: { animation: false, maintainAspectRatio: false,
-                   scales: { y: { beginAtZero: true } } },
-      });
-    }
-    charts[key].data.labels = labels;
-    charts[key].data.datasets[0].data = data;
-    charts[key].update();
-    canvas.dataset.charted = String(charts[key].data.datasets[0].data.length);
   }
 }
 
@@ -135,7 +152,12 @@ async function json(path) {
   if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
   return r.json();
 }
+)page";
 
+// The end of the script: one refresh a second. The operator graph and the
+// supervision tree refresh after the rest, on their own: a failure there
+// (an older server without those endpoints) leaves the rest of the page live.
+const char* refresh_and_end = R"page(
 async function refresh() {
   try {
     if (!base) {
@@ -156,6 +178,7 @@ async function refresh() {
   } catch (e) {
     document.getElementById('error').textContent = 'cannot refresh: ' + e.message;
   }
+  if (base) await refreshTopology();
 }
 
 refresh();
@@ -163,6 +186,13 @@ setInterval(refresh, 1000);
 </script>
 </body></html>
 )page";
+
+} // namespace
+
+const char* streaming_page() {
+  static const std::string page = std::string{head_and_tables} + page_parts::charts_script()
+                                  + page_parts::topology_script() + refresh_and_end;
+  return page.c_str();
 }
 
 } // namespace sluice::detail::ui
