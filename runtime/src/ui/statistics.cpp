@@ -37,10 +37,11 @@ statistics::statistics(int64_t batch_ms, size_t retained) : retained_(retained) 
   s_.batch_ms = batch_ms;
 }
 
-statistics_snapshot statistics::snapshot() const {
+statistics_snapshot statistics::snapshot(size_t newest_completed) const {
   std::lock_guard<std::mutex> guard{mtx_};
   statistics_snapshot out = s_;
-  out.completed.assign(completed_.begin(), completed_.end());
+  auto skip = completed_.size() - std::min(newest_completed, completed_.size());
+  out.completed.assign(completed_.begin() + static_cast<std::ptrdiff_t>(skip), completed_.end());
   for (auto& [t, b] : active_)
     out.active.push_back(b);
   for (auto& [id, r] : receivers_)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -143,7 +144,9 @@ class statistics : public streaming_listener {
   /// (sluice.streaming.ui.retainedBatches).
   statistics(int64_t batch_ms, size_t retained);
 
-  statistics_snapshot snapshot() const;
+  /// Copies everything, but of the completed batches only the newest
+  /// `newest_completed` (/metrics needs one, the live view none).
+  statistics_snapshot snapshot(size_t newest_completed = SIZE_MAX) const;
 
   void on_streaming_started(int64_t time_us) override;
   void on_batch_submitted(const batch_info& b) override;

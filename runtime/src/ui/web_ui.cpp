@@ -163,11 +163,18 @@ void web_ui::routes(const std::string& token) {
     auto range = req.params.equal_range("status");
     for (auto i = range.first; i != range.second; ++i)
       status.push_back(i->second);
-    auto r = rest_api(stats_->snapshot(), app_, req.path, status);
+    // The live view and the graph need no batches.
+    auto ends = [&](const std::string& tail) {
+      return req.path.size() >= tail.size()
+             && req.path.compare(req.path.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    bool no_batches = ends("/streaming/actors") || ends("/streaming/operators");
+    auto r = rest_api(stats_->snapshot(no_batches ? 0 : SIZE_MAX), app_, req.path, status);
     json_reply(res, r.status, r.body);
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(prometheus_text(stats_->snapshot(), app_),
+    // Of the batches, /metrics shows the newest completed one only.
+    res.set_content(prometheus_text(stats_->snapshot(1), app_),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
