@@ -163,7 +163,16 @@ BOOST_AUTO_TEST_CASE(actors_list_every_actor_with_its_mailbox_and_state) {
       n += a.value("operatorId", -1) == 3 ? a.at("stateKeys").get<int64_t>() : 0;
     return n;
   };
-  auto j = fixtures::wait_for_json(job.url, job.p + "/actors", [&](const json& j) { return keys(j) == 4; });
+  // Idle once the last batch's completion checkpoint is stored, which may be
+  // after the batch completed.
+  auto idle = [](const json& j) {
+    for (auto& a : j.at("actors"))
+      if (a.at("mailbox") != 0)
+        return false;
+    return true;
+  };
+  auto j = fixtures::wait_for_json(job.url, job.p + "/actors",
+                                   [&](const json& j) { return keys(j) == 4 && idle(j); });
   std::map<std::string, std::string> parents;
   for (auto& a : j.at("actors")) {
     parents[a.at("id")] = a.at("parent");
