@@ -146,8 +146,10 @@ BOOST_AUTO_TEST_CASE(operators_show_the_fused_stages_state_keys_and_checkpoints)
   fixtures::temp_dir dir{"ui-live-promtool"};
   std::string file = dir.str() + "/metrics.txt";
   { std::ofstream{file} << metrics; }
-  auto [status, out] = fixtures::shell("promtool check metrics < " + file + " 2>&1");
+  auto [status, out] =
+    fixtures::shell("promtool check metrics < " + file, fixtures::with_stderr::yes);
   BOOST_TEST(status == 0, out);
+  BOOST_TEST(out == "", out);
   job.ssc.stop();
 }
 
@@ -277,7 +279,13 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_actors_restarts_and_wal_bytes) {
                                           {"receiver 0 tracker", "receiver 0"}};
   BOOST_TEST((parents == want), j.dump());
   BOOST_TEST(http_get(url, p + "/receivers/0").json().at("walBytes") == bytes);
-  BOOST_TEST(fixtures::prometheus_sample(http_get(url, "/metrics").body,
+  // The input rate of the newest batch: its records per batch second.
+  auto newest = http_get(url, p + "/batches").json().at(0);
+  auto metrics = http_get(url, "/metrics").body;
+  BOOST_TEST(fixtures::prometheus_sample(
+               metrics, R"(sluice_streaming_receiver_input_rate{stream_id="0",stream_name="receiver_stream 0"})")
+             == std::to_string(newest.at("inputSize").get<int64_t>()));
+  BOOST_TEST(fixtures::prometheus_sample(metrics,
                     R"(sluice_streaming_receiver_wal_bytes_total{stream_id="0",stream_name="receiver_stream 0"})")
              == std::to_string(bytes));
   ssc.stop();

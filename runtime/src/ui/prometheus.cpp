@@ -196,6 +196,18 @@ std::string prometheus_text(const statistics_snapshot& s, const app_info& app) {
       w.sample("sluice_streaming_receiver_records_total", labels(r),
                i == s.stream_records.end() ? 0.0 : static_cast<double>(i->second));
     }
+    w.head("sluice_streaming_receiver_input_rate", "gauge",
+           "Records per second the receiver's stream gave the newest completed batch "
+           "(Spark's event rate; 0 before any).");
+    for (auto& r : s.receivers) {
+      double rate = 0;
+      if (!s.completed.empty()) {
+        auto& last = s.completed.back().stream_records;
+        if (auto i = last.find(r.info.stream_id); i != last.end())
+          rate = static_cast<double>(i->second) * 1000.0 / static_cast<double>(s.batch_ms);
+      }
+      w.sample("sluice_streaming_receiver_input_rate", labels(r), rate);
+    }
     w.head("sluice_streaming_receiver_wal_bytes_total", "counter",
            "Record bytes the receiver wrote to the write-ahead log (sampled).");
     for (auto& r : s.receivers)

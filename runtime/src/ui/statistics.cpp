@@ -37,11 +37,29 @@ statistics::statistics(int64_t batch_ms, size_t retained) : retained_(retained) 
   s_.batch_ms = batch_ms;
 }
 
-statistics_snapshot statistics::snapshot(size_t newest_completed) const {
+statistics_snapshot statistics::snapshot(batches which) const {
   std::lock_guard<std::mutex> guard{mtx_};
   statistics_snapshot out = s_;
-  auto skip = completed_.size() - std::min(newest_completed, completed_.size());
-  out.completed.assign(completed_.begin() + static_cast<std::ptrdiff_t>(skip), completed_.end());
+  switch (which) {
+    case batches::all: out.completed.assign(completed_.begin(), completed_.end()); break;
+    case batches::times_only:
+      out.completed.reserve(completed_.size());
+      for (auto& b : completed_) {
+        auto& c = out.completed.emplace_back();
+        c.time_ms = b.time_ms;
+        c.status = b.status;
+        c.num_records = b.num_records;
+        c.submission_us = b.submission_us;
+        c.processing_start_us = b.processing_start_us;
+        c.processing_end_us = b.processing_end_us;
+      }
+      break;
+    case batches::newest:
+      if (!completed_.empty())
+        out.completed.push_back(completed_.back());
+      break;
+    case batches::none: break;
+  }
   for (auto& [t, b] : active_)
     out.active.push_back(b);
   for (auto& [id, r] : receivers_)

@@ -144,9 +144,14 @@ class statistics : public streaming_listener {
   /// (sluice.streaming.ui.retainedBatches).
   statistics(int64_t batch_ms, size_t retained);
 
-  /// Copies everything, but of the completed batches only the newest
-  /// `newest_completed` (/metrics needs one, the live view none).
-  statistics_snapshot snapshot(size_t newest_completed = SIZE_MAX) const;
+  /// What of the completed batches a snapshot copies.
+  enum class batches { all, times_only, newest, none };
+
+  /// Copies everything, but of the completed batches: all of them, all
+  /// without their output operations and per-stream records (the
+  /// statistics' averages need no more), the newest one (/metrics), or none
+  /// (the live view). The fewer, the shorter the lock.
+  statistics_snapshot snapshot(batches which = batches::all) const;
 
   void on_streaming_started(int64_t time_us) override;
   void on_batch_submitted(const batch_info& b) override;

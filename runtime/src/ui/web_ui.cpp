@@ -168,13 +168,17 @@ void web_ui::routes(const std::string& token) {
       return req.path.size() >= tail.size()
              && req.path.compare(req.path.size() - tail.size(), tail.size(), tail) == 0;
     };
-    bool no_batches = ends("/streaming/actors") || ends("/streaming/operators");
-    auto r = rest_api(stats_->snapshot(no_batches ? 0 : SIZE_MAX), app_, req.path, status);
+    auto which = statistics::batches::all;
+    if (ends("/streaming/actors") || ends("/streaming/operators"))
+      which = statistics::batches::none;
+    else if (ends("/streaming/statistics"))
+      which = statistics::batches::times_only;  // averages of delays and inputs
+    auto r = rest_api(stats_->snapshot(which), app_, req.path, status);
     json_reply(res, r.status, r.body);
   });
   svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     // Of the batches, /metrics shows the newest completed one only.
-    res.set_content(prometheus_text(stats_->snapshot(1), app_),
+    res.set_content(prometheus_text(stats_->snapshot(statistics::batches::newest), app_),
                     "text/plain; version=0.0.4; charset=utf-8");
   });
   svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
