@@ -89,15 +89,15 @@ struct scheduler_state {
 
 /// Handles `(tick_atom, int64_t t)`, `gather_done`, `batch_failed`,
 /// `(lost_atom, worker, why)`, `(join_atom, worker)` and `(resume_atom,
-/// int64_t cut)` (cluster
-/// mode, replace_atoms.hpp),
-/// `(drain_atom, int64_t t) -> bool` (replies once every batch up to t has
-/// completed) and `(stop_atom) -> bool` (no batch starts afterwards).
-/// `wiring` must be complete before the first tick.
+/// int64_t cut)` (cluster mode, replace_atoms.hpp), `(drain_atom, int64_t t)
+/// -> bool` (replies once every batch up to t has completed), `(stop_atom)
+/// -> bool` (no batch starts afterwards) and `(introspect_atom)`
+/// (actor_probe.hpp). `wiring` must be complete before the first tick.
 ///
 /// It never waits on another actor: at a tick it asks each receiver
-/// stream's tracker for the batch's blocks and goes on; a batch starts when
-/// a job slot is free, each source's partitions enter its stage as soon as
+/// stream's tracker for the batch's blocks and goes on; with checkpoints, a
+/// batch starts once its generation checkpoint is stored (the metadata
+/// that fixes its input) and a job slot is free; each source's partitions enter its stage as soon as
 /// they are there, and the output operations run in their order as soon as
 /// their input is complete (so a stalled receiver delays only what depends
 /// on it, and whatever comes after it in the batch). A batch completes when

@@ -274,6 +274,19 @@ void allocated(self_ptr self, int64_t t, size_t i, allocation_msg& a) {
     run_outputs(self, t);
 }
 
+/// The batches a metadata checkpoint lists as pending: the running ones
+/// but `done` (a batch that just completed), and the queued ones, oldest
+/// first.
+std::vector<int64_t> pending_batches(const scheduler_state& st, std::optional<int64_t> done) {
+  std::vector<int64_t> pending;
+  for (auto& [rt, rb] : st.running)
+    if (rt != done)
+      pending.push_back(rt);
+  for (auto& q : st.queued)
+    pending.push_back(q.first);
+  return pending;
+}
+
 /// Batch t was generated: its metadata checkpoint, with t pending and the
 /// sources' positions that fix its input (Kafka offset ranges), is stored
 /// before t starts, as Spark's DoCheckpoint after generateJobs. So a batch
@@ -283,11 +296,7 @@ void allocated(self_ptr self, int64_t t, size_t i, allocation_msg& a) {
 bool save_generated(self_ptr self, const batch_info& info) {
   auto& st = self->state;
   auto t = info.time.ms;
-  std::vector<int64_t> pending;
-  for (auto& [rt, rb] : st.running)
-    pending.push_back(rt);
-  for (auto& q : st.queued)
-    pending.push_back(q.first);
+  auto pending = pending_batches(st, std::nullopt);
   pending.push_back(t);
   std::optional<metadata_checkpoint> m;
   try {
@@ -400,12 +409,7 @@ void complete(self_ptr self, int64_t t) {
     self->send(w.trackers[k], cleanup_atom::value, t - w.info.batch.count());
   }
   if (st.cfg.metadata) {
-    std::vector<int64_t> pending;
-    for (auto& [rt, rb] : st.running)
-      if (rt != t)
-        pending.push_back(rt);
-    for (auto& q : st.queued)
-      pending.push_back(q.first);
+    auto pending = pending_batches(st, t);
     // Taken at the newest generated batch (Spark takes t): this checkpoint
     // knows more than that batch's generation checkpoint, which may be
     // newer than t (it lists t as pending), and recovery takes the one of

@@ -21,6 +21,7 @@
 #include "fixtures/shell.hpp"
 #include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
+#include "fixtures/word_script.hpp"
 #include "sluice/codec.hpp"
 
 using namespace sluice;
@@ -42,14 +43,6 @@ std::string prefix(const std::string& url) {
   return "/api/v1/applications/" + apps.at(0).at("id").get<std::string>() + "/streaming";
 }
 
-std::vector<std::string> words(const std::string& line) {
-  std::vector<std::string> out;
-  std::istringstream s{line};
-  for (std::string w; s >> w;)
-    out.push_back(w);
-  return out;
-}
-
 } // namespace
 
 
@@ -65,7 +58,7 @@ struct stateful_job {
     ssc.checkpoint(cp.str());
     ssc.add_listener(counter);
     ssc.queue_stream<std::string>({{"a b", "c"}, {"a d"}, {}, {"b"}})
-      .flat_map(words)
+      .flat_map(fixtures::split_words)
       .map([on_word](std::string w) { return kv{on_word ? on_word(std::move(w)) : w, 1}; })
       .update_state_by_key([](const std::vector<int64_t>& ns, std::optional<int64_t> total) {
         int64_t sum = total.value_or(0);
