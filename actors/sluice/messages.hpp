@@ -143,7 +143,7 @@ struct listener_event {
   enum class kind : uint8_t {
     streaming_started, batch_submitted, batch_started, batch_completed,
     output_started, output_completed, receiver_started, receiver_error, receiver_stopped,
-    worker_added, worker_removed, operators_placed, checkpoint_written,
+    worker_added, worker_removed, operators_placed, checkpoint_written, streaming_failed,
   } what = kind::streaming_started;
   batch_info batch;
   output_operation_info output;
@@ -152,6 +152,7 @@ struct listener_event {
   worker_info worker;
   placement_info placement;
   checkpoint_info checkpoint;
+  failure_info failure;
 };
 
 /// One actor, as a live view of the engine sees it: the reply to
@@ -245,14 +246,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, listener_event& x) {
   auto what = static_cast<uint8_t>(x.what);
   auto load = caf::meta::load_callback([&]() -> caf::error {
-    if (what > static_cast<uint8_t>(listener_event::kind::checkpoint_written))
+    if (what > static_cast<uint8_t>(listener_event::kind::streaming_failed))
       return caf::make_error(caf::sec::invalid_argument,
                              "listener_event: unknown kind " + std::to_string(what));
     x.what = static_cast<listener_event::kind>(what);
     return caf::none;
   });
   return f(caf::meta::type_name("listener_event"), what, load, x.batch, x.output, x.receiver,
-           x.time_us, x.worker, x.placement, x.checkpoint);
+           x.time_us, x.worker, x.placement, x.checkpoint, x.failure);
 }
 
 template <class Inspector>
@@ -342,6 +343,11 @@ typename Inspector::result_type inspect(Inspector& f, checkpoint_info& x) {
   });
   return f(caf::meta::type_name("checkpoint_info"), what, load, x.batch, x.operator_id,
            x.partition, x.full, x.entries, x.bytes, x.duration_us, x.time_us);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failure_info& x) {
+  return f(caf::meta::type_name("failure_info"), x.message, x.type, x.time_us);
 }
 
 template <class Inspector>

@@ -33,6 +33,7 @@ void deliver(streaming_listener& l, const listener_event& e) {
     case k::worker_removed: l.on_worker_removed(e.worker); break;
     case k::operators_placed: l.on_operators_placed(e.placement); break;
     case k::checkpoint_written: l.on_checkpoint_written(e.checkpoint); break;
+    case k::streaming_failed: l.on_streaming_failed(e.failure); break;
   }
 }
 

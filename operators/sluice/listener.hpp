@@ -82,6 +82,21 @@ struct checkpoint_info {
   int64_t time_us = 0;      ///< when it ended
 };
 
+/// The context stopped on an error (sluice's own event): the same message
+/// await_termination rethrows, e.g. "kafka: offset out of range reading
+/// topic 't' partition 0 offset 7 ...". Sent once, for the first error that
+/// ends a running context (an operator's or output's exception, a source
+/// failing at a batch's generation, a checkpoint that cannot be stored);
+/// errors start() throws are the caller's, and a receiver's restarts go to
+/// on_receiver_error.
+struct failure_info {
+  std::string message;
+  /// The sluice::error kind await_termination throws: "error",
+  /// "storage_error", "invalid_argument", "illegal_state", "no_such_element".
+  std::string type = "error";
+  int64_t time_us = 0;
+};
+
 /// Receives the engine's events on the listener bus thread, one at a time,
 /// in the order they happened. Callbacks must not block for long.
 class streaming_listener {
@@ -102,6 +117,7 @@ class streaming_listener {
   virtual void on_operators_placed(const placement_info&) {}
   // With ssc.checkpoint(dir) only.
   virtual void on_checkpoint_written(const checkpoint_info&) {}
+  virtual void on_streaming_failed(const failure_info&) {}
 };
 
 } // namespace sluice

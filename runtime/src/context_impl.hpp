@@ -205,6 +205,10 @@ class context_impl {
   failure_type failure_type_ = failure_type::error;
   /// Throws what stopped the context, if anything (mtx_ held).
   void rethrow_failure() const;
+  /// The failure_type of the exception in flight (error outside a catch).
+  static failure_type current_failure_type();
+  /// Tells the listeners (on_streaming_failed), once the bus runs.
+  void publish_failure(std::string what, failure_type type);
   std::optional<bool> stop_request_;  // graceful?
   std::vector<std::pair<std::string, std::string>> replace_requests_;  // lost worker, why
   std::thread lifecycle_;

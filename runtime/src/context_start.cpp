@@ -205,6 +205,10 @@ template <class F>
 void context_impl::stop_if_throws(F f) {
   try {
     f();
+  } catch (const std::exception& e) {
+    publish_failure(e.what(), current_failure_type());
+    stop_started_parts();
+    throw;
   } catch (...) {
     stop_started_parts();
     throw;

@@ -72,6 +72,9 @@ void context_impl::stop_started_parts() {
     .receive([](bool) {}, [](caf::error&) {});
   end_cluster(self, std::chrono::seconds(1));  // a failed start: nothing to finish
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
+  // The listeners hear why start() failed before the bus ends.
+  self->request(bus_, std::chrono::seconds(10), drain_atom::value)
+    .receive([](bool) {}, [](caf::error&) {});
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   self->send_exit(sampler_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
@@ -170,10 +173,7 @@ void context_impl::request_stop(bool graceful) {
   cv_.notify_all();
 }
 
-void context_impl::fail(std::string what) {
-  // Callers report from inside their catch block: the exception in flight
-  // gives the type await_termination rethrows (storage_error for a full or
-  // read-only disk or a corrupt row; a user function's sluice::error kind).
+context_impl::failure_type context_impl::current_failure_type() {
   auto type = failure_type::error;
   if (auto cause = std::current_exception()) {
     try {
@@ -189,13 +189,38 @@ void context_impl::fail(std::string what) {
     } catch (...) {
     }
   }
+  return type;
+}
+
+void context_impl::publish_failure(std::string what, failure_type type) {
+  if (!bus_)
+    return;
+  static constexpr const char* names[] = {"error", "storage_error", "invalid_argument",
+                                          "illegal_state", "no_such_element"};
+  detail::listener_event e;
+  e.what = detail::listener_event::kind::streaming_failed;
+  e.time_us = detail::now_us();
+  e.failure = {std::move(what), names[static_cast<size_t>(type)], e.time_us};
+  caf::anon_send(bus_, std::move(e));
+}
+
+void context_impl::fail(std::string what) {
+  // Callers report from inside their catch block: the exception in flight
+  // gives the type await_termination rethrows (storage_error for a full or
+  // read-only disk or a corrupt row; a user function's sluice::error kind).
+  auto type = current_failure_type();
+  bool first = false;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (!error_) {
-      error_ = std::move(what);
+      error_ = what;
       failure_type_ = type;
+      first = true;
     }
   }
+  // Before the stop request: the bus delivers it before it drains.
+  if (first)
+    publish_failure(std::move(what), type);
   request_stop(false);
 }
 

@@ -128,6 +128,14 @@ BOOST_AUTO_TEST_CASE(listener_events_round_trip_with_their_infos) {
   // No failure stays no failure (not an empty reason).
   e.output.failure_reason.reset();
   BOOST_TEST(!message_round_trip(e).output.failure_reason.has_value());
+  // The newest kind, with its failure_info.
+  e.what = listener_event::kind::streaming_failed;
+  e.failure = {"kafka: offset out of range reading topic 't' partition 0", "storage_error", 9};
+  auto f = message_round_trip(e);
+  BOOST_TEST((f.what == listener_event::kind::streaming_failed));
+  BOOST_TEST(f.failure.message == e.failure.message);
+  BOOST_TEST(f.failure.type == "storage_error");
+  BOOST_TEST(f.failure.time_us == 9);
 }
 
 BOOST_AUTO_TEST_CASE(an_unknown_listener_event_kind_is_refused) {

@@ -95,6 +95,9 @@ BOOST_AUTO_TEST_CASE(offset_queries_are_retried_up_to_max_retries) {
     std::string what = e.what();
     BOOST_TEST(what.find("cannot read the offsets of topic 't' partition 0") != std::string::npos,
                what);
+    auto reported = p.counter->wait_for_failure();
+    BOOST_TEST_REQUIRE(reported.size() == 1u);
+    BOOST_TEST(reported[0].message == what);
   }
 }
 

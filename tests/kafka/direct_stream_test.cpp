@@ -303,6 +303,11 @@ BOOST_AUTO_TEST_CASE(bytes_keys_and_a_user_deserializer) {
                  != std::string::npos,
                what);
     BOOST_TEST(what.find("stoi") != std::string::npos, what);
+    // The same error reaches the listeners, once.
+    auto reported = counter->wait_for_failure();
+    BOOST_TEST_REQUIRE(reported.size() == 1u);
+    BOOST_TEST(reported[0].message == what);
+    BOOST_TEST(reported[0].type == "error");
   }
 }
 
@@ -310,8 +315,12 @@ BOOST_AUTO_TEST_CASE(errors_name_the_brokers_the_topic_and_the_offsets) {
   kafka_cluster k;
   k.create_topic("t", 1);
   k.produce_n("t", 0, 2, "a");
+  // Each error also reaches the listeners (on_streaming_failed), whether
+  // start() throws it or the first batch fails with it.
   auto start_error = [](kafka::consumer_strategy cs) -> std::string {
     streaming_context ssc{manual_conf(), seconds(1)};
+    auto counter = std::make_shared<fixtures::batch_counter>();
+    ssc.add_listener(counter);
     kafka::create_direct_stream<std::string, std::string>(ssc, kafka::prefer_consistent(), cs)
       .foreach_rdd([](const rdd<record>&) {});
     try {
@@ -319,6 +328,9 @@ BOOST_AUTO_TEST_CASE(errors_name_the_brokers_the_topic_and_the_offsets) {
       ssc.manual_clock().advance(seconds(1));
       ssc.await_termination_or_timeout(seconds(20));
     } catch (const error& e) {
+      auto reported = counter->wait_for_failure();
+      BOOST_TEST(reported.size() == 1u);
+      BOOST_TEST(reported[0].message == e.what());
       return e.what();
     }
     return "no error";

@@ -38,16 +38,23 @@ std::string thrown_by(const std::function<void()>& f) {
 }
 
 /// Runs the pipeline `build` makes for `batches` batches and returns what
-/// await_termination throws.
+/// await_termination throws. Checks that the listeners heard the same
+/// error, with the same type, once (on_streaming_failed).
 std::string failure_of(const std::function<void(streaming_context&)>& build, int batches,
                        const std::string& checkpoint_dir = {}) {
   streaming_context ssc{manual_conf(), seconds(1)};
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
   if (!checkpoint_dir.empty())
     ssc.checkpoint(checkpoint_dir);
   build(ssc);
   ssc.start();
   ssc.manual_clock().advance(seconds(batches));
-  return thrown_by([&] { ssc.await_termination(); });
+  auto thrown = thrown_by([&] { ssc.await_termination(); });
+  auto reported = counter->wait_for_failure();
+  BOOST_TEST(reported.size() == 1u);
+  BOOST_TEST(reported[0].type + ": " + reported[0].message == thrown);
+  return thrown;
 }
 
 using kv = std::pair<std::string, int>;
