@@ -60,7 +60,7 @@ sluice::streaming_context create(const options& o) {
                                    + std::to_string(x.offset) + ' ' + x.value};
     });
   });
-  kafka::save_to_kafka(tagged, o.out,
+  tagged.save_to_kafka(o.out,
                        {{"bootstrap.servers", o.brokers},
                         {"transactional.id", o.txid},
                         {"log_level", "3"}},

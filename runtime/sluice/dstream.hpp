@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -35,6 +36,22 @@ struct actor_ops {
   static_assert(sizeof(Handle) == 0,
                 "via and foreach_actor take CAF actors: #include <sluice/actors.hpp>");
 };
+/// save_to_kafka for a to_record returning R: defined for
+/// sluice::kafka::producer_record by <sluice/kafka.hpp> (target sluice::kafka).
+template <class T, class R>
+struct kafka_ops {
+  static_assert(!std::is_same_v<R, R>,
+                "save_to_kafka: expected to_record(const T&) returning "
+                "sluice::kafka::producer_record: #include <sluice/kafka.hpp> and link "
+                "sluice::kafka");
+  template <class... A>
+  static void save(A&&...) {} // only the assertion above is reported
+};
+/// What f(const T&) returns; void when it cannot be called so.
+template <class F, class T>
+using result_or_void =
+  typename std::conditional_t<std::is_invocable_v<F&, const T&>, std::invoke_result<F&, const T&>,
+                              std::type_identity<void>>::type;
 void write_text_batch(const std::string& dir, const std::vector<std::string>& partitions);
 void print_batch(batch_time t, const std::vector<std::string>& lines, bool more);
 } // namespace detail
@@ -511,6 +528,18 @@ class dstream {
   template <class Actor>
   void foreach_actor(Actor sink) const {
     detail::actor_ops<T, Actor>::foreach(*this, std::move(sink));
+  }
+
+  /// Writes each batch's records to the Kafka topic `topic`, each made by
+  /// `to_record(const T&) -> sluice::kafka::producer_record`: an output
+  /// operation with the idempotent producer, and with `transactional.id` in
+  /// `params` one transaction per batch (see <sluice/kafka.hpp>, which must
+  /// be included; `params` are Kafka's own client keys).
+  template <class F>
+  void save_to_kafka(const std::string& topic, const std::map<std::string, std::string>& params,
+                     F to_record) const {
+    detail::kafka_ops<T, detail::result_or_void<F, T>>::save(*this, topic, params,
+                                                            std::move(to_record));
   }
 
   // -- persistence --------------------------------------------------------------

@@ -53,7 +53,7 @@ BOOST_AUTO_TEST_CASE(each_batch_is_written_with_the_idempotent_producer) {
   auto counter = std::make_shared<fixtures::batch_counter>();
   ssc.add_listener(counter);
   auto in = ssc.queue_stream<std::string>({{"a", "b"}, {"c"}});
-  kafka::save_to_kafka(in, "out", {{"bootstrap.servers", k.bootstrap()}, {"log_level", "3"}}, upper);
+  in.save_to_kafka("out", {{"bootstrap.servers", k.bootstrap()}, {"log_level", "3"}}, upper);
   ssc.start();
   ssc.manual_clock().advance(seconds(1));
   counter->wait_for(1);
@@ -82,6 +82,7 @@ BOOST_AUTO_TEST_CASE(a_transactional_batch_re_run_after_a_crash_is_not_written_t
                                 {"auto.offset.reset", "earliest"},
                                 {"log_level", "3"}}));
     auto values = s.map([](const record& r) { return r.value; });
+    // The free function, as the member above.
     kafka::save_to_kafka(values, "out",
                          {{"bootstrap.servers", k.bootstrap()},
                           {"transactional.id", "sink-1"},

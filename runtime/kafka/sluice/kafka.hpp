@@ -301,27 +301,40 @@ std::shared_ptr<sink> make_sink(const std::string& topic, const kafka::params& p
 void sink_write(sink& s, batch_time t, const std::vector<producer_record>& records);
 } // namespace detail
 
-/// `stream.save_to_kafka(topic, params, to_record)` of issue 12, as a free
-/// function (a dstream member would need dstream.hpp). An output operation:
-/// each batch's records, made by `to_record(const T&) -> producer_record`,
-/// are written to `topic` with the idempotent producer (enable.idempotence
-/// =true unless params say otherwise); the batch fails with an error naming
-/// the topic if any is not delivered. With `transactional.id` in params,
-/// each batch is one Kafka transaction that also writes the batch time to
-/// the topic "<topic>.sluice-commits"; a batch at or before the last
-/// committed one (a re-run after a crash) is not written again.
+/// `stream.save_to_kafka(topic, params, to_record)` (the dstream member), or
+/// this free function. An output operation: each batch's records, made by
+/// `to_record(const T&) -> producer_record`, are written to `topic` with the
+/// idempotent producer (enable.idempotence=true unless params say
+/// otherwise); the batch fails with an error naming the topic if any is not
+/// delivered. With `transactional.id` in params, each batch is one Kafka
+/// transaction that also writes the batch time to the topic
+/// "<topic>.sluice-commits"; a batch at or before the last committed one (a
+/// re-run after a crash) is not written again.
 template <class T, class F>
 void save_to_kafka(const dstream<T>& stream, const std::string& topic, const kafka::params& p,
                    F to_record) {
   auto s = detail::make_sink(topic, p);
-  stream.foreach_rdd([s, f = std::move(to_record)](const rdd<T>& r, batch_time t) mutable {
-    std::vector<producer_record> out;
-    out.reserve(static_cast<size_t>(r.count()));
-    for (auto& part : r.partitions())
-      for (auto& x : part)
-        out.push_back(f(x));
-    detail::sink_write(*s, t, out);
-  });
+  sluice::detail::dstream_access::output(
+    stream, "save_to_kafka", [s, f = std::move(to_record)](const rdd<T>& r, batch_time t) mutable {
+      std::vector<producer_record> out;
+      out.reserve(static_cast<size_t>(r.count()));
+      for (auto& part : r.partitions())
+        for (auto& x : part)
+          out.push_back(f(x));
+      detail::sink_write(*s, t, out);
+    });
 }
 
 } // namespace sluice::kafka
+
+namespace sluice::detail {
+
+template <class T>
+struct kafka_ops<T, kafka::producer_record> {
+  template <class F>
+  static void save(const dstream<T>& s, const std::string& topic, const kafka::params& p, F f) {
+    kafka::save_to_kafka(s, topic, p, std::move(f));
+  }
+};
+
+} // namespace sluice::detail
