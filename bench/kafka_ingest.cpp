@@ -1,8 +1,12 @@
 // Kafka ingest: 100-byte records pre-produced into librdkafka's mock cluster
 // (in this process) over 4 partitions, read (1) by a plain librdkafka
-// consumer loop and (2) by the direct stream in one batch counted in a
-// foreach_rdd, alternating, in the same run over the same records. Prints
-// both rates and their ratio per round.
+// consumer loop that only touches each record's length, (2) by the same
+// loop keeping each record as the direct stream does (topic, partition,
+// offset, timestamp, key and value copied into a consumer_record<string,
+// string> in a vector: what a Kafka client hands its user), and (3) by the
+// direct stream in one batch counted in a foreach_rdd; interleaved, in the
+// same run over the same records. Prints the rates and ratios per round and
+// their min/median/max.
 //
 // librdkafka 2.0.2's mock cluster keeps about 5 MiB per partition (older
 // records are deleted: offset out of range), so a round holds at most ~45 k
@@ -14,22 +18,21 @@
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "bench_util.hpp"
 #include "sluice/kafka.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using bench::clock_type;
+using bench::seconds_since;
 constexpr int partitions = 4;
-
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
 
 void produce(const std::string& bootstrap, int64_t n) {
   char err[512];
@@ -51,8 +54,12 @@ void produce(const std::string& bootstrap, int64_t n) {
   rd_kafka_destroy(rk);
 }
 
-/// The plain consumer: all partitions assigned from 0, polled until n records.
-double plain_consumer(const std::string& bootstrap, int64_t n) {
+using record = sluice::kafka::consumer_record<std::string, std::string>;
+
+/// The plain consumer: all partitions assigned from 0, polled until n
+/// records. With `keep`, each record is copied into a `record` in a vector,
+/// as the direct stream's batch holds it.
+double plain_consumer(const std::string& bootstrap, int64_t n, bool keep) {
   char err[512];
   auto* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), err, sizeof err);
@@ -65,6 +72,7 @@ double plain_consumer(const std::string& bootstrap, int64_t n) {
   auto t0 = clock_type::now();
   rd_kafka_assign(rk, list);
   int64_t got = 0, bytes = 0;
+  std::vector<record> kept;
   while (got < n) {
     auto* m = rd_kafka_consumer_poll(rk, 1000);
     if (!m)
@@ -72,6 +80,17 @@ double plain_consumer(const std::string& bootstrap, int64_t n) {
     if (!m->err) {
       ++got;
       bytes += static_cast<int64_t>(m->len); // touch the record as a user would
+      if (keep) {
+        record r;
+        r.topic = rd_kafka_topic_name(m->rkt);
+        r.partition = m->partition;
+        r.offset = m->offset;
+        r.timestamp = rd_kafka_message_timestamp(m, nullptr);
+        if (m->key)
+          r.key.assign(static_cast<const char*>(m->key), m->key_len);
+        r.value.assign(static_cast<const char*>(m->payload), m->len);
+        kept.push_back(std::move(r));
+      }
     }
     rd_kafka_message_destroy(m);
   }
@@ -107,7 +126,19 @@ double direct_stream(const std::string& bootstrap, int64_t n, const std::string&
         counted = k;
       cv.notify_all();
     });
+  struct phases : sluice::streaming_listener {
+    std::mutex mtx;
+    sluice::batch_info info;
+    void on_batch_completed(const sluice::batch_info& b) override {
+      std::lock_guard<std::mutex> guard{mtx};
+      info = b;
+    }
+  };
+  auto seen = std::make_shared<phases>();
+  ssc.add_listener(seen);
   ssc.start();
+  auto t0_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                 std::chrono::system_clock::now().time_since_epoch()).count();
   auto t0 = clock_type::now();
   ssc.manual_clock().advance(sluice::seconds(1));
   {
@@ -117,6 +148,14 @@ double direct_stream(const std::string& bootstrap, int64_t n, const std::string&
   double secs = seconds_since(t0);
   ssc.stop();
   ssc.await_termination();
+  {
+    std::lock_guard<std::mutex> guard{seen->mtx};
+    auto& b = seen->info;
+    std::printf("  direct stream phases: tick to submitted %.1f ms, scheduling %.1f ms, "
+                "processing %.1f ms\n",
+                (b.submission_us - t0_us) / 1e3, b.scheduling_delay_us() / 1e3,
+                b.processing_delay_us() / 1e3);
+  }
   if (counted != n)
     std::fprintf(stderr, "direct stream: counted %lld of %lld\n", static_cast<long long>(counted),
                  static_cast<long long>(n));
@@ -147,14 +186,30 @@ int main(int argc, char** argv) {
   produce(bootstrap, records);
   std::printf("produced %lld records of 100 bytes over %d partitions in %.1f s\n",
               static_cast<long long>(records), partitions, seconds_since(t0));
+  std::vector<double> plains, keeps, directs, ratios, keep_ratios;
   for (int r = 0; r < rounds; ++r) {
-    double plain = plain_consumer(bootstrap, records);
+    double plain = plain_consumer(bootstrap, records, false);
+    double keep = plain_consumer(bootstrap, records, true);
     double direct = direct_stream(bootstrap, records, master, r);
-    std::printf("round %d: plain consumer %.2f M records/s, direct stream %.2f M records/s, "
-                "ratio %.2f\n",
-                r + 1, plain / 1e6, direct / 1e6, direct / plain);
+    std::printf("round %d: plain consumer %.2f M records/s, keeping records %.2f M/s, direct "
+                "stream %.2f M/s; ratio to plain %.2f, to keeping %.2f\n",
+                r + 1, plain / 1e6, keep / 1e6, direct / 1e6, direct / plain, direct / keep);
     std::fflush(stdout);
+    plains.push_back(plain / 1e6);
+    keeps.push_back(keep / 1e6);
+    directs.push_back(direct / 1e6);
+    ratios.push_back(direct / plain);
+    keep_ratios.push_back(direct / keep);
   }
+  auto show = [](const char* what, const std::vector<double>& xs) {
+    auto s = bench::spread(xs);
+    std::printf("%s min/median/max %.2f/%.2f/%.2f\n", what, s.min, s.median, s.max);
+  };
+  show("plain consumer M records/s:", plains);
+  show("keeping records M records/s:", keeps);
+  show("direct stream M records/s:", directs);
+  show("ratio direct/plain:", ratios);
+  show("ratio direct/keeping:", keep_ratios);
   rd_kafka_mock_cluster_destroy(mc);
   rd_kafka_destroy(host);
 }

@@ -1,6 +1,7 @@
 // The reading side (Spark's KafkaRDD compute with KafkaDataConsumer): reads
 // one offset range through a consumer cached per topic-partition, so the
 // next batch's range of the same partition continues its fetch.
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -64,6 +65,24 @@ std::string key_of(const reader_config& cfg, const offset_range& r) {
   return cfg.cache_key + '\n' + r.topic + '\n' + std::to_string(r.partition);
 }
 
+/// librdkafka 2.0.2 learns where an assigned topic's partitions live from the
+/// metadata it asks for when its first broker connection comes up, or else
+/// from its scan of unknown topics once a second. A new consumer whose
+/// connection came up before rd_kafka_assign waited up to 1 s for its first
+/// record (1 range in 5 in bench/kafka_ingest). Asking for the topic's
+/// metadata first takes one round trip. A failure here is left to the read,
+/// which reports it with the range.
+void learn_topic(rd_kafka_t* rk, const std::string& topic, int64_t timeout_ms) {
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (!t)
+    return;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 0, t, &md, static_cast<int>(std::min<int64_t>(timeout_ms, 10000)))
+      == RD_KAFKA_RESP_ERR_NO_ERROR)
+    rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(t);
+}
+
 cached_consumer check_out(const reader_config& cfg, const offset_range& r) {
   auto key = key_of(cfg, r);
   {
@@ -76,11 +95,12 @@ cached_consumer check_out(const reader_config& cfg, const offset_range& r) {
     }
   }
   // Spark's executor settings: its own group, no commits, no silent reset.
-  return {make_consumer(cfg.client, {{"group.id", "sluice-executor-" + cfg.group},
-                                     {"enable.auto.commit", "false"},
-                                     {"enable.auto.offset.store", "false"},
-                                     {"auto.offset.reset", "error"}}),
-          -1};
+  auto rk = make_consumer(cfg.client, {{"group.id", "sluice-executor-" + cfg.group},
+                                       {"enable.auto.commit", "false"},
+                                       {"enable.auto.offset.store", "false"},
+                                       {"auto.offset.reset", "error"}});
+  learn_topic(rk.get(), r.topic, cfg.api_timeout_ms);
+  return {std::move(rk), -1};
 }
 
 void check_in(const reader_config& cfg, const offset_range& r, cached_consumer c) {
@@ -140,10 +160,15 @@ void read_range(const reader_config& cfg, const offset_range& r,
   auto timeout = std::chrono::milliseconds(cfg.poll_timeout_ms);
   auto deadline = clock::now() + timeout;
   int64_t next = r.from_offset;
+  int64_t next_at_deadline = next; // no clock read per record: only when a poll comes back empty
   bool overshot = false;
   while (next < r.until_offset) {
     message_guard g{rd_kafka_consumer_poll(c.rk.get(), 100)};
     if (!g.m) {
+      if (next != next_at_deadline) { // progress since the deadline was set
+        next_at_deadline = next;
+        deadline = clock::now() + timeout;
+      }
       // Transaction markers take offsets without being records: the
       // consumer's position may pass the range's end with no record.
       tpl_ptr pos{rd_kafka_topic_partition_list_new(1)};
@@ -180,7 +205,6 @@ void read_range(const reader_config& cfg, const offset_range& r,
                    view_of(g.m->key, g.m->key_len), view_of(g.m->payload, g.m->len)};
     each(rec);
     next = g.m->offset + 1;
-    deadline = clock::now() + timeout;
   }
   c.next = overshot ? -1 : next;
   check_in(cfg, r, std::move(c));
