@@ -11,6 +11,7 @@
 
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
+#include "fixtures/tcp_forwarder.hpp"
 #include "fixtures/kafka_print.hpp"
 #include "sluice/kafka.hpp"
 #include "sluice/sluice.hpp"
@@ -182,6 +183,40 @@ BOOST_AUTO_TEST_CASE(subscribe_pattern_reads_every_matching_topic_including_new_
   BOOST_TEST((b2.ranges
               == std::vector<offset_range>{{"ev-a", 0, 1, 1}, {"ev-b", 0, 0, 0}, {"ev-b", 1, 0, 1}}));
   BOOST_TEST((b2.values == std::vector<strings>{{}, {}, {"y"}}));
+}
+
+BOOST_AUTO_TEST_CASE(subscribe_reads_the_partitions_a_topic_gains) {
+  // librdkafka 2.0.2's mock cluster cannot add partitions to a topic
+  // (CreatePartitions goes unanswered), so the topic grows by moving the
+  // cluster: a (t: 1 partition) stops, and a forwarder on its port leads its
+  // clients to b (t: 2 partitions), whose partition 0 holds the same
+  // records as a's and one more.
+  auto a = std::make_unique<kafka_cluster>();
+  a->create_topic("t", 1);
+  a->produce_n("t", 0, 3, "a");
+  auto a_port = std::stoi(a->bootstrap().substr(a->bootstrap().rfind(':') + 1));
+  auto params = params_for(*a, "g");
+  params["log_level"] = "0";                  // the move is logged as broker errors
+  params["reconnect.backoff.max.ms"] = "200"; // back soon after the move
+  auto c = manual_conf();
+  c.set("sluice.streaming.kafka.maxRetries", "5");
+  pipeline p{kafka::subscribe({"t"}, params), c};
+  p.ssc.start();
+  auto b1 = p.step();
+  BOOST_TEST((b1.ranges == std::vector<offset_range>{{"t", 0, 0, 3}}));
+  kafka_cluster b;
+  b.create_topic("t", 2);
+  b.produce_n("t", 0, 4, "a");
+  b.produce_n("t", 1, 2, "n");
+  a.reset();
+  fixtures::tcp_forwarder forwarder{a_port, b.bootstrap()};
+  auto b2 = p.step(); // the new partition joins from its first record (earliest)
+  BOOST_TEST((b2.ranges == std::vector<offset_range>{{"t", 0, 3, 4}, {"t", 1, 0, 2}}));
+  BOOST_TEST((b2.values == std::vector<strings>{{"a3"}, {"n0", "n1"}}));
+  b.produce("t", 1, "n2");
+  auto b3 = p.step();
+  BOOST_TEST((b3.ranges == std::vector<offset_range>{{"t", 0, 4, 4}, {"t", 1, 2, 3}}));
+  BOOST_TEST((b3.values == std::vector<strings>{{}, {"n2"}}));
 }
 
 BOOST_AUTO_TEST_CASE(assign_reads_only_its_partitions_from_the_given_offsets) {
