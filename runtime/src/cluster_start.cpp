@@ -365,8 +365,32 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
                    workers_.size(), cut ? to_string(batch_time{*cut}) : std::string{"the start"});
     self->send(wiring_->scheduler, resume_atom::value,
                cut.value_or(std::numeric_limits<int64_t>::min()));
+    if (!joined)
+      start_replacement(worker);
   } catch (const std::exception& e) {
     fail("cluster: " + what + ", and the operators could not be placed again: " + e.what());
+  }
+}
+
+void context_impl::start_replacement(const std::string& lost) {
+  // local-cluster only: the driver owns its workers, as Spark's standalone
+  // master relaunches a lost executor. The new process joins the running
+  // cluster and gets a share (replace_worker with no reason). At most
+  // 3 x W replacements, so a worker that cannot live is not restarted forever.
+  if (!worker_procs_ || !cfg.get_bool("sluice.cluster.replaceLostWorkers", false))
+    return;
+  if (replacements_ >= 3 * cluster.workers) {
+    logger()->warn("cluster: not replacing worker {}: {} replacements already started "
+                   "(at most 3 per worker of local-cluster[{},{}])",
+                   lost, replacements_, cluster.workers, cluster.cores);
+    return;
+  }
+  try {
+    worker_procs_->add(1);
+    ++replacements_;
+    logger()->info("cluster: started a worker process to replace {}", lost);
+  } catch (const std::exception& e) {
+    logger()->warn("cluster: cannot replace worker {}: {}", lost, e.what());
   }
 }
 

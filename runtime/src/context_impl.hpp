@@ -142,6 +142,9 @@ class context_impl {
   /// resumes the scheduler (which re-runs the batches after it). Fails the
   /// context when no worker is left or a step fails.
   void replace_worker(const std::string& worker, const std::string& why);
+  /// local-cluster with sluice.cluster.replaceLostWorkers=true: starts a
+  /// worker process in place of `lost`, which joins and gets a share.
+  void start_replacement(const std::string& lost);
   /// Asks the lifecycle thread for replace_worker (the scheduler's
   /// on_workers_changed).
   void request_replace(std::string worker, std::string why);
@@ -230,6 +233,7 @@ class context_impl {
   caf::actor checkpoint_relay_;  // the workers' checkpoint writer (checkpoint_relay.hpp)
   caf::actor scheduler_relay_;   // the workers' job scheduler (scheduler_relay.hpp)
   std::unique_ptr<worker_processes> worker_procs_;  // local-cluster's workers
+  int replacements_ = 0;  // local-cluster workers started for lost ones
   std::vector<worker_hello> workers_;                // joined, in join order
 };
 

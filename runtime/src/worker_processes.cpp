@@ -40,23 +40,31 @@ std::string describe(pid_t pid, int status) {
 } // namespace
 
 worker_processes::worker_processes(int count, int cores, const std::string& driver,
-                                   int context) {
-  auto args = own_arguments();
-  if (args.empty())
+                                   int context)
+    : args_(own_arguments()) {
+  if (args_.empty())
     throw error("local-cluster: cannot read this program's arguments from /proc/self/cmdline");
-  std::vector<char*> argv;
-  for (auto& a : args)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e)
     if (std::strncmp(*e, "SLUICE_WORKER", 13) != 0)
-      env.emplace_back(*e);
-  env.push_back("SLUICE_WORKER=" + driver);
-  env.push_back("SLUICE_WORKER_CORES=" + std::to_string(cores));
-  env.push_back("SLUICE_WORKER_CONTEXT=" + std::to_string(context));
+      env_.emplace_back(*e);
+  env_.push_back("SLUICE_WORKER=" + driver);
+  env_.push_back("SLUICE_WORKER_CORES=" + std::to_string(cores));
+  env_.push_back("SLUICE_WORKER_CONTEXT=" + std::to_string(context));
+  try {
+    add(count);
+  } catch (...) {
+    end(std::chrono::milliseconds{0});
+    throw;
+  }
+}
+
+void worker_processes::add(int count) {
+  std::vector<char*> argv;
+  for (auto& a : args_)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (auto& e : env)
+  for (auto& e : env_)
     envp.push_back(e.data());
   envp.push_back(nullptr);
   posix_spawn_file_actions_t actions;
@@ -68,9 +76,8 @@ worker_processes::worker_processes(int count, int cores, const std::string& driv
     int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), envp.data());
     if (rc != 0) {
       posix_spawn_file_actions_destroy(&actions);
-      end(std::chrono::milliseconds{0});
       throw error("local-cluster: cannot start worker " + std::to_string(i + 1) + " of "
-                  + std::to_string(count) + " (" + args[0] + "): " + std::strerror(rc));
+                  + std::to_string(count) + " (" + args_[0] + "): " + std::strerror(rc));
     }
     pids_.push_back(pid);
   }

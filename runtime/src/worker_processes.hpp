@@ -19,6 +19,10 @@ class worker_processes {
   /// be started.
   worker_processes(int count, int cores, const std::string& driver, int context);
 
+  /// Starts `count` more, as the constructor did (a replacement for a lost
+  /// worker); throws sluice::error if one cannot be started.
+  void add(int count);
+
   /// Ends what is still running (end(5 s)).
   ~worker_processes();
 
@@ -34,6 +38,8 @@ class worker_processes {
   std::vector<std::string> ended();
 
  private:
+  std::vector<std::string> args_;  // this program's arguments
+  std::vector<std::string> env_;   // the environment with the worker's role
   std::vector<pid_t> pids_;
 };
 

@@ -274,13 +274,20 @@ class cluster_events : public streaming_listener {
     std::lock_guard<std::mutex> guard{mtx_};
     return lines_;
   }
+  /// Waits until `n` lines were heard; false after the deadline.
+  bool wait_for_lines(size_t n, std::chrono::seconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return lines_.size() >= n; });
+  }
 
  private:
   void note(std::string line) {
     std::lock_guard<std::mutex> guard{mtx_};
     lines_.push_back(std::move(line));
+    cv_.notify_all();
   }
   std::mutex mtx_;
+  std::condition_variable cv_;
   std::vector<std::string> lines_;
 };
 
@@ -324,6 +331,44 @@ BOOST_AUTO_TEST_CASE(listeners_hear_workers_come_and_go_and_the_operators_move) 
   BOOST_TEST(lines[3] == "removed " + a + " cores=1");
   // Batches 1-3 ran before the kill: state as of the checkpoint at 2 s.
   BOOST_TEST(lines[4] == "placed again on " + b + ", state as of 2000");
+}
+
+BOOST_AUTO_TEST_CASE(a_lost_local_cluster_worker_is_replaced_by_a_new_process_that_gets_a_share) {
+  auto c = cluster_conf();
+  c.set("sluice.cluster.heartbeatInterval", "100ms").set("sluice.cluster.workerTimeout", "2s");
+  c.set("sluice.cluster.replaceLostWorkers", "true");
+  auto events = std::make_shared<cluster_events>();
+  std::vector<pid_t> workers;
+  auto local = stateful_count(manual_conf(), 0, [](const std::vector<pid_t>&) {});
+  auto cluster = run_with_fault(
+    running_count, c, 4,
+    [&](const std::vector<pid_t>& ws) {
+      BOOST_REQUIRE_EQUAL(ws.size(), 2u);
+      workers = ws;
+      ::kill(ws[0], SIGKILL);
+      // removed, placed again on the survivor, the replacement added and
+      // placed on: the batches from 4 on run on both again
+      BOOST_REQUIRE_MESSAGE(events->wait_for_lines(7, std::chrono::seconds(60)),
+                            "no replacement joined within 60 s");
+    },
+    events);
+  if (!in_driver())
+    return;
+  BOOST_TEST(cluster == local);
+  auto a = worker_name(workers[0]), b = worker_name(workers[1]);
+  auto lines = events->lines();
+  BOOST_REQUIRE_GE(lines.size(), 7u);
+  BOOST_TEST(lines[3] == "removed " + a + " cores=1");
+  BOOST_TEST(lines[4] == "placed again on " + b + ", state as of 2000");
+  BOOST_TEST(lines[5].rfind("added ", 0) == 0);
+  auto replacement = lines[5].substr(6, lines[5].find(' ', 6) - 6);
+  BOOST_TEST(replacement != a);
+  BOOST_TEST(replacement != b);
+  // As of 3000 when the re-run of batch 3000 (the first batch after the
+  // first re-placement, which checkpoints its state) ended before the join,
+  // else still as of 2000.
+  auto placed = "placed again on " + b + " " + replacement + ", state as of ";
+  BOOST_TEST((lines[6] == placed + "2000" || lines[6] == placed + "3000"), lines[6]);
 }
 
 BOOST_AUTO_TEST_CASE(a_killed_worker_s_windows_come_back_from_their_checkpoint) {
