@@ -99,7 +99,7 @@ struct state_write_msg {
 
 /// The state of one (operator, partition) as of a recovered batch.
 struct state_rows_msg {
-  std::map<std::string, std::string> rows;
+  state_entries rows;  ///< sorted by key
   friend bool operator==(const state_rows_msg&, const state_rows_msg&) = default;
 };
 

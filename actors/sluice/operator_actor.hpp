@@ -35,7 +35,7 @@ struct operator_state {
   state_checkpointer checkpointer;             ///< checkpoints `state` at checkpoint times
   /// A recovered run: the rows to restore `state` from (until it exists),
   /// or why they could not be read.
-  std::optional<std::map<std::string, std::string>> restored;
+  std::optional<state_entries> restored;
   std::optional<writer_failure> restore_failure;
   static inline const char* name = "sluice.operator";
 };

@@ -62,8 +62,7 @@ class update_state_node final : public node<std::pair<K, S>> {
     return true;
   }
 
-  void restore_state(slot_state* raw,
-                     const std::map<std::string, std::string>& entries) const override {
+  void restore_state(slot_state* raw, const state_entries& entries) const override {
     auto& st = static_cast<partition_state&>(*raw);
     st.store.restore(entries);
     st.has_previous = true;
@@ -333,8 +332,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     return true;
   }
 
-  void restore_state(slot_state* raw,
-                     const std::map<std::string, std::string>& entries) const override {
+  void restore_state(slot_state* raw, const state_entries& entries) const override {
     static_cast<partition_state&>(*raw).store.restore(entries);
   }
   void want_snapshots() { snapshots_ = true; }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sluice/detail/erased.hpp"
+#include "sluice/codec.hpp"
 #include "sluice/time.hpp"
 
 // Emitters: the per-record push interface that fuses a chain of narrow
@@ -134,8 +135,8 @@ class gather_op {
   virtual void checkpoint(bool /*full*/,
                           std::vector<std::pair<std::string, std::string>>& /*upserts*/,
                           std::vector<std::string>& /*removed*/) {}
-  /// Replaces the history with what checkpoint() wrote.
-  virtual void restore(const std::map<std::string, std::string>&) {}
+  /// Replaces the history with what checkpoint() wrote (rows sorted by key).
+  virtual void restore(const state_entries&) {}
 };
 
 /// Facts about the running context that node instances need.
@@ -229,8 +230,9 @@ class node_base {
   virtual bool checkpoint_state(slot_state*, bool full,
                                 std::vector<std::pair<std::string, std::string>>& upserts,
                                 std::vector<std::string>& removed) const;
-  /// Restores a partition's state from what checkpoint_state wrote.
-  virtual void restore_state(slot_state*, const std::map<std::string, std::string>&) const;
+  /// Restores a partition's state from what checkpoint_state wrote (rows
+  /// sorted by key).
+  virtual void restore_state(slot_state*, const state_entries&) const;
 
   /// True for gathers that keep history across batches which must survive a
   /// recovery (windows): their gather_op checkpoints it.

@@ -10,6 +10,7 @@
 // goes from clean to dirty, so repeated writes of a key cost nothing extra.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <unordered_set>
@@ -20,6 +21,7 @@
 #include "sluice/codec.hpp"
 #include "sluice/detail/traits.hpp"
 #include "sluice/error.hpp"
+#include "sluice/codec.hpp"
 
 namespace sluice {
 
@@ -162,12 +164,24 @@ class keyed_state_store {
     }
   }
 
-  /// Replaces the content with checkpointed entries (clean, not dirty).
-  void restore(const std::map<std::string, std::string>& entries) {
+  /// Puts the checkpointed entries (in their order) over the content, then
+  /// marks everything clean as mark_checkpointed() does.
+  void restore(const state_entries& entries) {
     if constexpr (encodable<K> && encodable<S>) {
+      // Entries go in clean: listing each as dirty only to clean it again
+      // cost a second lookup per key.
+      map_.reserve(std::max(map_.size(), entries.size()));
       for (auto& [kb, vb] : entries) {
         auto v = decode_from_string<std::pair<S, int64_t>>(vb);
-        put(decode_from_string<K>(kb), std::move(v.first), v.second);
+        auto k = decode_from_string<K>(kb);
+        auto h = hash(k);
+        entry e{std::move(v.first), v.second};
+        if (auto [i, fresh] = map_.try_emplace(std::move(k), h, std::move(e)); !fresh) {
+          // try_emplace left `e` alone.
+          auto& cur = map_.at(i).second;
+          cur.value = std::move(e.value);
+          cur.updated_ms = e.updated_ms;
+        }
       }
       mark_checkpointed();
     } else {

@@ -120,7 +120,7 @@ class window_node final : public node<T> {
         }
       }
 
-      void restore(const std::map<std::string, std::string>& rows) override {
+      void restore(const state_entries& rows) override {
         if constexpr (encodable<T>) {
           history.clear();
           for (auto& [key, bytes] : rows) {
@@ -259,8 +259,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     }
   }
 
-  void restore_state(slot_state* raw,
-                     const std::map<std::string, std::string>& rows) const override {
+  void restore_state(slot_state* raw, const state_entries& rows) const override {
     if constexpr (encodable<K> && encodable<V>) {
       auto& st = static_cast<partition_state&>(*raw);
       for (auto& [row, bytes] : rows) {

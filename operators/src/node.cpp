@@ -48,7 +48,7 @@ bool node_base::checkpoint_state(slot_state*, bool /*full*/,
   return false;
 }
 
-void node_base::restore_state(slot_state*, const std::map<std::string, std::string>&) const {}
+void node_base::restore_state(slot_state*, const state_entries&) const {}
 
 std::string node_base::checkpoint_codec_problem() const { return {}; }
 

@@ -7,6 +7,7 @@
 
 #include "sluice/sqlite_db.hpp"
 #include "sluice/error.hpp"
+#include "sluice/codec.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -144,8 +145,8 @@ class checkpoint_store {
   /// deltas applied in batch-time order. Empty when there is no checkpoint.
   /// Every row is checked; a bad row, or a checkpoint missing a chunk, throws
   /// `wal_corruption` naming the table and row.
-  std::map<std::string, std::string> read_state(std::int32_t operator_id, std::int32_t partition,
-                                                std::int64_t up_to_batch_ms);
+  state_entries read_state(std::int32_t operator_id, std::int32_t partition,
+                           std::int64_t up_to_batch_ms);
 
   /// Returns the batch time of the newest state checkpoint of (`operator_id`,
   /// `partition`) at or before `up_to_batch_ms`, or nothing when there is none.

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice {
 
@@ -68,5 +70,13 @@ T decode_from_string(std::string_view bytes) {
     detail::throw_trailing_bytes(bytes.size());
   return result;
 }
+
+/// The state of one (operator, partition) as a state checkpoint restores it
+/// (checkpoint_store::read_state, the checkpoint writer's reply, the
+/// operators' restore_state): codec bytes of (key, value), sorted by key
+/// (bytewise, as std::string's operator<), each key once. A sorted vector
+/// rather than a map: a million entries are built, sent and read back as
+/// one allocation, moved not copied.
+using state_entries = std::vector<std::pair<std::string, std::string>>;
 
 } // namespace sluice

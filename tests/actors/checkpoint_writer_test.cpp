@@ -60,9 +60,9 @@ struct writer_fixture {
     return failure;
   }
 
-  std::map<std::string, std::string> restore(int32_t op, int32_t partition, int64_t t) {
+  sluice::state_entries restore(int32_t op, int32_t partition, int64_t t) {
     caf::scoped_actor self{*sys};
-    std::map<std::string, std::string> rows;
+    sluice::state_entries rows;
     self->request(writer, 10s, restore_atom::value, op, partition, t)
       .receive([&](state_rows_msg& r) { rows = std::move(r.rows); },
                [&](caf::error& err) { BOOST_FAIL(failure_of(err).what); });
@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(state_and_metadata_sent_as_messages_are_what_a_recovery_rea
   m.source_offsets = {{"0", "pos"}};
   m.zero_time_ms = 1000;
   BOOST_TEST(!ask(m).has_value());
-  using rows = std::map<std::string, std::string>;
+  using rows = sluice::state_entries; // sorted by key
   BOOST_TEST((restore(3, 1, 2000) == rows{{"a", "1"}, {"b", "2"}}));
   BOOST_TEST((restore(3, 1, 3000) == rows{{"b", "5"}, {"c", "7"}}));
   BOOST_TEST(restore(3, 0, 3000).empty());
