@@ -29,7 +29,9 @@ struct checkpoint_writer_state {
 /// - `(state_write_msg) -> bool`: writes the checkpoint, then deletes what
 ///   `delete_before` allows;
 /// - `(restore_atom, int32_t op, int32_t partition, int64_t t) ->
-///   state_rows_msg`: the state as of batch t;
+///   state_rows_msg`: the state as of batch t, read and sent by a detached
+///   helper actor (so partitions restore in parallel; the reply may come
+///   after replies to later messages);
 /// - `(metadata_checkpoint) -> bool`: writes a metadata checkpoint;
 /// - `(introspect_atom) -> std::vector<actor_report>`: actor_probe.hpp;
 /// - `(drain_atom) -> bool`: replies once everything before it was handled;

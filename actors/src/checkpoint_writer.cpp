@@ -42,6 +42,24 @@ void report(caf::stateful_actor<checkpoint_writer_state>* self, checkpoint_info 
   self->send(self->state.bus, std::move(e));
 }
 
+/// Answers one restore request, then quits: spawned detached per request,
+/// so the partitions of a recovery read their state in parallel and the
+/// writer goes on with its mailbox meanwhile.
+caf::behavior state_reader(caf::stateful_actor<checkpoint_writer_state>* self,
+                           std::shared_ptr<checkpoint_store> store,
+                           std::shared_ptr<transport> net) {
+  self->state.store = std::move(store);
+  self->state.net = std::move(net);
+  return {
+    [=](restore_atom, int32_t op, int32_t partition, int64_t t) {
+      self->quit();
+      return guarded(self, [&] {
+        return state_rows_msg{self->state.store->read_state(op, partition, t)};
+      });
+    },
+  };
+}
+
 } // namespace
 
 caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* self,
@@ -71,10 +89,12 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
         return true;
       });
     },
-    [=](restore_atom, int32_t op, int32_t partition, int64_t t) {
-      return guarded(self, [&] {
-        return state_rows_msg{self->state.store->read_state(op, partition, t)};
-      });
+    [=](restore_atom a, int32_t op, int32_t partition, int64_t t) {
+      // The reader replies to the requester itself. Answering after later
+      // messages changes nothing: it reads the rows at or before t only, and
+      // the one writer of (op, partition) is the actor waiting for this reply.
+      auto reader = self->spawn<caf::detached>(state_reader, self->state.store, self->state.net);
+      return self->delegate(reader, a, op, partition, t);
     },
     [=](drain_atom) { return true; },
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },

@@ -144,7 +144,8 @@ class checkpoint_store {
   /// before it (or the empty state when there is none) with the following
   /// deltas applied in batch-time order. Empty when there is no checkpoint.
   /// Every row is checked; a bad row, or a checkpoint missing a chunk, throws
-  /// `wal_corruption` naming the table and row.
+  /// `wal_corruption` naming the table and row. Holds the lock only to copy
+  /// the rows out: calls for different partitions decode in parallel.
   state_entries read_state(std::int32_t operator_id, std::int32_t partition,
                            std::int64_t up_to_batch_ms);
 
@@ -200,6 +201,18 @@ class checkpoint_store {
   /// starts; INT64_MIN when there is none. `mtx_` must be held.
   std::int64_t first_row_time(std::int32_t operator_id, std::int32_t partition,
                               std::int64_t up_to_batch_ms);
+
+  /// One stored state row (chunk) as read, unchecked.
+  struct state_row {
+    std::int64_t row_id, batch_time_ms;
+    bool full;
+    std::int64_t chunk_index, chunk_count;
+    std::string payload;  ///< the frame
+  };
+
+  /// The rows `read_state` decodes, in order; takes `mtx_`.
+  std::vector<state_row> state_rows(std::int32_t operator_id, std::int32_t partition,
+                                    std::int64_t up_to_batch_ms);
 
   /// Reads a metadata row; throws `wal_corruption` when it fails its checks.
   metadata_checkpoint decode_metadata(std::int64_t row_id, std::int64_t batch_time,

@@ -326,8 +326,9 @@ std::int64_t checkpoint_store::first_row_time(std::int32_t operator_id, std::int
   return from;
 }
 
-state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_t partition,
-                                          std::int64_t up_to_batch_ms) {
+std::vector<checkpoint_store::state_row>
+checkpoint_store::state_rows(std::int32_t operator_id, std::int32_t partition,
+                             std::int64_t up_to_batch_ms) {
   std::lock_guard guard{mtx_};
   auto from = first_row_time(operator_id, partition, up_to_batch_ms);
   auto stmt = db_->prepare(
@@ -338,7 +339,20 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
     .bind_int64(2, partition)
     .bind_int64(3, from)
     .bind_int64(4, up_to_batch_ms);
-  const auto& file = path();
+  std::vector<state_row> rows;
+  while (stmt.step())
+    rows.push_back({stmt.column_int64(0), stmt.column_int64(1), stmt.column_int64(2) != 0,
+                    stmt.column_int64(3), stmt.column_int64(4),
+                    std::string{stmt.column_blob(5)}});
+  return rows;
+}
+
+state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_t partition,
+                                          std::int64_t up_to_batch_ms) {
+  // Only copying the rows out holds the lock: decoding them does not, so
+  // partitions restore in parallel.
+  auto rows = state_rows(operator_id, partition, up_to_batch_ms);
+  const auto& file = db_->path();
   const std::string table{state_table};
   // The checkpoint being read: its time and the next chunk index expected.
   std::optional<std::int64_t> cur_time;
@@ -357,19 +371,19 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
   // the state once at the end (one sort, not a million map insertions).
   state_changes changes;
   pb::StateCheckpointChunk msg;
-  while (stmt.step()) {
-    auto row_id = stmt.column_int64(0);
-    auto batch_time = stmt.column_int64(1);
-    bool full = stmt.column_int64(2) != 0;
-    auto chunk_index = stmt.column_int64(3);
-    auto chunk_count = stmt.column_int64(4);
+  for (auto& row : rows) {
+    auto row_id = row.row_id;
+    auto batch_time = row.batch_time_ms;
+    bool full = row.full;
+    auto chunk_index = row.chunk_index;
+    auto chunk_count = row.chunk_count;
     if (!cur_time || *cur_time != batch_time) {
       check_complete();
       cur_time = batch_time;
       next_chunk = 0;
       cur_count = chunk_count;
     }
-    auto payload = checked_payload(file, state_table, row_id, stmt.column_blob(5));
+    auto payload = checked_payload(file, state_table, row_id, row.payload);
     msg.Clear();
     if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))
         || msg.keys_size() != msg.values_size())
@@ -397,14 +411,25 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
                              + std::to_string(chunk_count));
     ++next_chunk;
     last_row = row_id;
+    row.payload = {}; // parsed: give its memory back before the next
     // Only the first checkpoint read can be full (the newest full one at or
     // before the time): its changes apply to the empty state as a delta's to
     // the state before it. Upserts first, then removals.
     auto* keys = msg.mutable_keys();
     auto* values = msg.mutable_values();
     auto* removed = msg.mutable_removed_keys();
-    // Grown geometrically (push_back): reserving each chunk's exact size, as
-    // before, moved everything read so far once per chunk.
+    // Room for the whole checkpoint at its first chunk (chunks are about
+    // equally big), else grown geometrically: reserving each chunk's exact
+    // size, as before, moved everything read so far once per chunk.
+    if (chunk_index == 0) {
+      auto want = changes.entries.size()
+                  + static_cast<std::size_t>(chunk_count)
+                      * static_cast<std::size_t>(keys->size() + removed->size());
+      if (want > changes.entries.capacity()) {
+        changes.entries.reserve(want);
+        changes.removal.reserve(want);
+      }
+    }
     for (int i = 0; i < keys->size(); ++i)
       changes.upsert(std::move(*keys->Mutable(i)), std::move(*values->Mutable(i)));
     for (auto& key : *removed)
