@@ -8,7 +8,11 @@
 //
 // Checkpoint cost = a checkpoint batch's processing delay (listener
 // batch_info::processing_delay_us) minus the mean of the other batches.
-// Recovery = get_or_create(dir, factory) + start + the first batch done.
+// Recovery = get_or_create(dir, factory) + start + the first batch done
+// (which, as the first batch of any run, writes a full snapshot again).
+// Each of --runs runs does all of it in a fresh directory; the summary gives
+// min/median/max over the runs of each figure and of recovery / full
+// snapshot (issue 15's goal: recovery under 1 s and under 3x the snapshot).
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -47,6 +51,12 @@ struct options {
   int64_t checkpoint_ms = 1000;
   uint64_t seed = 42;
   bool show_batches = false;
+  int runs = 3;
+};
+
+/// The figures of one run.
+struct figures {
+  double full_ms = 0, delta_ms = 0, recovery_ms = 0;
 };
 
 std::vector<std::vector<kv>> make_batches(const options& o, int n, uint64_t seed) {
@@ -77,6 +87,100 @@ sluice::streaming_context make_context(const options& o, const std::string& dir,
   return ssc;
 }
 
+/// One run: the first run with its checkpoints, then the recovery.
+figures run_once(const options& o) {
+  temp_dir dir{"sluice-checkpoint-cost"};
+  auto interval = sluice::milliseconds(o.interval_ms);
+  int every = static_cast<int>(o.checkpoint_ms / o.interval_ms);
+  // First run: all batches, a state checkpoint every `every` batches.
+  std::vector<std::pair<int64_t, double>> d;
+  double wall_s = 0;
+  {
+    auto ssc = make_context(o, dir.str(), make_batches(o, o.batches, o.seed));
+    auto recorder = std::make_shared<batch_recorder>();
+    ssc.add_listener(recorder);
+    ssc.start();
+    auto t0 = clock_type::now();
+    for (int i = 1; i <= o.batches; ++i) {
+      ssc.manual_clock().advance(interval);
+      if (!recorder->wait_for(i, std::chrono::seconds(600)))
+        throw std::runtime_error("timed out waiting for batch " + std::to_string(i));
+    }
+    wall_s = seconds_since(t0);
+    ssc.stop(false);
+    ssc.await_termination();
+    d = recorder->delays_ms();
+  }
+  // Batch i (1-based) checkpoints when i == 1 or i % every == 0; the first
+  // batch also loads the initial state, so it is left out of the baseline.
+  auto checkpoints_at = [&](size_t i) { return i == 0 || (i + 1) % static_cast<size_t>(every) == 0; };
+  double base = 0;
+  int nbase = 0;
+  for (size_t i = 1; i < d.size(); ++i)
+    if (!checkpoints_at(i)) {
+      base += d[i].second;
+      ++nbase;
+    }
+  base /= std::max(nbase, 1);
+  std::printf("keys=%lld changed_per_batch=%d batches=%d interval_ms=%lld checkpoint_ms=%lld "
+              "first_batch_ms=%.1f non_checkpoint_batch_ms_mean=%.2f wall_s=%.1f\n",
+              static_cast<long long>(o.keys), o.changed, o.batches,
+              static_cast<long long>(o.interval_ms), static_cast<long long>(o.checkpoint_ms),
+              d.front().second, base, wall_s);
+  if (o.show_batches) {
+    std::printf("  batch_ms:");
+    for (auto& [t, ms] : d)
+      std::printf(" %.1f", ms);
+    std::printf("\n");
+  }
+  double full_ms = 0, delta_sum = 0;
+  int ndelta = 0, ncp = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (!checkpoints_at(i))
+      continue;
+    bool full = ncp % 10 == 0;
+    double cost = d[i].second - base;
+    std::printf("  checkpoint %d at batch %zu (t=%lld): %s, batch_ms=%.1f cost_ms=%.1f\n",
+                ncp + 1, i + 1, static_cast<long long>(d[i].first),
+                i == 0 ? "full snapshot of all keys, with the initial load"
+                : full ? "full snapshot of all keys"
+                       : "delta of the changed keys",
+                d[i].second, cost);
+    if (full && ncp > 0 && full_ms == 0)
+      full_ms = cost;
+    else if (!full) {
+      delta_sum += cost;
+      ++ndelta;
+    }
+    ++ncp;
+  }
+  double delta_ms = ndelta > 0 ? delta_sum / ndelta : 0;
+  std::fflush(stdout);
+  // Recovery: the same program from the checkpoint, to its first batch done.
+  double recovery_ms = 0;
+  {
+    auto t0 = clock_type::now();
+    auto ssc = sluice::streaming_context::get_or_create(
+      dir.str(), [&] { return make_context(o, dir.str(), make_batches(o, 1, o.seed + 1)); });
+    auto waiter = std::make_shared<bench::completion_waiter>();
+    ssc.add_listener(waiter);
+    ssc.start();
+    ssc.manual_clock().advance(interval);
+    if (!waiter->wait_for(1, std::chrono::seconds(600)))
+      throw std::runtime_error("timed out waiting for the first recovered batch");
+    recovery_ms = seconds_since(t0) * 1000.0;
+    ssc.stop(false);
+    ssc.await_termination();
+  }
+  std::printf("recovery: get_or_create + start + first batch = %.1f ms\n", recovery_ms);
+  std::printf("checkpoint_full_ms=%.1f checkpoint_delta_ms=%.1f recovery_ms=%.1f keys=%lld "
+              "recovery_over_full=%.2f\n",
+              full_ms, delta_ms, recovery_ms, static_cast<long long>(o.keys),
+              full_ms > 0 ? recovery_ms / full_ms : 0.0);
+  std::fflush(stdout);
+  return {full_ms, delta_ms, recovery_ms};
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -95,95 +199,30 @@ int main(int argc, char** argv) {
     ->check(CLI::PositiveNumber);
   app.add_option("--seed", o.seed, "RNG seed of the update keys")->capture_default_str();
   app.add_flag("--show-batches", o.show_batches, "print every batch's processing time");
+  app.add_option("--runs", o.runs, "runs (each a first run and a recovery)")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   try {
-    temp_dir dir{"sluice-checkpoint-cost"};
-    auto interval = sluice::milliseconds(o.interval_ms);
-    int every = static_cast<int>(o.checkpoint_ms / o.interval_ms);
-    // First run: all batches, a state checkpoint every `every` batches.
-    std::vector<std::pair<int64_t, double>> d;
-    double wall_s = 0;
-    {
-      auto ssc = make_context(o, dir.str(), make_batches(o, o.batches, o.seed));
-      auto recorder = std::make_shared<batch_recorder>();
-      ssc.add_listener(recorder);
-      ssc.start();
-      auto t0 = clock_type::now();
-      for (int i = 1; i <= o.batches; ++i) {
-        ssc.manual_clock().advance(interval);
-        if (!recorder->wait_for(i, std::chrono::seconds(600)))
-          throw std::runtime_error("timed out waiting for batch " + std::to_string(i));
-      }
-      wall_s = seconds_since(t0);
-      ssc.stop(false);
-      ssc.await_termination();
-      d = recorder->delays_ms();
+    std::vector<double> full, delta, recovery, ratio;
+    for (int r = 1; r <= o.runs; ++r) {
+      std::printf("run %d of %d\n", r, o.runs);
+      auto f = run_once(o);
+      full.push_back(f.full_ms);
+      delta.push_back(f.delta_ms);
+      recovery.push_back(f.recovery_ms);
+      ratio.push_back(f.full_ms > 0 ? f.recovery_ms / f.full_ms : 0.0);
     }
-    // Batch i (1-based) checkpoints when i == 1 or i % every == 0; the first
-    // batch also loads the initial state, so it is left out of the baseline.
-    auto checkpoints_at = [&](size_t i) { return i == 0 || (i + 1) % static_cast<size_t>(every) == 0; };
-    double base = 0;
-    int nbase = 0;
-    for (size_t i = 1; i < d.size(); ++i)
-      if (!checkpoints_at(i)) {
-        base += d[i].second;
-        ++nbase;
-      }
-    base /= std::max(nbase, 1);
-    std::printf("keys=%lld changed_per_batch=%d batches=%d interval_ms=%lld checkpoint_ms=%lld "
-                "first_batch_ms=%.1f non_checkpoint_batch_ms_mean=%.2f wall_s=%.1f\n",
-                static_cast<long long>(o.keys), o.changed, o.batches,
-                static_cast<long long>(o.interval_ms), static_cast<long long>(o.checkpoint_ms),
-                d.front().second, base, wall_s);
-    if (o.show_batches) {
-      std::printf("  batch_ms:");
-      for (auto& [t, ms] : d)
-        std::printf(" %.1f", ms);
-      std::printf("\n");
-    }
-    double full_ms = 0, delta_sum = 0;
-    int ndelta = 0, ncp = 0;
-    for (size_t i = 0; i < d.size(); ++i) {
-      if (!checkpoints_at(i))
-        continue;
-      bool full = ncp % 10 == 0;
-      double cost = d[i].second - base;
-      std::printf("  checkpoint %d at batch %zu (t=%lld): %s, batch_ms=%.1f cost_ms=%.1f\n",
-                  ncp + 1, i + 1, static_cast<long long>(d[i].first),
-                  i == 0 ? "full snapshot of all keys, with the initial load"
-                  : full ? "full snapshot of all keys"
-                         : "delta of the changed keys",
-                  d[i].second, cost);
-      if (full && ncp > 0 && full_ms == 0)
-        full_ms = cost;
-      else if (!full) {
-        delta_sum += cost;
-        ++ndelta;
-      }
-      ++ncp;
-    }
-    double delta_ms = ndelta > 0 ? delta_sum / ndelta : 0;
-    std::fflush(stdout);
-    // Recovery: the same program from the checkpoint, to its first batch done.
-    double recovery_ms = 0;
-    {
-      auto t0 = clock_type::now();
-      auto ssc = sluice::streaming_context::get_or_create(
-        dir.str(), [&] { return make_context(o, dir.str(), make_batches(o, 1, o.seed + 1)); });
-      auto waiter = std::make_shared<bench::completion_waiter>();
-      ssc.add_listener(waiter);
-      ssc.start();
-      ssc.manual_clock().advance(interval);
-      if (!waiter->wait_for(1, std::chrono::seconds(600)))
-        throw std::runtime_error("timed out waiting for the first recovered batch");
-      recovery_ms = seconds_since(t0) * 1000.0;
-      ssc.stop(false);
-      ssc.await_termination();
-    }
-    std::printf("recovery: get_or_create + start + first batch = %.1f ms\n", recovery_ms);
-    std::printf("checkpoint_full_ms=%.1f checkpoint_delta_ms=%.1f recovery_ms=%.1f keys=%lld\n",
-                full_ms, delta_ms, recovery_ms, static_cast<long long>(o.keys));
+    auto line = [&](const char* what, const std::vector<double>& xs, const char* unit) {
+      auto sp = bench::spread(xs);
+      std::printf("%s min/median/max = %.2f/%.2f/%.2f%s (%d runs)\n", what, sp.min, sp.median,
+                  sp.max, unit, o.runs);
+    };
+    line("checkpoint_full_ms", full, " ms");
+    line("checkpoint_delta_ms", delta, " ms");
+    line("recovery_ms", recovery, " ms");
+    line("recovery_over_full", ratio, "x (goal < 3)");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
