@@ -164,13 +164,20 @@ class keyed_state_store {
     }
   }
 
-  /// Puts the checkpointed entries (in their order) over the content, then
-  /// marks everything clean as mark_checkpointed() does.
+  /// Replaces the content with the checkpointed entries (in their order),
+  /// all clean as mark_checkpointed() leaves them. The checkpoint is the
+  /// whole state as of its batch: what the store held before (an operator's
+  /// initial state, loaded when its slot state is made) must not survive,
+  /// or a key removed before the checkpoint would come back (Spark applies
+  /// the initial state only to a run that starts without a checkpoint).
   void restore(const state_entries& entries) {
     if constexpr (encodable<K> && encodable<S>) {
+      map_.clear();
+      dirty_.clear();
+      removed_.clear();
       // Entries go in clean: listing each as dirty only to clean it again
       // cost a second lookup per key.
-      map_.reserve(std::max(map_.size(), entries.size()));
+      map_.reserve(entries.size());
       for (auto& [kb, vb] : entries) {
         auto v = decode_from_string<std::pair<S, int64_t>>(vb);
         auto k = decode_from_string<K>(kb);

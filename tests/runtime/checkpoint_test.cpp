@@ -136,6 +136,66 @@ BOOST_AUTO_TEST_CASE(state_is_restored_by_get_or_create) {
   BOOST_TEST(second->size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_key_of_the_initial_state_removed_before_a_crash_stays_removed) {
+  // Spark applies the initial state only to a run that starts without a
+  // checkpoint; a recovered run's state is the checkpoint's. sluice used to
+  // load the initial state and put the checkpoint over it, so "gone" came
+  // back after the recovery.
+  temp_dir dir{"restore-initial"};
+  using kv = std::pair<std::string, int>;
+  auto build = [path = dir.str()](std::vector<std::vector<kv>> input,
+                                  std::shared_ptr<std::vector<fixtures::batch_output<kv>>> out) {
+    return [=] {
+      streaming_context ssc{manual_conf(), seconds(1)};
+      ssc.checkpoint(path);
+      auto initial = ssc.make_rdd<kv>({{"gone", 1}, {"kept", 2}}, 2);
+      ssc.queue_stream(input)
+        .update_state_by_key(
+          [](const std::vector<int>& vs, std::optional<int> s) -> std::optional<int> {
+            for (int v : vs)
+              if (v < 0)
+                return std::nullopt; // a negative value removes the key
+            int sum = s.value_or(0);
+            for (int v : vs)
+              sum += v;
+            return sum;
+          },
+          2, initial)
+        .checkpoint(seconds(1))
+        .foreach_rdd([out](const rdd<kv>& r, batch_time t) {
+          auto v = r.collect();
+          std::sort(v.begin(), v.end());
+          out->push_back({t.ms, v});
+        });
+      return ssc;
+    };
+  };
+  auto first = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(),
+                                                build({{{"gone", -1}}, {{"kept", 1}}}, first));
+    auto counter = std::make_shared<fixtures::batch_counter>();
+    ssc.add_listener(counter);
+    ssc.start();
+    ssc.manual_clock().advance(seconds(2));
+    counter->wait_for(2);
+    ssc.stop();
+  }
+  BOOST_TEST(*first == (std::vector<fixtures::batch_output<kv>>{{1000, {{"kept", 2}}},
+                                                                {2000, {{"kept", 3}}}}),
+             boost::test_tools::per_element());
+  auto second = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
+  auto ssc = streaming_context::get_or_create(dir.str(), build({{{"kept", 1}}}, second));
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  ssc.manual_clock().advance(seconds(1));
+  counter->wait_for(1);
+  ssc.stop();
+  BOOST_TEST(*second == (std::vector<fixtures::batch_output<kv>>{{3000, {{"kept", 4}}}}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(the_file_stream_resumes_where_it_stopped) {
   temp_dir cp{"files-cp"};
   temp_dir in{"files-in"};
