@@ -169,6 +169,17 @@ std::vector<pid_t> children_of(pid_t parent) {
   return out;
 }
 
+template <class Pred>
+bool wait_until(Pred pred, milliseconds deadline) {
+  auto until = clock_type::now() + deadline;
+  while (!pred()) {
+    if (clock_type::now() >= until)
+      return false;
+    std::this_thread::sleep_for(milliseconds(20)); // polling files another process writes
+  }
+  return true;
+}
+
 /// The program of one run: started, stopped, killed, started again.
 class program {
  public:
@@ -211,10 +222,8 @@ class program {
     if (pid_ <= 0)
       return;
     ::kill(pid_, SIGTERM);
-    auto until = clock_type::now() + std::chrono::seconds(30);
-    while (clock_type::now() < until && ::waitpid(pid_, nullptr, WNOHANG) == 0)
-      std::this_thread::sleep_for(milliseconds(20)); // polling a child's exit
-    kill_all();
+    wait_until([&] { return exited(); }, std::chrono::seconds(30)); // reaps it
+    kill_all(); // still running: SIGKILL, it and its workers
   }
   bool exited() {
     if (pid_ <= 0)
@@ -227,11 +236,13 @@ class program {
   }
 
  private:
+  /// Not our children: no waitpid, only whether they still exist.
   static void wait_gone(const std::vector<pid_t>& pids, std::chrono::seconds deadline) {
-    auto until = clock_type::now() + deadline;
-    for (auto p : pids)
-      while (::kill(p, 0) == 0 && clock_type::now() < until)
-        std::this_thread::sleep_for(milliseconds(20)); // not our child: no waitpid
+    wait_until(
+      [&] {
+        return std::none_of(pids.begin(), pids.end(), [](pid_t p) { return ::kill(p, 0) == 0; });
+      },
+      deadline);
   }
   void kill_all() {
     if (pid_ <= 0)
@@ -312,17 +323,6 @@ std::vector<std::string> substitute(const std::vector<std::string>& command, con
     out.push_back(a);
   }
   return out;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, milliseconds deadline) {
-  auto until = clock_type::now() + deadline;
-  while (!pred()) {
-    if (clock_type::now() >= until)
-      return false;
-    std::this_thread::sleep_for(milliseconds(20)); // polling files another process writes
-  }
-  return true;
 }
 
 /// Restarts the driver if it died of anything but our SIGKILL (a worker's
