@@ -100,6 +100,7 @@ struct state_write_msg {
 /// The state of one (operator, partition) as of a recovered batch.
 struct state_rows_msg {
   state_entries rows;  ///< sorted by key
+  state_chain chain;   ///< what `rows` were read from
   friend bool operator==(const state_rows_msg&, const state_rows_msg&) = default;
 };
 
@@ -222,7 +223,7 @@ typename Inspector::result_type inspect(Inspector& f, state_write_msg& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, state_rows_msg& x) {
-  return f(caf::meta::type_name("state_rows_msg"), x.rows);
+  return f(caf::meta::type_name("state_rows_msg"), x.rows, x.chain.checkpoints, x.chain.full_ms);
 }
 
 template <class Inspector>

@@ -36,6 +36,7 @@ struct operator_state {
   /// A recovered run: the rows to restore `state` from (until it exists),
   /// or why they could not be read.
   std::optional<state_entries> restored;
+  state_chain restored_chain;  ///< what `restored` was read from
   std::optional<writer_failure> restore_failure;
   static inline const char* name = "sluice.operator";
 };

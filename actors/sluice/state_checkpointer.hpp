@@ -32,9 +32,17 @@ class state_checkpointer {
   std::optional<state_write_msg> at_batch(const node_base& n, const wiring& w, int partition,
                                           int64_t t, const produce_fn& produce);
 
+  /// The state was restored from `chain`: the checkpoints go on with deltas
+  /// on it until it holds 10, instead of starting with a full snapshot. Only
+  /// for a state whose deltas are the changes since its restore (the keyed
+  /// state stores): the recovered run's first batch then writes what it
+  /// changed, not the whole state again.
+  void restored(const state_chain& chain);
+
  private:
-  int checkpoints_ = 0;    // written in this run (every 10th is full)
-  int64_t last_full_ = -1; // time of the previous full snapshot
+  int checkpoints_ = 0;    // written in this run
+  int chain_ = 0;          // checkpoints in the chain written to (every 10th is full)
+  int64_t last_full_ = -1; // time of the chain's full snapshot
 };
 
 } // namespace sluice::detail

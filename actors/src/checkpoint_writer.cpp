@@ -54,7 +54,9 @@ caf::behavior state_reader(caf::stateful_actor<checkpoint_writer_state>* self,
     [=](restore_atom, int32_t op, int32_t partition, int64_t t) {
       self->quit();
       return guarded(self, [&] {
-        return state_rows_msg{self->state.store->read_state(op, partition, t)};
+        state_rows_msg r;
+        r.rows = self->state.store->read_state(op, partition, t, &r.chain);
+        return r;
       });
     },
   };

@@ -100,15 +100,17 @@ void run_stateful(self_ptr self, int64_t t, bool none, std::vector<std::vector<e
   auto& w = *st.w;
   auto& sp = w.layout->stages[static_cast<size_t>(st.stage)];
   if (!st.state) {
-    st.state = sp.head->make_slot_state(st.slot, w.info);
+    st.state = sp.head->make_slot_state(st.slot, w.info, st.restored.has_value());
     if (st.restore_failure) {
       // Rethrown as what it was (a storage_error stays one).
       if (auto x = w.net->take(st.restore_failure->cause))
         std::rethrow_exception(std::any_cast<std::exception_ptr>(std::move(*x)));
       throw error(st.restore_failure->what);
     }
-    if (st.restored)
+    if (st.restored) {
       sp.head->restore_state(st.state.get(), *st.restored);
+      st.checkpointer.restored(st.restored_chain);
+    }
     st.restored.reset();
   }
   auto r = std::make_shared<stateful_result>(attributed(sp.head, [&] {
@@ -243,7 +245,11 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
     // writer before the first batch (await holds the batches back).
     self->request(w_.checkpoint_writer, caf::infinite, restore_atom::value, head->id(), slot,
                   *w_.restore_from)
-      .await([=](state_rows_msg& r) { self->state.restored = std::move(r.rows); },
+      .await(
+        [=](state_rows_msg& r) {
+          self->state.restored = std::move(r.rows);
+          self->state.restored_chain = r.chain;
+        },
              [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
   }
   return {

@@ -22,7 +22,7 @@ std::optional<state_write_msg> state_checkpointer::at_batch(const node_base& n, 
   m.op = n.id();
   m.partition = partition;
   m.t = t;
-  m.full = checkpoints_ % 10 == 0;
+  m.full = chain_ == 0 || chain_ >= 10;
   if (!produce(m.full, m.upserts, m.removed))
     return std::nullopt;
   if (m.full) {
@@ -30,9 +30,19 @@ std::optional<state_write_msg> state_checkpointer::at_batch(const node_base& n, 
     // metadata checkpoint recovers from it. Older rows go (bounded disk).
     m.delete_before = last_full_;
     last_full_ = t;
+    chain_ = 0;
   }
+  ++chain_;
   ++checkpoints_;
   return m;
+}
+
+void state_checkpointer::restored(const state_chain& chain) {
+  // A chain without a full snapshot (none was read) starts with one.
+  if (chain.checkpoints > 0 && chain.full_ms >= 0) {
+    chain_ = chain.checkpoints;
+    last_full_ = chain.full_ms;
+  }
 }
 
 } // namespace sluice::detail

@@ -80,9 +80,10 @@ class update_state_node final : public node<std::pair<K, S>> {
     std::vector<std::vector<V>> values;  // scratch: values per key with data
   };
 
-  std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info) const override {
+  std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info,
+                                              bool restoring) const override {
     auto st = std::make_unique<partition_state>();
-    if (initial_) {
+    if (initial_ && !restoring) {
       st->has_previous = true;
       auto& store = st->store;
       store.reserve(initial_->size() / static_cast<size_t>(n_) + initial_->size() / 64 + 16);
@@ -346,9 +347,11 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     keyed_state_store<K, S> store;
   };
 
-  std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info) const override {
+  std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info,
+                                              bool restoring) const override {
     auto st = std::make_unique<partition_state>();
-    if (auto& initial = spec_.initial()) { // stamped with the first batch's time (SEMANTICS §4.22)
+    auto& initial = spec_.initial();
+    if (initial && !restoring) { // stamped with the first batch's time (SEMANTICS §4.22)
       auto& store = st->store;
       store.reserve(initial->size() / static_cast<size_t>(n_) + initial->size() / 64 + 16);
       int64_t stamp = (info.zero + info.batch).ms;

@@ -214,7 +214,11 @@ class node_base {
   /// True if the reducer keeps per-partition state across batches.
   virtual bool stateful() const { return false; }
   /// Returns the state of partition `slot` (called once per operator actor).
-  virtual std::unique_ptr<slot_state> make_slot_state(int slot, const run_info&) const;
+  /// `restoring`: restore_state follows with a checkpoint's state, which
+  /// replaces whatever this holds, so an operator's initial state is not
+  /// loaded (Spark applies it only to a run that starts without one).
+  virtual std::unique_ptr<slot_state> make_slot_state(int slot, const run_info&,
+                                                      bool restoring) const;
   /// The stateful reduce: called at every batch time of the parent, in time
   /// order. `parent_none` means the parent had no batch at t.
   virtual stateful_result reduce_at(batch_time, bool parent_none,

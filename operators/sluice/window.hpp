@@ -290,7 +290,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     }
   }
 
-  std::unique_ptr<slot_state> make_slot_state(int, const run_info&) const override {
+  std::unique_ptr<slot_state> make_slot_state(int, const run_info&, bool) const override {
     return std::make_unique<partition_state>();
   }
 

@@ -32,7 +32,8 @@ std::unique_ptr<bucket_writer_base> node_base::make_writer(size_t) const {
 
 erased node_base::reduce(std::vector<std::vector<erased>>&) const { fail("reduce"); }
 
-std::unique_ptr<slot_state> node_base::make_slot_state(int /*slot*/, const run_info&) const {
+std::unique_ptr<slot_state> node_base::make_slot_state(int /*slot*/, const run_info&,
+                                                       bool /*restoring*/) const {
   return nullptr;
 }
 

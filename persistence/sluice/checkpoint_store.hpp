@@ -146,8 +146,10 @@ class checkpoint_store {
   /// Every row is checked; a bad row, or a checkpoint missing a chunk, throws
   /// `wal_corruption` naming the table and row. Holds the lock only to copy
   /// the rows out: calls for different partitions decode in parallel.
+  /// When `chain` is given, it is set to what the state was read from, so a
+  /// writer can go on with deltas after it.
   state_entries read_state(std::int32_t operator_id, std::int32_t partition,
-                           std::int64_t up_to_batch_ms);
+                           std::int64_t up_to_batch_ms, state_chain* chain = nullptr);
 
   /// Returns the batch time of the newest state checkpoint of (`operator_id`,
   /// `partition`) at or before `up_to_batch_ms`, or nothing when there is none.

@@ -1,6 +1,7 @@
 // The record codec: turns records into bytes and back (DESIGN.md "Records"; bytes in FORMAT.md).
 #pragma once
 
+#include <cstdint>
 #include <concepts>
 #include <stdexcept>
 #include <string>
@@ -78,5 +79,14 @@ T decode_from_string(std::string_view bytes) {
 /// rather than a map: a million entries are built, sent and read back as
 /// one allocation, moved not copied.
 using state_entries = std::vector<std::pair<std::string, std::string>>;
+
+/// What a restored state was read from: the checkpoints applied (the full
+/// snapshot and the deltas after it; 0 when there was none) and the full
+/// snapshot's batch time (-1 when there was none).
+struct state_chain {
+  std::int32_t checkpoints = 0;
+  std::int64_t full_ms = -1;
+  friend bool operator==(const state_chain&, const state_chain&) = default;
+};
 
 } // namespace sluice

@@ -348,7 +348,7 @@ checkpoint_store::state_rows(std::int32_t operator_id, std::int32_t partition,
 }
 
 state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_t partition,
-                                          std::int64_t up_to_batch_ms) {
+                                          std::int64_t up_to_batch_ms, state_chain* chain) {
   // Only copying the rows out holds the lock: decoding them does not, so
   // partitions restore in parallel.
   auto rows = state_rows(operator_id, partition, up_to_batch_ms);
@@ -370,6 +370,7 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
   // Every change read, in the order the checkpoints apply them, folded into
   // the state once at the end (one sort, not a million map insertions).
   state_changes changes;
+  state_chain read;
   pb::StateCheckpointChunk msg;
   for (auto& row : rows) {
     auto row_id = row.row_id;
@@ -382,6 +383,9 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
       cur_time = batch_time;
       next_chunk = 0;
       cur_count = chunk_count;
+      ++read.checkpoints;
+      if (full)
+        read.full_ms = batch_time;
     }
     auto payload = checked_payload(file, state_table, row_id, row.payload);
     msg.Clear();
@@ -436,6 +440,8 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
       changes.remove(std::move(key));
   }
   check_complete();
+  if (chain)
+    *chain = read;
   return apply_in_order(std::move(changes));
 }
 

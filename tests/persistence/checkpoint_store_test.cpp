@@ -21,6 +21,7 @@
 namespace fs = std::filesystem;
 using sluice::checkpoint_store;
 using sluice::metadata_checkpoint;
+using sluice::state_chain;
 using fixtures::checkpoint_dir_fixture;
 using fixtures::raw_db;
 using state_map = sluice::state_entries;  // sorted by key, as read_state returns it
@@ -180,6 +181,15 @@ BOOST_AUTO_TEST_CASE(full_snapshot_then_deltas) {
   BOOST_TEST((store->read_state(8, 1, 4000) == state_map{{"y", "1"}}));
   BOOST_TEST(store->latest_state_time(7, 1, 3500).value() == 3000);
   BOOST_TEST(!store->latest_state_time(7, 1, 500).has_value());
+  // What the state was read from: the full snapshot and the deltas after it
+  // (a restored operator goes on with deltas on that chain).
+  state_chain chain;
+  store->read_state(7, 1, 3500, &chain);
+  BOOST_TEST((chain == state_chain{3, 1000}));
+  store->read_state(7, 1, 1000, &chain);
+  BOOST_TEST((chain == state_chain{1, 1000}));
+  store->read_state(7, 1, 999, &chain);
+  BOOST_TEST((chain == state_chain{0, -1}));
 
   // Writing a checkpoint time again replaces it.
   store->write_state(7, 1, 4000, false, {{"g", "7"}}, {});
@@ -189,7 +199,8 @@ BOOST_AUTO_TEST_CASE(full_snapshot_then_deltas) {
   store->write_state(7, 1, 4500, true, {{"b", "1"}, {"a", "1"}, {"b", "2"}, {"c", "3"}}, {"c"});
   BOOST_TEST((store->read_state(7, 1, 4500) == state_map{{"a", "1"}, {"b", "2"}}));
   store->write_state(7, 1, 4600, false, {{"a", "9"}, {"a", "10"}, {"0", "0"}}, {"b"});
-  BOOST_TEST((store->read_state(7, 1, 4600) == state_map{{"0", "0"}, {"a", "10"}}));
+  BOOST_TEST((store->read_state(7, 1, 4600, &chain) == state_map{{"0", "0"}, {"a", "10"}}));
+  BOOST_TEST((chain == state_chain{2, 4500}));
   // An empty full snapshot clears the state.
   store->write_state(7, 1, 5000, true, {}, {});
   BOOST_TEST((store->read_state(7, 1, 5000) == state_map{}));
