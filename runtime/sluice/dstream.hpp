@@ -1,19 +1,19 @@
 // dstream<T>: a typed handle on a node of the context's DStream graph
 // (Spark's DStream). Building operations is single-threaded and must happen
 // before streaming_context::start(); afterwards it throws illegal_state.
+// The class declares every operation with its contract; the longer ones are
+// defined in dstream_windows.hpp, dstream_pairs.hpp and dstream_outputs.hpp,
+// included at the end.
 #pragma once
 
 #include <functional>
 #include <map>
 #include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "sluice/error.hpp"
-#include "sluice/format.hpp"
 #include "sluice/detail/fn_checks.hpp"
 #include "sluice/gather.hpp"
 #include "sluice/map_with_state.hpp"
@@ -189,233 +189,71 @@ class dstream {
   /// The batches of the last `w`, every `s` (default: this stream's slide).
   /// Throws invalid_argument unless both are multiples of this stream's slide.
   dstream<T> window(duration w) const { return window(w, slide_duration()); }
-  dstream<T> window(duration w, duration s) const {
-    detail::check_window(w, s, slide_duration(), "windowed DStream", false);
-    return add<T>(std::make_unique<detail::window_node<T>>(n_, w, s));
-  }
+  dstream<T> window(duration w, duration s) const;
 
   /// reduce -> window -> reduce.
   template <class F>
-  dstream<T> reduce_by_window(F f, duration w, duration s) const {
-    if constexpr (!detail::check_reduce<T, F>())
-      return *this;
-    else
-      return reduce(f).window(w, s).reduce(f);
-  }
+  dstream<T> reduce_by_window(F f, duration w, duration s) const;
 
   /// Incremental: a single-key reduce_by_key_and_window without a filter.
   template <class F, class Inv>
     requires(!std::is_convertible_v<Inv, duration>)
-  dstream<T> reduce_by_window(F f, Inv inv, duration w, duration s) const {
-    if constexpr (!detail::check_reduce_by_window_inverse<T, F, Inv>())
-      return *this;
-    else
-      return map([](T x) { return std::pair<int, T>{1, std::move(x)}; })
-        .reduce_by_key_and_window(f, inv, w, s, 1)
-        .map([](std::pair<int, T> p) { return std::move(p.second); });
-  }
+  dstream<T> reduce_by_window(F f, Inv inv, duration w, duration s) const;
 
   /// [n] records in the window; [0] once a window that had data empties.
-  dstream<int64_t> count_by_window(duration w, duration s) const {
-    return map([](const T&) { return int64_t{1}; })
-      .reduce_by_window(std::plus<int64_t>{}, std::minus<int64_t>{}, w, s);
-  }
+  dstream<int64_t> count_by_window(duration w, duration s) const;
 
   /// (value, count) in the window; values whose count drops to 0 disappear.
   dstream<std::pair<T, int64_t>> count_by_value_and_window(duration w, duration s,
-                                                           int n = 0) const {
-    return map([](T x) { return std::pair<T, int64_t>{std::move(x), 1}; })
-      .reduce_by_key_and_window(std::plus<int64_t>{}, std::minus<int64_t>{}, w, s, n,
-                                [](const std::pair<T, int64_t>& p) { return p.second != 0; });
-  }
+                                                           int n = 0) const;
 
   /// The batches of times from..to, both included, aligned down to the
   /// slide (SEMANTICS §1.7). Only batches remembered through
   /// ssc.remember(d) can be returned; times not reached yet are skipped.
   /// Throws illegal_state before start() or without ssc.remember.
-  std::vector<rdd<T>> slice(batch_time from, batch_time to) const {
-    std::vector<rdd<T>> out;
-    for (auto& batch : g_->slice(n_->id(), n_->name(), slide_duration(), from, to))
-      out.push_back(*std::static_pointer_cast<const rdd<T>>(batch));
-    return out;
-  }
+  std::vector<rdd<T>> slice(batch_time from, batch_time to) const;
 
   // -- key-value transformations (T = std::pair<K, V>) ------------------------
 
   template <class F>
-  auto map_values(F f) const requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_map_values<K, V, F>())
-      return *this;
-    else
-      return map([f](T p) mutable {
-        return std::pair{std::move(p.first), f(std::move(p.second))};
-      });
-  }
+  auto map_values(F f) const requires detail::is_pair_v<T>;
 
   template <class F>
-  auto flat_map_values(F f) const requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_flat_map_values<K, V, F>()) {
-      return *this;
-    } else {
-      using W = detail::range_value_t<std::invoke_result_t<F&, V&&>>;
-      return flat_map([f](T p) mutable {
-        std::vector<std::pair<K, W>> out;
-        for (auto&& w : f(std::move(p.second)))
-          out.emplace_back(p.first, std::move(w));
-        return out;
-      });
-    }
-  }
+  auto flat_map_values(F f) const requires detail::is_pair_v<T>;
 
   template <class F>
-  auto reduce_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_reduce_by_key<K, V, F>())
-      return *this;
-    else
-      return combine_by_key([](V v) { return v; }, f, f, n);
-  }
+  auto reduce_by_key(F f, int n = 0) const requires detail::is_pair_v<T>;
 
   template <class Create, class MergeValue, class MergeCombiners>
   auto combine_by_key(Create create, MergeValue merge_value, MergeCombiners merge_combiners,
-                      int n = 0) const requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_combine_by_key<K, V, Create, MergeValue, MergeCombiners>()) {
-      return *this;
-    } else {
-      using C = std::decay_t<std::invoke_result_t<Create&, V&&>>;
-      n = default_partitions(n, "combine_by_key");
-      using node_t = detail::combine_node<K, V, C, Create, MergeValue, MergeCombiners>;
-      return add<std::pair<K, C>>(std::make_unique<node_t>("combine_by_key", n_, n,
-                                                           std::move(create),
-                                                           std::move(merge_value),
-                                                           std::move(merge_combiners)));
-    }
-  }
+                      int n = 0) const requires detail::is_pair_v<T>;
 
-  auto group_by_key(int n = 0) const requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    using out_t = std::pair<K, std::vector<V>>;
-    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<V>&&, std::vector<out_t>& out) {
-      out.emplace_back(k, std::move(vs));
-    };
-    return cogroup_impl<V, out_t>("group_by_key", {n_}, n, emit);
-  }
+  auto group_by_key(int n = 0) const requires detail::is_pair_v<T>;
 
   template <class P>
-  auto cogroup(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
-    using W = typename P::second_type;
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    using out_t = std::pair<K, std::pair<std::vector<V>, std::vector<W>>>;
-    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
-      out.emplace_back(k, std::pair{std::move(vs), std::move(ws)});
-    };
-    return two_sided<W, out_t>("cogroup", other, n, emit);
-  }
+  auto cogroup(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T>;
 
   template <class P>
-  auto join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
-    using W = typename P::second_type;
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    using out_t = std::pair<K, std::pair<V, W>>;
-    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
-      for (auto& v : vs)
-        for (auto& w : ws)
-          out.emplace_back(k, std::pair<V, W>{v, w});
-    };
-    return two_sided<W, out_t>("join", other, n, emit);
-  }
+  auto join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T>;
 
   template <class P>
-  auto left_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
-    using W = typename P::second_type;
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    using out_t = std::pair<K, std::pair<V, std::optional<W>>>;
-    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
-      for (auto& v : vs) {
-        if (ws.empty())
-          out.emplace_back(k, std::pair<V, std::optional<W>>{v, std::nullopt});
-        for (auto& w : ws)
-          out.emplace_back(k, std::pair<V, std::optional<W>>{v, w});
-      }
-    };
-    return two_sided<W, out_t>("left_outer_join", other, n, emit);
-  }
+  auto left_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T>;
 
   template <class P>
-  auto right_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
-    using W = typename P::second_type;
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    using out_t = std::pair<K, std::pair<std::optional<V>, W>>;
-    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
-      for (auto& w : ws) {
-        if (vs.empty())
-          out.emplace_back(k, std::pair<std::optional<V>, W>{std::nullopt, w});
-        for (auto& v : vs)
-          out.emplace_back(k, std::pair<std::optional<V>, W>{v, w});
-      }
-    };
-    return two_sided<W, out_t>("right_outer_join", other, n, emit);
-  }
+  auto right_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T>;
 
   template <class P>
-  auto full_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T> {
-    using W = typename P::second_type;
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    using ov = std::optional<V>;
-    using ow = std::optional<W>;
-    using out_t = std::pair<K, std::pair<ov, ow>>;
-    auto emit = [](const K& k, std::vector<V>&& vs, std::vector<W>&& ws, std::vector<out_t>& out) {
-      if (vs.empty())
-        for (auto& w : ws)
-          out.emplace_back(k, std::pair<ov, ow>{std::nullopt, w});
-      else if (ws.empty())
-        for (auto& v : vs)
-          out.emplace_back(k, std::pair<ov, ow>{v, std::nullopt});
-      else
-        for (auto& v : vs)
-          for (auto& w : ws)
-            out.emplace_back(k, std::pair<ov, ow>{v, w});
-    };
-    return two_sided<W, out_t>("full_outer_join", other, n, emit);
-  }
+  auto full_outer_join(const dstream<P>& other, int n = 0) const requires detail::is_pair_v<T>;
 
   // -- key-value windows --------------------------------------------------------
 
   auto group_by_key_and_window(duration w, duration s, int n = 0) const
-    requires detail::is_pair_v<T> {
-    using V = typename T::second_type;
-    return group_by_key(n).window(w, s).reduce_by_key(
-      [](std::vector<V> a, std::vector<V> b) {
-        a.insert(a.end(), std::make_move_iterator(b.begin()), std::make_move_iterator(b.end()));
-        return a;
-      },
-      n);
-  }
+    requires detail::is_pair_v<T>;
 
   /// Naive: reduce_by_key -> window -> reduce_by_key (SEMANTICS §2.12).
   template <class F>
   dstream<T> reduce_by_key_and_window(F f, duration w, duration s, int n = 0) const
-    requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_reduce_by_key<K, V, F>())
-      return *this;
-    else
-      return reduce_by_key(f, n).window(w, s).reduce_by_key(f, n);
-  }
+    requires detail::is_pair_v<T>;
 
   template <class F>
   dstream<T> reduce_by_key_and_window(F f, duration w) const requires detail::is_pair_v<T> {
@@ -426,17 +264,12 @@ class dstream {
   /// `filter` drops them (SEMANTICS §2.13-14). Needs ssc.checkpoint(dir).
   template <class F, class Inv>
     requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
-  dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n = 0) const {
-    auto keep = [](const T&) { return true; };
-    return inverse_window(f, inv, w, s, n, keep, false);
-  }
+  dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n = 0) const;
 
   template <class F, class Inv, class Filter>
     requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
   dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n,
-                                      Filter filter) const {
-    return inverse_window(f, inv, w, s, n, std::move(filter), true);
-  }
+                                      Filter filter) const;
 
   // -- state (SEMANTICS §3-4) -----------------------------------------------------
 
@@ -445,28 +278,11 @@ class dstream {
   /// Runs for every key with data or state, every batch; nullopt removes the
   /// key. S is deduced from f's result unless given. Needs ssc.checkpoint(dir).
   template <class S = void, class F>
-  auto update_state_by_key(F f, int n = 0) const requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_update_state_by_key<K, V, S, F>())
-      return *this;
-    else
-      return update_state_impl<typename detail::state_of<S, F>::type>(std::move(f), n, nullptr);
-  }
+  auto update_state_by_key(F f, int n = 0) const requires detail::is_pair_v<T>;
 
   template <class S = void, class F, class K2, class S2>
   auto update_state_by_key(F f, int n, const rdd<std::pair<K2, S2>>& initial) const
-    requires detail::is_pair_v<T> {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_update_state_initial<K, V, S, F, K2, S2>()) {
-      return *this;
-    } else {
-      auto init = std::make_shared<const std::vector<std::pair<K2, S2>>>(initial.collect());
-      return update_state_impl<typename detail::state_of<S, F>::type>(std::move(f), n,
-                                                                      std::move(init));
-    }
-  }
+    requires detail::is_pair_v<T>;
 
   template <class K, class V, class S, class M>
   map_with_state_dstream<K, V, S, M> map_with_state(const state_spec<K, V, S, M>& spec) const
@@ -475,53 +291,14 @@ class dstream {
   // -- output operations ------------------------------------------------------
 
   /// Prints the first `num` records of every batch in Spark's layout.
-  void print(int num = 10) const {
-    if (num < 1)
-      throw invalid_argument("print: num must be >= 1, got " + std::to_string(num));
-    output("print", [num](const rdd<T>& r, batch_time t) {
-      std::vector<std::string> lines;
-      bool more = false;
-      for (auto& p : r.partitions())
-        for (auto& x : p) {
-          if (static_cast<int>(lines.size()) == num) {
-            more = true;
-            break;
-          }
-          std::ostringstream os;
-          format_record(os, x);
-          lines.push_back(os.str());
-        }
-      detail::print_batch(t, lines, more);
-    });
-  }
+  void print(int num = 10) const;
 
   /// Writes batch t to `prefix-<t ms>[.suffix]/part-NNNNN`, atomically.
-  void save_as_text_files(std::string prefix, std::string suffix = "") const {
-    output("save_as_text_files", [prefix, suffix](const rdd<T>& r, batch_time t) {
-      std::vector<std::string> files;
-      for (auto& p : r.partitions()) {
-        std::ostringstream os;
-        for (auto& x : p) {
-          format_record(os, x);
-          os << '\n';
-        }
-        files.push_back(os.str());
-      }
-      auto dir = prefix + "-" + std::to_string(t.ms) + (suffix.empty() ? "" : "." + suffix);
-      detail::write_text_batch(dir, files);
-    });
-  }
+  void save_as_text_files(std::string prefix, std::string suffix = "") const;
 
   /// f(const rdd<T>&) or f(const rdd<T>&, batch_time), on the job thread.
   template <class F>
-  void foreach_rdd(F f) const {
-    if constexpr (!detail::check_foreach_rdd<T, F>())
-      return;
-    else if constexpr (std::is_invocable_v<F&, const rdd<T>&, batch_time>)
-      output("foreach_rdd", std::move(f));
-    else
-      output("foreach_rdd", [f](const rdd<T>& r, batch_time) mutable { f(r); });
-  }
+  void foreach_rdd(F f) const;
 
   /// Sends `(batch_time, std::vector<T>)` to `sink` (a caf::actor) for every
   /// partition. Needs <sluice/actors.hpp>.
@@ -621,48 +398,18 @@ class dstream {
   }
 
   template <class S, class F, class Init>
-  auto update_state_impl(F f, int n, Init init) const {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    n = default_partitions(n, "update_state_by_key");
-    using node_t = detail::update_state_node<K, V, S, F>;
-    typename node_t::initial_type initial = std::move(init);
-    return add<std::pair<K, S>>(std::make_unique<node_t>(n_, n, std::move(f), std::move(initial)));
-  }
+  auto update_state_impl(F f, int n, Init init) const;
 
   template <class F, class Inv, class Filter>
   dstream<T> inverse_window(F f, Inv inv, duration w, duration s, int n, Filter filter,
-                            bool filtered) const {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    if constexpr (!detail::check_inverse_window<K, V, F, Inv, Filter>()) {
-      return *this;
-    } else {
-      detail::check_window(w, s, slide_duration(), "ReducedWindowedDStream", true);
-      n = default_partitions(n, "reduce_by_key_and_window");
-      using node_t = detail::inverse_window_node<K, V, F, Inv, Filter>;
-      return add<T>(std::make_unique<node_t>(n_, w, s, n, std::move(f), std::move(inv),
-                                             std::move(filter), filtered));
-    }
-  }
+                            bool filtered) const;
 
   template <class W, class Out, class Emit>
   auto cogroup_impl(const char* name, std::vector<detail::node_base*> parents, int n,
-                    Emit emit) const {
-    using K = typename T::first_type;
-    using V = typename T::second_type;
-    n = default_partitions(n, name);
-    using node_t = detail::cogroup_node<K, V, W, Out, Emit>;
-    return add<Out>(std::make_unique<node_t>(name, std::move(parents), n, std::move(emit)));
-  }
+                    Emit emit) const;
 
   template <class W, class Out, class P, class Emit>
-  auto two_sided(const char* name, const dstream<P>& other, int n, Emit emit) const {
-    static_assert(std::is_same_v<typename P::first_type, typename T::first_type>,
-                  "joins and cogroup need streams with the same key type");
-    same_context_and_slide(other, name);
-    return cogroup_impl<W, Out>(name, {n_, other.node()}, n, std::move(emit));
-  }
+  auto two_sided(const char* name, const dstream<P>& other, int n, Emit emit) const;
 
   std::shared_ptr<detail::graph> g_;
   detail::node<T>* n_;
@@ -696,4 +443,9 @@ struct dstream_access {
 
 } // namespace sluice
 
+// The definitions of the longer members, by section; map_with_state_dstream.hpp
+// defines map_with_state.
+#include "sluice/dstream_windows.hpp"
+#include "sluice/dstream_pairs.hpp"
+#include "sluice/dstream_outputs.hpp"
 #include "sluice/map_with_state_dstream.hpp"
