@@ -2,15 +2,41 @@
 #include "inject.hpp"
 
 #include <csignal>
+#include <iostream>
 
 namespace chaos_run {
+
+namespace {
+
+void fill_disk(program& p, small_disk& disk, milliseconds full_for) {
+  auto workers = children_of(p.pid());
+  auto filler = disk.fill();
+  auto since = clock_type::now();
+  bool stopped = wait_until([&] { return p.exited(); }, full_for);
+  auto held = std::chrono::duration_cast<milliseconds>(clock_type::now() - since).count();
+  disk.give_back();
+  if (!stopped) {
+    std::cout << "full-disk: the program still ran " << held << " ms after " << disk.path().string()
+              << " was filled (no write it made needed a new block, or it does not stop on a "
+                 "failed one); the room is back"
+              << std::endl;
+    return;
+  }
+  wait_gone(workers, std::chrono::seconds(30)); // as after kill-driver
+  std::cout << "full-disk: the program stopped (" << p.how_it_ended() << ") " << held
+            << " ms after " << disk.path().string() << " was filled (" << filler
+            << " bytes of filler): " << p.last_log_line() << std::endl;
+  p.start();
+}
+
+} // namespace
 
 void keep_alive(program& p) {
   if (p.exited())
     p.start();
 }
 
-void inject(program& p, const fault& f) {
+void inject(program& p, const fault& f, small_disk* disk, milliseconds full_for) {
   switch (f.kind) {
     case fault_kind::kill_driver:
       p.kill_driver();
@@ -36,6 +62,9 @@ void inject(program& p, const fault& f) {
       }
       break;
     }
+    case fault_kind::full_disk:
+      fill_disk(p, *disk, full_for);
+      break;
   }
 }
 

@@ -10,7 +10,8 @@ namespace chaos_run {
 namespace {
 
 constexpr fault_kind all_kinds[] = {fault_kind::kill_driver, fault_kind::stop_driver,
-                                    fault_kind::kill_worker, fault_kind::stop_worker};
+                                    fault_kind::kill_worker, fault_kind::stop_worker,
+                                    fault_kind::full_disk};
 
 } // namespace
 
@@ -20,6 +21,7 @@ const char* name_of(fault_kind k) {
     case fault_kind::stop_driver: return "stop-driver";
     case fault_kind::kill_worker: return "kill-worker";
     case fault_kind::stop_worker: return "stop-worker";
+    case fault_kind::full_disk: return "full-disk";
   }
   return "?";
 }

@@ -9,7 +9,10 @@
 
 namespace chaos_run {
 
-enum class fault_kind { kill_driver, stop_driver, kill_worker, stop_worker };
+/// kill-driver, stop-driver, kill-worker, stop-worker: SIGKILL or SIGSTOP
+/// of the driver or of a local-cluster worker; full-disk: the disk that
+/// holds {checkpoint} full until the program stops (see inject.hpp).
+enum class fault_kind { kill_driver, stop_driver, kill_worker, stop_worker, full_disk };
 
 /// Returns the kind's name as --kinds and the plan line spell it.
 const char* name_of(fault_kind k);

@@ -10,14 +10,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 namespace chaos_run {
 
-namespace {
-
-/// Not our children: no waitpid, only whether they still exist.
 void wait_gone(const std::vector<pid_t>& pids, std::chrono::seconds deadline) {
   wait_until(
     [&] {
@@ -25,8 +23,6 @@ void wait_gone(const std::vector<pid_t>& pids, std::chrono::seconds deadline) {
     },
     deadline);
 }
-
-} // namespace
 
 std::vector<pid_t> children_of(pid_t parent) {
   std::vector<pid_t> out;
@@ -66,8 +62,12 @@ program::~program() {
 }
 
 void program::start() {
+  pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
+    // Dies with chaos_run, which may have died before this line.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
+      ::_exit(126);
     int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       ::dup2(fd, 1);
@@ -89,7 +89,7 @@ void program::kill_driver() {
     return;
   auto workers = children_of(pid_);
   ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
+  ::waitpid(pid_, &status_, 0);
   pid_ = -1;
   wait_gone(workers, std::chrono::seconds(30));
 }
@@ -105,11 +105,28 @@ void program::stop() {
 bool program::exited() {
   if (pid_ <= 0)
     return true;
-  if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+  if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
     pid_ = -1;
     return true;
   }
   return false;
+}
+
+std::string program::how_it_ended() const {
+  if (WIFEXITED(status_))
+    return "exit status " + std::to_string(WEXITSTATUS(status_));
+  if (WIFSIGNALED(status_))
+    return "signal " + std::to_string(WTERMSIG(status_));
+  return "wait status " + std::to_string(status_);
+}
+
+std::string program::last_log_line() const {
+  std::ifstream in{log_};
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty())
+      last = line;
+  return last;
 }
 
 void program::kill_all() {
@@ -117,7 +134,7 @@ void program::kill_all() {
     return;
   auto workers = children_of(pid_);
   ::kill(pid_, SIGKILL);
-  ::waitpid(pid_, nullptr, 0);
+  ::waitpid(pid_, &status_, 0);
   for (auto w : workers)
     ::kill(w, SIGKILL);
   pid_ = -1;

@@ -28,11 +28,16 @@ bool wait_until(Pred pred, milliseconds deadline) {
   return true;
 }
 
+/// Waits until none of `pids` exists, up to `deadline`: processes that are
+/// not our children (a driver's workers), so no waitpid.
+void wait_gone(const std::vector<pid_t>& pids, std::chrono::seconds deadline);
+
 /// Returns the live children of `parent` (local-cluster workers), from /proc, sorted.
 std::vector<pid_t> children_of(pid_t parent);
 
 /// The program of one run. Its stdout and stderr are appended to `log`.
-/// Destroying it SIGKILLs it and its workers.
+/// Destroying it SIGKILLs it and its workers; so does chaos_run's death
+/// (PR_SET_PDEATHSIG), so no program outlives the chaos_run that started it.
 class program {
  public:
   program(std::vector<std::string> args, std::filesystem::path log);
@@ -52,6 +57,11 @@ class program {
   void stop();
   /// Returns whether it is not running, reaping it if it just exited.
   bool exited();
+  /// Returns how its last run ended, e.g. "exit status 1" or "signal 9".
+  std::string how_it_ended() const;
+  /// Returns the last line of its log that is not empty (a failing
+  /// program's error, as a rule), or "".
+  std::string last_log_line() const;
 
  private:
   void kill_all();
@@ -60,6 +70,7 @@ class program {
   std::filesystem::path log_;
   pid_t pid_ = -1;
   int starts_ = 0;
+  int status_ = 0; ///< waitpid's status of the last run reaped
 };
 
 } // namespace chaos_run
