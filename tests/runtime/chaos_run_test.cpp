@@ -108,8 +108,9 @@ BOOST_AUTO_TEST_CASE(at_local_cluster_killed_and_stopped_workers_change_nothing)
 
 BOOST_AUTO_TEST_CASE(a_program_whose_output_depends_on_its_restarts_is_caught_with_its_seed) {
   // Writes its own pid: no two starts agree.
+  work_dir work{"different"}; // a failed run keeps its work directory
   auto [status, out] = chaos_run("--seed 9 --faults 1 --files 2 --interval-ms 50 --settle-ms 300 "
-                                 "--timeout-s 2 --kinds kill-driver",
+                                 "--timeout-s 2 --kinds kill-driver --work " + work.path,
                                  "/bin/sh -c 'echo $$ > {output}/out-1.txt; exec sleep 600'");
   BOOST_TEST(status == 1, out);
   BOOST_TEST(out.find("DIFFERENT") != std::string::npos, out);
@@ -118,8 +119,9 @@ BOOST_AUTO_TEST_CASE(a_program_whose_output_depends_on_its_restarts_is_caught_wi
 
 BOOST_AUTO_TEST_CASE(the_same_seed_draws_the_same_plan_and_bad_options_are_named) {
   auto plan_of = [](const std::string& seed) {
+    work_dir work{"plan-" + seed}; // the runs differ, and a failed run keeps its work directory
     auto [status, out] = chaos_run("--seed " + seed + " --faults 6 --files 2 --interval-ms 50 "
-                                   "--settle-ms 300 --timeout-s 2",
+                                   "--settle-ms 300 --timeout-s 2 --work " + work.path,
                                    "/bin/sh -c 'echo $$ > {output}/out-1.txt; exec sleep 600'");
     return line_starting(out, "plan ");
   };
