@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -37,6 +38,24 @@ std::string refusal_of_directory(const std::string& path) {
   if (e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOENT)
     return {}; // no O_TMPFILE support, or no directory to ask
   return std::generic_category().message(e);
+}
+
+/// Returns "<dir> has N bytes free" when the file system of `path`'s
+/// directory has less than 1 MiB left for unprivileged writers, else "".
+/// SQLite reports a full disk as SQLITE_FULL only where a write() says
+/// ENOSPC; growing its -shm file on a full tmpfs gives a bare "disk I/O
+/// error" (SQLITE_IOERR_SHMSIZE), which this explains.
+std::string full_disk_note(const std::string& path) {
+  auto dir = std::filesystem::path{path}.parent_path();
+  if (dir.empty())
+    dir = ".";
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0)
+    return {};
+  auto free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+  if (free_bytes >= 1024 * 1024)
+    return {};
+  return dir.string() + " has " + std::to_string(free_bytes) + " bytes free";
 }
 
 std::atomic<std::uint64_t> next_temp_id{0};
@@ -77,6 +96,12 @@ std::string message(const std::string& path, sqlite3* db, std::string_view op, i
     if (auto why = refusal_of_directory(path); !why.empty()) {
       msg += "; the directory refuses writes: ";
       msg += why;
+    }
+  }
+  if (primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN || primary == SQLITE_FULL) {
+    if (auto note = full_disk_note(path); !note.empty()) {
+      msg += "; the disk is full: ";
+      msg += note;
     }
   }
   msg += ")";

@@ -1,5 +1,6 @@
 #define BOOST_TEST_MODULE runtime/state_ops
 #include <algorithm>
+#include <functional>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -32,7 +33,9 @@ std::optional<int> add_count(const std::vector<int>& values, std::optional<int> 
   return state.value_or(0) + static_cast<int>(values.size());
 }
 
-auto words(std::vector<std::vector<std::string>> batches) {
+// A std::function, not a lambda: the data test cases' lambdas capture it,
+// and a capture of an unnamed-namespace lambda type draws -Wsubobject-linkage.
+std::function<dstream<kv>(streaming_context&)> words(std::vector<std::vector<std::string>> batches) {
   return [batches](streaming_context& ssc) {
     return ssc.queue_stream(batches).map([](std::string w) { return kv{w, 1}; });
   };
