@@ -90,11 +90,55 @@ BOOST_AUTO_TEST_CASE(get_or_create_accepts_the_same_graph_and_creates_without_a_
   BOOST_TEST(created == 2);
 }
 
+namespace {
+
+using kv = std::pair<std::string, int>;
+using outputs = std::vector<fixtures::batch_output<kv>>;
+
+/// An output operation keeping each batch's records, sorted, in `out`.
+auto keep_sorted(std::shared_ptr<outputs> out) {
+  return [out](const rdd<kv>& r, batch_time t) {
+    auto v = r.collect();
+    std::sort(v.begin(), v.end());
+    out->push_back({t.ms, v});
+  };
+}
+
+/// Sums a key's values, or removes the key when one is negative.
+std::optional<int> sum_or_remove(const std::vector<int>& vs, std::optional<int> s) {
+  for (int v : vs)
+    if (v < 0)
+      return std::nullopt;
+  int sum = s.value_or(0);
+  for (int v : vs)
+    sum += v;
+  return sum;
+}
+
+/// get_or_create(dir, factory) with `listener` added (if any), then
+/// `batches` batches one at a time, as a running program's, then stop.
+template <class Factory>
+void run_batches(const std::string& dir, Factory factory, int batches,
+                 std::shared_ptr<streaming_listener> listener = nullptr) {
+  auto ssc = streaming_context::get_or_create(dir, factory);
+  auto counter = std::make_shared<fixtures::batch_counter>();
+  ssc.add_listener(counter);
+  if (listener)
+    ssc.add_listener(listener);
+  ssc.start();
+  for (int i = 1; i <= batches; ++i) {
+    ssc.manual_clock().advance(seconds(1));
+    counter->wait_for(i);
+  }
+  ssc.stop();
+}
+
+} // namespace
+
 BOOST_AUTO_TEST_CASE(state_is_restored_by_get_or_create) {
   temp_dir dir{"restore"};
-  using kv = std::pair<std::string, int>;
   auto build = [path = dir.str()](std::vector<std::vector<std::string>> input,
-                                  std::shared_ptr<std::vector<fixtures::batch_output<kv>>> out) {
+                                  std::shared_ptr<outputs> out) {
     return [=] {
       streaming_context ssc{manual_conf(), seconds(1)};
       ssc.checkpoint(path);
@@ -104,38 +148,18 @@ BOOST_AUTO_TEST_CASE(state_is_restored_by_get_or_create) {
           return std::optional<int>{s.value_or(0) + static_cast<int>(vs.size())};
         })
         .checkpoint(seconds(1))
-        .foreach_rdd([out](const rdd<kv>& r, batch_time t) {
-          auto v = r.collect();
-          std::sort(v.begin(), v.end());
-          out->push_back({t.ms, v});
-        });
+        .foreach_rdd(keep_sorted(out));
       return ssc;
     };
   };
-  auto first = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
-  {
-    auto ssc = streaming_context::get_or_create(dir.str(), build({{"a"}, {"a"}, {"b"}, {"a"}}, first));
-    auto counter = std::make_shared<fixtures::batch_counter>();
-    ssc.add_listener(counter);
-    ssc.start();
-    ssc.manual_clock().advance(seconds(4));
-    counter->wait_for(4);
-    ssc.stop();
-  }
+  auto first = std::make_shared<outputs>();
+  run_batches(dir.str(), build({{"a"}, {"a"}, {"b"}, {"a"}}, first), 4);
   BOOST_TEST((first->back().records == std::vector<kv>{{"a", 3}, {"b", 1}}));
   // A new context from the same program continues at 5 s with the state of 4 s.
-  auto second = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
-  auto ssc = streaming_context::get_or_create(dir.str(), build({{"a"}, {"c"}}, second));
-  auto counter = std::make_shared<fixtures::batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  ssc.manual_clock().advance(seconds(2));
-  counter->wait_for(2);
-  ssc.stop();
-  BOOST_TEST(*second == (std::vector<fixtures::batch_output<kv>>{
-                          {5000, {{"a", 4}, {"b", 1}}}, {6000, {{"a", 4}, {"b", 1}, {"c", 1}}}}),
+  auto second = std::make_shared<outputs>();
+  run_batches(dir.str(), build({{"a"}, {"c"}}, second), 2);
+  BOOST_TEST(*second == (outputs{{5000, {{"a", 4}, {"b", 1}}}, {6000, {{"a", 4}, {"b", 1}, {"c", 1}}}}),
              boost::test_tools::per_element());
-  BOOST_TEST(second->size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(a_key_of_the_initial_state_removed_before_a_crash_stays_removed) {
@@ -144,58 +168,26 @@ BOOST_AUTO_TEST_CASE(a_key_of_the_initial_state_removed_before_a_crash_stays_rem
   // load the initial state and put the checkpoint over it, so "gone" came
   // back after the recovery.
   temp_dir dir{"restore-initial"};
-  using kv = std::pair<std::string, int>;
   auto build = [path = dir.str()](std::vector<std::vector<kv>> input,
-                                  std::shared_ptr<std::vector<fixtures::batch_output<kv>>> out) {
+                                  std::shared_ptr<outputs> out) {
     return [=] {
       streaming_context ssc{manual_conf(), seconds(1)};
       ssc.checkpoint(path);
       auto initial = ssc.make_rdd<kv>({{"gone", 1}, {"kept", 2}}, 2);
       ssc.queue_stream(input)
-        .update_state_by_key(
-          [](const std::vector<int>& vs, std::optional<int> s) -> std::optional<int> {
-            for (int v : vs)
-              if (v < 0)
-                return std::nullopt; // a negative value removes the key
-            int sum = s.value_or(0);
-            for (int v : vs)
-              sum += v;
-            return sum;
-          },
-          2, initial)
+        .update_state_by_key(sum_or_remove, 2, initial)
         .checkpoint(seconds(1))
-        .foreach_rdd([out](const rdd<kv>& r, batch_time t) {
-          auto v = r.collect();
-          std::sort(v.begin(), v.end());
-          out->push_back({t.ms, v});
-        });
+        .foreach_rdd(keep_sorted(out));
       return ssc;
     };
   };
-  auto first = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
-  {
-    auto ssc = streaming_context::get_or_create(dir.str(),
-                                                build({{{"gone", -1}}, {{"kept", 1}}}, first));
-    auto counter = std::make_shared<fixtures::batch_counter>();
-    ssc.add_listener(counter);
-    ssc.start();
-    ssc.manual_clock().advance(seconds(2));
-    counter->wait_for(2);
-    ssc.stop();
-  }
-  BOOST_TEST(*first == (std::vector<fixtures::batch_output<kv>>{{1000, {{"kept", 2}}},
-                                                                {2000, {{"kept", 3}}}}),
+  auto first = std::make_shared<outputs>();
+  run_batches(dir.str(), build({{{"gone", -1}}, {{"kept", 1}}}, first), 2);
+  BOOST_TEST(*first == (outputs{{1000, {{"kept", 2}}}, {2000, {{"kept", 3}}}}),
              boost::test_tools::per_element());
-  auto second = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
-  auto ssc = streaming_context::get_or_create(dir.str(), build({{{"kept", 1}}}, second));
-  auto counter = std::make_shared<fixtures::batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  ssc.manual_clock().advance(seconds(1));
-  counter->wait_for(1);
-  ssc.stop();
-  BOOST_TEST(*second == (std::vector<fixtures::batch_output<kv>>{{3000, {{"kept", 4}}}}),
-             boost::test_tools::per_element());
+  auto second = std::make_shared<outputs>();
+  run_batches(dir.str(), build({{{"kept", 1}}}, second), 1);
+  BOOST_TEST(*second == (outputs{{3000, {{"kept", 4}}}}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(a_recovered_run_goes_on_with_deltas_and_a_second_recovery_reads_them) {
@@ -204,7 +196,6 @@ BOOST_AUTO_TEST_CASE(a_recovered_run_goes_on_with_deltas_and_a_second_recovery_r
   // ~250 ms of the recovered run's first batch); the chain it extends must
   // still recover.
   temp_dir dir{"restore-deltas"};
-  using kv = std::pair<std::string, int>;
   // Per batch time, the (full, entries) of each state checkpoint, sorted.
   using writes = std::map<int64_t, std::vector<std::pair<bool, int64_t>>>;
   struct recorder final : streaming_listener {
@@ -222,41 +213,21 @@ BOOST_AUTO_TEST_CASE(a_recovered_run_goes_on_with_deltas_and_a_second_recovery_r
   // One run over `input` (one batch each), recovered from the directory
   // when it holds a checkpoint; returns its outputs and state writes.
   auto run = [path = dir.str()](std::vector<std::vector<kv>> input) {
-    auto out = std::make_shared<std::vector<fixtures::batch_output<kv>>>();
-    auto ssc = streaming_context::get_or_create(path, [&] {
+    auto out = std::make_shared<outputs>();
+    auto rec = std::make_shared<recorder>();
+    auto factory = [&] {
       streaming_context ssc{manual_conf(), seconds(1)};
       ssc.checkpoint(path);
       ssc.queue_stream(input)
-        .update_state_by_key(
-          [](const std::vector<int>& vs, std::optional<int> s) -> std::optional<int> {
-            int sum = s.value_or(0);
-            for (int v : vs)
-              sum += v;
-            return sum;
-          },
-          2)
+        .update_state_by_key(sum_or_remove, 2)
         .checkpoint(seconds(1))
-        .foreach_rdd([out](const rdd<kv>& r, batch_time t) {
-          auto v = r.collect();
-          std::sort(v.begin(), v.end());
-          out->push_back({t.ms, v});
-        });
+        .foreach_rdd(keep_sorted(out));
       return ssc;
-    });
-    auto rec = std::make_shared<recorder>();
-    auto counter = std::make_shared<fixtures::batch_counter>();
-    ssc.add_listener(rec);
-    ssc.add_listener(counter);
-    ssc.start();
-    for (size_t i = 1; i <= input.size(); ++i) {
-      ssc.manual_clock().advance(seconds(1));
-      counter->wait_for(static_cast<int>(i));
-    }
-    ssc.stop();
+    };
+    run_batches(path, factory, static_cast<int>(input.size()), rec);
     std::lock_guard lock{rec->mtx};
     return std::pair{*out, rec->seen};
   };
-  using outputs = std::vector<fixtures::batch_output<kv>>;
   auto [out1, writes1] = run({{{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}}, {{"a", 1}}});
   BOOST_TEST(out1 == (outputs{{1000, {{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}}},
                               {2000, {{"a", 2}, {"b", 1}, {"c", 1}, {"d", 1}}}}),
