@@ -8,7 +8,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <functional>
-#include <iostream>
 #include <string>
 
 #include "fixtures/harness.hpp"
@@ -93,14 +92,5 @@ BOOST_AUTO_TEST_CASE(a_receiver_wal_on_a_full_disk_names_the_full_disk,
 }
 
 int main(int argc, char* argv[]) {
-  // Before any thread exists: unshare(CLONE_NEWNS) refuses multithreaded callers.
-  fixtures::mount_namespace_problem();
-  int rc = boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
-  auto skipped = fixtures::skipped_cases();
-  if (rc == 0 && !skipped.empty()) {
-    std::cerr << "persistence/full_disk: " << skipped.size()
-              << " case(s) SKIPPED (see above); the others passed" << std::endl;
-    return 77; // ctest: SKIP_RETURN_CODE
-  }
-  return rc;
+  return fixtures::run_with_mounts("persistence/full_disk", argc, argv, &init_unit_test);
 }

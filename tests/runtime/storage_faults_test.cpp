@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <functional>
 #include <future>
-#include <iostream>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -535,14 +534,5 @@ BOOST_AUTO_TEST_CASE(an_injected_wal_append_failure_fails_the_store_and_stops_th
 }
 
 int main(int argc, char* argv[]) {
-  // Before any thread exists: unshare(CLONE_NEWNS) refuses multithreaded callers.
-  fixtures::mount_namespace_problem();
-  int rc = boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
-  auto skipped = fixtures::skipped_cases();
-  if (rc == 0 && !skipped.empty()) {
-    std::cerr << "runtime/storage_faults: " << skipped.size()
-              << " case(s) SKIPPED (see above); the others passed" << std::endl;
-    return 77; // ctest: SKIP_RETURN_CODE
-  }
-  return rc;
+  return fixtures::run_with_mounts("runtime/storage_faults", argc, argv, &init_unit_test);
 }
