@@ -1,6 +1,8 @@
 // The SQLite wrapper: result codes become storage_error, busy databases are retried.
 #include "sluice/sqlite_db.hpp"
 
+#include "sluice/fault_vfs.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -256,8 +258,9 @@ sqlite_db::sqlite_db(std::string path) : sqlite_db(std::move(path), options{}) {
 }
 
 sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), opts_(opts) {
+  // A path under a directory routed to the fault VFS (tests) opens through it.
   auto rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                            nullptr);
+                            fault_vfs::vfs_for(path_));
   if (rc != SQLITE_OK) {
     auto msg = message(path_, db_, "open", rc);
     sqlite3_close(db_);
