@@ -106,6 +106,10 @@ class fault_vfs {
   /// for an empty `dir`.
   void route(const std::string& dir);
 
+  /// Ends the routes of `dir` (as passed to `route`). Connections already
+  /// open keep using the VFS.
+  void unroute(const std::string& dir);
+
   /// Ends every `route`. Connections already open keep using the VFS.
   void unroute_all();
 
@@ -123,6 +127,9 @@ class fault_vfs {
 
   /// Removes every rule of `fail_writes`.
   void clear_failures();
+
+  /// Removes the rules of `fail_writes` for `dir` (as passed there).
+  void clear_failures(const std::string& dir);
 
   /// Returns how many operations the rules of `fail_writes` failed so far.
   std::size_t failed_operations() const;

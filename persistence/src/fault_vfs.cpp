@@ -577,6 +577,14 @@ void fault_vfs::route(const std::string& dir) {
   any_route = true;
 }
 
+void fault_vfs::unroute(const std::string& dir) {
+  auto d = normalized(dir);
+  std::lock_guard guard{impl_->mtx};
+  auto& r = impl_->routes;
+  r.erase(std::remove(r.begin(), r.end(), d), r.end());
+  any_route = !r.empty();
+}
+
 void fault_vfs::unroute_all() {
   std::lock_guard guard{impl_->mtx};
   impl_->routes.clear();
@@ -612,6 +620,14 @@ void fault_vfs::fail_writes(const std::string& dir, storage_fault kind, fault_re
 void fault_vfs::clear_failures() {
   std::lock_guard guard{impl_->mtx};
   impl_->rules.clear();
+}
+
+void fault_vfs::clear_failures(const std::string& dir) {
+  auto d = normalized(dir);
+  std::lock_guard guard{impl_->mtx};
+  auto& r = impl_->rules;
+  r.erase(std::remove_if(r.begin(), r.end(), [&](const fail_rule& x) { return x.dir == d; }),
+          r.end());
 }
 
 std::size_t fault_vfs::failed_operations() const {

@@ -267,6 +267,51 @@ BOOST_AUTO_TEST_CASE(a_windowed_count_under_seeded_plans_equals_the_fault_free_r
   BOOST_TEST(faults >= plans);
 }
 
+BOOST_AUTO_TEST_CASE(a_full_disk_fails_the_batch_checkpoint_and_the_context_recovers) {
+  BOOST_TEST(fault_plan::parse("faults 4=storage_full,9=operator_error").to_string()
+             == "faults 4=storage_full,9=operator_error");
+  simulation sim{8};
+  auto build = word_count(sim.scripted_input<std::string>(word_script(16)));
+  auto r = sim.replay(fault_plan::parse("faults 4=storage_full,9=storage_full"), build, 16);
+  std::vector<trace_event> expected{
+    {4, "storage_full after the outputs: a checkpoint write failed (database or disk is full), "
+        "the context failed"},
+    {4, "recovered through get_or_create: resumes after batch 1"},
+    {9, "storage_full after the outputs: a checkpoint write failed (database or disk is full), "
+        "the context failed"},
+    {9, "recovered through get_or_create: resumes after batch 2"},
+  };
+  BOOST_TEST(r.trace() == expected, boost::test_tools::per_element());
+  BOOST_TEST(r.restarts() == 2);
+  auto clean = sim.run_without_faults(build, 16);
+  auto check = exactly_once(r, clean);
+  BOOST_TEST(check.ok(), check.message());
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_at_a_batch_without_output_is_not_hit) {
+  simulation sim{3};
+  auto lines = sim.scripted_input<std::string>(word_script(8));
+  // Sliding by 2 batches: the output runs at even batches only.
+  auto build = [lines](streaming_context& ssc) {
+    return lines.stream(ssc)
+      .flat_map(split_words)
+      .map([](const std::string& w) { return kv{w, 1}; })
+      .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(4), seconds(2));
+  };
+  auto r = sim.replay(fault_plan::parse("faults 5=storage_full"), build, 8);
+  std::vector<trace_event> expected{{5, "storage_full armed, not hit (no output ran)"}};
+  BOOST_TEST(r.trace() == expected, boost::test_tools::per_element());
+  auto check = exactly_once(r, sim.run_without_faults(build, 8));
+  BOOST_TEST(check.ok(), check.message());
+}
+
+BOOST_AUTO_TEST_CASE(a_stateful_word_count_under_seeded_storage_faults_equals_the_fault_free_run) {
+  auto [plans, faults] = many_plans(word_count, {storage_full, process_crash}, 30,
+                                    std::chrono::seconds(8));
+  BOOST_TEST(plans >= 5);
+  BOOST_TEST(faults >= 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_non_idempotent_sink_is_caught_and_the_idempotent_one_passes) {
   // The user's sink writes each batch's running totals to an external store.
   auto with_sink = [](scripted_input<std::string> lines, std::shared_ptr<ledger> store,

@@ -66,10 +66,18 @@ enum class fault_type : std::uint8_t {
   /// The user fault point `point` throws at its first hit in the batch
   /// (`sluice::fault_point(point)`); the context fails and is restarted.
   user_point,
+  /// The disk fills up once the batch's output operations ran: the
+  /// checkpoint directory's SQLite files are opened through sluice's fault
+  /// VFS (persistence/sluice/fault_vfs.hpp), whose writes then fail with
+  /// SQLITE_FULL, so the batch's checkpoint write throws `storage_error`
+  /// ("database or disk is full") and the context fails; the disk is freed
+  /// and the context restarted through get_or_create, as for operator_error.
+  /// When no output operation runs at that batch nothing is injected.
+  storage_full,
 };
 
 /// One kind of fault a plan injects. Text form: "operator_error",
-/// "process_crash", "point:<name>".
+/// "process_crash", "storage_full", "point:<name>".
 struct fault {
   fault_type type = fault_type::operator_error;
   /// The user fault point's name (user_point only).
@@ -86,6 +94,7 @@ struct fault {
 
 inline const fault operator_error{fault_type::operator_error, {}};
 inline const fault process_crash{fault_type::process_crash, {}};
+inline const fault storage_full{fault_type::storage_full, {}};
 
 /// Which fault, if any, strikes each batch index (batch i runs at batch time
 /// i x the batch interval; the first batch is 1). At most one fault per

@@ -7,11 +7,13 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 #include <unistd.h>
 
 #include "sluice/fault_injector.hpp"
+#include "sluice/fault_vfs.hpp"
 #include "sluice/testing.hpp"
 
 namespace sluice::testing::detail {
@@ -106,20 +108,19 @@ class batch_watch : public streaming_listener {
   std::string error_;
 };
 
-/// The process_crash of one batch: armed by the harness's output at that
-/// batch (the last output operation, so every output of the batch ran),
-/// it fails every later write to the checkpoint directory, so nothing more
-/// is written; the metadata checkpoint of the batch is the first write lost.
+/// The process_crash or storage_full of one batch: fired by the harness's
+/// output at that batch (the last output operation, so every output of the
+/// batch ran), it makes every later write to the checkpoint directory fail,
+/// so the metadata checkpoint of the batch is the first write lost.
 class crash_switch {
  public:
-  explicit crash_switch(std::int64_t at_ms) : at_ms_(at_ms) {}
+  crash_switch(std::int64_t at_ms, std::function<void()> fire)
+    : at_ms_(at_ms), fire_(std::move(fire)) {}
 
   void delivered(std::int64_t t) {
     if (t != at_ms_ || fired_.exchange(true))
       return;
-    fault_spec spec;
-    spec.action = fault_action::fail_write();
-    fault_injector::global().arm(fault_points::checkpoint_write, spec);
+    fire_();
   }
 
   bool fired() const noexcept {
@@ -128,7 +129,37 @@ class crash_switch {
 
  private:
   std::int64_t at_ms_;
+  std::function<void()> fire_;
   std::atomic<bool> fired_{false};
+};
+
+/// Fails writes through the fault VFS (process_crash's through the fault point).
+void fail_checkpoint_writes() {
+  fault_spec spec;
+  spec.action = fault_action::fail_write();
+  fault_injector::global().arm(fault_points::checkpoint_write, spec);
+}
+
+/// Routes a run's checkpoint directory through the fault VFS while the run
+/// lasts, when its plan has storage faults.
+class vfs_route {
+ public:
+  vfs_route(std::string dir, bool on) : dir_(std::move(dir)), on_(on) {
+    if (on_)
+      fault_vfs::global().route(dir_);
+  }
+  ~vfs_route() {
+    if (on_) {
+      fault_vfs::global().clear_failures(dir_);
+      fault_vfs::global().unroute(dir_);
+    }
+  }
+  vfs_route(const vfs_route&) = delete;
+  vfs_route& operator=(const vfs_route&) = delete;
+
+ private:
+  std::string dir_;
+  bool on_;
 };
 
 /// Disarms, when the run ends however it ends, the points it armed.
@@ -154,6 +185,7 @@ std::string point_of(const fault& f) {
     case fault_type::user_point:
       return f.point;
     case fault_type::process_crash:
+    case fault_type::storage_full:
       break;
   }
   return {};
@@ -233,6 +265,10 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   run_record rec;
   rec.seed = s.seed;
   std::map<std::int64_t, fault> struck;
+  bool storage_faults = false;
+  for (const auto& [i, f] : plan.faults_until(batches))
+    storage_faults = storage_faults || f.type == fault_type::storage_full;
+  vfs_route route{dir.str(), storage_faults};
   std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
   auto run_text = [&] { return describe(s.seed, fault_plan::explicit_faults(struck)); };
   for (int lives = 0;; ++lives) {
@@ -273,13 +309,38 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       }
       if (f && f->type == fault_type::process_crash) {
         armed.add(std::string{fault_points::checkpoint_write});
-        *crash = std::make_shared<crash_switch>(i * b);
+        *crash = std::make_shared<crash_switch>(i * b, fail_checkpoint_writes);
       }
+      if (f && f->type == fault_type::storage_full)
+        *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
+          fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
+        });
       l.ssc->manual_clock().advance(s.interval);
       ended = l.watch->wait(i * b, false, run_text());
       auto fired = point.empty() ? 0 : injector.fires(point);
       if (!point.empty())
         injector.disarm(point);
+      if (f && f->type == fault_type::storage_full) {
+        bool full = (*crash)->fired();
+        if (!ended && full)
+          ended = l.watch->wait(i * b, true, run_text());
+        fault_vfs::global().clear_failures(dir.str());
+        crash->reset();
+        if (full) {
+          auto why = l.watch->error_text();
+          l.end();
+          rec.trace.push_back(
+            {i, why.find("database or disk is full") != std::string::npos
+                  ? "storage_full after the outputs: a checkpoint write failed (database or "
+                    "disk is full), the context failed"
+                  : "storage_full after the outputs: the context failed: " + why});
+          break;
+        }
+        if (!ended) {
+          rec.trace.push_back({i, "storage_full armed, not hit (no output ran)"});
+          continue;
+        }
+      }
       if (f && f->type == fault_type::process_crash) {
         if (!ended && (*crash)->fired()) {
           ended = l.watch->wait(i * b, true, run_text());
