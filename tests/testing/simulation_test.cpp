@@ -305,8 +305,26 @@ BOOST_AUTO_TEST_CASE(a_full_disk_at_a_batch_without_output_is_not_hit) {
   BOOST_TEST(check.ok(), check.message());
 }
 
+BOOST_AUTO_TEST_CASE(a_torn_wal_write_loses_the_last_commit_and_the_context_recovers) {
+  simulation sim{8};
+  auto build = word_count(sim.scripted_input<std::string>(word_script(16)));
+  auto r = sim.replay(fault_plan::parse("faults 5=torn_write,12=torn_write"), build, 16);
+  std::vector<trace_event> expected{
+    {5, "torn_write after the outputs: the process crashed, the last write to sluice.db-wal "
+        "torn (32768 of 65536 bytes kept), the context is dropped"},
+    {5, "recovered through get_or_create: resumes after batch 1"},
+    {12, "torn_write after the outputs: the process crashed, the last write to sluice.db-wal "
+         "torn (32768 of 65536 bytes kept), the context is dropped"},
+    {12, "recovered through get_or_create: resumes after batch 10"},
+  };
+  BOOST_TEST(r.trace() == expected, boost::test_tools::per_element());
+  auto clean = sim.run_without_faults(build, 16);
+  auto check = exactly_once(r, clean);
+  BOOST_TEST(check.ok(), check.message());
+}
+
 BOOST_AUTO_TEST_CASE(a_stateful_word_count_under_seeded_storage_faults_equals_the_fault_free_run) {
-  auto [plans, faults] = many_plans(word_count, {storage_full, process_crash}, 30,
+  auto [plans, faults] = many_plans(word_count, {storage_full, torn_write, process_crash}, 30,
                                     std::chrono::seconds(8));
   BOOST_TEST(plans >= 5);
   BOOST_TEST(faults >= 1);

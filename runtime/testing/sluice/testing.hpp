@@ -74,10 +74,20 @@ enum class fault_type : std::uint8_t {
   /// and the context restarted through get_or_create, as for operator_error.
   /// When no output operation runs at that batch nothing is injected.
   storage_full,
+  /// The process crashes, as process_crash, once the batch's output
+  /// operations ran, but through the fault VFS: every SQLite file of the
+  /// checkpoint directory loses what was not synced, and the last write
+  /// before the `-wal` file's last sync (the end of its last commit) is torn
+  /// to its first half, so SQLite's recovery drops that commit although it
+  /// was acknowledged (a disk that lied about the sync). The context's
+  /// connections fail from then on; it is dropped and recovered through
+  /// get_or_create. When no output operation runs at that batch the crash
+  /// falls after it.
+  torn_write,
 };
 
 /// One kind of fault a plan injects. Text form: "operator_error",
-/// "process_crash", "storage_full", "point:<name>".
+/// "process_crash", "storage_full", "torn_write", "point:<name>".
 struct fault {
   fault_type type = fault_type::operator_error;
   /// The user fault point's name (user_point only).
@@ -95,6 +105,7 @@ struct fault {
 inline const fault operator_error{fault_type::operator_error, {}};
 inline const fault process_crash{fault_type::process_crash, {}};
 inline const fault storage_full{fault_type::storage_full, {}};
+inline const fault torn_write{fault_type::torn_write, {}};
 
 /// Which fault, if any, strikes each batch index (batch i runs at batch time
 /// i x the batch interval; the first batch is 1). At most one fault per

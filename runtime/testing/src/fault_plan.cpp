@@ -40,7 +40,7 @@ double draw(std::uint64_t seed, std::int64_t batch, const fault& f) {
   throw invalid_argument("fault_plan::parse: cannot read \"" + std::string{text} + "\": " + why
                          + " (expected \"none\", \"faults <batch>=<fault>,...\" or \"random "
                            "seed=<n> p=<0..1> kinds=<fault>,...\", a fault being operator_error, "
-                           "process_crash, storage_full or point:<name>)");
+                           "process_crash, storage_full, torn_write or point:<name>)");
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -67,6 +67,8 @@ fault read_fault(std::string_view text, std::string_view s) {
     return process_crash;
   if (s == "storage_full")
     return storage_full;
+  if (s == "torn_write")
+    return torn_write;
   if (s.substr(0, point_prefix.size()) == point_prefix) {
     try {
       return fault::user_point(std::string{s.substr(point_prefix.size())});
@@ -94,6 +96,8 @@ std::string fault::to_string() const {
       return "process_crash";
     case fault_type::storage_full:
       return "storage_full";
+    case fault_type::torn_write:
+      return "torn_write";
     case fault_type::user_point:
       break;
   }

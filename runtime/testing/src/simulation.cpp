@@ -108,7 +108,7 @@ class batch_watch : public streaming_listener {
   std::string error_;
 };
 
-/// The process_crash or storage_full of one batch: fired by the harness's
+/// The process_crash, storage_full or torn_write of one batch: fired by the harness's
 /// output at that batch (the last output operation, so every output of the
 /// batch ran), it makes every later write to the checkpoint directory fail,
 /// so the metadata checkpoint of the batch is the first write lost.
@@ -133,7 +133,7 @@ class crash_switch {
   std::atomic<bool> fired_{false};
 };
 
-/// Fails writes through the fault VFS (process_crash's through the fault point).
+/// process_crash: every later checkpoint write fails at fault point checkpoint.write.
 void fail_checkpoint_writes() {
   fault_spec spec;
   spec.action = fault_action::fail_write();
@@ -186,6 +186,7 @@ std::string point_of(const fault& f) {
       return f.point;
     case fault_type::process_crash:
     case fault_type::storage_full:
+    case fault_type::torn_write:
       break;
   }
   return {};
@@ -267,7 +268,8 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   std::map<std::int64_t, fault> struck;
   bool storage_faults = false;
   for (const auto& [i, f] : plan.faults_until(batches))
-    storage_faults = storage_faults || f.type == fault_type::storage_full;
+    storage_faults = storage_faults || f.type == fault_type::storage_full
+                     || f.type == fault_type::torn_write;
   vfs_route route{dir.str(), storage_faults};
   std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
   auto run_text = [&] { return describe(s.seed, fault_plan::explicit_faults(struck)); };
@@ -311,6 +313,13 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         armed.add(std::string{fault_points::checkpoint_write});
         *crash = std::make_shared<crash_switch>(i * b, fail_checkpoint_writes);
       }
+      auto tear = std::make_shared<std::optional<sluice::torn_write>>();
+      if (f && f->type == fault_type::torn_write)
+        *crash = std::make_shared<crash_switch>(i * b, [d = dir.str(), tear] {
+          auto& vfs = fault_vfs::global();
+          vfs.tear_on_crash((std::filesystem::path{d} / "sluice.db-wal").string());
+          *tear = vfs.crash().torn;
+        });
       if (f && f->type == fault_type::storage_full)
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
           fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
@@ -320,6 +329,26 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       auto fired = point.empty() ? 0 : injector.fires(point);
       if (!point.empty())
         injector.disarm(point);
+      if (f && f->type == fault_type::torn_write) {
+        auto torn = (*crash)->fired();
+        if (!ended && torn)
+          ended = l.watch->wait(i * b, true, run_text());
+        else if (!ended)
+          fault_vfs::global().crash();  // after the batch: nothing to tear then
+        l.ssc->stop();
+        l.end();
+        if (auto stale = fault_vfs::global().stale_handles(); stale != 0)
+          throw error("simulation: " + std::to_string(stale)
+                      + " SQLite file handles of the crashed context are still open -- "
+                      + run_text());
+        std::string what = torn ? "torn_write after the outputs: the process crashed"
+                                : "torn_write after the batch (no output ran): the process crashed";
+        if (*tear)
+          what += ", the last write to sluice.db-wal torn (" + std::to_string((*tear)->kept)
+                  + " of " + std::to_string((*tear)->length) + " bytes kept)";
+        rec.trace.push_back({i, what + ", the context is dropped"});
+        break;
+      }
       if (f && f->type == fault_type::storage_full) {
         bool full = (*crash)->fired();
         if (!ended && full)
