@@ -269,10 +269,17 @@ sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), o
   try {
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, static_cast<int>(opts_.busy_timeout.count()));
-    // auto_vacuum only takes effect before the first table exists.
-    if (opts_.page_size != 0)
+    // page_size and auto_vacuum take effect only before the first table
+    // exists, so they are set on a new (empty) file only: on an existing one
+    // auto_vacuum=INCREMENTAL still commits page 1 again, a 64 KiB WAL frame
+    // and a sync at every open.
+    bool empty = [&] {
+      auto count = prepare("PRAGMA page_count");
+      return count.step() && count.column_int64(0) == 0;
+    }();
+    if (empty && opts_.page_size != 0)
       exec("PRAGMA page_size=" + std::to_string(opts_.page_size));
-    if (opts_.incremental_vacuum)
+    if (empty && opts_.incremental_vacuum)
       exec("PRAGMA auto_vacuum=INCREMENTAL");
     auto mode = prepare("PRAGMA journal_mode=WAL");
     if (!mode.step() || mode.column_blob(0) != "wal")

@@ -431,6 +431,30 @@ BOOST_AUTO_TEST_CASE(shares_the_database_with_the_receiver_wal) {
   BOOST_TEST(raw.query_int64("SELECT count(*) FROM meta") == 1);
 }
 
+BOOST_AUTO_TEST_CASE(opening_an_existing_database_writes_nothing) {
+  // page_size and auto_vacuum are set when the file is created only: set
+  // again, auto_vacuum=INCREMENTAL committed page 1 (a 64 KiB WAL frame and
+  // a sync) at every open.
+  checkpoint_dir_fixture dir;
+  {
+    // Each creates its tables at its first open.
+    auto store = checkpoint_store::open(dir.checkpoint_dir());
+    store->write_metadata(make_metadata(1000));
+    sluice::receiver_wal::open(dir.checkpoint_dir());
+  }
+  auto wal_file = dir.db_file().string() + "-wal";
+  // The last connection's close checkpointed the WAL and deleted it.
+  BOOST_TEST(!std::filesystem::exists(wal_file));
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  auto wal = sluice::receiver_wal::open(dir.checkpoint_dir());
+  BOOST_TEST(std::filesystem::file_size(wal_file) == 0u);
+  BOOST_TEST(store->latest_metadata().value().batch_time_ms == 1000);
+  BOOST_TEST(std::filesystem::file_size(wal_file) == 0u);
+  raw_db raw{dir.db_file()};
+  BOOST_TEST(raw.query_int64("PRAGMA auto_vacuum") == 2); // incremental
+  BOOST_TEST(raw.query_int64("PRAGMA page_size") == 65536);
+}
+
 BOOST_AUTO_TEST_CASE(a_database_with_a_newer_format_version_is_refused) {
   checkpoint_dir_fixture dir;
   {
