@@ -21,7 +21,6 @@
 #include "sluice/codec.hpp"
 #include "sluice/detail/traits.hpp"
 #include "sluice/error.hpp"
-#include "sluice/codec.hpp"
 
 namespace sluice {
 
