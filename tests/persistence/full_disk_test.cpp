@@ -7,9 +7,9 @@
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
-#include <functional>
 #include <string>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/mounts.hpp"
 #include "sluice/checkpoint_store.hpp"
@@ -18,25 +18,13 @@
 
 using namespace sluice;
 using fixtures::can_mount;
+using fixtures::contains;
+using fixtures::message_of;
 using fixtures::temp_dir;
 
 namespace {
 
 constexpr std::size_t MiB = 1024 * 1024;
-
-/// The message of the storage_error `f` throws, or "<no exception>".
-std::string storage_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const storage_error& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 metadata_checkpoint metadata_at(int64_t t) {
   metadata_checkpoint m;
@@ -53,7 +41,8 @@ BOOST_AUTO_TEST_CASE(a_store_created_on_a_full_disk_names_the_full_disk,
   std::filesystem::create_directories(disk.path() / "cp");
   disk.fill();
   auto dir = (disk.path() / "cp").string();
-  auto what = storage_error_of([&] { checkpoint_store::open(dir)->write_metadata(metadata_at(1000)); });
+  auto what = message_of<storage_error>(
+    [&] { checkpoint_store::open(dir)->write_metadata(metadata_at(1000)); });
   BOOST_TEST_MESSAGE(what);
   BOOST_TEST(contains(what, "the disk is full: " + dir + " has 0 bytes free"), what);
 }
@@ -65,7 +54,7 @@ BOOST_AUTO_TEST_CASE(a_store_reopened_on_a_full_disk_names_the_full_disk,
   auto dir = (disk.path() / "cp").string();
   checkpoint_store::open(dir)->write_metadata(metadata_at(1000));
   disk.fill();
-  auto what = storage_error_of([&] {
+  auto what = message_of<storage_error>([&] {
     auto store = checkpoint_store::open(dir);
     for (int64_t t = 2000; t <= 100'000; t += 1000)
       store->write_metadata(metadata_at(t));
@@ -86,7 +75,7 @@ BOOST_AUTO_TEST_CASE(a_receiver_wal_on_a_full_disk_names_the_full_disk,
   std::filesystem::create_directories(disk.path() / "cp");
   disk.fill();
   auto dir = (disk.path() / "cp").string();
-  auto what = storage_error_of([&] { receiver_wal::open(dir); });
+  auto what = message_of<storage_error>([&] { receiver_wal::open(dir); });
   BOOST_TEST_MESSAGE(what);
   BOOST_TEST(contains(what, "the disk is full: " + dir + " has 0 bytes free"), what);
 }

@@ -5,13 +5,13 @@
 #include "sluice/receiver_wal.hpp"
 #include "sluice/sqlite_db.hpp"
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/sqlite_db.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +22,8 @@ using sluice::wal_block;
 using sluice::wal_corrupt_row;
 using sluice::wal_corruption;
 using fixtures::checkpoint_dir_fixture;
+using fixtures::contains;
+using fixtures::message_of;
 using fixtures::raw_db;
 
 namespace {
@@ -42,19 +44,6 @@ std::vector<std::int64_t> block_ids(const std::vector<wal_block>& xs) {
   for (const auto& x : xs)
     ids.push_back(x.block_id);
   return ids;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 } // namespace
@@ -235,7 +224,7 @@ BOOST_AUTO_TEST_CASE(corrupt_allocations_and_misplaced_payloads_are_detected) {
   auto bytes = raw.payload("wal_allocations", alloc);
   bytes[0] = '\x00';
   raw.set_payload("wal_allocations", alloc, bytes);
-  auto what = error_of([&] { wal->read_allocations(); });
+  auto what = message_of([&] { wal->read_allocations(); });
   BOOST_TEST(contains(what, "wal_allocations, row " + std::to_string(alloc) + ": bad_magic"),
              what);
   bad.clear();
@@ -250,7 +239,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_at_wal_append_leaves_no_row) {
   wal->append_block(1, 1, 1, {"kept"});
   auto& faults = sluice::fault_injector::global();
   faults.arm(sluice::fault_points::wal_append, {.action = sluice::fault_action::fail_write()});
-  auto what = error_of([&] { wal->append_block(1, 2, 2, {"lost"}); });
+  auto what = message_of([&] { wal->append_block(1, 2, 2, {"lost"}); });
   faults.disarm_all();
   BOOST_TEST(contains(what, "injected write failure"), what);
   BOOST_TEST(contains(what, "wal.append"), what);
@@ -270,7 +259,7 @@ BOOST_AUTO_TEST_CASE(append_blocks_writes_all_in_one_commit_or_none) {
   BOOST_TEST((wal->read_blocks(3) == std::vector<wal_block>{group[2]}));
   auto& faults = sluice::fault_injector::global();
   faults.arm(sluice::fault_points::wal_append, {.action = sluice::fault_action::fail_write()});
-  auto what = error_of([&] { wal->append_blocks({{4, 1, 1, {"x"}}, {4, 2, 2, {"y"}}}); });
+  auto what = message_of([&] { wal->append_blocks({{4, 1, 1, {"x"}}, {4, 2, 2, {"y"}}}); });
   faults.disarm_all();
   BOOST_TEST(contains(what, "2 blocks from 4/1 not written"), what);
   BOOST_TEST(wal->read_blocks(4).empty());
@@ -285,7 +274,7 @@ BOOST_AUTO_TEST_CASE(a_database_of_a_newer_format_is_refused) {
     BOOST_TEST(raw.query_int64("SELECT value FROM meta WHERE key = 'format_version'") == 1);
     raw.exec("UPDATE meta SET value = 2 WHERE key = 'format_version'");
   }
-  auto what = error_of([&] { receiver_wal::open(dir.checkpoint_dir()); });
+  auto what = message_of([&] { receiver_wal::open(dir.checkpoint_dir()); });
   BOOST_TEST(contains(what, "format version 2"), what);
   BOOST_TEST(contains(what, "version 1"), what);
   BOOST_TEST(contains(what, dir.db_file().string()), what);
@@ -295,18 +284,18 @@ BOOST_AUTO_TEST_CASE(a_database_of_a_newer_format_is_refused) {
 BOOST_AUTO_TEST_CASE(sqlite_errors_name_the_file_and_the_operation) {
   checkpoint_dir_fixture dir;
   sluice::sqlite_db db{(dir.path / "x.db").string()};
-  auto what = error_of([&] { db.prepare("SELEKT 1"); });
+  auto what = message_of([&] { db.prepare("SELEKT 1"); });
   BOOST_TEST(contains(what, "x.db"), what);
   BOOST_TEST(contains(what, "prepare"), what);
   BOOST_TEST(contains(what, "syntax error"), what);
   db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY)");
   db.exec("INSERT INTO t VALUES (1)");
-  what = error_of([&] { db.exec("INSERT INTO t VALUES (1)"); });
+  what = message_of([&] { db.exec("INSERT INTO t VALUES (1)"); });
   BOOST_TEST(contains(what, "UNIQUE constraint failed"), what);
   // A checkpoint directory that is a file.
   auto file = dir.path / "plain-file";
   { sluice::sqlite_db touch{file.string()}; }
-  what = error_of([&] { receiver_wal::open(file.string()); });
+  what = message_of([&] { receiver_wal::open(file.string()); });
   BOOST_TEST(contains(what, "cannot create checkpoint directory"), what);
 }
 

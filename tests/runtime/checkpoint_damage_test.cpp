@@ -6,6 +6,7 @@
 #include <random>
 #include <sstream>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/sqlite_db.hpp"
 #include "sluice/error.hpp"
@@ -17,6 +18,7 @@
 // program stops it (finding 2).
 
 using namespace sluice;
+using fixtures::contains;
 using fixtures::manual_conf;
 using fixtures::temp_dir;
 namespace fs = std::filesystem;
@@ -121,10 +123,6 @@ std::string show(const std::vector<kv>& counts) {
   for (auto& [w, n] : counts)
     out += w + " " + std::to_string(n) + "\n";
   return out;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 } // namespace

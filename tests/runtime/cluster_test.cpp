@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fixtures/child_process.hpp"
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/process_tree.hpp"
 #include "fixtures/shell.hpp"
@@ -25,6 +26,7 @@ using fixtures::batch_counter;
 using fixtures::children_of;
 using fixtures::expect;
 using fixtures::manual_conf;
+using fixtures::message_of;
 using fixtures::run;
 using fixtures::temp_dir;
 
@@ -45,15 +47,6 @@ conf cluster_conf(const std::string& master = "local-cluster[2,1]") {
   auto c = manual_conf(master);
   c.set("sluice.ui.enabled", "false");
   return c;
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
 }
 
 auto words(std::vector<std::vector<std::string>> batches) {

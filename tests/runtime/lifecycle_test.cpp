@@ -6,29 +6,14 @@
 #include <fstream>
 #include <sstream>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "sluice/fault_injector.hpp"
 
 using namespace sluice;
+using fixtures::contains;
 using fixtures::manual_conf;
-
-namespace {
-
-template <class E>
-std::string message_of(std::function<void()> f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-
-} // namespace
+using fixtures::message_of;
 
 BOOST_AUTO_TEST_CASE(start_without_output_operation_is_illegal) {
   streaming_context ssc{manual_conf(), seconds(1)};

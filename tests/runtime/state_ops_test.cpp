@@ -4,11 +4,13 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 
 using namespace sluice;
 using fixtures::expect;
 using fixtures::manual_conf;
+using fixtures::message_of;
 using fixtures::run;
 using fixtures::temp_dir;
 namespace bdata = boost::unit_test::data;
@@ -18,15 +20,6 @@ using kv = std::pair<std::string, int>;
 static const auto masters = bdata::make({"local[1]", "local[2]", "local[4]"});
 
 namespace {
-
-std::string message_of(std::function<void()> f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 // Running count: the state grows by the number of new values.
 std::optional<int> add_count(const std::vector<int>& values, std::optional<int> state) {

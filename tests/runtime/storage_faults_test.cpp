@@ -18,6 +18,7 @@
 #include <numeric>
 #include <thread>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/mounts.hpp"
 #include "sluice/checkpoint_store.hpp"
@@ -26,6 +27,7 @@
 
 using namespace sluice;
 using fixtures::batch_counter;
+using fixtures::contains;
 using fixtures::manual_conf;
 using fixtures::temp_dir;
 using fixtures::can_mount;
@@ -37,10 +39,6 @@ constexpr std::size_t MiB = 1024 * 1024;
 using kv = std::pair<std::string, int>;
 
 // -- helpers ------------------------------------------------------------------------
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 /// Disarms every fault point when the test ends, passed or not: the fault
 /// injector is process-global.

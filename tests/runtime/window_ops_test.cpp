@@ -3,11 +3,13 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 
 using namespace sluice;
 using fixtures::expect;
 using fixtures::manual_conf;
+using fixtures::message_of;
 using fixtures::run;
 using fixtures::temp_dir;
 namespace bdata = boost::unit_test::data;
@@ -26,15 +28,6 @@ std::vector<fixtures::batch_output<T>> at(std::vector<int64_t> times,
   for (size_t i = 0; i < times.size(); ++i)
     out.push_back({times[i], batches[i]});
   return out;
-}
-
-std::string message_of(std::function<void()> f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
 }
 
 } // namespace

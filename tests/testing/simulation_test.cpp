@@ -7,20 +7,18 @@
 #include <sstream>
 #include <stdlib.h>
 
+#include "fixtures/error_text.hpp"
 #include "fixtures/word_script.hpp"
 #include "sluice/testing.hpp"
 
 using namespace sluice;
 using namespace sluice::testing;
+using fixtures::contains;
 using fixtures::split_words;
 using fixtures::word_script;
 using kv = std::pair<std::string, int64_t>;
 
 namespace {
-
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 /// The stateful word count: running totals per word, with a user fault point.
 auto word_count(const scripted_input<std::string>& lines) {
