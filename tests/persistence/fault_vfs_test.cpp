@@ -65,6 +65,15 @@ metadata_checkpoint make_metadata(std::int64_t t) {
   return m;
 }
 
+/// A store opened in `dir` with the metadata of 1000 and 2000 committed
+/// (synchronous FULL: both synced).
+std::unique_ptr<checkpoint_store> store_with_two_commits(const vfs_dir& dir) {
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  store->write_metadata(make_metadata(1000));
+  store->write_metadata(make_metadata(2000));
+  return store;
+}
+
 /// The batch times of the stored metadata checkpoints, newest first.
 std::vector<std::int64_t> metadata_times(checkpoint_store& store) {
   std::vector<std::int64_t> out;
@@ -267,9 +276,7 @@ BOOST_AUTO_TEST_CASE(writes_outside_the_failing_directory_go_on) {
 
 BOOST_AUTO_TEST_CASE(commits_synced_with_synchronous_full_survive_a_crash) {
   vfs_dir dir;
-  auto store = checkpoint_store::open(dir.checkpoint_dir());
-  store->write_metadata(make_metadata(1000));
-  store->write_metadata(make_metadata(2000));
+  auto store = store_with_two_commits(dir);
   auto wal_size = dir.wal_size();
   auto report = dir.vfs.crash();
   BOOST_TEST(report.unsynced_bytes == 0u);
@@ -353,9 +360,7 @@ BOOST_AUTO_TEST_CASE(a_crash_keeps_the_synced_frames_of_the_wal_and_drops_the_re
 
 BOOST_AUTO_TEST_CASE(a_torn_last_wal_frame_recovers_to_the_previous_commit) {
   vfs_dir dir;
-  auto store = checkpoint_store::open(dir.checkpoint_dir());
-  store->write_metadata(make_metadata(1000));
-  store->write_metadata(make_metadata(2000));
+  auto store = store_with_two_commits(dir);
   auto wal_size = dir.wal_size();
   dir.vfs.tear_on_crash(dir.wal_file(), 0.5);
   auto report = dir.vfs.crash();

@@ -38,6 +38,17 @@ auto word_count(const scripted_input<std::string>& lines) {
   };
 }
 
+/// Counts per word over the last 4 batches, sliding by 2: the output runs at even
+/// batches only.
+auto counts_sliding_by_two(const scripted_input<std::string>& lines) {
+  return [lines](streaming_context& ssc) {
+    return lines.stream(ssc)
+      .flat_map(split_words)
+      .map([](const std::string& w) { return kv{w, 1}; })
+      .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(4), seconds(2));
+  };
+}
+
 /// Counts per word over the last 3 batches, sliding by 1.
 auto windowed_count(const scripted_input<std::string>& lines) {
   return [lines](streaming_context& ssc) {
@@ -163,14 +174,7 @@ BOOST_AUTO_TEST_CASE(the_trace_of_a_plan_names_every_fault_and_recovery) {
 
 BOOST_AUTO_TEST_CASE(a_crash_at_a_batch_without_output_falls_after_it) {
   simulation sim{3};
-  auto lines = sim.scripted_input<std::string>(word_script(12));
-  // Sliding by 2 batches: the output runs at even batches only.
-  auto build = [lines](streaming_context& ssc) {
-    return lines.stream(ssc)
-      .flat_map(split_words)
-      .map([](const std::string& w) { return kv{w, 1}; })
-      .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(4), seconds(2));
-  };
+  auto build = counts_sliding_by_two(sim.scripted_input<std::string>(word_script(12)));
   auto r = sim.replay(fault_plan::parse("faults 5=process_crash,8=process_crash"), build, 12);
   std::vector<trace_event> expected{
     {5, "process_crash after the batch (no output ran): the context is dropped"},
@@ -288,14 +292,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_fails_the_batch_checkpoint_and_the_context_reco
 
 BOOST_AUTO_TEST_CASE(a_full_disk_at_a_batch_without_output_is_not_hit) {
   simulation sim{3};
-  auto lines = sim.scripted_input<std::string>(word_script(8));
-  // Sliding by 2 batches: the output runs at even batches only.
-  auto build = [lines](streaming_context& ssc) {
-    return lines.stream(ssc)
-      .flat_map(split_words)
-      .map([](const std::string& w) { return kv{w, 1}; })
-      .reduce_by_key_and_window(std::plus<int64_t>{}, seconds(4), seconds(2));
-  };
+  auto build = counts_sliding_by_two(sim.scripted_input<std::string>(word_script(8)));
   auto r = sim.replay(fault_plan::parse("faults 5=storage_full"), build, 8);
   std::vector<trace_event> expected{{5, "storage_full armed, not hit (no output ran)"}};
   BOOST_TEST(r.trace() == expected, boost::test_tools::per_element());
