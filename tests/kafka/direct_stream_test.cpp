@@ -6,11 +6,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <condition_variable>
-#include <cstdio>
 #include <mutex>
 
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
+#include "fixtures/kcat.hpp"
 #include "fixtures/tcp_forwarder.hpp"
 #include "fixtures/kafka_print.hpp"
 #include "sluice/kafka.hpp"
@@ -278,11 +278,7 @@ BOOST_AUTO_TEST_CASE(commit_async_stores_offsets_that_the_next_consumer_of_the_g
 BOOST_AUTO_TEST_CASE(kcat_produced_lines_are_counted_by_the_direct_stream) {
   kafka_cluster k;
   k.create_topic("words", 1);
-  std::string cmd = "kcat -P -b " + k.bootstrap() + " -t words -p 0 -X log_level=3";
-  FILE* kcat = ::popen(cmd.c_str(), "w");
-  BOOST_REQUIRE(kcat != nullptr);
-  std::fputs("the cat\nthe dog\nthe end\n", kcat);
-  BOOST_REQUIRE(::pclose(kcat) == 0); // kcat exits once its records are delivered
+  BOOST_REQUIRE(fixtures::kcat_produce(k, "words", 0, "the cat\nthe dog\nthe end\n") == 0);
   streaming_context ssc{manual_conf(), seconds(1)};
   auto counter = std::make_shared<fixtures::batch_counter>();
   ssc.add_listener(counter);

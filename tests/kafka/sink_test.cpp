@@ -3,11 +3,9 @@
 #define BOOST_TEST_MODULE kafka/sink
 #include <boost/test/unit_test.hpp>
 
-#include <array>
-#include <cstdio>
-
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
+#include "fixtures/kcat.hpp"
 #include "sluice/kafka.hpp"
 #include "sluice/sluice.hpp"
 
@@ -20,21 +18,10 @@ namespace {
 
 /// The values of `topic` partition 0 as kcat reads them (to the end).
 strings kcat_values(const kafka_cluster& k, const std::string& topic, bool read_committed) {
-  std::string cmd = "kcat -C -b " + k.bootstrap() + " -t " + topic
-                    + " -p 0 -o beginning -e -q -f '%s\\n' -X log_level=3"
-                    + (read_committed ? " -X isolation.level=read_committed" : "");
-  FILE* f = ::popen(cmd.c_str(), "r");
-  BOOST_REQUIRE(f != nullptr);
-  strings out;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), f)) {
-    std::string line = buf.data();
-    if (!line.empty() && line.back() == '\n')
-      line.pop_back();
-    out.push_back(line);
-  }
-  BOOST_REQUIRE(::pclose(f) == 0);
-  return out;
+  auto read = fixtures::kcat_consume(k, topic, read_committed ? "-p 0 " + fixtures::read_committed
+                                                              : "-p 0");
+  BOOST_REQUIRE(read.status == 0);
+  return read.values;
 }
 
 kafka::producer_record upper(const std::string& v) {

@@ -13,8 +13,6 @@
 #define BOOST_TEST_MODULE kafka/transactional_kill
 #include <boost/test/unit_test.hpp>
 
-#include <array>
-#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>
@@ -25,6 +23,7 @@
 #include "fixtures/child_process.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
+#include "fixtures/kcat.hpp"
 
 using fixtures::kafka_cluster;
 
@@ -40,22 +39,15 @@ struct copy {
 /// Every record of `topic` as kcat reads it with read_committed, parsed
 /// from the sample's "<batch ms> <partition> <offset> <value>".
 std::vector<copy> read_copies(const kafka_cluster& k, const std::string& topic) {
-  std::string cmd = "kcat -C -b " + k.bootstrap() + " -t " + topic
-                    + " -o beginning -e -q -f '%s\\n' -X log_level=3"
-                      " -X isolation.level=read_committed";
-  FILE* f = ::popen(cmd.c_str(), "r");
-  BOOST_REQUIRE(f != nullptr);
   std::vector<copy> out;
-  std::array<char, 4096> buf;
-  while (std::fgets(buf.data(), buf.size(), f)) {
-    std::istringstream line{buf.data()};
+  for (auto& value : fixtures::kcat_consume(k, topic, fixtures::read_committed).values) {
+    std::istringstream line{value};
     copy c;
     if (line >> c.batch >> c.partition >> c.offset >> c.value)
       out.push_back(c);
     else
-      BOOST_ERROR("an output record not in the sample's format: " << buf.data());
+      BOOST_ERROR("an output record not in the sample's format: " << value);
   }
-  ::pclose(f);
   return out;
 }
 
@@ -101,15 +93,9 @@ std::string summary(const std::vector<copy>& copies) {
 
 /// The sink's commit markers (batch times), in their order in the topic.
 std::string markers(const kafka_cluster& k) {
-  std::string cmd = "kcat -C -b " + k.bootstrap() + " -t out.sluice-commits"
-                    " -o beginning -e -q -f '%s ' -X log_level=3";
-  FILE* f = ::popen(cmd.c_str(), "r");
   std::string out;
-  std::array<char, 4096> buf;
-  while (f && std::fgets(buf.data(), buf.size(), f))
-    out += buf.data();
-  if (f)
-    ::pclose(f);
+  for (auto& t : fixtures::kcat_consume(k, "out.sluice-commits").values)
+    out += t + ' ';
   return out;
 }
 
