@@ -5,101 +5,42 @@
 // (tmpfs, ext4 on a loop device) in a private mount namespace, so this needs
 // root; without it those cases are skipped, said on stderr, and the ctest
 // reports "Skipped" (exit code 77). The fault points checkpoint.write and
-// wal.append give the same contract without root.
+// wal.append give the same contract without root (storage_fault_points_test).
 #define BOOST_TEST_MODULE runtime/storage_faults
 #define BOOST_TEST_NO_MAIN
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <functional>
-#include <future>
-#include <map>
 #include <mutex>
 #include <numeric>
-#include <thread>
 
 #include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/mounts.hpp"
+#include "fixtures/storage_failure.hpp"
 #include "sluice/checkpoint_store.hpp"
-#include "sluice/fault_injector.hpp"
 #include "sluice/error.hpp"
 
 using namespace sluice;
+using fixtures::advance_until_stopped;
 using fixtures::batch_counter;
-using fixtures::contains;
-using fixtures::manual_conf;
-using fixtures::temp_dir;
+using fixtures::block_filler;
 using fixtures::can_mount;
 using fixtures::can_use_ext4;
+using fixtures::completed_times;
+using fixtures::contains;
+using fixtures::manual_conf;
+using fixtures::receive_until_stopped;
+using fixtures::receiving_app;
+using fixtures::stop_error;
+using fixtures::temp_dir;
+using fixtures::times_up_to;
 
 namespace {
 
 constexpr std::size_t MiB = 1024 * 1024;
 using kv = std::pair<std::string, int>;
-
-// -- helpers ------------------------------------------------------------------------
-
-/// Disarms every fault point when the test ends, passed or not: the fault
-/// injector is process-global.
-struct fault_guard {
-  fault_guard() { fault_injector::global().disarm_all(); }
-  ~fault_guard() { fault_injector::global().disarm_all(); }
-};
-
-/// Waits (bounded) for `ssc` to stop by itself; returns the message of the
-/// storage_error that await_termination_or_timeout rethrows, after checking
-/// that await_termination rethrows it too (a storage failure keeps its type).
-std::string stop_error(streaming_context& ssc, duration deadline = seconds(60)) {
-  std::string what;
-  try {
-    if (ssc.await_termination_or_timeout(deadline))
-      BOOST_FAIL("the context stopped without an error");
-    ssc.stop();
-    BOOST_FAIL("the context did not stop by itself within " << to_string(deadline));
-  } catch (const storage_error& e) {
-    what = e.what();
-  }
-  BOOST_CHECK_EXCEPTION(ssc.await_termination(), storage_error,
-                        [&](const storage_error& e) { return e.what() == what; });
-  return what;
-}
-
-std::vector<int64_t> completed_times(batch_counter& counter) {
-  std::vector<int64_t> out;
-  for (auto& info : counter.infos())
-    out.push_back(info.time.ms);
-  return out;
-}
-
-/// 1000, 2000, ..., n * 1000.
-/// Advances the manual clock one batch at a time, each batch awaited (as a
-/// running program's batches come, and so the checkpoint writes come in a
-/// fixed order), until `batches` or the context stopped by itself (its
-/// error is left for stop_error).
-void advance_until_stopped(streaming_context& ssc, batch_counter& counter, int batches) {
-  for (int i = 1; i <= batches; ++i) {
-    ssc.manual_clock().advance(seconds(1));
-    bool stopped = false;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (!stopped && counter.completed() < i && std::chrono::steady_clock::now() < deadline) {
-      try {
-        stopped = ssc.await_termination_or_timeout(milliseconds(20));
-      } catch (const std::exception&) {
-        stopped = true;
-      }
-    }
-    if (stopped)
-      return;
-  }
-}
-
-std::vector<int64_t> times_up_to(int n) {
-  std::vector<int64_t> out;
-  for (int j = 1; j <= n; ++j)
-    out.push_back(j * 1000);
-  return out;
-}
 
 // -- a stateful app: word counts checkpointed every batch --------------------------
 
@@ -170,72 +111,6 @@ auto counting_app(std::string dir, std::vector<std::vector<std::string>> input,
   };
 }
 
-// -- a receiver storing blocks reliably --------------------------------------------
-
-/// Stores blocks of `per_block` ints reliably, block b holding b * per_block
-/// .. (b + 1) * per_block - 1, until a store throws or `limit` are stored.
-struct block_filler : receiver<int> {
-  struct progress {
-    std::atomic<int> stored{0};  ///< blocks whose store returned
-    std::mutex mtx;
-    std::string error;           ///< what the failed store threw
-    std::promise<void> done;
-  };
-  std::shared_ptr<progress> p = std::make_shared<progress>();
-  int per_block;
-  int limit;
-  std::thread t;
-
-  block_filler(int per, int lim) : per_block(per), limit(lim) {}
-  block_filler(const block_filler& o)
-      : receiver<int>(o), p(o.p), per_block(o.per_block), limit(o.limit) {}
-
-  void on_start() override {
-    t = std::thread{[this] {
-      try {
-        for (int b = p->stored; b < limit && !is_stopped(); ++b) {
-          std::vector<int> xs(static_cast<std::size_t>(per_block));
-          std::iota(xs.begin(), xs.end(), b * per_block);
-          store(std::move(xs));
-          ++p->stored;
-        }
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> guard{p->mtx};
-        p->error = e.what();
-      }
-      try {
-        p->done.set_value();
-      } catch (const std::future_error&) {
-        // started again: the first run's outcome stands
-      }
-    }};
-  }
-  void on_stop() override {
-    if (t.joinable())
-      t.join();
-  }
-};
-
-/// Collects every record of a receiver stream, with the receiver WAL on.
-auto receiving_app(std::string dir, block_filler r, std::shared_ptr<std::vector<int>> out,
-                   std::shared_ptr<std::mutex> mtx,
-                   std::map<std::string, std::string> extra = {}) {
-  return [=] {
-    auto c = manual_conf();
-    c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
-    for (auto& [key, value] : extra)
-      c.set(key, value);
-    streaming_context ssc{c, seconds(1)};
-    ssc.checkpoint(dir);
-    ssc.receiver_stream(r).foreach_rdd([out, mtx](const rdd<int>& rd) {
-      std::lock_guard<std::mutex> guard{*mtx};
-      for (int x : rd.collect())
-        out->push_back(x);
-    });
-    return ssc;
-  };
-}
-
 } // namespace
 
 // -- full disk -------------------------------------------------------------------------
@@ -294,12 +169,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_stops_the_context_and_recovery_resumes_from_the
   auto after = std::make_shared<seen_log>();
   auto ssc = streaming_context::get_or_create(
     dir, counting_app(dir, {batch_words(resumed + 1, fresh)}, after));
-  auto counter = std::make_shared<batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  ssc.manual_clock().advance(seconds(1));
-  counter->wait_for(1);
-  ssc.stop();
+  fixtures::run_batches(ssc, 1);
   ssc.await_termination();
   BOOST_TEST(after->get() == std::vector<state_seen>{state_after(resumed + 1, fresh)},
              boost::test_tools::per_element());
@@ -319,13 +189,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_under_the_receiver_wal_fails_the_store_and_stop
   std::string what;
   {
     auto ssc = streaming_context::get_or_create(dir, receiving_app(dir, filler, out, mtx));
-    auto counter = std::make_shared<batch_counter>();
-    ssc.add_listener(counter);
-    ssc.start();
-    BOOST_REQUIRE(progress->done.get_future().wait_for(std::chrono::seconds(60))
-                  == std::future_status::ready);
-    what = stop_error(ssc);
-    BOOST_TEST(counter->completed() == 0);
+    what = receive_until_stopped(ssc, *progress);
   }
   int stored = progress->stored;
   BOOST_TEST_MESSAGE(stored << " blocks stored, then: " << what);
@@ -342,12 +206,7 @@ BOOST_AUTO_TEST_CASE(a_full_disk_under_the_receiver_wal_fails_the_store_and_stop
   disk.resize(64 * MiB);
   auto ssc =
     streaming_context::get_or_create(dir, receiving_app(dir, block_filler{0, 0}, out, mtx));
-  auto counter = std::make_shared<batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  ssc.manual_clock().advance(seconds(1));
-  counter->wait_for(1);
-  ssc.stop();
+  fixtures::run_batches(ssc, 1);
   ssc.await_termination();
   std::vector<int> expected(static_cast<std::size_t>(stored * per_block));
   std::iota(expected.begin(), expected.end(), 0);
@@ -425,110 +284,6 @@ BOOST_AUTO_TEST_CASE(a_program_restarted_on_a_read_only_disk_fails_in_get_or_cre
     BOOST_TEST(contains(what, "the directory refuses writes: Read-only file system"), what);
   }
   BOOST_TEST(seen->get().size() == 2u);
-}
-
-// -- the same contract through the fault points (no root needed) -----------------------
-
-namespace {
-
-/// The word count of the injected checkpoint failures, run one batch at a
-/// time (so its checkpoint writes come in a fixed order: two at start, then
-/// per batch one at its generation and one after it completed) until
-/// `batches` or the context stops; returns the error it stopped with.
-std::string run_until_stopped(const conf& c, const std::string& dir, int batches,
-                              std::vector<int64_t>& completed, int& outputs_run) {
-  auto outputs = std::make_shared<std::atomic<int>>(0);
-  streaming_context ssc{c, seconds(1)};
-  ssc.checkpoint(dir);
-  ssc.queue_stream<std::string>({{"a"}, {"b"}})
-    .map([](std::string w) { return kv{std::move(w), 1}; })
-    .reduce_by_key(std::plus<int>{})
-    .foreach_rdd([outputs](const rdd<kv>&) { ++*outputs; });
-  auto counter = std::make_shared<batch_counter>();
-  ssc.add_listener(counter);
-  ssc.start();
-  advance_until_stopped(ssc, *counter, batches);
-  auto what = stop_error(ssc);
-  completed = completed_times(*counter);
-  outputs_run = *outputs;
-  return what;
-}
-
-} // namespace
-
-BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_stops_the_context) {
-  fault_guard faults;
-  temp_dir dir{"fault-checkpoint"};
-  auto c = manual_conf();
-  // Hits 1-2 are the two metadata checkpoints written at start, then two per
-  // batch (generated, completed): hit 10 is the one after batch 4 completed.
-  c.set("sluice.fault.checkpoint.write", "fail_write,after=9");
-  std::vector<int64_t> completed;
-  int outputs = 0;
-  auto what = run_until_stopped(c, dir.str(), 8, completed, outputs);
-  // Batch 4 completed before its metadata checkpoint failed; 5-8 never ran.
-  BOOST_TEST(completed == times_up_to(4), boost::test_tools::per_element());
-  BOOST_TEST(what
-             == "checkpoint after 4000 ms failed: sluice: injected write failure at "
-                "checkpoint.write: metadata checkpoint 4000 not written to "
-                  + dir.str() + "/sluice.db");
-  BOOST_TEST(outputs == 4);
-  BOOST_TEST(fault_injector::global().fires(fault_points::checkpoint_write) == 1u);
-  fault_injector::global().disarm_all();
-  // The newest stored is batch 4's, written when it was generated, with 4
-  // pending: a restart runs it again.
-  auto newest = checkpoint_store::open(dir.str())->latest_metadata().value();
-  BOOST_TEST(newest.batch_time_ms == 4000);
-  BOOST_TEST(newest.pending_batches == std::vector<int64_t>{4000}, boost::test_tools::per_element());
-}
-
-BOOST_AUTO_TEST_CASE(a_failed_checkpoint_at_a_batch_s_generation_keeps_the_batch_from_running) {
-  fault_guard faults;
-  temp_dir dir{"fault-generation"};
-  auto c = manual_conf();
-  // Hit 7 is batch 3's generation checkpoint (2 at start, 2 per batch).
-  c.set("sluice.fault.checkpoint.write", "fail_write,after=6");
-  std::vector<int64_t> completed;
-  int outputs = 0;
-  auto what = run_until_stopped(c, dir.str(), 5, completed, outputs);
-  BOOST_TEST(completed == times_up_to(2), boost::test_tools::per_element());
-  BOOST_TEST(what
-             == "checkpoint at the generation of 3000 ms failed: sluice: injected write failure "
-                "at checkpoint.write: metadata checkpoint 3000 not written to "
-                  + dir.str() + "/sluice.db");
-  BOOST_TEST(outputs == 2); // batch 3's input was never fixed, so it never ran
-  fault_injector::global().disarm_all();
-  auto newest = checkpoint_store::open(dir.str())->latest_metadata().value();
-  BOOST_TEST(newest.batch_time_ms == 2000);
-  BOOST_TEST(newest.pending_batches.empty());
-}
-
-BOOST_AUTO_TEST_CASE(an_injected_wal_append_failure_fails_the_store_and_stops_the_context) {
-  fault_guard faults;
-  temp_dir dir{"fault-wal"};
-  block_filler filler{3, 5};
-  auto progress = filler.p;
-  auto out = std::make_shared<std::vector<int>>();
-  auto mtx = std::make_shared<std::mutex>();
-  std::string what;
-  {
-    auto ssc =
-      receiving_app(dir.str(), filler, out, mtx, {{"sluice.fault.wal.append", "fail_write"}})();
-    auto counter = std::make_shared<batch_counter>();
-    ssc.add_listener(counter);
-    ssc.start();
-    BOOST_REQUIRE(progress->done.get_future().wait_for(std::chrono::seconds(60))
-                  == std::future_status::ready);
-    what = stop_error(ssc);
-    BOOST_TEST(counter->completed() == 0);
-  }
-  BOOST_TEST(progress->stored == 0);
-  BOOST_TEST(contains(progress->error, "injected write failure at wal.append"), progress->error);
-  BOOST_TEST(what
-             == "receiver stream 0: block 0 could not be stored: sluice: injected write failure "
-                "at wal.append: block 0/0 not written to "
-                  + dir.str() + "/sluice.db");
-  BOOST_TEST(fault_injector::global().fires(fault_points::wal_append) == 1u);
 }
 
 int main(int argc, char* argv[]) {
