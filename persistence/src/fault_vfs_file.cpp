@@ -25,11 +25,15 @@ int x_close(sqlite3_file* f) {
   return rc;
 }
 
-int x_read(sqlite3_file* f, void* buf, int n, sqlite3_int64 offset) {
+/// A method of the real file, called through `Method`, unless the handle is
+/// stale (opened before a crash): then `StaleRc`, as if its process had gone.
+/// Its arguments are deduced where it is put in the method table.
+template <auto Method, int StaleRc, class... Ts>
+int forward_unless_stale(sqlite3_file* f, Ts... args) {
   auto* h = as_file(f);
   if (is_stale(impl_of(f), h))
-    return SQLITE_IOERR_READ;
-  return h->real()->pMethods->xRead(h->real(), buf, n, offset);
+    return StaleRc;
+  return (h->real()->pMethods->*Method)(h->real(), args...);
 }
 
 int x_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 offset) {
@@ -110,37 +114,9 @@ int x_sync(sqlite3_file* f, int flags) {
   return rc;
 }
 
-int x_file_size(sqlite3_file* f, sqlite3_int64* size) {
-  auto* h = as_file(f);
-  if (is_stale(impl_of(f), h))
-    return SQLITE_IOERR_FSTAT;
-  return h->real()->pMethods->xFileSize(h->real(), size);
-}
-
-int x_lock(sqlite3_file* f, int level) {
-  auto* h = as_file(f);
-  if (is_stale(impl_of(f), h))
-    return SQLITE_IOERR_LOCK;
-  return h->real()->pMethods->xLock(h->real(), level);
-}
-
 int x_unlock(sqlite3_file* f, int level) {
   auto* h = as_file(f);
   return h->real()->pMethods->xUnlock(h->real(), level);
-}
-
-int x_check_reserved_lock(sqlite3_file* f, int* out) {
-  auto* h = as_file(f);
-  if (is_stale(impl_of(f), h))
-    return SQLITE_IOERR_CHECKRESERVEDLOCK;
-  return h->real()->pMethods->xCheckReservedLock(h->real(), out);
-}
-
-int x_file_control(sqlite3_file* f, int op, void* arg) {
-  auto* h = as_file(f);
-  if (is_stale(impl_of(f), h))
-    return SQLITE_NOTFOUND;
-  return h->real()->pMethods->xFileControl(h->real(), op, arg);
 }
 
 int x_sector_size(sqlite3_file* f) {
@@ -151,13 +127,6 @@ int x_sector_size(sqlite3_file* f) {
 int x_device_characteristics(sqlite3_file* f) {
   auto* h = as_file(f);
   return h->real()->pMethods->xDeviceCharacteristics(h->real());
-}
-
-int x_shm_map(sqlite3_file* f, int region, int size, int extend, void volatile** pp) {
-  auto* h = as_file(f);
-  if (is_stale(impl_of(f), h))
-    return SQLITE_IOERR_SHMMAP;
-  return h->real()->pMethods->xShmMap(h->real(), region, size, extend, pp);
 }
 
 int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
@@ -319,18 +288,19 @@ void install_methods(fault_vfs::impl& d) {
   auto& m = d.methods;
   m.iVersion = 2;
   m.xClose = x_close;
-  m.xRead = x_read;
+  m.xRead = forward_unless_stale<&sqlite3_io_methods::xRead, SQLITE_IOERR_READ>;
   m.xWrite = x_write;
   m.xTruncate = x_truncate;
   m.xSync = x_sync;
-  m.xFileSize = x_file_size;
-  m.xLock = x_lock;
+  m.xFileSize = forward_unless_stale<&sqlite3_io_methods::xFileSize, SQLITE_IOERR_FSTAT>;
+  m.xLock = forward_unless_stale<&sqlite3_io_methods::xLock, SQLITE_IOERR_LOCK>;
   m.xUnlock = x_unlock;
-  m.xCheckReservedLock = x_check_reserved_lock;
-  m.xFileControl = x_file_control;
+  m.xCheckReservedLock = forward_unless_stale<&sqlite3_io_methods::xCheckReservedLock,
+                                              SQLITE_IOERR_CHECKRESERVEDLOCK>;
+  m.xFileControl = forward_unless_stale<&sqlite3_io_methods::xFileControl, SQLITE_NOTFOUND>;
   m.xSectorSize = x_sector_size;
   m.xDeviceCharacteristics = x_device_characteristics;
-  m.xShmMap = x_shm_map;
+  m.xShmMap = forward_unless_stale<&sqlite3_io_methods::xShmMap, SQLITE_IOERR_SHMMAP>;
   m.xShmLock = x_shm_lock;
   m.xShmBarrier = x_shm_barrier;
   m.xShmUnmap = x_shm_unmap;
