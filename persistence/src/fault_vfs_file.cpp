@@ -36,82 +36,79 @@ int forward_unless_stale(sqlite3_file* f, Ts... args) {
   return (h->real()->pMethods->*Method)(h->real(), args...);
 }
 
-int x_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 offset) {
+/// The frame of the methods that change a file (xWrite, xTruncate, xSync):
+/// `io_code` on a stale handle; on a file the VFS does not track, `call`
+/// alone; on a tracked one, under the lock, the error of a rule failing its
+/// writes, else `tracked(real, state)`, which makes the call and keeps the
+/// undo log.
+template <class Call, class Tracked>
+int change_file(sqlite3_file* f, int io_code, Call call, Tracked tracked) {
   auto* h = as_file(f);
   auto* self = impl_of(f);
   if (is_stale(self, h))
-    return SQLITE_IOERR_WRITE;
+    return io_code;
   auto* real = h->real();
   if (!h->state)
-    return real->pMethods->xWrite(real, buf, n, offset);
+    return call(real);
   std::lock_guard guard{self->mtx};
   auto& st = *h->state;
-  if (auto rc = self->injected(st.path, SQLITE_IOERR_WRITE); rc != SQLITE_OK)
+  if (auto rc = self->injected(st.path, io_code); rc != SQLITE_OK)
     return rc;
-  auto off = static_cast<std::uint64_t>(offset);
-  auto len = static_cast<std::uint64_t>(n);
-  auto size = real_size(real);
-  write_record rec{off, len, size, {}};
-  if (off < size)
-    rec.old_bytes = read_bytes(real, off, std::min(off + len, size) - off);
-  auto keep_end = std::min({off + len, size, st.synced_size});
-  if (off < keep_end)
-    st.undo.push_back({off, rec.old_bytes.substr(0, keep_end - off)});
-  auto rc = real->pMethods->xWrite(real, buf, n, offset);
-  if (rc == SQLITE_OK) {
-    st.unsynced_bytes += len;
-    st.pending_write = std::move(rec);
-  }
-  return rc;
+  return tracked(real, st);
+}
+
+int x_write(sqlite3_file* f, const void* buf, int n, sqlite3_int64 offset) {
+  auto write = [=](sqlite3_file* real) { return real->pMethods->xWrite(real, buf, n, offset); };
+  return change_file(f, SQLITE_IOERR_WRITE, write, [&](sqlite3_file* real, file_state& st) {
+    auto off = static_cast<std::uint64_t>(offset);
+    auto len = static_cast<std::uint64_t>(n);
+    auto size = real_size(real);
+    write_record rec{off, len, size, {}};
+    if (off < size)
+      rec.old_bytes = read_bytes(real, off, std::min(off + len, size) - off);
+    auto keep_end = std::min({off + len, size, st.synced_size});
+    if (off < keep_end)
+      st.undo.push_back({off, rec.old_bytes.substr(0, keep_end - off)});
+    auto rc = write(real);
+    if (rc == SQLITE_OK) {
+      st.unsynced_bytes += len;
+      st.pending_write = std::move(rec);
+    }
+    return rc;
+  });
 }
 
 int x_truncate(sqlite3_file* f, sqlite3_int64 new_size) {
-  auto* h = as_file(f);
-  auto* self = impl_of(f);
-  if (is_stale(self, h))
-    return SQLITE_IOERR_TRUNCATE;
-  auto* real = h->real();
-  if (!h->state)
-    return real->pMethods->xTruncate(real, new_size);
-  std::lock_guard guard{self->mtx};
-  auto& st = *h->state;
-  if (auto rc = self->injected(st.path, SQLITE_IOERR_TRUNCATE); rc != SQLITE_OK)
+  auto truncate = [=](sqlite3_file* real) { return real->pMethods->xTruncate(real, new_size); };
+  return change_file(f, SQLITE_IOERR_TRUNCATE, truncate, [&](sqlite3_file* real, file_state& st) {
+    auto to = static_cast<std::uint64_t>(new_size);
+    auto size = real_size(real);
+    auto keep_end = std::min(size, st.synced_size);
+    if (to < keep_end)
+      st.undo.push_back({to, read_bytes(real, to, keep_end - to)});
+    auto rc = truncate(real);
+    if (rc == SQLITE_OK) {
+      if (to < size)
+        st.unsynced_bytes += size - to;
+      st.pending_write.reset();
+    }
     return rc;
-  auto to = static_cast<std::uint64_t>(new_size);
-  auto size = real_size(real);
-  auto keep_end = std::min(size, st.synced_size);
-  if (to < keep_end)
-    st.undo.push_back({to, read_bytes(real, to, keep_end - to)});
-  auto rc = real->pMethods->xTruncate(real, new_size);
-  if (rc == SQLITE_OK) {
-    if (to < size)
-      st.unsynced_bytes += size - to;
-    st.pending_write.reset();
-  }
-  return rc;
+  });
 }
 
 int x_sync(sqlite3_file* f, int flags) {
-  auto* h = as_file(f);
-  auto* self = impl_of(f);
-  if (is_stale(self, h))
-    return SQLITE_IOERR_FSYNC;
-  auto* real = h->real();
-  if (!h->state)
-    return real->pMethods->xSync(real, flags);
-  std::lock_guard guard{self->mtx};
-  auto& st = *h->state;
-  if (auto rc = self->injected(st.path, SQLITE_IOERR_FSYNC); rc != SQLITE_OK)
+  auto sync = [=](sqlite3_file* real) { return real->pMethods->xSync(real, flags); };
+  return change_file(f, SQLITE_IOERR_FSYNC, sync, [&](sqlite3_file* real, file_state& st) {
+    auto rc = sync(real);
+    if (rc == SQLITE_OK) {
+      st.synced_size = real_size(real);
+      st.undo.clear();
+      st.unsynced_bytes = 0;
+      st.synced_write = std::move(st.pending_write);
+      st.pending_write.reset();
+    }
     return rc;
-  auto rc = real->pMethods->xSync(real, flags);
-  if (rc == SQLITE_OK) {
-    st.synced_size = real_size(real);
-    st.undo.clear();
-    st.unsynced_bytes = 0;
-    st.synced_write = std::move(st.pending_write);
-    st.pending_write.reset();
-  }
-  return rc;
+  });
 }
 
 int x_unlock(sqlite3_file* f, int level) {
