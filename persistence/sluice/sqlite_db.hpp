@@ -8,9 +8,11 @@
 #include "sluice/error.hpp"
 
 #include <chrono>
+#include <deque>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -154,6 +156,14 @@ class sqlite_db {
   /// Returns `sql` (one statement) prepared. Throws `storage_error` on a syntax error.
   sqlite_stmt prepare(std::string_view sql);
 
+  /// Returns `sql` (one statement) prepared once per connection and kept
+  /// until it closes, reset and with its bindings cleared: for statements
+  /// a hot path runs again and again (preparing one is a parse and a plan,
+  /// more than a small INSERT costs). The caller steps it to completion or
+  /// resets it before it asks for the same `sql` again; a statement left
+  /// mid-read would hold the read transaction open. Throws `storage_error`.
+  sqlite_stmt& cached(std::string_view sql);
+
   /// Runs `sql`, one or more statements whose rows are discarded, retrying a
   /// busy database as `sqlite_stmt::step` does. Throws `storage_error`.
   void exec(std::string_view sql);
@@ -216,6 +226,9 @@ class sqlite_db {
   sqlite3* db_ = nullptr;
   std::optional<file_id> db_id_;
   std::optional<file_id> wal_id_;
+  /// The statements of `cached` (a deque: earlier ones stay put when one is
+  /// added), finalized before the connection closes.
+  std::deque<std::pair<std::string, sqlite_stmt>> cached_;  // stable references
 };
 
 /// A transaction on a `sqlite_db`: begins in the constructor, rolls back in

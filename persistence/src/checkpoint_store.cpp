@@ -123,13 +123,13 @@ void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
   std::lock_guard guard{mtx_};
   db_->verify_files_unchanged();
   sqlite_transaction tx{*db_};
-  db_->prepare("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
+  db_->cached("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
     .bind_int64(1, m.batch_time_ms)
     .bind_blob(2, bytes)
     .run();
-  db_->prepare("DELETE FROM checkpoint_metadata WHERE row_id NOT IN ("
-               "SELECT row_id FROM checkpoint_metadata "
-               "ORDER BY batch_time_ms DESC, row_id DESC LIMIT ?1)")
+  db_->cached("DELETE FROM checkpoint_metadata WHERE row_id NOT IN ("
+              "SELECT row_id FROM checkpoint_metadata "
+              "ORDER BY batch_time_ms DESC, row_id DESC LIMIT ?1)")
     .bind_int64(1, static_cast<std::int64_t>(opts_.keep_metadata))
     .run();
   tx.commit();
@@ -258,13 +258,13 @@ void checkpoint_store::write_state(std::int32_t operator_id, std::int32_t partit
   std::lock_guard guard{mtx_};
   db_->verify_files_unchanged();
   sqlite_transaction tx{*db_};
-  db_->prepare("DELETE FROM checkpoint_state "
-               "WHERE operator_id = ?1 AND partition = ?2 AND batch_time_ms = ?3")
+  db_->cached("DELETE FROM checkpoint_state "
+              "WHERE operator_id = ?1 AND partition = ?2 AND batch_time_ms = ?3")
     .bind_int64(1, operator_id)
     .bind_int64(2, partition)
     .bind_int64(3, batch_time_ms)
     .run();
-  auto insert = db_->prepare(
+  auto& insert = db_->cached(
     "INSERT INTO checkpoint_state (operator_id, partition, batch_time_ms, full, chunk_index, "
     "chunk_count, payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   insert.bind_int64(1, operator_id)

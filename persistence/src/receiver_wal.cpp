@@ -281,14 +281,14 @@ void receiver_wal::log_allocation(
   auto bytes = frame(msg.SerializeAsString());
   std::lock_guard guard{mtx_};
   sqlite_transaction tx{*db_};
-  db_->prepare("DELETE FROM wal_allocated_blocks WHERE batch_time_ms = ?1")
+  db_->cached("DELETE FROM wal_allocated_blocks WHERE batch_time_ms = ?1")
     .bind_int64(1, batch_time_ms)
     .run();
-  db_->prepare("INSERT OR REPLACE INTO wal_allocations (batch_time_ms, payload) VALUES (?1, ?2)")
+  db_->cached("INSERT OR REPLACE INTO wal_allocations (batch_time_ms, payload) VALUES (?1, ?2)")
     .bind_int64(1, batch_time_ms)
     .bind_blob(2, bytes)
     .run();
-  auto ref = db_->prepare("INSERT OR IGNORE INTO wal_allocated_blocks "
+  auto& ref = db_->cached("INSERT OR IGNORE INTO wal_allocated_blocks "
                           "(batch_time_ms, stream_id, block_id) VALUES (?1, ?2, ?3)");
   ref.bind_int64(1, batch_time_ms);
   for (auto [stream_id, block_id] : blocks)

@@ -296,6 +296,7 @@ sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), o
 }
 
 sqlite_db::~sqlite_db() {
+  cached_.clear(); // finalized first: sqlite3_close refuses open statements
   sqlite3_close(db_);
 }
 
@@ -309,6 +310,18 @@ sqlite_stmt sqlite_db::prepare(std::string_view sql) {
   if (rc != SQLITE_OK)
     fail("prepare of " + quoted(sql), rc);
   return sqlite_stmt{this, stmt};
+}
+
+sqlite_stmt& sqlite_db::cached(std::string_view sql) {
+  // A handful of statements per connection: a linear scan beats hashing.
+  for (auto& [text, stmt] : cached_)
+    if (text == sql) {
+      stmt.reset();
+      stmt.clear_bindings();
+      return stmt;
+    }
+  auto stmt = prepare(sql);
+  return cached_.emplace_back(std::string{sql}, std::move(stmt)).second;
 }
 
 void sqlite_db::exec(std::string_view sql) {
