@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "sluice/checkpoint_store.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/replace_atoms.hpp"
 
@@ -42,7 +43,8 @@ void report(caf::stateful_actor<checkpoint_writer_state>* self, checkpoint_info 
   self->send(self->state.bus, std::move(e));
 }
 
-/// Answers one restore request, then quits: spawned detached per request,
+/// Answers one restore request, then quits: spawned detached per request
+/// (a plain actor in a deterministic run),
 /// so the partitions of a recovery read their state in parallel and the
 /// writer goes on with its mailbox meanwhile.
 caf::behavior state_reader(caf::stateful_actor<checkpoint_writer_state>* self,
@@ -95,7 +97,8 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
       // The reader replies to the requester itself. Answering after later
       // messages changes nothing: it reads the rows at or before t only, and
       // the one writer of (op, partition) is the actor waiting for this reply.
-      auto reader = self->spawn<caf::detached>(state_reader, self->state.store, self->state.net);
+      auto reader = spawn_service(*self, self->system(), state_reader, self->state.store,
+                                  self->state.net);
       return self->delegate(reader, a, op, partition, t);
     },
     [=](drain_atom) { return true; },

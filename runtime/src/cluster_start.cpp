@@ -17,6 +17,7 @@
 #include "sluice/checkpoint_relay.hpp"
 #include "sluice/cluster_driver.hpp"
 #include "sluice/cluster_worker.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/log.hpp"
@@ -136,8 +137,9 @@ void context_impl::check_cluster_address() const {
 void context_impl::start_executors() {
   caf::scoped_actor self{*sys};
   bool local = cluster.what == cluster_spec::mode::local;
-  self->request(executor_, caf::infinite, start_atom::value, local)
-    .receive([](int) {},
+  auto r = self->request(executor_, caf::infinite, start_atom::value, local);
+  await_reply(self, "the executor's start");
+  r.receive([](int) {},
              [](caf::error& err) {
                throw error("cannot start the executor: " + caf::to_string(err));
              });

@@ -49,6 +49,10 @@ class context_impl {
   duration batch;
   int parallelism;
   bool manual;
+  /// sluice.streaming.clock=simulated: a manual clock, and every actor on
+  /// CAF's test coordinator, run by the thread that moves the clock
+  /// (sluice/deterministic.hpp); no lifecycle thread.
+  bool simulated = false;
   std::unique_ptr<caf::actor_system_config> sys_cfg;
   std::unique_ptr<caf::actor_system> sys;
   /// Packs records between the actors; bytes for every message with
@@ -195,6 +199,10 @@ class context_impl {
   void stop_started_parts();
   void do_stop(bool graceful);
   void lifecycle_loop();
+  /// Simulated mode: sets up the test coordinator, refusing what needs threads.
+  void configure_simulated();
+  /// Simulated mode: runs every actor until idle, then a requested stop.
+  void settle();
   void request_stop(bool graceful);
 
   std::mutex mtx_;

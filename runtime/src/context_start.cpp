@@ -6,6 +6,7 @@
 
 #include "shutdown_hook.hpp"
 #include "sluice/actor_probe.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
@@ -102,7 +103,8 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
   if (ui)
     ui->stats()->set_graph(ui::graph_view_of(*layout));
-  bus_ = sys->spawn<caf::detached>(listener_bus, ui ? with_first(ui->stats(), listeners) : listeners);
+  bus_ = spawn_service(*sys, *sys, listener_bus,
+                       ui ? with_first(ui->stats(), listeners) : listeners);
   scheduler_config sc;
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
   sc.listener_bus = bus_;
@@ -116,7 +118,7 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   for (auto& [node, stage] : layout->sources)
     sc.sources.push_back(dynamic_cast<source_base*>(node));
   wiring_ptr w = wiring_;
-  wiring_->scheduler = sys->spawn<caf::detached>(job_scheduler, w, std::move(sc));
+  wiring_->scheduler = spawn_service(*sys, *sys, job_scheduler, w, std::move(sc));
   executor_ = sys->spawn(executor, wiring_, std::function<void(const run_info&)>{});
   stop_if_throws([&] { start_executors(); });
 }
@@ -125,7 +127,7 @@ void context_impl::open_checkpoints(scheduler_config& sc) {
   // Metadata checkpoint after every batch (SEMANTICS §5.30).
   checkpoint_store::options opts;
   opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
-  checkpoint_writer_ = sys->spawn<caf::detached>(
+  checkpoint_writer_ = spawn_service(*sys, *sys,
     checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net, bus_);
   metadata_.zero_time_ms = wiring_->info.zero.ms;
   metadata_.graph_fingerprint = fingerprint();
@@ -217,7 +219,12 @@ void context_impl::stop_if_throws(F f) {
 
 void context_impl::start_clock(const start_times& times) {
   generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, manual);
-  if (manual)
+  if (simulated)
+    clock.on_advance([this, gen = generator_](int64_t t) {
+      caf::anon_send(gen, advance_atom::value, t);
+      settle();  // the batch runs to its end before advance returns
+    });
+  else if (manual)
     clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
   if (ui)
     start_sampler();
@@ -227,7 +234,10 @@ void context_impl::start_clock(const start_times& times) {
     std::lock_guard<std::mutex> guard{mtx_};
     state_ = context_state::active;
   }
-  lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
+  if (simulated)
+    settle();
+  else
+    lifecycle_ = std::thread{[this] { lifecycle_loop(); }};
   if (cfg.get_bool("sluice.streaming.stopGracefullyOnShutdown", false))
     register_shutdown_hook(this);
 }

@@ -49,6 +49,10 @@ void choose_rate_control(const sluice::conf& c, duration batch, receiver_setting
 } // namespace
 
 void context_impl::launch_receiver(receiver_launch launch, const source_env& env) {
+  if (simulated)
+    throw invalid_argument("receiver " + launch.name + ": a receiver stores from a thread of its "
+                           "own, which sluice.streaming.clock=simulated does not allow (use "
+                           "queue_stream, a scripted input or a file stream)");
   auto& c = cfg;
   receiver_settings s;
   s.block_interval = c.get_duration("sluice.streaming.blockInterval", milliseconds(200));

@@ -13,6 +13,7 @@
 #include "sluice/executor.hpp"
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
+#include "sluice/deterministic.hpp"
 #include "ui/web_ui.hpp"
 #include "worker_processes.hpp"
 
@@ -45,9 +46,13 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   // Fault points armed by conf keys sluice.fault.<point> (DESIGN.md "Faults").
   fault_injector::global().arm_from_conf(cfg.entries());
   parallelism = cfg.parallelism();
-  manual = cfg.get("sluice.streaming.clock").value_or("system") == "manual";
+  auto clock_kind = cfg.get("sluice.streaming.clock").value_or("system");
+  simulated = clock_kind == "simulated";
+  manual = simulated || clock_kind == "manual";
   sys_cfg = std::make_unique<caf::actor_system_config>();
   sys_cfg->set("scheduler.max-threads", static_cast<size_t>(parallelism));
+  if (simulated)
+    configure_simulated();
   add_message_types(*sys_cfg);
   configure_cluster_links();
   sys = std::make_unique<caf::actor_system>(*sys_cfg);
@@ -60,6 +65,38 @@ context_impl::~context_impl() {
   stop(false);
   if (lifecycle_.joinable())
     lifecycle_.join();
+  // ~actor_system waits until every actor has ended: under the test
+  // coordinator only this thread can run their exit messages.
+  if (simulated)
+    run_until_idle(*sys);
+}
+
+void context_impl::configure_simulated() {
+  // Every actor runs on the thread that moves the clock: nothing may come
+  // from another thread (a worker process, the web UI's server, a receiver).
+  if (cluster.what != cluster_spec::mode::local)
+    throw invalid_argument("sluice.streaming.clock=simulated runs every actor on one thread: it "
+                           "needs a local master, got " + cfg.master());
+  if (cfg.get_bool("sluice.ui.enabled", false))
+    throw invalid_argument("sluice.streaming.clock=simulated runs every actor on one thread: it "
+                           "needs sluice.ui.enabled=false (the UI serves from threads of its "
+                           "own)");
+  cfg.set("sluice.ui.enabled", "false");
+  sys_cfg->set("scheduler.policy", caf::atom("testing"));
+}
+
+void context_impl::settle() {
+  run_until_idle(*sys);
+  std::optional<bool> graceful;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (state_ != context_state::active)
+      return;
+    graceful = stop_request_;
+  }
+  // What the lifecycle thread does in the other modes.
+  if (graceful)
+    do_stop(*graceful);
 }
 
 void context_impl::stop_started_parts() {
@@ -68,13 +105,14 @@ void context_impl::stop_started_parts() {
     s->stop();
   stop_receivers();
   caf::scoped_actor self{*sys};
-  self->request(executor_, std::chrono::seconds(10), stop_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (auto r = self->request(executor_, std::chrono::seconds(10), stop_atom::value);
+      reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
   end_cluster(self, std::chrono::seconds(1));  // a failed start: nothing to finish
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   // The listeners hear why start() failed before the bus ends.
-  self->request(bus_, std::chrono::seconds(10), drain_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (auto r = self->request(bus_, std::chrono::seconds(10), drain_atom::value); reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   self->send_exit(sampler_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
@@ -91,8 +129,9 @@ void context_impl::stop_checkpoint_writer(caf::scoped_actor& self) {
   if (!checkpoint_writer_)
     return;
   // Every write sent before this one is stored (or failed) first.
-  self->request(checkpoint_writer_, std::chrono::seconds(60), drain_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (auto r = self->request(checkpoint_writer_, std::chrono::seconds(60), drain_atom::value);
+      reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
   self->send_exit(checkpoint_writer_, caf::exit_reason::user_shutdown);
 }
 
@@ -119,8 +158,10 @@ void context_impl::write_metadata(int64_t batch_ms, const std::vector<int64_t>& 
                                   bool sources_started) {
   caf::scoped_actor self{*sys};
   std::optional<writer_failure> failure;
-  self->request(checkpoint_writer_, caf::infinite, make_metadata(batch_ms, pending, sources_started))
-    .receive([](bool) {}, [&](caf::error& err) { failure = failure_of(err); });
+  auto r = self->request(checkpoint_writer_, caf::infinite,
+                         make_metadata(batch_ms, pending, sources_started));
+  await_reply(self, "the metadata checkpoint written at start");
+  r.receive([](bool) {}, [&](caf::error& err) { failure = failure_of(err); });
   if (!failure)
     return;
   // Rethrown as what it was (a storage_error stays one).
@@ -253,7 +294,7 @@ void context_impl::stop(bool graceful) {
     if (state_ == context_state::stopped)
       return;
   }
-  if (on_job_thread() || on_lifecycle_thread) {
+  if (on_job_thread() || on_lifecycle_thread || in_deterministic_run()) {
     request_stop(graceful); // the lifecycle thread completes it
     return;
   }
@@ -281,17 +322,20 @@ void context_impl::do_stop(bool graceful) {
     // Everything received before the stop goes into batches up to the next
     // batch time (with a manual clock, the test must move it there).
     int64_t until = (now / b + 1) * b;
-    self->request(wiring_->scheduler, timeout, drain_atom::value, until)
-      .receive([](bool) {}, [](caf::error&) {});
+    if (auto r = self->request(wiring_->scheduler, timeout, drain_atom::value, until);
+        reply_ready(self))
+      r.receive([](bool) {}, [](caf::error&) {});
   }
   self->send_exit(generator_, caf::exit_reason::user_shutdown);
   // Waits for a running output operation to finish, bounded.
-  self->request(wiring_->scheduler, std::chrono::seconds(60), stop_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
-  self->request(bus_, std::chrono::seconds(10), drain_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
-  self->request(executor_, std::chrono::seconds(10), stop_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  if (auto r = self->request(wiring_->scheduler, std::chrono::seconds(60), stop_atom::value);
+      reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
+  if (auto r = self->request(bus_, std::chrono::seconds(10), drain_atom::value); reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
+  if (auto r = self->request(executor_, std::chrono::seconds(10), stop_atom::value);
+      reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
   end_cluster(self, std::chrono::seconds(3));
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
@@ -307,12 +351,31 @@ void context_impl::do_stop(bool graceful) {
 }
 
 void context_impl::await() {
+  if (simulated) {
+    settle();
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (state_ != context_state::stopped)
+      throw illegal_state("await_termination: with sluice.streaming.clock=simulated nothing runs "
+                          "but what the manual clock starts, and every actor is idle: move the "
+                          "clock or stop the context");
+    rethrow_failure();
+    return;
+  }
   std::unique_lock<std::mutex> guard{mtx_};
   cv_.wait(guard, [this] { return state_ == context_state::stopped; });
   rethrow_failure();
 }
 
 bool context_impl::await_for(duration d) {
+  if (simulated) {
+    // Nothing would happen while it waited: no thread but this one runs.
+    settle();
+    std::lock_guard<std::mutex> guard{mtx_};
+    bool done = state_ == context_state::stopped;
+    if (done)
+      rethrow_failure();
+    return done;
+  }
   std::unique_lock<std::mutex> guard{mtx_};
   bool done = cv_.wait_for(guard, d, [this] { return state_ == context_state::stopped; });
   if (done)

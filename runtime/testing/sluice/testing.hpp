@@ -415,9 +415,11 @@ struct sim_settings {
 /// each context built through get_or_create in a fresh checkpoint directory
 /// (under $TMPDIR, else /dev/shm, else the system's temporary directory;
 /// removed after the run),
-/// the manual clock advanced one batch at a time, each batch awaited.
-/// Throws `sluice::error` naming the seed and plan when the pipeline fails
-/// without an injected fault or a batch does not end within 60 s.
+/// the manual clock advanced one batch at a time; every actor runs on this
+/// thread (sluice.streaming.clock=simulated), so each batch has ended when
+/// the clock's advance returns. Throws `sluice::error` naming the seed and
+/// plan when the pipeline fails without an injected fault or a batch
+/// neither completes nor fails once every actor is idle (a hang).
 run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                     const build_fn& build);
 
@@ -443,7 +445,9 @@ class simulation {
   }
 
   /// The conf every context of a run is built with (default local[2]); the
-  /// simulation sets sluice.streaming.clock=manual itself.
+  /// simulation sets sluice.streaming.clock=simulated itself: a manual clock
+  /// and every actor on CAF's deterministic test coordinator, on the thread
+  /// that runs the simulation (so no receivers, no UI and no cluster master).
   conf& config() noexcept {
     return settings_.base;
   }
@@ -476,7 +480,8 @@ class simulation {
   /// records the result collects) under the plan; recovers after each fault.
   /// Throws `sluice::error` naming the batch, the seed and the plan when the
   /// pipeline fails without an injected fault (its error's message
-  /// included) or a batch neither completes nor fails within 60 s.
+  /// included) or a batch neither completes nor fails once every actor is
+  /// idle.
   template <class Build>
   auto run(Build build, int batches) {
     return run_with(plan_, std::move(build), batches);

@@ -1,15 +1,15 @@
 // The simulation's driver loop: contexts built through get_or_create, the
 // manual clock advanced one batch at a time, faults armed for exactly the
-// batch they strike, and a restart after each.
+// batch they strike, and a restart after each. Contexts run with
+// sluice.streaming.clock=simulated: every actor on CAF's test coordinator,
+// on this thread, so one seed gives one order of events.
 #include <atomic>
 #include <charconv>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <set>
-#include <thread>
 #include <unistd.h>
 
 #include "sluice/fault_injector.hpp"
@@ -21,9 +21,6 @@ namespace sluice::testing::detail {
 namespace {
 
 using namespace std::chrono_literals;
-
-/// How long one batch may take before the run is declared hung.
-constexpr auto batch_deadline = 60s;
 
 /// Where checkpoint directories go: $TMPDIR when set, else /dev/shm when
 /// it is a writable directory (a tmpfs: SQLite's syncs cost nothing there,
@@ -61,51 +58,20 @@ class scratch_dir {
   std::filesystem::path path_;
 };
 
-/// Sees batches complete (listener bus) and the context end (a watcher
-/// thread's await_termination): the two things a batch can end with.
+/// Sees batches complete (listener bus). The listener runs on the thread
+/// that moves the clock, as every actor does (sluice.streaming.clock=simulated).
 class batch_watch : public streaming_listener {
  public:
   void on_batch_completed(const batch_info& b) override {
-    std::lock_guard<std::mutex> guard{mtx_};
     completed_.insert(b.time.ms);
-    cv_.notify_all();
   }
 
-  void terminated(std::string error) {
-    std::lock_guard<std::mutex> guard{mtx_};
-    ended_ = true;
-    error_ = std::move(error);
-    cv_.notify_all();
-  }
-
-  /// Waits until batch `t` completed (unless `only_end`) or the context
-  /// ended; returns whether it ended. Throws after the deadline.
-  bool wait(std::int64_t t, bool only_end, const std::string& run) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    bool ok = cv_.wait_for(guard, batch_deadline,
-                           [&] { return ended_ || (!only_end && completed_.count(t)); });
-    if (!ok)
-      throw error("simulation: batch time " + std::to_string(t)
-                  + " ms neither completed nor failed within 60 s -- " + run);
-    return ended_;
-  }
-
-  bool completed(std::int64_t t) {
-    std::lock_guard<std::mutex> guard{mtx_};
+  bool completed(std::int64_t t) const {
     return completed_.count(t) != 0;
   }
 
-  std::string error_text() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    return error_;
-  }
-
  private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
   std::set<std::int64_t> completed_;
-  bool ended_ = false;
-  std::string error_;
 };
 
 /// The process_crash, storage_full or torn_write of one batch: fired by the harness's
@@ -200,39 +166,53 @@ std::string describe(std::uint64_t seed, const fault_plan& plan) {
 }
 
 /// One context's life: built, started, run until the end or a fault.
+/// Nothing runs between two calls: moving the clock runs the batch and
+/// everything it causes before it returns.
 struct life {
   std::unique_ptr<streaming_context> ssc;
   std::shared_ptr<batch_watch> watch = std::make_shared<batch_watch>();
   std::shared_ptr<std::shared_ptr<crash_switch>> crash
     = std::make_shared<std::shared_ptr<crash_switch>>();
-  std::thread watcher;
+  bool ended = false;
+  std::string why;  // the failure the context ended with, or ""
 
   ~life() {
-    if (ssc && watcher.joinable()) {
+    if (ssc)
       ssc->stop();
-      watcher.join();
-    }
   }
 
   void start() {
     ssc->add_listener(watch);
     ssc->start();
-    watcher = std::thread{[ssc = ssc.get(), watch = watch] {
-      std::string what = "stopped";
-      try {
-        ssc->await_termination();
-        what.clear();
-      } catch (const std::exception& e) {
-        what = e.what();
-      }
-      watch->terminated(std::move(what));
-    }};
   }
 
-  /// Waits for the context's end (it failed or was stopped), then drops it.
+  /// Whether the context ended (it failed or was stopped).
+  bool poll() {
+    if (!ended) {
+      try {
+        ended = ssc->await_termination_or_timeout(std::chrono::milliseconds(0));
+      } catch (const std::exception& e) {
+        ended = true;
+        why = e.what();
+      }
+    }
+    return ended;
+  }
+
+  /// After the clock moved to batch time `t`: whether the context ended.
+  /// Throws when batch `t` neither completed (unless `only_end`) nor
+  /// ended the context: every actor is idle, so it never will.
+  bool settled(std::int64_t t, bool only_end, const std::string& run) {
+    if (poll() || (!only_end && watch->completed(t)))
+      return ended;
+    throw error("simulation: batch time " + std::to_string(t) + " ms neither "
+                + (only_end ? std::string{"ended the context"} : std::string{"completed nor failed"})
+                + " once every actor had run -- " + run);
+  }
+
+  /// Drops the context (ended, or stopped by the caller).
   void end() {
-    if (watcher.joinable())
-      watcher.join();
+    poll();
     ssc.reset();
   }
 };
@@ -258,7 +238,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
     throw invalid_argument("simulation::run: expected at least 1 batch, got "
                            + std::to_string(batches));
   auto cfg = s.base;
-  cfg.set("sluice.streaming.clock", "manual");
+  cfg.set("sluice.streaming.clock", "simulated");
   auto b = s.interval.count();
   scratch_dir dir;
   auto& injector = fault_injector::global();
@@ -325,14 +305,14 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
           fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
         });
       l.ssc->manual_clock().advance(s.interval);
-      ended = l.watch->wait(i * b, false, run_text());
+      ended = l.settled(i * b, false, run_text());
       auto fired = point.empty() ? 0 : injector.fires(point);
       if (!point.empty())
         injector.disarm(point);
       if (f && f->type == fault_type::torn_write) {
         auto torn = (*crash)->fired();
         if (!ended && torn)
-          ended = l.watch->wait(i * b, true, run_text());
+          ended = l.settled(i * b, true, run_text());
         else if (!ended)
           fault_vfs::global().crash();  // after the batch: nothing to tear then
         l.ssc->stop();
@@ -352,12 +332,12 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       if (f && f->type == fault_type::storage_full) {
         bool full = (*crash)->fired();
         if (!ended && full)
-          ended = l.watch->wait(i * b, true, run_text());
+          ended = l.settled(i * b, true, run_text());
         fault_vfs::global().clear_failures(dir.str());
         crash->reset();
         if (full) {
-          auto why = l.watch->error_text();
           l.end();
+          auto why = l.why;
           rec.trace.push_back(
             {i, why.find("database or disk is full") != std::string::npos
                   ? "storage_full after the outputs: a checkpoint write failed (database or "
@@ -372,7 +352,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       }
       if (f && f->type == fault_type::process_crash) {
         if (!ended && (*crash)->fired()) {
-          ended = l.watch->wait(i * b, true, run_text());
+          ended = l.settled(i * b, true, run_text());
         } else if (!ended) {
           // No output ran at this batch: the crash falls after it.
           l.ssc->stop();
@@ -394,8 +374,8 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                                   + (fired ? " (hit without effect)" : "")});
         continue;
       }
-      auto why = l.watch->error_text();
       l.end();
+      auto why = l.why;
       if (!f)
         throw error("simulation: the pipeline failed at batch " + std::to_string(i) + " ("
                     + std::to_string(i * b) + " ms) without an injected fault: " + why + " -- "
@@ -406,7 +386,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       // Every batch ran: a normal stop.
       l.ssc->stop();
       l.end();
-      auto why = l.watch->error_text();
+      auto why = l.why;
       if (!why.empty())
         throw error("simulation: the pipeline failed while stopping: " + why + " -- "
                     + run_text());

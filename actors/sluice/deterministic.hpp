@@ -1,0 +1,52 @@
+// Deterministic execution (sluice.streaming.clock=simulated): every actor of
+// a context runs on CAF's test coordinator, one job at a time, on the thread
+// that moves the manual clock (DESIGN.md "Faults"; sluice::testing's
+// simulation). Three rules keep that mode free of other threads:
+//  - a service actor that normally gets a thread of its own (spawned
+//    detached) is spawned as a plain actor: spawn_service;
+//  - a blocking wait for a reply runs the coordinator first, or the reply
+//    would never come: await_reply;
+//  - nothing runs on a timer: the manual clock drives the batches.
+#pragma once
+
+#include <utility>
+
+#include <caf/all.hpp>
+
+namespace sluice::detail {
+
+/// Whether `sys` runs on CAF's test coordinator (scheduler.policy=testing).
+bool is_deterministic(caf::actor_system& sys);
+
+/// With the test coordinator: runs queued jobs until none is left and
+/// returns how many ran. Otherwise returns 0 at once. Runs on the calling
+/// thread, which must be the only one touching `sys`'s actors.
+size_t run_until_idle(caf::actor_system& sys);
+
+/// Whether the calling thread is inside run_until_idle, i.e. running an
+/// actor's handler (which must not wait for another actor's reply).
+bool in_deterministic_run();
+
+/// Call between a scoped actor's request and its receive. With the test
+/// coordinator it runs every queued job and returns whether a reply is
+/// there: if not, it never comes (nothing else runs), which a request with
+/// a timeout treats as that timeout. Otherwise it returns true at once (the
+/// reply comes from other threads).
+bool reply_ready(caf::scoped_actor& self);
+
+/// As reply_ready, for a request that has no timeout: throws illegal_state
+/// naming `what` when no reply arrived (receive would block forever).
+void await_reply(caf::scoped_actor& self, const char* what);
+
+/// Spawns `f` through `spawner` (an actor_system or an actor's self) on a
+/// thread of its own (caf::detached), or as a plain actor when `sys` is
+/// deterministic: a detached actor gets a private thread even under the
+/// test coordinator.
+template <class Spawner, class F, class... Ts>
+caf::actor spawn_service(Spawner& spawner, caf::actor_system& sys, F f, Ts&&... xs) {
+  if (is_deterministic(sys))
+    return spawner.spawn(f, std::forward<Ts>(xs)...);
+  return spawner.template spawn<caf::detached>(f, std::forward<Ts>(xs)...);
+}
+
+} // namespace sluice::detail

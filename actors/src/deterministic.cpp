@@ -1,0 +1,56 @@
+#include "sluice/deterministic.hpp"
+
+#include <string>
+
+#include <caf/scheduler/test_coordinator.hpp>
+
+#include "sluice/error.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+thread_local bool running = false;  // inside run_until_idle
+
+caf::scheduler::test_coordinator* coordinator_of(caf::actor_system& sys) {
+  return dynamic_cast<caf::scheduler::test_coordinator*>(&sys.scheduler());
+}
+
+} // namespace
+
+bool is_deterministic(caf::actor_system& sys) { return coordinator_of(sys) != nullptr; }
+
+size_t run_until_idle(caf::actor_system& sys) {
+  auto* c = coordinator_of(sys);
+  if (c == nullptr)
+    return 0;
+  // run() drains the job queue only; it fires no timeout (the request
+  // timeouts of the stop path stay pending, as they should).
+  bool outer = !running;
+  running = true;
+  auto n = c->run();
+  if (outer)
+    running = false;
+  return n;
+}
+
+bool in_deterministic_run() { return running; }
+
+bool reply_ready(caf::scoped_actor& self) {
+  if (!is_deterministic(self->home_system()))
+    return true;
+  if (running)
+    throw illegal_state("deterministic run: an actor's handler waits for another actor's reply, "
+                        "which cannot run before that handler returns");
+  run_until_idle(self->home_system());
+  return self->has_next_message();
+}
+
+void await_reply(caf::scoped_actor& self, const char* what) {
+  if (!reply_ready(self))
+    throw illegal_state(std::string{"deterministic run: no reply to "} + what
+                        + " once every actor had run (a reply that needs another thread or "
+                          "a timer never comes in this mode)");
+}
+
+} // namespace sluice::detail
