@@ -270,12 +270,13 @@ class sqlite_transaction {
 void create_checkpoint_directory(const std::string& dir);
 
 /// Opens (creating the directory and the file if needed) `<dir>/sluice.db`,
-/// the one database of a checkpoint directory, with 64 KiB pages for a new
-/// file (FORMAT.md "The database file"). A new file is built under a
+/// the one database of a checkpoint directory, with pages of `page_size`
+/// bytes for a new file (FORMAT.md "The database file"). A new file is built under a
 /// temporary name and linked into place complete, so a `sluice.db` that is
 /// empty (0 bytes) or has no `meta` table was damaged, not left by a crash:
 /// both throw `storage_error` naming the file.
-std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync);
+std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync,
+                                                    int page_size = 65536);
 
 /// Creates the `meta` table and its format_version if missing, refuses a
 /// newer or invalid version, then runs `schema_sql`, in one transaction.

@@ -80,7 +80,7 @@ std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& chec
 
 std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& checkpoint_dir,
                                                          options opts) {
-  auto db = open_checkpoint_database(checkpoint_dir, opts.synchronous);
+  auto db = open_checkpoint_database(checkpoint_dir, opts.synchronous, opts.page_size);
   return std::unique_ptr<checkpoint_store>{new checkpoint_store(std::move(db), opts)};
 }
 

@@ -428,14 +428,14 @@ void create_checkpoint_directory(const std::string& dir) {
   throw storage_error("sluice: cannot create checkpoint directory " + dir + ": " + why);
 }
 
-std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync) {
+std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync,
+                                                    int page_size) {
   namespace fs = std::filesystem;
   create_checkpoint_directory(dir);
   std::error_code ec;
   auto file = (fs::path{dir} / "sluice.db").string();
-  // 64 KiB pages: MB-sized rows span 16 times fewer overflow pages than with
-  // SQLite's default of 4 KiB (ignored for an existing database).
-  sqlite_db::options opts{.synchronous = sync, .page_size = 65536};
+  // Ignored for an existing database.
+  sqlite_db::options opts{.synchronous = sync, .page_size = page_size};
   auto wal = file + "-wal";
   if (!fs::exists(file, ec) && fs::exists(wal, ec) && fs::file_size(wal, ec) > 0 && !ec)
     throw storage_corruption("sluice: " + file + " is missing but its write-ahead file " + wal

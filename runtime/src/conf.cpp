@@ -131,6 +131,11 @@ const std::map<std::string, checker>& known_keys() {
     {"sluice.streaming.stopGracefullyOnShutdown", boolean()},
     {"sluice.streaming.gracefulStopTimeout", positive_duration()},
     {"sluice.streaming.checkpoint.retained", int_at_least(1)},
+    {"sluice.streaming.checkpoint.pageSize", [](const std::string& k, const std::string& v) {
+       auto x = to_int(v);
+       if (!x || *x < 512 || *x > 65536 || (*x & (*x - 1)) != 0)
+         bad_value(k, v, "a power of two from 512 to 65536");
+     }},
     {"sluice.streaming.checkpoint.startFreshIfCorrupt", boolean()},
     {"sluice.streaming.concurrentJobs", int_at_least(1)},
     {"sluice.streaming.kafka.maxRatePerPartition", int_at_least(0)},

@@ -40,6 +40,8 @@ class context_impl {
   void stop(bool graceful);
   void await();
   bool await_for(duration d);
+  /// How checkpoint_store opens the checkpoint database (from the conf).
+  checkpoint_store::options store_options() const;
   /// Records the first failure and stops the context asynchronously.
   void fail(std::string what);
   /// Asks the lifecycle thread for a graceful stop (signal watcher).

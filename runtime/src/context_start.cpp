@@ -125,8 +125,7 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
 
 void context_impl::open_checkpoints(scheduler_config& sc) {
   // Metadata checkpoint after every batch (SEMANTICS §5.30).
-  checkpoint_store::options opts;
-  opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
+  auto opts = store_options();
   checkpoint_writer_ = spawn_service(*sys, *sys,
     checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net, bus_);
   metadata_.zero_time_ms = wiring_->info.zero.ms;

@@ -71,6 +71,13 @@ context_impl::~context_impl() {
     run_until_idle(*sys);
 }
 
+checkpoint_store::options context_impl::store_options() const {
+  checkpoint_store::options opts;
+  opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
+  opts.page_size = static_cast<int>(cfg.get_int("sluice.streaming.checkpoint.pageSize", 65536));
+  return opts;
+}
+
 void context_impl::configure_simulated() {
   // Every actor runs on the thread that moves the clock: nothing may come
   // from another thread (a worker process, the web UI's server, a receiver).
@@ -414,7 +421,7 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
     return ssc;  // the driver recovers; a worker is told the recovery point
   std::optional<detail::recovery_point> point;
   try {
-    auto store = checkpoint_store::open(checkpoint_dir);
+    auto store = checkpoint_store::open(checkpoint_dir, impl.store_options());
     point = detail::choose_recovery_point(*store, *impl.g, impl.batch, checkpoint_dir);
   } catch (const storage_corruption& e) {
     // Damaged: refuse, unless the user asked to start over (never silently).

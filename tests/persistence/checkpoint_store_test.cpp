@@ -455,6 +455,23 @@ BOOST_AUTO_TEST_CASE(opening_an_existing_database_writes_nothing) {
   BOOST_TEST(raw.query_int64("PRAGMA page_size") == 65536);
 }
 
+BOOST_AUTO_TEST_CASE(the_page_size_applies_when_the_database_is_created_only) {
+  checkpoint_dir_fixture dir;
+  checkpoint_store::options small;
+  small.page_size = 4096;
+  checkpoint_store::open(dir.checkpoint_dir(), small)->write_metadata(make_metadata(1000));
+  {
+    raw_db raw{dir.db_file()};
+    BOOST_TEST(raw.query_int64("PRAGMA page_size") == 4096);
+  }
+  // An existing database keeps its pages, whatever the opener asks for.
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  store->write_metadata(make_metadata(2000));
+  BOOST_TEST(store->latest_metadata().value().batch_time_ms == 2000);
+  raw_db raw{dir.db_file()};
+  BOOST_TEST(raw.query_int64("PRAGMA page_size") == 4096);
+}
+
 BOOST_AUTO_TEST_CASE(a_database_with_a_newer_format_version_is_refused) {
   checkpoint_dir_fixture dir;
   {

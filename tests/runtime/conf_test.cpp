@@ -48,6 +48,15 @@ BOOST_AUTO_TEST_CASE(typed_keys_are_validated) {
   BOOST_CHECK_THROW(c.set("sluice.streaming.clock", "atomic"), invalid_argument);
   BOOST_CHECK_THROW(c.set("sluice.streaming.backpressure.pid.minRate", "0"), invalid_argument);
   BOOST_CHECK_THROW(c.set("sluice.ui.port", "70000"), invalid_argument);
+  for (auto bad : {"256", "131072", "5000", "4k"})
+    BOOST_CHECK_EXCEPTION(c.set("sluice.streaming.checkpoint.pageSize", bad), invalid_argument,
+                          [&](const invalid_argument& e) {
+                            return std::string{e.what()}
+                                   == std::string{"invalid value '"} + bad
+                                        + "' for sluice.streaming.checkpoint.pageSize: expected a "
+                                          "power of two from 512 to 65536";
+                          });
+  c.set("sluice.streaming.checkpoint.pageSize", "512").set("sluice.streaming.clock", "simulated");
   c.set("sluice.streaming.backpressure.enabled", "TRUE").set("user.key", "anything");
   BOOST_TEST(c.get_bool("sluice.streaming.backpressure.enabled", false));
   BOOST_TEST(c.get("user.key").value() == "anything");
