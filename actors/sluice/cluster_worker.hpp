@@ -20,6 +20,7 @@ struct cluster_worker_config {
   caf::actor driver;   ///< the driver's cluster_driver (a proxy)
   worker_hello hello;  ///< `control` is filled in by the actor
   std::string secret;  ///< empty: none
+  caf::actor peers;    ///< this worker's worker_peers (required)
   caf::timespan heartbeat = std::chrono::seconds(1);
   caf::timespan timeout = std::chrono::seconds(10);
   /// Set once: the exit status and why the worker ends.
@@ -35,7 +36,8 @@ struct cluster_worker_state {
 /// Handles `(ping_atom) -> std::string` (the driver's heartbeat, answered
 /// with the worker's name so a confused link shows), `(end_atom)` (the
 /// context ended: status 0) and `(end_atom, std::string why)` (declared lost:
-/// status 1).
+/// status 1), and `(peers_atom, std::vector<peer_endpoint>) -> int32_t`
+/// (the driver's list of workers: handed to `peers`, see worker_peers.hpp).
 caf::behavior cluster_worker(caf::stateful_actor<cluster_worker_state>* self,
                              cluster_worker_config cfg);
 

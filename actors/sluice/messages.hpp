@@ -136,7 +136,21 @@ struct worker_hello {
   std::string fingerprint;  ///< its graph's description (one node a line)
   caf::actor executor;      ///< hosts operator actors
   caf::actor control;       ///< answers heartbeats, ends the worker
+  /// Where the worker's peer endpoint listens (worker_peers.hpp): empty
+  /// host when it listens on every interface (the driver fills in the
+  /// address the worker reached it from), port 0 when it has none.
+  std::string peer_host;
+  int32_t peer_port = 0;
   friend bool operator==(const worker_hello&, const worker_hello&) = default;
+};
+
+/// Cluster mode: one worker's peer endpoint, as the driver lists it to every
+/// worker after placement (in join order) so workers link directly.
+struct peer_endpoint {
+  std::string name;  ///< the worker's name ("host:pid")
+  std::string host;
+  int32_t port = 0;
+  friend bool operator==(const peer_endpoint&, const peer_endpoint&) = default;
 };
 
 /// One event for the listeners.
@@ -240,7 +254,12 @@ typename Inspector::result_type inspect(Inspector& f, stage_table_msg& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, worker_hello& x) {
   return f(caf::meta::type_name("worker_hello"), x.name, x.cores, x.context, x.fingerprint,
-           x.executor, x.control);
+           x.executor, x.control, x.peer_host, x.peer_port);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_endpoint& x) {
+  return f(caf::meta::type_name("peer_endpoint"), x.name, x.host, x.port);
 }
 
 template <class Inspector>
@@ -377,6 +396,8 @@ using spawn_atom = caf::atom_constant<caf::atom("spawn")>;
 using wire_atom = caf::atom_constant<caf::atom("wire")>;
 using workers_atom = caf::atom_constant<caf::atom("workers")>;
 using introspect_atom = caf::atom_constant<caf::atom("introspect")>;
+using peers_atom = caf::atom_constant<caf::atom("peers")>;
+using link_atom = caf::atom_constant<caf::atom("link")>;
 
 } // namespace sluice
 
@@ -399,6 +420,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::worker_hello))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::actor_report))
   CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::actor_report>))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::peer_endpoint))
+  CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::peer_endpoint>))
 CAF_END_TYPE_ID_BLOCK(sluice)
 
 namespace sluice::detail {

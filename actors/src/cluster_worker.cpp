@@ -65,6 +65,9 @@ caf::behavior cluster_worker(caf::stateful_actor<cluster_worker_state>* self,
   return {
     [=](ping_atom) { return self->state.cfg.hello.name; },
     [=](tick_atom) { heartbeat(self); },
+    [=](peers_atom a, std::vector<peer_endpoint>& ps) {
+      return self->delegate(self->state.cfg.peers, a, std::move(ps));
+    },
     [=](end_atom) { finish(self, 0, "the driver ended the context"); },
     [=](end_atom, std::string& why) { finish(self, 1, std::move(why)); },
   };

@@ -275,6 +275,7 @@ void context_impl::place_slots(caf::scoped_actor& self) {
     if (failed)
       throw error("cluster: worker " + w.name + " could not be wired: " + *failed);
   }
+  link_peers(self);
 }
 
 void context_impl::replace_worker(const std::string& worker, const std::string& why) {
@@ -451,7 +452,8 @@ void context_impl::serve_as_worker() {
   cluster_worker_config wc;
   wc.driver = driver;
   wc.hello = worker_hello{name, worker->cores, context_number, cluster_fingerprint(*layout), executor_,
-                          {}};
+                          {}, {}, 0};
+  wc.peers = start_peer_endpoint(wc.hello);
   wc.secret = cluster_secret();
   wc.heartbeat = heartbeat_interval(cfg);
   wc.timeout = timeout;

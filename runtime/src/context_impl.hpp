@@ -161,6 +161,20 @@ class context_impl {
   /// ends the process when the driver ends the context (status 0) or is
   /// lost (status 1). Never returns.
   [[noreturn]] void serve_as_worker();
+  /// A worker's start(): spawns its worker_peers actor and publishes it on
+  /// an ephemeral port (TLS as the driver link) at peer_bind_host(); fills
+  /// `hello`'s peer_host and peer_port. Ends the worker naming the address
+  /// when it cannot listen, or would listen beyond loopback without a secret.
+  caf::actor start_peer_endpoint(worker_hello& hello);
+  /// Where a worker's peer endpoint listens: 127.0.0.1 when the driver is
+  /// reached over loopback, else sluice.cluster.worker.host, else
+  /// SLUICE_WORKER_HOST, else 0.0.0.0 (every interface).
+  std::string peer_bind_host() const;
+  /// Driver: lists every worker's peer endpoint (join order) to every
+  /// worker and waits (sluice.cluster.workerTimeout each) until each has
+  /// tried its links; a missing link is logged, never fatal (its messages
+  /// go through the driver).
+  void link_peers(caf::scoped_actor& self);
   /// Opens the checkpoint store and has the scheduler write a metadata
   /// checkpoint after every batch.
   void open_checkpoints(scheduler_config& sc);
