@@ -46,17 +46,11 @@ std::string context_impl::peer_bind_host() const {
 
 caf::actor context_impl::start_peer_endpoint(worker_hello& hello) {
   auto host = peer_bind_host();
-  auto fail = [&](const std::string& why) {
-    logger()->error("cluster: worker {} ends: {}", hello.name, why);
-    logger()->flush();
-    std::fflush(nullptr);
-    _exit(1);
-  };
   auto secret = cluster_secret();
   if (!is_loopback(host) && secret.empty())
-    fail("its peer endpoint would listen on " + host + ", which is not a loopback address: that "
-         "needs a shared secret (set sluice.cluster.secret or SLUICE_CLUSTER_SECRET), or set "
-         "sluice.cluster.worker.host / SLUICE_WORKER_HOST to a loopback address");
+    throw error("its peer endpoint would listen on " + host + ", which is not a loopback address: "
+                "that needs a shared secret (set sluice.cluster.secret or SLUICE_CLUSTER_SECRET), "
+                "or set sluice.cluster.worker.host or SLUICE_WORKER_HOST to a loopback address");
   worker_peers_config pc;
   pc.name = hello.name;
   pc.secret = secret;
@@ -66,9 +60,11 @@ caf::actor context_impl::start_peer_endpoint(worker_hello& hello) {
   auto peers = sys->spawn(worker_peers, pc);
   auto port = tls() ? caf::openssl::publish(peers, 0, host.c_str(), true)
                     : sys->middleman().publish(peers, 0, host.c_str(), true);
-  if (!port)
-    fail("its peer endpoint cannot listen on " + host + " (sluice.cluster.worker.host): "
-         + sys->render(port.error()));
+  if (!port) {
+    caf::anon_send_exit(peers, caf::exit_reason::user_shutdown);
+    throw error("its peer endpoint cannot listen on " + host + " (sluice.cluster.worker.host): "
+                + sys->render(port.error()));
+  }
   logger()->info("cluster: worker {} listens for peers on {}:{}{}", hello.name, host, *port,
                  tls() ? " (TLS)" : "");
   hello.peer_host = host == "0.0.0.0" ? std::string{} : host;

@@ -1,7 +1,8 @@
 // Cluster mode's part of start() and stop(): the driver listens, has its
 // workers join (starting them for local-cluster), places every stage slot
-// on a worker and wires them; a worker joins its driver and hosts what it
-// is given until the driver ends it (DESIGN.md "Distribution").
+// on a worker, wires them and has the workers link to each other
+// (cluster_peers.cpp); a worker joins its driver and hosts what it is given
+// until the driver ends it (DESIGN.md "Distribution").
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -237,7 +238,8 @@ void context_impl::place_slots(caf::scoped_actor& self) {
     pm.checkpoint_writer = checkpoint_relay_;
   }
   // Slot i of every stage on worker i mod n: a forward edge (same slot)
-  // stays inside one worker, only shuffles cross.
+  // stays inside one worker, only shuffles cross, over the workers' direct
+  // links (link_peers below, cluster_peers.cpp).
   for (auto& s : layout.stages)
     for (int i = 0; i < s.slots; ++i) {
       auto& pm = where[static_cast<size_t>(i) % n];
@@ -434,6 +436,16 @@ void context_impl::serve_as_worker() {
   auto name = host_name() + ":" + std::to_string(getpid());
   auto timeout = worker_timeout(cfg);
   auto finish = [&name](int status, const std::string& why) { end_worker(name, status, why); };
+  // The peer endpoint first: a worker that may not listen where it would
+  // ends before it reaches the driver.
+  auto hello = worker_hello{name, worker->cores, context_number, cluster_fingerprint(*layout),
+                            executor_, {}, {}, 0};
+  caf::actor peers;
+  try {
+    peers = start_peer_endpoint(hello);
+  } catch (const std::exception& e) {
+    finish(1, e.what());
+  }
   // The driver may still be starting: retry until the worker timeout.
   auto deadline = std::chrono::steady_clock::now() + timeout;
   caf::actor driver;
@@ -451,9 +463,8 @@ void context_impl::serve_as_worker() {
   }
   cluster_worker_config wc;
   wc.driver = driver;
-  wc.hello = worker_hello{name, worker->cores, context_number, cluster_fingerprint(*layout), executor_,
-                          {}, {}, 0};
-  wc.peers = start_peer_endpoint(wc.hello);
+  wc.hello = std::move(hello);
+  wc.peers = std::move(peers);
   wc.secret = cluster_secret();
   wc.heartbeat = heartbeat_interval(cfg);
   wc.timeout = timeout;

@@ -138,7 +138,8 @@ class context_impl {
   /// heartbeats.
   void place_on_workers(caf::scoped_actor& self);
   /// Places slot i of every stage on worker i mod W (of workers_), restoring
-  /// state as of wiring_->restore_from, and wires every actor.
+  /// state as of wiring_->restore_from, wires every actor and links the
+  /// workers to each other (link_peers).
   void place_slots(caf::scoped_actor& self);
   /// Lifecycle thread: the cluster driver lost `worker` (`why` says how) or
   /// it joined the running cluster (`why` empty), and the scheduler paused.
@@ -163,8 +164,9 @@ class context_impl {
   [[noreturn]] void serve_as_worker();
   /// A worker's start(): spawns its worker_peers actor and publishes it on
   /// an ephemeral port (TLS as the driver link) at peer_bind_host(); fills
-  /// `hello`'s peer_host and peer_port. Ends the worker naming the address
-  /// when it cannot listen, or would listen beyond loopback without a secret.
+  /// `hello`'s peer_host and peer_port. Throws sluice::error naming the
+  /// address when it cannot listen there, or would listen beyond loopback
+  /// without a secret.
   caf::actor start_peer_endpoint(worker_hello& hello);
   /// Where a worker's peer endpoint listens: 127.0.0.1 when the driver is
   /// reached over loopback, else sluice.cluster.worker.host, else

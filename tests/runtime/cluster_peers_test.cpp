@@ -12,6 +12,7 @@
 #include "fixtures/harness.hpp"
 #include "fixtures/process_tree.hpp"
 #include "fixtures/tcp_links.hpp"
+#include "fixtures/text_file.hpp"
 
 using namespace sluice;
 using fixtures::children_of;
@@ -102,4 +103,32 @@ BOOST_AUTO_TEST_CASE(shuffle_buckets_go_worker_to_worker_not_through_the_driver)
   for (auto& b : local.out)
     BOOST_TEST(b.records.size() == static_cast<size_t>(keys / 100));
   BOOST_TEST(cluster.out == local.out, boost::test_tools::per_element());
+}
+
+// A worker whose driver is not on loopback listens for its peers on every
+// interface, or on SLUICE_WORKER_HOST: without a shared secret it exits with
+// status 1 before it reaches the driver, naming the address. (Its master
+// is on loopback: a master beyond it needs the secret already.)
+BOOST_AUTO_TEST_CASE(a_worker_listening_beyond_loopback_needs_a_secret) {
+  fixtures::temp_dir dir{"cluster-peers-bind"};
+  auto attempt = [&](const std::string& env) {
+    auto log = dir.path() / "worker.log";
+    fixtures::child_process worker{
+      {"/bin/sh", "-c",
+       env + " SLUICE_CLUSTER_SECRET= SLUICE_WORKER=192.0.2.1:7077 exec " SLUICE_SAMPLES_DIR
+             "/queue_stream --master sluice://127.0.0.1:7077 2>" + log.string()}};
+    worker.start();
+    int status = fixtures::reap_within(worker.pid(), std::chrono::seconds(20));
+    BOOST_TEST((status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1));
+    return fixtures::text_of(log);
+  };
+  auto every = attempt("");
+  BOOST_TEST(every.find("its peer endpoint would listen on 0.0.0.0, which is not a loopback "
+                        "address: that needs a shared secret (set sluice.cluster.secret or "
+                        "SLUICE_CLUSTER_SECRET)") != std::string::npos,
+             every);
+  auto named = attempt("SLUICE_WORKER_HOST=192.0.2.7");
+  BOOST_TEST(named.find("its peer endpoint would listen on 192.0.2.7, which is not a loopback "
+                        "address") != std::string::npos,
+             named);
 }
