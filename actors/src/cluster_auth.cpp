@@ -45,4 +45,13 @@ bool same_proof(const std::string& a, const std::string& b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::optional<std::string> proof_refusal(const std::string& secret, const std::string& nonce,
+                                         const std::string& proof, const std::string& verifier) {
+  if (secret.empty() || same_proof(proof, hmac_sha256_hex(secret, nonce)))
+    return std::nullopt;
+  if (proof.empty())
+    return "it has no secret (sluice.cluster.secret) and " + verifier + " requires one";
+  return "wrong secret (sluice.cluster.secret)";
+}
+
 } // namespace sluice::detail

@@ -142,10 +142,8 @@ caf::behavior cluster_driver(caf::stateful_actor<cluster_driver_state>* self,
         return caf::make_error(caf::sec::runtime_error, "no join pending for worker " + name);
       auto [h, nonce] = std::move(i->second);
       st.pending.erase(i);
-      if (!st.cfg.secret.empty() && !same_proof(proof, hmac_sha256_hex(st.cfg.secret, nonce)))
-        return refuse(self, h, proof.empty() ? "it has no secret (sluice.cluster.secret) and the "
-                                          "driver requires one"
-                                       : "wrong secret (sluice.cluster.secret)");
+      if (auto why = proof_refusal(st.cfg.secret, nonce, proof, "the driver"))
+        return refuse(self, h, *why);
       logger()->info("cluster: worker {} joined ({} cores)", h.name, h.cores);
       self->monitor(h.control);
       st.joined.push_back(std::move(h));

@@ -120,13 +120,10 @@ caf::behavior worker_peers(caf::stateful_actor<worker_peers_state>* self,
         return caf::make_error(caf::sec::runtime_error, "no link pending for worker " + peer);
       auto nonce = std::move(i->second);
       st.nonces.erase(i);
-      if (!st.cfg.secret.empty() && !same_proof(proof, hmac_sha256_hex(st.cfg.secret, nonce))) {
-        auto why = proof.empty() ? "it has no secret (sluice.cluster.secret) and this worker "
-                                   "requires one"
-                                 : "wrong secret (sluice.cluster.secret)";
+      if (auto why = proof_refusal(st.cfg.secret, nonce, proof, "this worker")) {
         logger()->error("cluster: worker {} refused a link from worker {}: {}", st.cfg.name, peer,
-                        why);
-        return caf::make_error(caf::sec::runtime_error, std::string{why});
+                        *why);
+        return caf::make_error(caf::sec::runtime_error, *why);
       }
       logger()->info("cluster: worker {} linked directly to worker {} (it connected)",
                      st.cfg.name, peer);
