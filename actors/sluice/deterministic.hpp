@@ -9,6 +9,7 @@
 //  - nothing runs on a timer: the manual clock drives the batches.
 #pragma once
 
+#include <chrono>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -38,15 +39,33 @@ bool reply_ready(caf::scoped_actor& self);
 /// naming `what` when no reply arrived (receive would block forever).
 void await_reply(caf::scoped_actor& self, const char* what);
 
-/// Spawns `f` through `spawner` (an actor_system or an actor's self) on a
-/// thread of its own (caf::detached), or as a plain actor when `sys` is
-/// deterministic: a detached actor gets a private thread even under the
-/// test coordinator.
-template <class Spawner, class F, class... Ts>
-caf::actor spawn_service(Spawner& spawner, caf::actor_system& sys, F f, Ts&&... xs) {
+/// Sends `xs` to `dest` and waits, at most `timeout`, for its reply (a bool
+/// or an error, both ignored): for the stop paths, which need the callee to
+/// have finished what it was doing, not an answer. Runs the coordinator
+/// first when `self`'s system is deterministic (reply_ready).
+template <class Rep, class Period, class... Ts>
+void ask(caf::scoped_actor& self, const caf::actor& dest,
+         std::chrono::duration<Rep, Period> timeout, Ts&&... xs) {
+  if (auto r = self->request(dest, timeout, std::forward<Ts>(xs)...); reply_ready(self))
+    r.receive([](bool) {}, [](caf::error&) {});
+}
+
+/// Spawns `f` on a thread of its own (caf::detached), or as a plain actor
+/// when `sys` is deterministic: a detached actor gets a private thread even
+/// under the test coordinator.
+template <class F, class... Ts>
+caf::actor spawn_service(caf::actor_system& sys, F f, Ts&&... xs) {
   if (is_deterministic(sys))
-    return spawner.spawn(f, std::forward<Ts>(xs)...);
-  return spawner.template spawn<caf::detached>(f, std::forward<Ts>(xs)...);
+    return sys.spawn(f, std::forward<Ts>(xs)...);
+  return sys.template spawn<caf::detached>(f, std::forward<Ts>(xs)...);
+}
+
+/// As above, spawned by the actor `self` (in its home system).
+template <class Self, class F, class... Ts>
+caf::actor spawn_service(Self* self, F f, Ts&&... xs) {
+  if (is_deterministic(self->home_system()))
+    return self->spawn(f, std::forward<Ts>(xs)...);
+  return self->template spawn<caf::detached>(f, std::forward<Ts>(xs)...);
 }
 
 } // namespace sluice::detail

@@ -97,7 +97,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
       // The reader replies to the requester itself. Answering after later
       // messages changes nothing: it reads the rows at or before t only, and
       // the one writer of (op, partition) is the actor waiting for this reply.
-      auto reader = spawn_service(*self, self->system(), state_reader, self->state.store,
+      auto reader = spawn_service(self, state_reader, self->state.store,
                                   self->state.net);
       return self->delegate(reader, a, op, partition, t);
     },

@@ -103,7 +103,7 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
   if (ui)
     ui->stats()->set_graph(ui::graph_view_of(*layout));
-  bus_ = spawn_service(*sys, *sys, listener_bus,
+  bus_ = spawn_service(*sys, listener_bus,
                        ui ? with_first(ui->stats(), listeners) : listeners);
   scheduler_config sc;
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
@@ -118,7 +118,7 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   for (auto& [node, stage] : layout->sources)
     sc.sources.push_back(dynamic_cast<source_base*>(node));
   wiring_ptr w = wiring_;
-  wiring_->scheduler = spawn_service(*sys, *sys, job_scheduler, w, std::move(sc));
+  wiring_->scheduler = spawn_service(*sys, job_scheduler, w, std::move(sc));
   executor_ = sys->spawn(executor, wiring_, std::function<void(const run_info&)>{});
   stop_if_throws([&] { start_executors(); });
 }
@@ -126,7 +126,7 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
 void context_impl::open_checkpoints(scheduler_config& sc) {
   // Metadata checkpoint after every batch (SEMANTICS §5.30).
   auto opts = store_options();
-  checkpoint_writer_ = spawn_service(*sys, *sys,
+  checkpoint_writer_ = spawn_service(*sys,
     checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net, bus_);
   metadata_.zero_time_ms = wiring_->info.zero.ms;
   metadata_.graph_fingerprint = fingerprint();

@@ -112,14 +112,11 @@ void context_impl::stop_started_parts() {
     s->stop();
   stop_receivers();
   caf::scoped_actor self{*sys};
-  if (auto r = self->request(executor_, std::chrono::seconds(10), stop_atom::value);
-      reply_ready(self))
-    r.receive([](bool) {}, [](caf::error&) {});
+  ask(self, executor_, std::chrono::seconds(10), stop_atom::value);
   end_cluster(self, std::chrono::seconds(1));  // a failed start: nothing to finish
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   // The listeners hear why start() failed before the bus ends.
-  if (auto r = self->request(bus_, std::chrono::seconds(10), drain_atom::value); reply_ready(self))
-    r.receive([](bool) {}, [](caf::error&) {});
+  ask(self, bus_, std::chrono::seconds(10), drain_atom::value);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
   self->send_exit(sampler_, caf::exit_reason::user_shutdown);
   stop_checkpoint_writer(self);
@@ -136,9 +133,7 @@ void context_impl::stop_checkpoint_writer(caf::scoped_actor& self) {
   if (!checkpoint_writer_)
     return;
   // Every write sent before this one is stored (or failed) first.
-  if (auto r = self->request(checkpoint_writer_, std::chrono::seconds(60), drain_atom::value);
-      reply_ready(self))
-    r.receive([](bool) {}, [](caf::error&) {});
+  ask(self, checkpoint_writer_, std::chrono::seconds(60), drain_atom::value);
   self->send_exit(checkpoint_writer_, caf::exit_reason::user_shutdown);
 }
 
@@ -329,20 +324,13 @@ void context_impl::do_stop(bool graceful) {
     // Everything received before the stop goes into batches up to the next
     // batch time (with a manual clock, the test must move it there).
     int64_t until = (now / b + 1) * b;
-    if (auto r = self->request(wiring_->scheduler, timeout, drain_atom::value, until);
-        reply_ready(self))
-      r.receive([](bool) {}, [](caf::error&) {});
+    ask(self, wiring_->scheduler, timeout, drain_atom::value, until);
   }
   self->send_exit(generator_, caf::exit_reason::user_shutdown);
   // Waits for a running output operation to finish, bounded.
-  if (auto r = self->request(wiring_->scheduler, std::chrono::seconds(60), stop_atom::value);
-      reply_ready(self))
-    r.receive([](bool) {}, [](caf::error&) {});
-  if (auto r = self->request(bus_, std::chrono::seconds(10), drain_atom::value); reply_ready(self))
-    r.receive([](bool) {}, [](caf::error&) {});
-  if (auto r = self->request(executor_, std::chrono::seconds(10), stop_atom::value);
-      reply_ready(self))
-    r.receive([](bool) {}, [](caf::error&) {});
+  ask(self, wiring_->scheduler, std::chrono::seconds(60), stop_atom::value);
+  ask(self, bus_, std::chrono::seconds(10), drain_atom::value);
+  ask(self, executor_, std::chrono::seconds(10), stop_atom::value);
   end_cluster(self, std::chrono::seconds(3));
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   self->send_exit(bus_, caf::exit_reason::user_shutdown);
