@@ -5,6 +5,7 @@
 #include "fault_vfs_impl.hpp"
 
 #include "sluice/error.hpp"
+#include "sluice/mem_vfs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -27,6 +28,8 @@ using namespace detail;
 /// resolved (as SQLite's xFullPathname resolves them).
 std::string normalized(const std::string& p) {
   namespace fs = std::filesystem;
+  if (mem_vfs::routed(p)) // nothing of it is on the disk
+    return fs::path{p}.lexically_normal().string();
   std::error_code ec;
   auto abs = fs::absolute(p, ec);
   if (ec)
@@ -50,6 +53,8 @@ class file_writer {
   explicit file_writer(file_state& st) : st_(st) {
     if (!st.handles.empty())
       real_ = st.handles.front()->real();
+    else if (mem_vfs::routed(st.path))
+      memory_ = mem_vfs::global().size(st.path).has_value();
     else
       fd_ = ::open(st.path.c_str(), O_RDWR | O_CLOEXEC);
   }
@@ -64,12 +69,14 @@ class file_writer {
 
   /// False when the file is gone (deleted without the VFS).
   bool ok() const noexcept {
-    return real_ != nullptr || fd_ >= 0;
+    return real_ != nullptr || memory_ || fd_ >= 0;
   }
 
   std::uint64_t size() {
     if (real_ != nullptr)
       return real_size(real_);
+    if (memory_)
+      return mem_vfs::global().size(st_.path).value_or(0);
     struct stat sb {};
     return ::fstat(fd_, &sb) == 0 ? static_cast<std::uint64_t>(sb.st_size) : 0;
   }
@@ -77,22 +84,29 @@ class file_writer {
   void write(std::uint64_t offset, const std::string& bytes) {
     if (bytes.empty())
       return;
-    bool done = real_ != nullptr
-                  ? real_->pMethods->xWrite(real_, bytes.data(), static_cast<int>(bytes.size()),
-                                            static_cast<sqlite3_int64>(offset))
-                      == SQLITE_OK
-                  : ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset))
-                      == static_cast<ssize_t>(bytes.size());
+    bool done = false;
+    if (real_ != nullptr)
+      done = real_->pMethods->xWrite(real_, bytes.data(), static_cast<int>(bytes.size()),
+                                     static_cast<sqlite3_int64>(offset))
+             == SQLITE_OK;
+    else if (memory_)
+      done = mem_vfs::global().write(st_.path, offset, bytes);
+    else
+      done = ::pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset))
+             == static_cast<ssize_t>(bytes.size());
     if (!done)
       throw storage_error("sluice: fault VFS cannot restore " + st_.path + " at offset "
                           + std::to_string(offset));
   }
 
   void truncate(std::uint64_t size) {
-    bool done = real_ != nullptr
-                  ? real_->pMethods->xTruncate(real_, static_cast<sqlite3_int64>(size))
-                      == SQLITE_OK
-                  : ::ftruncate(fd_, static_cast<off_t>(size)) == 0;
+    bool done = false;
+    if (real_ != nullptr)
+      done = real_->pMethods->xTruncate(real_, static_cast<sqlite3_int64>(size)) == SQLITE_OK;
+    else if (memory_)
+      done = mem_vfs::global().truncate(st_.path, size);
+    else
+      done = ::ftruncate(fd_, static_cast<off_t>(size)) == 0;
     if (!done)
       throw storage_error("sluice: fault VFS cannot truncate " + st_.path + " to "
                           + std::to_string(size) + " bytes");
@@ -101,9 +115,9 @@ class file_writer {
  private:
   file_state& st_;
   sqlite3_file* real_ = nullptr;
+  bool memory_ = false;
   int fd_ = -1;
 };
-
 
 } // namespace
 
@@ -114,6 +128,8 @@ fault_vfs::fault_vfs() : impl_(std::make_unique<impl>()) {
   d.base = sqlite3_vfs_find(nullptr);
   if (d.base == nullptr)
     throw storage_error("sluice: fault VFS: SQLite has no default VFS");
+  mem_vfs::global(); // registers it
+  d.memory = sqlite3_vfs_find(mem_vfs::name.data());
   install_methods(d);
 }
 

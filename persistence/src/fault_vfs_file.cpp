@@ -170,7 +170,8 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, 
         }
     }
   }
-  auto rc = self->base->xOpen(self->base, name, h->real(), flags, out_flags);
+  auto* below = self->base_for(name);
+  auto rc = below->xOpen(below, name, h->real(), flags, out_flags);
   if (rc != SQLITE_OK || h->real()->pMethods == nullptr) {
     h->~vfs_file();
     f->pMethods = nullptr;
@@ -196,7 +197,8 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, 
 
 int x_delete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
   auto* self = impl_of(vfs);
-  auto rc = self->base->xDelete(self->base, name, sync_dir);
+  auto* below = self->base_for(name);
+  auto rc = below->xDelete(below, name, sync_dir);
   if (rc == SQLITE_OK) {
     std::lock_guard guard{self->mtx};
     self->files.erase(name);
@@ -205,12 +207,12 @@ int x_delete(sqlite3_vfs* vfs, const char* name, int sync_dir) {
 }
 
 int x_access(sqlite3_vfs* vfs, const char* name, int flags, int* out) {
-  auto* b = impl_of(vfs)->base;
+  auto* b = impl_of(vfs)->base_for(name);
   return b->xAccess(b, name, flags, out);
 }
 
 int x_full_pathname(sqlite3_vfs* vfs, const char* name, int n, char* out) {
-  auto* b = impl_of(vfs)->base;
+  auto* b = impl_of(vfs)->base_for(name);
   return b->xFullPathname(b, name, n, out);
 }
 
@@ -263,7 +265,7 @@ int x_current_time_int64(sqlite3_vfs* vfs, sqlite3_int64* out) {
 void install_methods(fault_vfs::impl& d) {
   auto& v = d.vfs;
   v.iVersion = std::min(d.base->iVersion, 2);
-  v.szOsFile = static_cast<int>(sizeof(vfs_file)) + d.base->szOsFile;
+  v.szOsFile = static_cast<int>(sizeof(vfs_file)) + std::max(d.base->szOsFile, d.memory->szOsFile);
   v.mxPathname = d.base->mxPathname;
   v.zName = d.vfs_name.c_str();
   v.pAppData = &d;

@@ -4,6 +4,9 @@
 
 #include "sluice/fault_vfs.hpp"
 
+#include "path_prefix.hpp"
+#include "sluice/mem_vfs.hpp"
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -71,13 +74,6 @@ struct fail_rule {
   fault_repeat repeat;
 };
 
-/// Returns whether `path` is `dir` or a file under it (both normalized).
-inline bool is_under(std::string_view path, std::string_view dir) {
-  if (path.size() < dir.size() || path.substr(0, dir.size()) != dir)
-    return false;
-  return path.size() == dir.size() || path[dir.size()] == '/' || dir == "/";
-}
-
 } // namespace sluice::detail
 
 namespace sluice {
@@ -86,6 +82,8 @@ namespace sluice {
 struct fault_vfs::impl {
   sqlite3_vfs vfs{};
   sqlite3_vfs* base = nullptr;
+  /// The memory VFS, below files under one of its routes (mem_vfs.hpp).
+  sqlite3_vfs* memory = nullptr;
   std::string vfs_name{fault_vfs::name};
   sqlite3_io_methods methods{};
 
@@ -100,6 +98,11 @@ struct fault_vfs::impl {
   std::map<std::string, std::shared_ptr<detail::file_state>> files;
   /// Raised by each crash; a handle opened before is stale.
   std::atomic<std::uint64_t> epoch{1};
+
+  /// The VFS below `name`: the memory VFS when it keeps that path.
+  sqlite3_vfs* base_for(const char* name) const {
+    return name != nullptr && mem_vfs::routed(name) ? memory : base;
+  }
 
   /// The error of a failing rule for `op` on `path`, or SQLITE_OK. `mtx` held.
   int injected(const std::string& path, int io_code) {

@@ -2,6 +2,7 @@
 #include "sluice/sqlite_db.hpp"
 
 #include "sluice/fault_vfs.hpp"
+#include "sluice/mem_vfs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -62,13 +63,56 @@ std::string full_disk_note(const std::string& path) {
 
 std::atomic<std::uint64_t> next_temp_id{0};
 
-/// The device and inode of `path`, or nothing when it does not exist.
+/// The device and inode of `path`, or nothing when it does not exist. For a
+/// file kept by the memory VFS: device 0 and the VFS's identity of it.
 std::optional<std::pair<std::uint64_t, std::uint64_t>> identity_of(const std::string& path) {
+  if (mem_vfs::routed(path)) {
+    auto id = mem_vfs::global().identity(path);
+    if (!id)
+      return std::nullopt;
+    return std::pair<std::uint64_t, std::uint64_t>{0, *id};
+  }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return std::nullopt;
   return std::pair<std::uint64_t, std::uint64_t>{static_cast<std::uint64_t>(st.st_dev),
                                                  static_cast<std::uint64_t>(st.st_ino)};
+}
+
+/// The size of the file `path`, or nothing when it does not exist; on the
+/// disk or in the memory VFS.
+std::optional<std::uint64_t> size_of(const std::string& path) {
+  if (mem_vfs::routed(path))
+    return mem_vfs::global().size(path);
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec)
+    return std::nullopt;
+  return size;
+}
+
+/// link(2) on the disk or in the memory VFS: 0, or the errno.
+int link_file(const std::string& from, const std::string& to) {
+  if (mem_vfs::routed(to))
+    return mem_vfs::global().link(from, to) ? 0 : EEXIST;
+  return ::link(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
+void remove_file(const std::string& path) {
+  if (mem_vfs::routed(path)) {
+    mem_vfs::global().remove(path);
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+}
+
+/// The VFS for a database at `path`: the fault VFS for a routed directory
+/// (tests), else the memory VFS for one of its directories, else SQLite's default.
+const char* vfs_for(const std::string& path) {
+  if (auto* fault = fault_vfs::vfs_for(path))
+    return fault;
+  return mem_vfs::routed(path) ? mem_vfs::name.data() : nullptr;
 }
 
 /// Throws `msg` as `storage_corruption` when SQLite says the file is damaged
@@ -258,9 +302,8 @@ sqlite_db::sqlite_db(std::string path) : sqlite_db(std::move(path), options{}) {
 }
 
 sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), opts_(opts) {
-  // A path under a directory routed to the fault VFS (tests) opens through it.
   auto rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                            fault_vfs::vfs_for(path_));
+                            vfs_for(path_));
   if (rc != SQLITE_OK) {
     auto msg = message(path_, db_, "open", rc);
     sqlite3_close(db_);
@@ -413,6 +456,8 @@ void sqlite_transaction::commit() {
 
 void create_checkpoint_directory(const std::string& dir) {
   namespace fs = std::filesystem;
+  if (mem_vfs::routed(dir)) // its files live in memory
+    return;
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!ec) {
@@ -432,15 +477,15 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
                                                     int page_size) {
   namespace fs = std::filesystem;
   create_checkpoint_directory(dir);
-  std::error_code ec;
   auto file = (fs::path{dir} / "sluice.db").string();
   // Ignored for an existing database.
   sqlite_db::options opts{.synchronous = sync, .page_size = page_size};
   auto wal = file + "-wal";
-  if (!fs::exists(file, ec) && fs::exists(wal, ec) && fs::file_size(wal, ec) > 0 && !ec)
+  auto size = size_of(file);
+  if (!size && size_of(wal).value_or(0) > 0)
     throw storage_corruption("sluice: " + file + " is missing but its write-ahead file " + wal
                         + " is there: the checkpoint database was deleted or moved");
-  if (!fs::exists(file, ec)) {
+  if (!size) {
     // Built aside and linked into place whole: link() never replaces a file
     // that another connection created meanwhile.
     auto tmp = (fs::path{dir} / (".sluice.db." + std::to_string(::getpid()) + "."
@@ -452,13 +497,12 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
       fresh.exec("CREATE TABLE IF NOT EXISTS meta "
                  "(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)");
     }
-    int rc = ::link(tmp.c_str(), file.c_str());
-    int e = errno;
-    fs::remove(tmp, ec);
-    if (rc != 0 && e != EEXIST)
+    int e = link_file(tmp, file);
+    remove_file(tmp);
+    if (e != 0 && e != EEXIST)
       throw storage_error("sluice: cannot create " + file + ": "
                           + std::generic_category().message(e));
-  } else if (fs::file_size(file, ec) == 0 && !ec) {
+  } else if (*size == 0) {
     throw storage_corruption("sluice: " + file
                         + " is empty (0 bytes): the checkpoint database was truncated or "
                           "damaged (sluice never leaves an empty one)");

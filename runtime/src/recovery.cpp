@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "sluice/error.hpp"
+#include "sluice/mem_vfs.hpp"
 
 namespace sluice::detail {
 
@@ -126,6 +127,11 @@ std::string set_aside_damaged(const std::string& dir) {
               .count();
   auto base = fs::path{dir} / "sluice.db";
   auto kept = fs::path{dir} / ("sluice.db.damaged-" + std::to_string(ms));
+  if (mem_vfs::routed(dir)) { // the simulation's databases live in memory
+    for (const char* suffix : {"", "-wal"})
+      mem_vfs::global().rename(base.string() + suffix, kept.string() + suffix);
+    return kept.string();
+  }
   for (const char* suffix : {"", "-wal", "-shm"}) {
     fs::path from = base.string() + suffix;
     std::error_code ec;

@@ -7,6 +7,7 @@
 #include "sluice/receiver_wal.hpp"
 
 #include "fixtures/sqlite_db.hpp"
+#include "fixtures/store_rows.hpp"
 
 #include <sqlite3.h>
 
@@ -24,6 +25,10 @@ using sluice::fault_vfs;
 using sluice::metadata_checkpoint;
 using sluice::receiver_wal;
 using sluice::storage_fault;
+
+using fixtures::block_ids;
+using fixtures::metadata_times;
+using fixtures::small_metadata;
 
 namespace {
 
@@ -57,36 +62,13 @@ struct vfs_dir : fixtures::checkpoint_dir_fixture {
   }
 };
 
-metadata_checkpoint make_metadata(std::int64_t t) {
-  metadata_checkpoint m;
-  m.batch_time_ms = t;
-  m.graph_fingerprint = "graph";
-  m.pending_batches = {t};
-  return m;
-}
-
 /// A store opened in `dir` with the metadata of 1000 and 2000 committed
 /// (synchronous FULL: both synced).
 std::unique_ptr<checkpoint_store> store_with_two_commits(const vfs_dir& dir) {
   auto store = checkpoint_store::open(dir.checkpoint_dir());
-  store->write_metadata(make_metadata(1000));
-  store->write_metadata(make_metadata(2000));
+  store->write_metadata(small_metadata(1000));
+  store->write_metadata(small_metadata(2000));
   return store;
-}
-
-/// The batch times of the stored metadata checkpoints, newest first.
-std::vector<std::int64_t> metadata_times(checkpoint_store& store) {
-  std::vector<std::int64_t> out;
-  for (const auto& g : store.metadata_generations())
-    out.push_back(g.batch_time_ms);
-  return out;
-}
-
-std::vector<std::int64_t> block_ids(receiver_wal& wal, std::int32_t stream) {
-  std::vector<std::int64_t> out;
-  for (const auto& b : wal.read_blocks(stream))
-    out.push_back(b.block_id);
-  return out;
 }
 
 /// Returns the message of the storage_error `f` throws, or "<no error>".
@@ -227,19 +209,19 @@ BOOST_AUTO_TEST_CASE(bad_arguments_name_the_value) {
 BOOST_AUTO_TEST_CASE(full_disk_fails_the_commit_and_the_store_keeps_its_data) {
   vfs_dir dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir());
-  store->write_metadata(make_metadata(1000));
+  store->write_metadata(small_metadata(1000));
   auto failed_before = dir.vfs.failed_operations();
   dir.vfs.fail_writes(dir.checkpoint_dir(), storage_fault::disk_full, fault_repeat::every);
-  auto what = storage_error_of([&] { store->write_metadata(make_metadata(2000)); });
+  auto what = storage_error_of([&] { store->write_metadata(small_metadata(2000)); });
   BOOST_TEST(what
              == "sluice: sqlite step of \"COMMIT\" failed on " + dir.db_file().string()
                   + ": database or disk is full (database or disk is full, code 13)");
   BOOST_TEST(dir.vfs.failed_operations() - failed_before == 1u);
   // Reads go on while the disk is full; a second write fails the same way.
   BOOST_TEST(metadata_times(*store) == std::vector<std::int64_t>({1000}));
-  BOOST_TEST(storage_error_of([&] { store->write_metadata(make_metadata(2500)); }) == what);
+  BOOST_TEST(storage_error_of([&] { store->write_metadata(small_metadata(2500)); }) == what);
   dir.vfs.clear_failures();
-  store->write_metadata(make_metadata(3000));
+  store->write_metadata(small_metadata(3000));
   BOOST_TEST(metadata_times(*store) == std::vector<std::int64_t>({3000, 1000}));
   store.reset();
   store = checkpoint_store::open(dir.checkpoint_dir());
@@ -268,7 +250,7 @@ BOOST_AUTO_TEST_CASE(writes_outside_the_failing_directory_go_on) {
   vfs_dir other;
   auto store = checkpoint_store::open(dir.checkpoint_dir());
   dir.vfs.fail_writes(other.path.string(), storage_fault::disk_full, fault_repeat::every);
-  store->write_metadata(make_metadata(1000));
+  store->write_metadata(small_metadata(1000));
   BOOST_TEST(metadata_times(*store) == std::vector<std::int64_t>({1000}));
 }
 
@@ -298,10 +280,10 @@ BOOST_AUTO_TEST_CASE(commits_not_synced_are_lost_in_a_crash) {
   vfs_dir dir;
   checkpoint_store::options normal{.synchronous = sluice::sqlite_sync::normal};
   auto store = checkpoint_store::open(dir.checkpoint_dir(), normal);
-  store->write_metadata(make_metadata(1000));
+  store->write_metadata(small_metadata(1000));
   store.reset(); // a clean close checkpoints and syncs
   store = checkpoint_store::open(dir.checkpoint_dir(), normal);
-  store->write_metadata(make_metadata(2000));
+  store->write_metadata(small_metadata(2000));
   BOOST_TEST(metadata_times(*store) == std::vector<std::int64_t>({2000, 1000}));
   // The commit appended two frames (the table's page and its index's page,
   // 24-byte header + 64 KiB page each) and returned without a sync.
@@ -331,13 +313,13 @@ BOOST_AUTO_TEST_CASE(a_crash_keeps_the_synced_frames_of_the_wal_and_drops_the_re
   auto store = checkpoint_store::open(dir.checkpoint_dir(),
                                       {.synchronous = sluice::sqlite_sync::normal});
   wal->append_block(1, 1, 100, {"a"});
-  store->write_metadata(make_metadata(1000)); // unsynced
+  store->write_metadata(small_metadata(1000)); // unsynced
   BOOST_TEST(dir.vfs.unsynced_bytes(dir.wal_file()) > 0u);
   wal->append_block(1, 2, 200, {"b"});         // syncs the metadata's frames too
   BOOST_TEST(dir.vfs.unsynced_bytes(dir.wal_file()) == 0u);
-  store->write_metadata(make_metadata(2000));
+  store->write_metadata(small_metadata(2000));
   wal->log_allocation(5000, {{1, 1}});         // syncs 2000 as well
-  store->write_metadata(make_metadata(3000)); // unsynced
+  store->write_metadata(small_metadata(3000)); // unsynced
   auto before = dir.wal_size();
   auto lost = dir.vfs.unsynced_bytes(dir.wal_file());
   BOOST_TEST(lost > 0u);
@@ -381,7 +363,7 @@ BOOST_AUTO_TEST_CASE(a_torn_last_wal_frame_recovers_to_the_previous_commit) {
   BOOST_TEST(skipped.empty());
   BOOST_TEST(metadata_times(*store) == std::vector<std::int64_t>({1000}));
   // The store writes on from there.
-  store->write_metadata(make_metadata(3000));
+  store->write_metadata(small_metadata(3000));
   BOOST_TEST(metadata_times(*store) == std::vector<std::int64_t>({3000, 1000}));
   store.reset();
   BOOST_TEST(dir.integrity_ok() == 1);

@@ -413,8 +413,8 @@ struct sim_settings {
 
 /// Runs `batches` batches under `plan` (README "Testing under faults"):
 /// each context built through get_or_create in a fresh checkpoint directory
-/// (under $TMPDIR, else /dev/shm, else the system's temporary directory;
-/// removed after the run),
+/// kept in memory (mem_vfs.hpp: `/sluice-mem/sim-<pid>-<n>`, nothing on the
+/// disk; forgotten after the run),
 /// the manual clock advanced one batch at a time; every actor runs on this
 /// thread (sluice.streaming.clock=simulated), so each batch has ended when
 /// the clock's advance returns. Throws `sluice::error` naming the seed and

@@ -14,6 +14,7 @@
 
 #include "sluice/fault_injector.hpp"
 #include "sluice/fault_vfs.hpp"
+#include "sluice/mem_vfs.hpp"
 #include "sluice/testing.hpp"
 
 namespace sluice::testing::detail {
@@ -22,40 +23,28 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Where checkpoint directories go: $TMPDIR when set, else /dev/shm when
-/// it is a writable directory (a tmpfs: SQLite's syncs cost nothing there,
-/// and a simulated crash loses nothing a sync would keep: the process lives
-/// on), else the system's temporary directory.
-std::filesystem::path scratch_root() {
-  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0')
-    return t;
-  std::error_code ec;
-  if (std::filesystem::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0)
-    return "/dev/shm";
-  return std::filesystem::temp_directory_path();
-}
-
-/// A fresh checkpoint directory, removed with the object.
+/// A fresh checkpoint directory kept in memory by the memory VFS (nothing
+/// of it is on the disk): a simulated batch commits without a system call,
+/// and a simulated crash loses just what the fault VFS undoes. Forgotten
+/// with the object.
 class scratch_dir {
  public:
   scratch_dir() {
     static std::atomic<int> counter{0};
-    path_ = scratch_root()
-            / ("sluice-sim-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
+    path_ = "/sluice-mem/sim-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    mem_vfs::global().route(path_);
   }
   ~scratch_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    mem_vfs::global().forget(path_);
   }
   scratch_dir(const scratch_dir&) = delete;
   scratch_dir& operator=(const scratch_dir&) = delete;
-  std::string str() const {
-    return path_.string();
+  const std::string& str() const {
+    return path_;
   }
 
  private:
-  std::filesystem::path path_;
+  std::string path_;
 };
 
 /// Sees batches complete (listener bus). The listener runs on the thread
