@@ -47,6 +47,8 @@ std::uint64_t mem_bytes::read(std::uint64_t offset, void* out, std::uint64_t n) 
 
 void mem_bytes::write(std::uint64_t offset, const void* in, std::uint64_t n) {
   reserve(offset + n);
+  if (offset > size_)
+    zero(size_, offset);
   const auto* src = static_cast<const char*>(in);
   for (std::uint64_t done = 0; done < n;) {
     auto at = offset + done;
@@ -60,20 +62,25 @@ void mem_bytes::write(std::uint64_t offset, const void* in, std::uint64_t n) {
 void mem_bytes::truncate(std::uint64_t n) {
   if (n >= size_) {
     reserve(n);
-    size_ = n;
-    return;
+    zero(size_, n);
+  } else {
+    chunks_.resize((n + chunk - 1) / chunk);
   }
-  // Keep the chunks that hold bytes below n; zero the cut tail of the last.
-  auto keep = (n + chunk - 1) / chunk;
-  chunks_.resize(keep);
-  if (n % chunk != 0)
-    std::memset(chunks_.back().get() + n % chunk, 0, chunk - n % chunk);
   size_ = n;
 }
 
 void mem_bytes::reserve(std::uint64_t n) {
+  // Not zeroed: a file grows by appends, and a gap is zeroed by zero().
   while (chunks_.size() * chunk < n)
-    chunks_.push_back(std::make_unique<char[]>(chunk)); // zeroed
+    chunks_.push_back(std::unique_ptr<char[]>(new char[chunk]));
+}
+
+void mem_bytes::zero(std::uint64_t from, std::uint64_t to) {
+  while (from < to) {
+    auto part = std::min(to - from, chunk - from % chunk);
+    std::memset(chunks_[from / chunk].get() + from % chunk, 0, part);
+    from += part;
+  }
 }
 
 } // namespace detail

@@ -22,8 +22,8 @@ struct mem_handle;
 /// A file's bytes in chunks of 32 KiB from the heap: growing never copies
 /// or re-faults what is there (a contiguous buffer past malloc's mmap
 /// threshold would be copied into fresh pages at each doubling), and the
-/// chunks of a forgotten run serve the next. Bytes past `size()` inside the
-/// chunks are zero, so a write past the end leaves a zeroed gap.
+/// chunks of a forgotten run serve the next. A write past the end, or a
+/// truncate that grows the file, zeroes the gap.
 class mem_bytes {
  public:
   static constexpr std::uint64_t chunk = 32 * 1024;
@@ -42,6 +42,7 @@ class mem_bytes {
 
  private:
   void reserve(std::uint64_t n);
+  void zero(std::uint64_t from, std::uint64_t to);
 
   std::vector<std::unique_ptr<char[]>> chunks_;
   std::uint64_t size_ = 0;
