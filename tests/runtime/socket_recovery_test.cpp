@@ -298,7 +298,8 @@ BOOST_AUTO_TEST_CASE(a_rerun_batch_keeps_its_replayed_blocks_in_the_allocation_l
   caf::actor_system sys{cfg};
   auto net = std::make_shared<detail::transport>(sys.node(), false);
   auto tracker = sys.spawn(detail::receiver_tracker, wal, nullptr,
-                          std::function<void(std::string)>{}, duration{0}, net);
+                          std::function<void(std::string)>{}, duration{0}, net,
+                          detail::tracker_home{});
   caf::scoped_actor self{sys};
   using ids = std::vector<std::pair<int32_t, int64_t>>;
   for (int64_t id : {3, 4}) { // replayed from the WAL for batch 2000
