@@ -2,7 +2,11 @@
 
 #include "sluice/actor_probe.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "sluice/cluster_driver.hpp"
 #include "sluice/fault_injector.hpp"
+#include "sluice/log.hpp"
 #include "sluice/receiver_wal.hpp"
 
 namespace sluice::detail {
@@ -38,6 +42,10 @@ caf::result<bool> confirm_stored(caf::stateful_actor<block_manager_state>* self,
         rp.deliver(true);
       },
       [=](caf::error& err) mutable {
+        // Logged here too: a block cut by the block generator has no one
+        // waiting for this reply.
+        logger()->warn("receiver stream {}: block {} ({} records) was not stored on the driver: "
+                       "{}", self->state.stream, id, records, error_text(err));
         if (queued)
           self->state.source->release();
         rp.deliver(std::move(err));
