@@ -24,6 +24,7 @@ struct block_manager_state {
   std::shared_ptr<transport> net;
   std::shared_ptr<receiver_wal> wal;  ///< null when the WAL is off
   std::function<void(std::string)> on_error;
+  bool confirm = false;   ///< the tracker is remote: wait for its answer (see below)
   int32_t stream = -1;    ///< from the first block on
   int64_t wal_bytes = 0;  ///< record bytes appended to the WAL
   std::map<int64_t, std::pair<erased, int64_t>> blocks;  ///< id -> data, records; until cleanup
@@ -34,10 +35,16 @@ struct block_manager_state {
 /// then holds the block, tells the tracker and frees its queue slot; replies
 /// once stored. A failed write calls `on_error` and replies with an error.
 /// `(cleanup_atom, int64_t last_block)` drops blocks with ids <= last_block.
+/// With `confirm` (cluster mode: this manager on a worker, the tracker on
+/// the driver) the manager keeps only each block's record count and
+/// replies once the tracker answered, so the block is on the driver (and in
+/// its WAL when on) before `store` returns: a lost worker loses no block it
+/// stored. A refusal (the driver declared this worker lost) is the reply.
+/// Without `confirm` the process is one: the tracker is told without waiting.
 caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
                             std::shared_ptr<block_source> source, caf::actor tracker,
                             std::shared_ptr<receiver_wal> wal,
                             std::function<void(std::string)> on_error,
-                            std::shared_ptr<transport> net);
+                            std::shared_ptr<transport> net, bool confirm);
 
 } // namespace sluice::detail

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <string>
@@ -21,6 +22,9 @@ struct cluster_worker_config {
   worker_hello hello;  ///< `control` is filled in by the actor
   std::string secret;  ///< empty: none
   caf::actor peers;    ///< this worker's worker_peers (required)
+  /// Hosts a receiver the driver places here (context_impl::host_receiver);
+  /// throws to refuse.
+  std::function<std::vector<caf::actor>(const receiver_placement_msg&)> host;
   caf::timespan heartbeat = std::chrono::seconds(1);
   caf::timespan timeout = std::chrono::seconds(10);
   /// Set once: the exit status and why the worker ends.
@@ -37,7 +41,9 @@ struct cluster_worker_state {
 /// with the worker's name so a confused link shows), `(end_atom)` (the
 /// context ended: status 0) and `(end_atom, std::string why)` (declared lost:
 /// status 1), and `(peers_atom, std::vector<peer_endpoint>) -> int32_t`
-/// (the driver's list of workers: handed to `peers`, see worker_peers.hpp).
+/// (the driver's list of workers: handed to `peers`, see worker_peers.hpp)
+/// and `(host_atom, receiver_placement_msg) -> std::vector<caf::actor>` (a
+/// receiver to host: `host`'s answer, or its exception's text as the error).
 caf::behavior cluster_worker(caf::stateful_actor<cluster_worker_state>* self,
                              cluster_worker_config cfg);
 

@@ -119,6 +119,19 @@ struct placement_msg {
   friend bool operator==(const placement_msg&, const placement_msg&) = default;
 };
 
+/// Cluster mode: the driver asks a worker to host the receiver of stream
+/// `stream` (supervisor, block generator, block manager) for the tracker on
+/// the driver. The worker answers with {block manager, block generator,
+/// supervisor} and does not start the receiver: the driver first tells the
+/// tracker the new block manager, then sends the supervisor `start`.
+struct receiver_placement_msg {
+  int32_t stream = 0;
+  int64_t last_block = -1;  ///< the tracker's highest block id; new blocks come after it
+  caf::actor tracker;       ///< on the driver: blocks, reports of errors
+  caf::actor bus;           ///< on the driver: the receiver's listener events
+  friend bool operator==(const receiver_placement_msg&, const receiver_placement_msg&) = default;
+};
+
 /// Cluster mode: every stage slot's actor (wherever it runs) and the
 /// driver's gathers, so operators send to each other directly.
 struct stage_table_msg {
@@ -244,6 +257,12 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, placement_msg& x) {
   return f(caf::meta::type_name("placement_msg"), x.stages, x.slots, x.zero_ms, x.recovering,
            x.restore_from, x.checkpoint_intervals_ms, x.scheduler, x.checkpoint_writer);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, receiver_placement_msg& x) {
+  return f(caf::meta::type_name("receiver_placement_msg"), x.stream, x.last_block, x.tracker,
+           x.bus);
 }
 
 template <class Inspector>
@@ -373,7 +392,7 @@ typename Inspector::result_type inspect(Inspector& f, failure_info& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, receiver_info& x) {
   return f(caf::meta::type_name("receiver_info"), x.stream_id, x.name, x.active, x.last_error,
-           x.last_error_us);
+           x.last_error_us, x.location);
 }
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -398,6 +417,8 @@ using workers_atom = caf::atom_constant<caf::atom("workers")>;
 using introspect_atom = caf::atom_constant<caf::atom("introspect")>;
 using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using link_atom = caf::atom_constant<caf::atom("link")>;
+using host_atom = caf::atom_constant<caf::atom("host")>;
+using last_atom = caf::atom_constant<caf::atom("last")>;
 
 } // namespace sluice
 
@@ -422,6 +443,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::actor_report>))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::peer_endpoint))
   CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::peer_endpoint>))
+  CAF_ADD_TYPE_ID(sluice, (sluice::detail::receiver_placement_msg))
 CAF_END_TYPE_ID_BLOCK(sluice)
 
 namespace sluice::detail {

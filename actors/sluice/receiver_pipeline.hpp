@@ -27,8 +27,20 @@ class receiver_wal;
 
 namespace sluice::detail {
 
+/// Where a pipeline's actors run.
+enum class receiver_role {
+  whole,   ///< one process (local[N]): every actor here
+  home,    ///< cluster mode, the driver: the tracker and the WAL replay; the
+           ///< rest is placed on a worker (hosted()), which reports to it
+  hosted,  ///< cluster mode, a worker: supervisor, block generator and block
+           ///< manager for the driver's tracker (receiver_settings::tracker)
+};
+
 /// How a receiver stream runs (from sluice.streaming.* conf keys).
 struct receiver_settings {
+  receiver_role role = receiver_role::whole;
+  caf::actor tracker;    ///< hosted: the driver's tracker
+  std::string location;  ///< hosted: this worker's name, in the receiver's events
   std::chrono::milliseconds block_interval{200};   ///< blockInterval
   restart_policy policy;
   /// Past the restart limit: stop the context (true) or run on without it.
@@ -58,7 +70,14 @@ class receiver_pipeline {
   receiver_pipeline(const receiver_pipeline&) = delete;
   receiver_pipeline& operator=(const receiver_pipeline&) = delete;
 
+  /// Starts the receiver (home: the hosted one, once hosted() named it).
   void start();
+  /// Home: the worker's half is `manager`, `generator`, `supervisor` (the
+  /// tracker hears of the manager before the receiver starts, so the
+  /// manager's first block is accepted). Replaces an earlier worker's half.
+  void hosted(caf::actor manager, caf::actor generator, caf::actor supervisor);
+  /// Hosted: {block manager, block generator, supervisor}, for the driver.
+  std::vector<caf::actor> actors() const { return {manager_, generator_, supervisor_}; }
   /// Stops the receiver and cuts what it stored into a last block, so the
   /// remaining batches take it. Waits (bounded): call it from the API edge
   /// (stop), never from an actor.
@@ -83,6 +102,7 @@ class receiver_pipeline {
   caf::actor manager_;
   caf::actor generator_;
   caf::actor supervisor_;
+  receiver_role role_;
   bool stopped_ = false;
 };
 

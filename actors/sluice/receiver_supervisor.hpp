@@ -25,6 +25,10 @@ struct restart_policy {
 };
 
 using receiver_report = std::function<void(const std::string& what, const receiver_info&)>;
+
+/// The report that turns "started", "error" and "stopped" into the listener
+/// events sent to `bus` (a listener_bus, here or on the driver).
+receiver_report receiver_reporter(caf::actor bus);
 /// Called once when the receiver passed its restart limit, with the error
 /// that says so (it names the receiver, the restarts and the last error).
 using receiver_give_up = std::function<void(const std::string& why)>;

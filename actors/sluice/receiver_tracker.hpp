@@ -22,6 +22,16 @@ class receiver_wal;
 
 namespace sluice::detail {
 
+/// Cluster mode's driver half of a receiver stream (receiver_pipeline's
+/// home role): the block manager runs on a worker and asks before its
+/// `store` returns, so a block the tracker answered is safe on the driver
+/// (and, with the WAL on, in the WAL) whatever happens to the worker.
+struct tracker_home {
+  bool remote = false;                       ///< the block manager is on a worker
+  std::shared_ptr<receiver_wal> block_log;   ///< with the WAL on: blocks are logged here
+  std::shared_ptr<block_source> source;      ///< encodes blocks for block_log
+};
+
 struct receiver_tracker_state {
   std::deque<block> unallocated;
   std::map<int64_t, int64_t> last_block_of_batch;  ///< batch time -> last block id
@@ -34,13 +44,21 @@ struct receiver_tracker_state {
   std::shared_ptr<transport> net;
   std::function<void(std::string)> on_error;
   duration wal_retention{0};  ///< WAL entries outlive their batch by this much
+  tracker_home home;          ///< default (not remote) in one process
+  int64_t last_id = -1;       ///< the highest block id received (replayed ones too)
   static inline const char* name = "sluice.receiver_tracker";
 };
 
 /// Handles:
 /// - `(caf::actor manager, caf::actor supervisor)`: the pipeline's other
 ///   actors, sent once after they were spawned.
-/// - `(block_msg)`: a stored block (reported by the block manager).
+/// - `(block_msg)`: a stored block (reported by the block manager). With a
+///   remote block manager (`home.remote`): refused unless it comes from the
+///   current one (or from the driver's own WAL replay, without a sender),
+///   and logged to `home.block_log` before the reply when the WAL is on.
+/// - `(last_atom) -> int64_t`: the highest block id received, -1 for none
+///   (a receiver placed again continues after it).
+/// - `(error_atom, std::string)`: a remote half failed: `on_error`.
 /// - `(allocate_atom, int64_t t) -> allocation_msg`: every unallocated block,
 ///   one partition each, after the blocks replayed for t; logged before the
 ///   reply. Fault point tracker.allocate. The job scheduler asks without
@@ -61,6 +79,7 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
                                std::shared_ptr<receiver_wal> wal,
                                std::shared_ptr<rate_estimator> estimator,
                                std::function<void(std::string)> on_error,
-                               duration wal_retention, std::shared_ptr<transport> net);
+                               duration wal_retention, std::shared_ptr<transport> net,
+                               tracker_home home);
 
 } // namespace sluice::detail

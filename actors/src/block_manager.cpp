@@ -2,22 +2,71 @@
 
 #include "sluice/actor_probe.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include "sluice/cluster_driver.hpp"
 #include "sluice/fault_injector.hpp"
+#include "sluice/log.hpp"
 #include "sluice/receiver_wal.hpp"
 
 namespace sluice::detail {
+
+namespace {
+
+/// Sends `b` to the remote tracker; the reply (true, or the tracker's
+/// error) follows the tracker's answer.
+caf::result<bool> confirm_stored(caf::stateful_actor<block_manager_state>* self, block b) {
+  auto& st = self->state;
+  bool queued = b.queued;
+  auto id = b.id;
+  auto records = b.records;
+  block_msg m;
+  try {
+    m = pack(std::move(b), *st.net, st.tracker);
+  } catch (const std::exception& e) {
+    if (queued)
+      st.source->release();
+    std::string what = "receiver stream " + std::to_string(st.stream) + ": block "
+                       + std::to_string(id) + " could not be reported: " + e.what();
+    if (st.on_error)
+      st.on_error(what);
+    return caf::make_error(caf::sec::runtime_error, what);
+  }
+  auto rp = self->make_response_promise<bool>();
+  self->request(st.tracker, caf::infinite, std::move(m))
+    .then(
+      [=]() mutable {
+        self->state.blocks.emplace(id, std::pair{erased{}, records});
+        if (queued)
+          self->state.source->release();
+        rp.deliver(true);
+      },
+      [=](caf::error& err) mutable {
+        // Logged here too: a block cut by the block generator has no one
+        // waiting for this reply.
+        logger()->warn("receiver stream {}: block {} ({} records) was not stored on the driver: "
+                       "{}", self->state.stream, id, records, error_text(err));
+        if (queued)
+          self->state.source->release();
+        rp.deliver(std::move(err));
+      });
+  return rp;
+}
+
+} // namespace
 
 caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
                             std::shared_ptr<block_source> source, caf::actor tracker,
                             std::shared_ptr<receiver_wal> wal,
                             std::function<void(std::string)> on_error,
-                            std::shared_ptr<transport> net) {
+                            std::shared_ptr<transport> net, bool confirm) {
   auto& st = self->state;
   st.source = std::move(source);
   st.tracker = std::move(tracker);
   st.wal = std::move(wal);
   st.on_error = std::move(on_error);
   st.net = std::move(net);
+  st.confirm = confirm;
   return {
     [=](introspect_atom) {
       auto r = self_report(self);
@@ -49,8 +98,10 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
           st.on_error(what);
         return caf::make_error(caf::sec::runtime_error, what);
       }
-      st.blocks.emplace(b.id, std::pair{b.data, b.records});
       bool queued = b.queued;
+      if (st.confirm)
+        return confirm_stored(self, std::move(b));
+      st.blocks.emplace(b.id, std::pair{b.data, b.records});
       try {
         self->send(st.tracker, pack(std::move(b), *st.net, st.tracker));
       } catch (const std::exception& e) {

@@ -68,6 +68,13 @@ caf::behavior cluster_worker(caf::stateful_actor<cluster_worker_state>* self,
     [=](peers_atom a, std::vector<peer_endpoint>& ps) {
       return self->delegate(self->state.cfg.peers, a, std::move(ps));
     },
+    [=](host_atom, receiver_placement_msg& m) -> caf::result<std::vector<caf::actor>> {
+      try {
+        return self->state.cfg.host(m);
+      } catch (const std::exception& e) {
+        return caf::make_error(caf::sec::runtime_error, std::string{e.what()});
+      }
+    },
     [=](end_atom) { finish(self, 0, "the driver ended the context"); },
     [=](end_atom, std::string& why) { finish(self, 1, std::move(why)); },
   };

@@ -1,6 +1,7 @@
 #include "sluice/receiver_pipeline.hpp"
 
 #include <map>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -76,30 +77,47 @@ receiver_give_up give_up_action(bool stop_context, std::function<void(std::strin
 receiver_pipeline::receiver_pipeline(caf::actor_system& sys, std::shared_ptr<transport> net,
                                      receiver_launch launch, receiver_settings settings,
                                      const source_env& env)
-    : sys_(sys), net_(std::move(net)), stream_(launch.stream) {
+    : sys_(sys), net_(std::move(net)), stream_(launch.stream), role_(settings.role) {
   std::shared_ptr<receiver_wal> block_log, allocation_log, replay_log;
-  if (settings.wal_dir) {
+  if (settings.wal_dir && role_ != receiver_role::hosted) {
     block_log = receiver_wal::open(*settings.wal_dir); // one connection per writer actor
     allocation_log = receiver_wal::open(*settings.wal_dir);
     replay_log = receiver_wal::open(*settings.wal_dir);
   }
-  tracker_ = sys_.spawn(receiver_tracker, allocation_log, settings.estimator, env.fail,
-                        env.replay_window, net_);
-  manager_ = sys_.spawn(block_manager, launch.buffer, tracker_, block_log, env.fail, net_);
+  caf::actor tracker = settings.tracker;
+  if (role_ != receiver_role::hosted) {
+    tracker_home home;
+    if (role_ == receiver_role::home)
+      home = {true, std::exchange(block_log, nullptr), launch.buffer};
+    tracker_ = sys_.spawn(receiver_tracker, allocation_log, settings.estimator, env.fail,
+                          env.replay_window, net_, std::move(home));
+    tracker = tracker_;
+  }
+  if (role_ == receiver_role::home) {
+    // The receiver runs where the driver places it (hosted()).
+    if (replay_log)
+      replay(*replay_log, *launch.buffer, settings.recovered);
+    return;
+  }
+  manager_ = sys_.spawn(block_manager, launch.buffer, tracker, block_log, env.fail, net_,
+                        role_ == receiver_role::hosted);
   if (replay_log)
     replay(*replay_log, *launch.buffer, settings.recovered);
   generator_ = sys_.spawn(block_generator, launch.buffer, manager_, settings.block_interval, net_);
   receiver_info info;
   info.stream_id = stream_;
   info.name = launch.name;
+  info.location = settings.location;
   supervisor_ = sys_.spawn<caf::detached>(receiver_supervisor, std::move(launch.receiver),
                                           settings.policy, info, env.report,
                                           give_up_action(settings.stop_context_on_give_up,
                                                          env.fail));
-  caf::anon_send(tracker_, manager_, supervisor_);
+  if (role_ == receiver_role::whole)
+    caf::anon_send(tracker_, manager_, supervisor_);
   launch.buffer->attach(std::make_shared<link>(sys_, net_, manager_, supervisor_));
   // Reaches the limiter before start_atom: both go to the supervisor from
-  // this thread.
+  // this thread (hosted: the driver sends start_atom after the reply that
+  // follows this constructor).
   if (settings.initial_rate)
     caf::anon_send(supervisor_, rate_atom::value, *settings.initial_rate);
 }
@@ -110,7 +128,17 @@ receiver_pipeline::~receiver_pipeline() {
       caf::anon_send_exit(*a, caf::exit_reason::user_shutdown);
 }
 
-void receiver_pipeline::start() { caf::anon_send(supervisor_, start_atom::value); }
+void receiver_pipeline::start() {
+  if (supervisor_)
+    caf::anon_send(supervisor_, start_atom::value);
+}
+
+void receiver_pipeline::hosted(caf::actor manager, caf::actor generator, caf::actor supervisor) {
+  manager_ = std::move(manager);
+  generator_ = std::move(generator);
+  supervisor_ = std::move(supervisor);
+  caf::anon_send(tracker_, manager_, supervisor_);
+}
 
 void receiver_pipeline::replay(receiver_wal& log, block_source& buffer,
                                std::optional<int64_t> recovered) {
@@ -143,7 +171,7 @@ void receiver_pipeline::replay(receiver_wal& log, block_source& buffer,
 }
 
 void receiver_pipeline::stop_receiving() {
-  if (stopped_)
+  if (stopped_ || !supervisor_)
     return;
   stopped_ = true;
   caf::scoped_actor self{sys_};
@@ -157,6 +185,8 @@ void receiver_pipeline::stop_receiving() {
 
 std::vector<probe_target> receiver_pipeline::probe_targets() const {
   auto root = "receiver " + std::to_string(stream_);
+  if (role_ == receiver_role::home) // the rest is on a worker
+    return {{root + " tracker", tracker_, {}}};
   return {{root, supervisor_, {}},
           {root + " block_generator", generator_, root},
           {root + " block_manager", manager_, root},

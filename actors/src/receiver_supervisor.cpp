@@ -83,6 +83,17 @@ void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
 
 } // namespace
 
+receiver_report receiver_reporter(caf::actor bus) {
+  return [bus = std::move(bus)](const std::string& what, const receiver_info& r) {
+    listener_event e{listener_event::kind::receiver_started, {}, {}, r, now_us()};
+    if (what == "error")
+      e.what = listener_event::kind::receiver_error;
+    else if (what == "stopped")
+      e.what = listener_event::kind::receiver_stopped;
+    caf::anon_send(bus, std::move(e));
+  };
+}
+
 caf::behavior receiver_supervisor(self_ptr self, std::shared_ptr<supervised_receiver> receiver,
                                   restart_policy policy, receiver_info info,
                                   receiver_report report, receiver_give_up give_up) {

@@ -13,12 +13,14 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
                                std::shared_ptr<receiver_wal> wal,
                                std::shared_ptr<rate_estimator> estimator,
                                std::function<void(std::string)> on_error,
-                               duration wal_retention, std::shared_ptr<transport> net) {
+                               duration wal_retention, std::shared_ptr<transport> net,
+                               tracker_home home) {
   self->state.wal = std::move(wal);
   self->state.estimator = std::move(estimator);
   self->state.on_error = std::move(on_error);
   self->state.wal_retention = wal_retention;
   self->state.net = std::move(net);
+  self->state.home = std::move(home);
   return {
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](caf::actor& manager, caf::actor& supervisor) {
@@ -26,8 +28,22 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       self->state.supervisor = std::move(supervisor);
     },
     [=](block_msg& m) -> caf::result<void> {
+      auto& st = self->state;
+      if (st.home.remote && self->current_sender() != nullptr
+          && self->current_sender()->address() != st.manager.address())
+        // A worker declared lost may still send before it hears so; its
+        // receiver now runs elsewhere with the same block ids.
+        return caf::make_error(caf::sec::runtime_error,
+                               "receiver stream " + std::to_string(m.stream) + ": block "
+                                 + std::to_string(m.id) + " refused: it comes from a block "
+                                 "manager no longer hosting the stream");
       try {
-        self->state.unallocated.push_back(unpack(m, *self->state.net));
+        auto b = unpack(m, *st.net);
+        if (st.home.block_log)
+          st.home.block_log->append_block(b.stream, b.id, b.created_ms,
+                                          st.home.source->encode(b.data));
+        st.last_id = std::max(st.last_id, b.id);
+        st.unallocated.push_back(std::move(b));
       } catch (const std::exception& e) {
         std::string what = "receiver stream " + std::to_string(m.stream) + ": block "
                            + std::to_string(m.id) + " could not be received: " + e.what();
@@ -38,7 +54,13 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       return caf::unit;
     },
     [=](allocate_atom, int64_t t, block_msg& m) {
+      self->state.last_id = std::max(self->state.last_id, m.id);
       self->state.replayed[t].push_back(unpack(m, *self->state.net));
+    },
+    [=](last_atom) { return self->state.last_id; },
+    [=](error_atom, std::string& why) {
+      if (self->state.on_error)
+        self->state.on_error(why);
     },
     [=](allocate_atom, int64_t t) -> caf::result<allocation_msg> {
       auto& st = self->state;

@@ -48,6 +48,9 @@ struct receiver_info {
   bool active = false;
   std::string last_error;
   int64_t last_error_us = 0;
+  /// Cluster mode: the worker running the receiver ("host:pid", Spark's
+  /// ReceiverInfo.location); empty when it runs in the driver's process.
+  std::string location;
 };
 
 /// A worker process in cluster mode (Spark's executor added and removed

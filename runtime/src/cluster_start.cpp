@@ -2,7 +2,8 @@
 // workers join (starting them for local-cluster), places every stage slot
 // on a worker, wires them and has the workers link to each other
 // (cluster_peers.cpp); a worker joins its driver and hosts what it is given
-// until the driver ends it (DESIGN.md "Distribution").
+// until the driver ends it (DESIGN.md "Distribution"). A lost or joining
+// worker: cluster_replace.cpp; receivers: receiver_placement.cpp.
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -24,6 +25,7 @@
 #include "sluice/log.hpp"
 #include "sluice/replace_atoms.hpp"
 #include "sluice/scheduler_relay.hpp"
+#include "cluster_events.hpp"
 #include "worker_processes.hpp"
 
 namespace sluice::detail {
@@ -48,37 +50,6 @@ std::string ms_text(duration d) { return std::to_string(d.count()) + " ms"; }
   logger()->flush();
   std::fflush(nullptr);
   _exit(status);
-}
-
-/// Tells the listeners that worker `name` was added (reason "") or removed.
-void publish_worker(const caf::actor& bus, std::string name, int cores, std::string reason) {
-  listener_event e;
-  e.what = reason.empty() ? listener_event::kind::worker_added
-                          : listener_event::kind::worker_removed;
-  e.worker = {std::move(name), cores, now_us(), std::move(reason)};
-  caf::anon_send(bus, std::move(e));
-}
-
-/// Tells the listeners where the operators were placed.
-void publish_placement(const caf::actor& bus, const std::vector<worker_hello>& workers,
-                       std::optional<int64_t> state_as_of, bool replaced) {
-  listener_event e;
-  e.what = listener_event::kind::operators_placed;
-  for (auto& w : workers)
-    e.placement.workers.push_back(w.name);
-  if (state_as_of)
-    e.placement.state_as_of = batch_time{*state_as_of};
-  e.placement.replaced = replaced;
-  e.placement.time_us = now_us();
-  caf::anon_send(bus, std::move(e));
-}
-
-duration heartbeat_interval(const conf& c) {
-  return c.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1));
-}
-
-duration worker_timeout(const conf& c) {
-  return c.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
 }
 
 } // namespace
@@ -280,125 +251,6 @@ void context_impl::place_slots(caf::scoped_actor& self) {
   link_peers(self);
 }
 
-void context_impl::replace_worker(const std::string& worker, const std::string& why) {
-  std::lock_guard<std::mutex> once{stop_mtx_};
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (state_ != context_state::active || stop_request_)
-      return;
-  }
-  bool joined = why.empty();
-  auto what = joined ? "worker " + worker + " joined the running cluster"
-                     : "worker " + worker + " lost (" + why + ")";
-  caf::scoped_actor self{*sys};
-  auto timeout = worker_timeout(cfg);
-  int cores = 0;  // the lost worker's, as placed on
-  for (auto& w : workers_)
-    if (w.name == worker)
-      cores = w.cores;
-  // The cluster driver's list is the truth: a lost worker left it, a new
-  // one is in it (and so is any change since the scheduler paused). Without
-  // its answer: the workers placed on so far, less the lost one.
-  self->request(cluster_endpoint_, timeout, workers_atom::value, int32_t{0})
-    .receive([&](std::vector<worker_hello>& ws) { workers_ = std::move(ws); },
-             [&](caf::error&) {
-               std::erase_if(workers_, [&](const worker_hello& h) { return h.name == worker; });
-             });
-  if (joined) {
-    for (auto& w : workers_)
-      if (w.name == worker)
-        publish_worker(bus_, w.name, w.cores, "");
-  } else {
-    publish_worker(bus_, worker, cores, why);
-  }
-  if (workers_.empty()) {
-    fail("cluster: " + what + " and no worker is left to place its operators on");
-    return;
-  }
-  if (joined)
-    logger()->info("cluster: {}; placing the operators on {} workers", what, workers_.size());
-  else
-    logger()->warn("cluster: {}; placing its operators on the {} remaining worker(s)", what,
-                   workers_.size());
-  try {
-    auto clear = [&](const caf::actor& executor, const std::string& where) {
-      std::optional<std::string> failed;
-      self->request(executor, timeout, clear_atom::value)
-        .receive([](bool) {}, [&](caf::error& err) { failed = error_text(err); });
-      if (failed)
-        throw error("the executor of " + where + " could not clear its actors: " + *failed);
-    };
-    for (auto& w : workers_)
-      clear(w.executor, "worker " + w.name);
-    clear(executor_, "the driver");
-    wiring_->gathers.clear();
-    // The newest state every checkpointed node can be restored as of; none
-    // (state starts empty, every kept batch runs again) before the first.
-    std::optional<int64_t> cut;
-    if (checkpoint_writer_) {
-      std::vector<int32_t> ops;
-      std::vector<int32_t> partitions;
-      for (auto& n : g->nodes())
-        if (n->has_checkpointed_state()) {
-          ops.push_back(static_cast<int32_t>(n->id()));
-          partitions.push_back(static_cast<int32_t>(n->partitions()));
-        }
-      std::optional<writer_failure> failed;
-      self->request(checkpoint_writer_, caf::infinite, drain_atom::value)
-        .receive([](bool) {}, [&](caf::error& err) { failed = failure_of(err); });
-      if (!failed && !ops.empty())
-        self->request(checkpoint_writer_, caf::infinite, cut_atom::value, ops, partitions)
-          .receive(
-            [&](int64_t t) {
-              if (t >= 0)
-                cut = t;
-            },
-            [&](caf::error& err) { failed = failure_of(err); });
-      if (failed)
-        throw error("the checkpoint writer cannot name the state to restore: " + failed->what);
-    }
-    wiring_->restore_from = cut;
-    std::optional<std::string> failed;
-    self->request(executor_, timeout, start_atom::value, false)
-      .receive([](int) {}, [&](caf::error& err) { failed = error_text(err); });
-    if (failed)
-      throw error("the driver could not spawn its gathers again: " + *failed);
-    place_slots(self);
-    publish_placement(bus_, workers_, cut, true);
-    logger()->warn("cluster: placed again on {} worker(s), state as of {}; the batches after it "
-                   "run again",
-                   workers_.size(), cut ? to_string(batch_time{*cut}) : std::string{"the start"});
-    self->send(wiring_->scheduler, resume_atom::value,
-               cut.value_or(std::numeric_limits<int64_t>::min()));
-    if (!joined)
-      start_replacement(worker);
-  } catch (const std::exception& e) {
-    fail("cluster: " + what + ", and the operators could not be placed again: " + e.what());
-  }
-}
-
-void context_impl::start_replacement(const std::string& lost) {
-  // local-cluster only: the driver owns its workers, as Spark's standalone
-  // master relaunches a lost executor. The new process joins the running
-  // cluster and gets a share (replace_worker with no reason). At most
-  // 3 x W replacements, so a worker that cannot live is not restarted forever.
-  if (!worker_procs_ || !cfg.get_bool("sluice.cluster.replaceLostWorkers", false))
-    return;
-  if (replacements_ >= 3 * cluster.workers) {
-    logger()->warn("cluster: not replacing worker {}: {} replacements already started "
-                   "(at most 3 per worker of local-cluster[{},{}])",
-                   lost, replacements_, cluster.workers, cluster.cores);
-    return;
-  }
-  try {
-    worker_procs_->add(1);
-    ++replacements_;
-    logger()->info("cluster: started a worker process to replace {}", lost);
-  } catch (const std::exception& e) {
-    logger()->warn("cluster: cannot replace worker {}: {}", lost, e.what());
-  }
-}
-
 void context_impl::end_cluster(caf::scoped_actor& self, std::chrono::milliseconds grace) {
   if (cluster_endpoint_) {
     sys->middleman().unpublish(cluster_endpoint_, cluster_port_);
@@ -466,6 +318,7 @@ void context_impl::serve_as_worker() {
   wc.hello = std::move(hello);
   wc.peers = std::move(peers);
   wc.secret = cluster_secret();
+  wc.host = [this, name](const receiver_placement_msg& m) { return host_receiver(m, name); };
   wc.heartbeat = heartbeat_interval(cfg);
   wc.timeout = timeout;
   wc.done = std::make_shared<std::promise<std::pair<int, std::string>>>();

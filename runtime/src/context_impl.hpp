@@ -3,6 +3,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -190,9 +191,27 @@ class context_impl {
   /// the conf); throws illegal_state for the WAL without a checkpoint
   /// directory.
   void launch_receiver(receiver_launch launch, const source_env& env);
+  /// A receiver pipeline's settings from the conf (and the WAL's directory,
+  /// which needs ssc.checkpoint: illegal_state otherwise).
+  receiver_settings receiver_settings_of(const receiver_launch& launch, const source_env& env);
   /// After every source started: gives the job scheduler each receiver
-  /// stream's tracker, then starts the receivers.
+  /// stream's tracker, then starts the receivers (cluster mode: places them
+  /// on the workers).
   void start_receivers();
+  // -- receivers in cluster mode (receiver_placement.cpp)
+  /// Driver: whether receivers run on the workers (sluice.cluster.receivers,
+  /// "workers" by default) rather than in the driver's process ("driver").
+  bool receivers_on_workers() const;
+  /// Driver: places each receiver (`lost` empty: all, at start) or each one
+  /// worker `lost` hosted on the workers, round-robin (Spark's
+  /// ReceiverSchedulingPolicy), and starts it there. Throws naming the
+  /// worker that could not host one.
+  void place_receivers(caf::scoped_actor& self, const std::string& lost);
+  /// Worker: hosts the receiver of `m.stream` (its graph node's receiver
+  /// object) for the driver's tracker; returns {block manager, block
+  /// generator, supervisor}, the receiver not started. Throws for a stream
+  /// that is not a receiver stream or is hosted here already.
+  std::vector<caf::actor> host_receiver(const receiver_placement_msg& m, const std::string& name);
   /// Stops every receiver and cuts what it stored into blocks (stop()).
   void stop_receivers();
   /// Runs f; if it throws, stops the parts already started and rethrows.
@@ -261,6 +280,8 @@ class context_impl {
   std::unique_ptr<worker_processes> worker_procs_;  // local-cluster's workers
   int replacements_ = 0;  // local-cluster workers started for lost ones
   std::vector<worker_hello> workers_;                // joined, in join order
+  std::map<int32_t, std::string> receiver_worker_;   // receiver stream -> worker hosting it
+  size_t next_receiver_worker_ = 0;                  // round-robin position
 };
 
 } // namespace sluice::detail

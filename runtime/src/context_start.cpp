@@ -174,14 +174,7 @@ void context_impl::start_sources(const start_times& times) {
 source_env context_impl::make_source_env() {
   source_env env;
   env.info = wiring_->info;
-  env.report = [bus = bus_](const std::string& what, const receiver_info& r) {
-    listener_event e{listener_event::kind::receiver_started, {}, {}, r, now_us()};
-    if (what == "error")
-      e.what = listener_event::kind::receiver_error;
-    else if (what == "stopped")
-      e.what = listener_event::kind::receiver_stopped;
-    caf::anon_send(bus, std::move(e));
-  };
+  env.report = receiver_reporter(bus_);
   env.fail = [this](std::string what) { fail(std::move(what)); };
   for (auto every : wiring_->checkpoint_intervals_ms)
     env.replay_window = std::max(env.replay_window, duration{every});
@@ -200,6 +193,10 @@ void context_impl::start_receivers() {
         wiring_->trackers[i] = r->tracker();
   for (auto& r : receivers_)
     r->start();
+  if (receivers_on_workers() && !receivers_.empty()) {
+    caf::scoped_actor self{*sys};
+    place_receivers(self, "");
+  }
 }
 
 template <class F>

@@ -48,11 +48,8 @@ void choose_rate_control(const sluice::conf& c, duration batch, receiver_setting
 
 } // namespace
 
-void context_impl::launch_receiver(receiver_launch launch, const source_env& env) {
-  if (simulated)
-    throw invalid_argument("receiver " + launch.name + ": a receiver stores from a thread of its "
-                           "own, which sluice.streaming.clock=simulated does not allow (use "
-                           "queue_stream, a scripted input or a file stream)");
+receiver_settings context_impl::receiver_settings_of(const receiver_launch& launch,
+                                                    const source_env& env) {
   auto& c = cfg;
   receiver_settings s;
   s.block_interval = c.get_duration("sluice.streaming.blockInterval", milliseconds(200));
@@ -71,6 +68,19 @@ void context_impl::launch_receiver(receiver_launch launch, const source_env& env
     s.recovered = recover_from;
   }
   choose_rate_control(c, env.info.batch, s);
+  return s;
+}
+
+void context_impl::launch_receiver(receiver_launch launch, const source_env& env) {
+  if (simulated)
+    throw invalid_argument("receiver " + launch.name + ": a receiver stores from a thread of its "
+                           "own, which sluice.streaming.clock=simulated does not allow (use "
+                           "queue_stream, a scripted input or a file stream)");
+  auto s = receiver_settings_of(launch, env);
+  // Cluster mode: the driver keeps the tracker (and the WAL) and places the
+  // receiver on a worker in start_receivers().
+  if (receivers_on_workers())
+    s.role = receiver_role::home;
   receivers_.push_back(
     std::make_unique<receiver_pipeline>(*sys, net, std::move(launch), std::move(s), env));
 }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <sstream>
 
+#include "fixtures/cluster_mark.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/kafka_cluster.hpp"
 #include "fixtures/kafka_print.hpp"
@@ -31,6 +32,7 @@
 using namespace sluice;
 using fixtures::batch_counter;
 using fixtures::children_of;
+using fixtures::in_driver;
 using fixtures::kafka_cluster;
 using fixtures::temp_dir;
 using kafka::offset_range;
@@ -38,16 +40,6 @@ using record = kafka::consumer_record<std::string, std::string>;
 using kv = std::pair<std::string, int>;
 
 namespace {
-
-// The first process to run this program marks itself; its workers inherit
-// the mark and see that they are not it.
-const bool marked =
-  ::setenv("SLUICE_CLUSTER_TEST_DRIVER", std::to_string(::getpid()).c_str(), 0) == 0;
-
-bool in_driver() {
-  const char* pid = std::getenv("SLUICE_CLUSTER_TEST_DRIVER");
-  return marked && pid != nullptr && std::to_string(::getpid()) == pid;
-}
 
 constexpr const char* bootstrap_env = "SLUICE_KAFKA_TEST_BOOTSTRAP";
 

@@ -312,6 +312,9 @@ BOOST_AUTO_TEST_CASE(received_blocks_in_the_wal_are_replayed_after_a_restart) {
     return [=] {
       auto c = manual_conf();
       c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
+      // The test waits on the receiver's promise, in this process (make
+      // test-cluster would place the receiver on a worker).
+      c.set("sluice.cluster.receivers", "driver");
       streaming_context ssc{c, seconds(1)};
       ssc.checkpoint(path);
       ssc.receiver_stream(r).foreach_rdd([out](const rdd<int>& rd) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "fixtures/child_process.hpp"
+#include "fixtures/cluster_mark.hpp"
 #include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/process_tree.hpp"
@@ -27,21 +28,14 @@ using fixtures::children_of;
 using fixtures::expect;
 using fixtures::manual_conf;
 using fixtures::message_of;
+using fixtures::in_driver;
 using fixtures::run;
+using fixtures::worker_name;
 using fixtures::temp_dir;
 
 using kv = std::pair<std::string, int>;
 
 namespace {
-
-// The first process to run this program marks itself; its workers inherit
-// the mark and see that they are not it.
-const bool marked = ::setenv("SLUICE_CLUSTER_TEST_DRIVER", std::to_string(::getpid()).c_str(), 0) == 0;
-
-bool in_driver() {
-  const char* pid = std::getenv("SLUICE_CLUSTER_TEST_DRIVER");
-  return marked && pid != nullptr && std::to_string(::getpid()) == pid;
-}
 
 conf cluster_conf(const std::string& master = "local-cluster[2,1]") {
   auto c = manual_conf(master);
@@ -283,12 +277,6 @@ class cluster_events : public streaming_listener {
   std::condition_variable cv_;
   std::vector<std::string> lines_;
 };
-
-std::string worker_name(pid_t pid) {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  return std::string{host} + ":" + std::to_string(pid);
-}
 
 } // namespace
 
