@@ -15,7 +15,9 @@
 // records are deleted: offset out of range), so a round holds at most ~45 k
 // records per partition; the default is 40 k x 4.
 //
-// Usage: kafka_ingest [--records N] [--rounds R] [--batches B] [--master local[K]]
+// --only plain|direct runs one reader alone (for perf record; no ratios).
+//
+// Usage: kafka_ingest [--records N] [--rounds R] [--batches B] [--master local[K]] [--only R]
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -187,6 +189,9 @@ int main(int argc, char** argv) {
   app.add_option("--master", master, "the direct stream's master");
   app.add_option("--batches", batches, "batches the direct stream reads the records in")
     ->check(CLI::Range(1, 100));
+  std::string only;
+  app.add_option("--only", only, "run one reader alone, to profile it (no ratios)")
+    ->check(CLI::IsMember({"plain", "direct"}));
   CLI11_PARSE(app, argc, argv);
 
   char err[512];
@@ -202,9 +207,9 @@ int main(int argc, char** argv) {
               static_cast<long long>(records), partitions, seconds_since(t0));
   std::vector<double> plains, keeps, directs, ratios, keep_ratios;
   for (int r = 0; r < rounds; ++r) {
-    double plain = plain_consumer(bootstrap, records, false);
-    double keep = plain_consumer(bootstrap, records, true);
-    double direct = direct_stream(bootstrap, records, master, r, batches);
+    double plain = only == "direct" ? 0 : plain_consumer(bootstrap, records, false);
+    double keep = only == "direct" ? 0 : plain_consumer(bootstrap, records, true);
+    double direct = only == "plain" ? 0 : direct_stream(bootstrap, records, master, r, batches);
     std::printf("round %d: plain consumer %.2f M records/s, keeping records %.2f M/s, direct "
                 "stream %.2f M/s; ratio to plain %.2f, to keeping %.2f\n",
                 r + 1, plain / 1e6, keep / 1e6, direct / 1e6, direct / plain, direct / keep);

@@ -3,6 +3,7 @@
 // attributes its user function's exceptions to its node (user_failure).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <exception>
 #include <string>
@@ -71,6 +72,7 @@ class map_link final : public emitter<T> {
   void push(T&& x) override {
     down_->push(attributed(node_, [&]() -> U { return f_(std::move(x)); }));
   }
+  void expect(size_t n) override { down_->expect(n); } // one record out per record in
   void close() override { down_->close(); }
 
  private:
@@ -128,6 +130,9 @@ class partition_link final : public emitter<T> {
       : f_(std::move(f)), down_(static_cast<emitter<U>*>(down)), node_(n) {}
   void open(int32_t p) override { down_->open(p); }
   void push(T&& x) override { buf_.push_back(std::move(x)); }
+  void expect(size_t n) override {
+    buf_.reserve(buf_.size() + std::min(n, max_expected_records));
+  }
   void close() override {
     auto out = attributed(node_, [&] { return f_(std::as_const(buf_)); });
     buf_.clear();

@@ -2,6 +2,7 @@
 // the actors that run it create per-slot objects (emitters, gather ops) from it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -25,7 +26,17 @@ class emitter_base {
   virtual ~emitter_base() = default;
   virtual void open(int32_t partition) = 0;
   virtual void close() = 0;
+  /// A hint, after open(): about `n` more records will be pushed into this
+  /// partition (a part's size, a Kafka offset range). Collectors and
+  /// buffering steps reserve their vector once instead of growing it (each
+  /// growth copies the records and touches fresh pages); one-to-one steps
+  /// pass it on; others ignore it. Never required for correctness.
+  virtual void expect(size_t /*n*/) {}
 };
+
+/// At most this many records are reserved on a hint: a range of offsets can
+/// hold far fewer records (compaction, transaction markers).
+inline constexpr size_t max_expected_records = size_t{1} << 20;
 
 template <class T>
 class emitter : public emitter_base {
@@ -46,6 +57,9 @@ class collector final : public emitter<T>, public collector_base {
  public:
   void open(int32_t partition) override { current_ = partition; }
   void push(T&& x) override { buf_.push_back(std::move(x)); }
+  void expect(size_t n) override {
+    buf_.reserve(buf_.size() + std::min(n, max_expected_records));
+  }
   void close() override {
     out_.push_back({current_, erase(std::move(buf_))});
     buf_ = {};
@@ -83,6 +97,7 @@ class feeder final : public feeder_base {
   void feed(part&& p) override {
     auto records = take<T>(p.data);
     first_->open(p.index);
+    first_->expect(records.size());
     for (auto& x : records)
       first_->push(std::move(x));
     first_->close();

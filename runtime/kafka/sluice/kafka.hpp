@@ -10,6 +10,7 @@
 // source, "kafka_read"), each through a consumer cached per topic-partition.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -188,6 +189,7 @@ class read_link final : public sluice::detail::emitter<offset_range> {
         down_(static_cast<sluice::detail::emitter<consumer_record<K, V>>*>(down)) {}
   void open(int32_t p) override { down_->open(p); }
   void push(offset_range&& r) override {
+    down_->expect(static_cast<size_t>(std::max<int64_t>(r.count(), 0)));
     read_range(*cfg_, r, [&](const raw_record& m) {
       consumer_record<K, V> rec;
       rec.topic = r.topic;

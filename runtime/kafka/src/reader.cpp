@@ -2,6 +2,7 @@
 // one offset range through a consumer cached per topic-partition, so the
 // next batch's range of the same partition continues its fetch.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -110,12 +111,22 @@ void check_in(const reader_config& cfg, const offset_range& r, cached_consumer c
   cache().idle.emplace(key_of(cfg, r), std::move(c));
 }
 
-struct message_guard {
-  rd_kafka_message_t* m;
-  ~message_guard() {
-    if (m)
-      rd_kafka_message_destroy(m);
+/// The messages of one rd_kafka_consume_batch_queue call, destroyed with it
+/// (also when a record's callback throws).
+struct message_batch {
+  static constexpr size_t capacity = 512;
+  std::array<rd_kafka_message_t*, capacity> m{};
+  size_t n = 0;
+  void clear() {
+    for (size_t i = 0; i < n; ++i)
+      rd_kafka_message_destroy(m[i]);
+    n = 0;
   }
+  ~message_batch() { clear(); }
+};
+
+struct queue_deleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 };
 
 std::optional<std::string_view> view_of(const void* p, size_t n) {
@@ -162,9 +173,25 @@ void read_range(const reader_config& cfg, const offset_range& r,
   int64_t next = r.from_offset;
   int64_t next_at_deadline = next; // no clock read per record: only when a poll comes back empty
   bool overshot = false;
+  // Messages are taken in batches (one queue lock and clock read per batch,
+  // not per record), never more than the offsets left in the range: a
+  // message past the range would be taken from the fetch queue and the next
+  // range would have to seek. What the queue holds is taken at once; only
+  // an empty queue is waited on (100 ms, then the transaction-marker check).
+  std::unique_ptr<rd_kafka_queue_t, queue_deleter> queue{rd_kafka_queue_get_consumer(c.rk.get())};
+  message_batch batch;
   while (next < r.until_offset) {
-    message_guard g{rd_kafka_consumer_poll(c.rk.get(), 100)};
-    if (!g.m) {
+    batch.clear();
+    auto want = static_cast<size_t>(std::min<int64_t>(r.until_offset - next,
+                                                      message_batch::capacity));
+    auto got = rd_kafka_consume_batch_queue(queue.get(), 0, batch.m.data(), want);
+    if (got == 0)
+      got = rd_kafka_consume_batch_queue(queue.get(), 100, batch.m.data(), 1);
+    if (got < 0)
+      throw error("kafka: cannot read " + where(next) + ": "
+                  + rd_kafka_err2str(rd_kafka_last_error()));
+    batch.n = static_cast<size_t>(got);
+    if (got == 0) {
       if (next != next_at_deadline) { // progress since the deadline was set
         next_at_deadline = next;
         deadline = clock::now() + timeout;
@@ -185,26 +212,33 @@ void read_range(const reader_config& cfg, const offset_range& r,
                     + " from bootstrap.servers=" + cfg.bootstrap);
       continue;
     }
-    if (g.m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-      continue;
-    if (g.m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE
-        || g.m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
-      throw error("kafka: offset out of range reading " + where(next) + ": "
-                  + rd_kafka_message_errstr(g.m));
-    if (g.m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      throw error("kafka: cannot read " + where(next) + ": " + rd_kafka_message_errstr(g.m));
-    if (g.m->offset < next)
-      continue;
-    if (g.m->offset >= r.until_offset) {
-      overshot = true; // taken from the fetch queue: the next range must seek
-      next = r.until_offset;
-      break;
+    for (size_t i = 0; i < batch.n; ++i) {
+      const rd_kafka_message_t* m = batch.m[i];
+      if (next >= r.until_offset) { // the range is read; a record after it was taken
+        overshot = overshot || (!m->err && m->offset >= r.until_offset);
+        continue;
+      }
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        continue;
+      if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE
+          || m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+        throw error("kafka: offset out of range reading " + where(next) + ": "
+                    + rd_kafka_message_errstr(m));
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw error("kafka: cannot read " + where(next) + ": " + rd_kafka_message_errstr(m));
+      if (m->offset < next)
+        continue;
+      if (m->offset >= r.until_offset) {
+        overshot = true; // taken from the fetch queue: the next range must seek
+        next = r.until_offset;
+        break;
+      }
+      rd_kafka_timestamp_type_t tstype;
+      raw_record rec{m->offset, rd_kafka_message_timestamp(m, &tstype), view_of(m->key, m->key_len),
+                     view_of(m->payload, m->len)};
+      each(rec);
+      next = m->offset + 1;
     }
-    rd_kafka_timestamp_type_t tstype;
-    raw_record rec{g.m->offset, rd_kafka_message_timestamp(g.m, &tstype),
-                   view_of(g.m->key, g.m->key_len), view_of(g.m->payload, g.m->len)};
-    each(rec);
-    next = g.m->offset + 1;
   }
   c.next = overshot ? -1 : next;
   check_in(cfg, r, std::move(c));
