@@ -346,7 +346,12 @@ BOOST_AUTO_TEST_CASE(backpressure_brings_processing_under_the_batch_interval) {
                                                                    << " us");
   BOOST_TEST(late - early < 600'000);
   BOOST_TEST(last_sched < 10'000'000);
-  BOOST_TEST(recent < 6000); // the rate came down from 8000 records per batch
+  // The rate came down from the initial 8000 records per batch. Where it
+  // settles depends on the CPU the flooding receiver thread leaves the two
+  // map cores (about 3900 in the release build, 6008 once under ASan), so
+  // the bound says only that it came down: unbounded, a batch holds far
+  // more than 8000.
+  BOOST_TEST(recent < 7000);
 }
 
 BOOST_AUTO_TEST_CASE(an_injected_store_fault_restarts_the_receiver_and_loses_nothing_stored) {
