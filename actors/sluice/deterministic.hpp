@@ -20,8 +20,10 @@ namespace sluice::detail {
 bool is_deterministic(caf::actor_system& sys);
 
 /// With the test coordinator: runs queued jobs until none is left and
-/// returns how many ran. Otherwise returns 0 at once. Runs on the calling
-/// thread, which must be the only one touching `sys`'s actors.
+/// returns how many ran. When `sys` belongs to a sim_network, runs the
+/// whole network instead (sim_network::run) and returns its steps.
+/// Otherwise returns 0 at once. Runs on the calling thread, which must be
+/// the only one touching `sys`'s actors (and its network's).
 size_t run_until_idle(caf::actor_system& sys);
 
 /// Whether the calling thread is inside run_until_idle, i.e. running an
@@ -29,7 +31,8 @@ size_t run_until_idle(caf::actor_system& sys);
 bool in_deterministic_run();
 
 /// Call between a scoped actor's request and its receive. With the test
-/// coordinator it runs every queued job and returns whether a reply is
+/// coordinator it runs every queued job (of the whole sim network, if
+/// `self`'s system is in one: run_until_idle) and returns whether a reply is
 /// there: if not, it never comes (nothing else runs), which a request with
 /// a timeout treats as that timeout. Otherwise it returns true at once (the
 /// reply comes from other threads).
