@@ -10,6 +10,8 @@
 #pragma once
 
 #include <chrono>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -41,6 +43,55 @@ bool reply_ready(caf::scoped_actor& self);
 /// As reply_ready, for a request that has no timeout: throws illegal_state
 /// naming `what` when no reply arrived (receive would block forever).
 void await_reply(caf::scoped_actor& self, const char* what);
+
+/// Throws illegal_state: no reply to `request` (a request without a
+/// timeout) came once every actor had run. For call.
+[[noreturn]] void no_reply(const std::string& request);
+
+/// The reply to a request made by call(), received once.
+template <class Handle>
+class awaited_reply {
+public:
+  awaited_reply(Handle h, bool ready) : h_(std::move(h)), ready_(ready) {
+    // nop
+  }
+
+  /// Hands the reply to `on_reply`, or an error to `on_error` (as
+  /// `Handle::receive`): caf::sec::request_timeout when, deterministic, no
+  /// reply came once every actor had run. It never will, so that is what
+  /// the request's timeout would say in real time.
+  template <class OnReply, class OnError>
+  void receive(OnReply on_reply, OnError on_error) {
+    if (ready_) {
+      h_.receive(std::move(on_reply), std::move(on_error));
+      return;
+    }
+    caf::error timeout = caf::make_error(caf::sec::request_timeout);
+    on_error(timeout);
+  }
+
+private:
+  Handle h_;
+  bool ready_;
+};
+
+/// Sends `xs` to `dest` as a request of the scoped actor `self`; receive
+/// on the result as on `self->request(dest, timeout, xs...)`. In real mode
+/// it is exactly that. Deterministic, it runs `self`'s system (its whole
+/// sim network, if in one) between the request and the receive
+/// (reply_ready), so a reply from another actor, or another node, is there.
+/// A request with caf::infinite that got no reply then throws illegal_state
+/// naming its message (receive would block forever).
+/// @pre Not called from an actor's handler (reply_ready).
+template <class Dest, class Timeout, class... Ts>
+auto call(caf::scoped_actor& self, const Dest& dest, Timeout timeout, const Ts&... xs) {
+  auto h = self->request(dest, timeout, xs...);
+  bool ready = reply_ready(self);
+  if constexpr (std::is_same_v<Timeout, caf::infinite_t>)
+    if (!ready)
+      no_reply(caf::to_string(caf::make_message(xs...)));
+  return awaited_reply<decltype(h)>{std::move(h), ready};
+}
 
 /// Sends `xs` to `dest` and waits, at most `timeout`, for its reply (a bool
 /// or an error, both ignored): for the stop paths, which need the callee to

@@ -56,4 +56,10 @@ void await_reply(caf::scoped_actor& self, const char* what) {
                           "a timer never comes in this mode)");
 }
 
+void no_reply(const std::string& request) {
+  throw illegal_state("deterministic run: no reply to the request " + request
+                      + " once every actor had run (a reply that needs another thread or a timer "
+                        "never comes in this mode)");
+}
+
 } // namespace sluice::detail
