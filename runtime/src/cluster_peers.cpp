@@ -13,6 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include "context_impl.hpp"
+#include "sluice/middleman_requests.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/cluster_driver.hpp"
 #include "sluice/log.hpp"
 #include "sluice/worker_peers.hpp"
@@ -26,7 +28,7 @@ namespace {
 std::string address_of(caf::actor_system& sys, const caf::node_id& node, caf::timespan timeout) {
   std::string out;
   caf::scoped_actor self{sys};
-  self->request(sys.middleman().actor_handle(), timeout, caf::get_atom_v, node)
+  call(self, sys.middleman().actor_handle(), timeout, caf::get_atom_v, node)
     .receive([&](caf::node_id&, std::string& addr, uint16_t) { out = std::move(addr); },
              [](caf::error&) {});
   return out;
@@ -59,7 +61,7 @@ caf::actor context_impl::start_peer_endpoint(worker_hello& hello) {
   pc.timeout = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
   auto peers = sys->spawn(worker_peers, pc);
   auto port = tls() ? caf::openssl::publish(peers, 0, host.c_str(), true)
-                    : sys->middleman().publish(peers, 0, host.c_str(), true);
+                    : publish(*sys, peers, 0, host);
   if (!port) {
     caf::anon_send_exit(peers, caf::exit_reason::user_shutdown);
     throw error("its peer endpoint cannot listen on " + host + " (sluice.cluster.worker.host): "
@@ -86,7 +88,7 @@ void context_impl::link_peers(caf::scoped_actor& self) {
   // One worker after the other: by the time worker k is asked, the workers
   // before it have connected to it, so its count is final.
   for (auto& w : workers_) {
-    self->request(w.control, 2 * timeout, peers_atom::value, peers)
+    call(self, w.control, 2 * timeout, peers_atom::value, peers)
       .receive(
         [&](int32_t n) {
           if (static_cast<size_t>(n) + 1 < peers.size())

@@ -9,6 +9,7 @@
 #include "cluster_events.hpp"
 #include "context_impl.hpp"
 #include "sluice/cluster_driver.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/log.hpp"
 #include "sluice/replace_atoms.hpp"
 #include "worker_processes.hpp"
@@ -34,7 +35,7 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
   // The cluster driver's list is the truth: a lost worker left it, a new
   // one is in it (and so is any change since the scheduler paused). Without
   // its answer: the workers placed on so far, less the lost one.
-  self->request(cluster_endpoint_, timeout, workers_atom::value, int32_t{0})
+  call(self, cluster_endpoint_, timeout, workers_atom::value, int32_t{0})
     .receive([&](std::vector<worker_hello>& ws) { workers_ = std::move(ws); },
              [&](caf::error&) {
                std::erase_if(workers_, [&](const worker_hello& h) { return h.name == worker; });
@@ -58,7 +59,7 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
   try {
     auto clear = [&](const caf::actor& executor, const std::string& where) {
       std::optional<std::string> failed;
-      self->request(executor, timeout, clear_atom::value)
+      call(self, executor, timeout, clear_atom::value)
         .receive([](bool) {}, [&](caf::error& err) { failed = error_text(err); });
       if (failed)
         throw error("the executor of " + where + " could not clear its actors: " + *failed);
@@ -79,10 +80,10 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
           partitions.push_back(static_cast<int32_t>(n->partitions()));
         }
       std::optional<writer_failure> failed;
-      self->request(checkpoint_writer_, caf::infinite, drain_atom::value)
+      call(self, checkpoint_writer_, caf::infinite, drain_atom::value)
         .receive([](bool) {}, [&](caf::error& err) { failed = failure_of(err); });
       if (!failed && !ops.empty())
-        self->request(checkpoint_writer_, caf::infinite, cut_atom::value, ops, partitions)
+        call(self, checkpoint_writer_, caf::infinite, cut_atom::value, ops, partitions)
           .receive(
             [&](int64_t t) {
               if (t >= 0)
@@ -94,7 +95,7 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
     }
     wiring_->restore_from = cut;
     std::optional<std::string> failed;
-    self->request(executor_, timeout, start_atom::value, false)
+    call(self, executor_, timeout, start_atom::value, false)
       .receive([](int) {}, [&](caf::error& err) { failed = error_text(err); });
     if (failed)
       throw error("the driver could not spawn its gathers again: " + *failed);

@@ -26,6 +26,7 @@
 #include "sluice/replace_atoms.hpp"
 #include "sluice/scheduler_relay.hpp"
 #include "cluster_events.hpp"
+#include "sluice/middleman_requests.hpp"
 #include "worker_processes.hpp"
 
 namespace sluice::detail {
@@ -130,8 +131,7 @@ void context_impl::join_workers(caf::scoped_actor& self) {
   cluster_endpoint_ = sys->spawn(cluster_driver, dc);
   auto port = tls() ? caf::openssl::publish(cluster_endpoint_, cluster.port, cluster.host.c_str(),
                                             true)
-                    : sys->middleman().publish(cluster_endpoint_, cluster.port,
-                                               cluster.host.c_str(), true);
+                    : publish(*sys, cluster_endpoint_, cluster.port, cluster.host);
   if (!port)
     throw error("cluster: the driver cannot listen on " + cluster.host + ":"
                 + std::to_string(cluster.port) + ": " + sys->render(port.error()));
@@ -150,6 +150,11 @@ void context_impl::join_workers(caf::scoped_actor& self) {
   std::optional<std::string> failed;
   self->send(cluster_endpoint_, workers_atom::value, static_cast<int32_t>(wanted));
   auto deadline = std::chrono::steady_clock::now() + patience;
+  // Deterministic, every node has run once reply_ready returns: a worker
+  // that has not joined by then never will, so it is one look, no wait.
+  bool at_once = is_deterministic(*sys);
+  if (at_once)
+    reply_ready(self);
   for (bool done = false; !done;) {
     self->receive(
       [&](std::vector<worker_hello>& ws) {
@@ -160,7 +165,13 @@ void context_impl::join_workers(caf::scoped_actor& self) {
         failed = error_text(err);
         done = true;
       },
-      caf::after(std::chrono::milliseconds(100)) >> [&] {
+      caf::after(at_once ? std::chrono::milliseconds(0) : std::chrono::milliseconds(100)) >> [&] {
+        if (at_once) {
+          failed = "fewer than " + std::to_string(wanted) + " workers joined once every node had "
+                   "run (a simulated worker that has not joined by then never will)";
+          done = true;
+          return;
+        }
         if (worker_procs_)
           if (auto gone = worker_procs_->ended(); !gone.empty()) {
             failed = "worker " + gone.front() + " before it joined";
@@ -223,7 +234,7 @@ void context_impl::place_slots(caf::scoped_actor& self) {
     wiring_->stages[static_cast<size_t>(s.id)].resize(static_cast<size_t>(s.slots));
   for (size_t k = 0; k < n; ++k) {
     std::optional<std::string> failed;
-    self->request(workers_[k].executor, timeout, spawn_atom::value, where[k])
+    call(self, workers_[k].executor, timeout, spawn_atom::value, where[k])
       .receive(
         [&](std::vector<caf::actor>& actors) {
           for (size_t j = 0; j < actors.size() && j < where[k].stages.size(); ++j)
@@ -243,7 +254,7 @@ void context_impl::place_slots(caf::scoped_actor& self) {
   table.gathers = wiring_->gathers;
   for (auto& w : workers_) {
     std::optional<std::string> failed;
-    self->request(w.executor, timeout, wire_atom::value, table)
+    call(self, w.executor, timeout, wire_atom::value, table)
       .receive([](bool) {}, [&](caf::error& err) { failed = error_text(err); });
     if (failed)
       throw error("cluster: worker " + w.name + " could not be wired: " + *failed);
@@ -253,8 +264,8 @@ void context_impl::place_slots(caf::scoped_actor& self) {
 
 void context_impl::end_cluster(caf::scoped_actor& self, std::chrono::milliseconds grace) {
   if (cluster_endpoint_) {
-    sys->middleman().unpublish(cluster_endpoint_, cluster_port_);
-    self->request(cluster_endpoint_, std::chrono::seconds(5), end_atom::value)
+    unpublish(*sys, cluster_endpoint_, cluster_port_);
+    call(self, cluster_endpoint_, std::chrono::seconds(5), end_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
     cluster_endpoint_ = caf::actor{};
   }
@@ -303,7 +314,7 @@ void context_impl::serve_as_worker() {
   caf::actor driver;
   for (;;) {
     auto x = tls() ? caf::openssl::remote_actor(*sys, worker->host, worker->port)
-                   : sys->middleman().remote_actor(worker->host, worker->port);
+                   : remote_actor(*sys, worker->host, worker->port);
     if (x) {
       driver = std::move(*x);
       break;

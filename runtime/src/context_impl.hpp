@@ -238,7 +238,9 @@ class context_impl {
   void lifecycle_loop();
   /// Simulated mode: sets up the test coordinator, refusing what needs threads.
   void configure_simulated();
-  /// Simulated mode: runs every actor until idle, then a requested stop.
+  /// Simulated mode: runs every actor until idle, carries out the worker
+  /// replacements asked for meanwhile (each runs actors again), then a
+  /// requested stop.
   void settle();
   void request_stop(bool graceful);
 

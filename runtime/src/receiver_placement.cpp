@@ -22,6 +22,7 @@
 #include "context_impl.hpp"
 #include "sluice/log.hpp"
 #include "sluice/cluster_driver.hpp"
+#include "sluice/deterministic.hpp"
 
 namespace sluice::detail {
 
@@ -49,12 +50,12 @@ void context_impl::place_receivers(caf::scoped_actor& self, const std::string& l
     m.tracker = r->tracker();
     m.bus = bus_;
     std::optional<std::string> failed;
-    self->request(r->tracker(), timeout, last_atom::value)
+    call(self, r->tracker(), timeout, last_atom::value)
       .receive([&](int64_t last) { m.last_block = last; },
                [&](caf::error& err) { failed = "its tracker: " + error_text(err); });
     std::vector<caf::actor> actors;
     if (!failed)
-      self->request(w.control, timeout, host_atom::value, m)
+      call(self, w.control, timeout, host_atom::value, m)
         .receive([&](std::vector<caf::actor>& xs) { actors = std::move(xs); },
                  [&](caf::error& err) { failed = error_text(err); });
     if (!failed && actors.size() != 3)

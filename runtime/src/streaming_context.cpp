@@ -93,17 +93,31 @@ void context_impl::configure_simulated() {
 }
 
 void context_impl::settle() {
-  run_until_idle(*sys);
-  std::optional<bool> graceful;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (state_ != context_state::active)
+  // What the lifecycle thread does in the other modes (lifecycle_loop): a
+  // lost or joined worker's replacement, which runs actors again, until
+  // none is asked for; then a requested stop.
+  for (;;) {
+    run_until_idle(*sys);
+    std::optional<bool> graceful;
+    std::optional<std::pair<std::string, std::string>> replace;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (state_ != context_state::active)
+        return;
+      graceful = stop_request_;
+      if (!graceful && !replace_requests_.empty()) {
+        replace = std::move(replace_requests_.front());
+        replace_requests_.erase(replace_requests_.begin());
+      }
+    }
+    if (graceful) {
+      do_stop(*graceful);
       return;
-    graceful = stop_request_;
+    }
+    if (!replace)
+      return;
+    replace_worker(replace->first, replace->second);
   }
-  // What the lifecycle thread does in the other modes.
-  if (graceful)
-    do_stop(*graceful);
 }
 
 void context_impl::stop_started_parts() {
