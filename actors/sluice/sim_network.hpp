@@ -19,8 +19,8 @@ namespace sluice::detail {
 /// connections, run by the thread that calls run().
 ///
 /// Every system added must have been built with scheduler.policy=testing,
-/// middleman.network-backend=testing and middleman.workers=0 (see
-/// configure_for_sim_network), and all calls, like every touch of those
+/// middleman.network-backend=testing and middleman.workers=0 (configure
+/// sets them), and all calls, like every touch of those
 /// systems' actors, come from one thread. Node ids differ per system but are
 /// not stable across runs: nothing derived from them belongs in a trace.
 ///
