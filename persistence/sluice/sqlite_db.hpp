@@ -282,6 +282,12 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
 /// newer or invalid version, then runs `schema_sql`, in one transaction.
 /// Every class sharing the database calls it: whichever opens it first
 /// creates `meta`.
+/// Renames `dir`'s checkpoint database (sluice.db and its -wal and -shm
+/// files, those that exist) to `name` with the same suffixes, on the disk
+/// or in the memory VFS, and returns the new path of the database. Throws
+/// `storage_error` naming the file that cannot be moved.
+std::string set_aside_checkpoint_database(const std::string& dir, const std::string& name);
+
 void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql);
 
 } // namespace sluice

@@ -518,6 +518,28 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
   return db;
 }
 
+std::string set_aside_checkpoint_database(const std::string& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  auto base = (fs::path{dir} / "sluice.db").string();
+  auto kept = (fs::path{dir} / name).string();
+  bool memory = mem_vfs::routed(dir);
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    auto from = base + suffix;
+    if (memory) { // the memory VFS keeps no -shm file
+      mem_vfs::global().rename(from, kept + suffix);
+      continue;
+    }
+    std::error_code ec;
+    if (!fs::exists(from, ec))
+      continue;
+    fs::rename(from, kept + suffix, ec);
+    if (ec)
+      throw storage_error("sluice: cannot move the damaged checkpoint database " + from
+                          + " aside: " + ec.message());
+  }
+  return kept;
+}
+
 void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql) {
   sqlite_transaction tx{db};
   db.exec("CREATE TABLE IF NOT EXISTS meta "

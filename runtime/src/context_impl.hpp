@@ -236,6 +236,8 @@ class context_impl {
   void stop_started_parts();
   void do_stop(bool graceful);
   void lifecycle_loop();
+  /// Other modes: CAF's scheduling policy (sluice.scheduler.policy).
+  void configure_scheduler();
   /// Simulated mode: sets up the test coordinator, refusing what needs threads.
   void configure_simulated();
   /// Simulated mode: runs every actor until idle, carries out the worker

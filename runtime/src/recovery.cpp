@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <sstream>
 #include <variant>
 
 #include "sluice/error.hpp"
-#include "sluice/mem_vfs.hpp"
+#include "sluice/sqlite_db.hpp"
 
 namespace sluice::detail {
 
@@ -121,28 +120,10 @@ std::optional<recovery_point> choose_recovery_point(checkpoint_store& store, con
 }
 
 std::string set_aside_damaged(const std::string& dir) {
-  namespace fs = std::filesystem;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
               std::chrono::system_clock::now().time_since_epoch())
               .count();
-  auto base = fs::path{dir} / "sluice.db";
-  auto kept = fs::path{dir} / ("sluice.db.damaged-" + std::to_string(ms));
-  if (mem_vfs::routed(dir)) { // the simulation's databases live in memory
-    for (const char* suffix : {"", "-wal"})
-      mem_vfs::global().rename(base.string() + suffix, kept.string() + suffix);
-    return kept.string();
-  }
-  for (const char* suffix : {"", "-wal", "-shm"}) {
-    fs::path from = base.string() + suffix;
-    std::error_code ec;
-    if (!fs::exists(from, ec))
-      continue;
-    fs::rename(from, kept.string() + suffix, ec);
-    if (ec)
-      throw storage_error("sluice: cannot move the damaged checkpoint database " + from.string()
-                          + " aside: " + ec.message());
-  }
-  return kept.string();
+  return set_aside_checkpoint_database(dir, "sluice.db.damaged-" + std::to_string(ms));
 }
 
 } // namespace sluice::detail

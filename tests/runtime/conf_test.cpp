@@ -56,6 +56,13 @@ BOOST_AUTO_TEST_CASE(typed_keys_are_validated) {
                                         + "' for sluice.streaming.checkpoint.pageSize: expected a "
                                           "power of two from 512 to 65536";
                           });
+  BOOST_CHECK_EXCEPTION(c.set("sluice.scheduler.policy", "testing"), invalid_argument,
+                        [](const invalid_argument& e) {
+                          return std::string{e.what()}
+                                 == "invalid value 'testing' for sluice.scheduler.policy: expected "
+                                    "sharing or stealing";
+                        });
+  c.set("sluice.scheduler.policy", "stealing");
   c.set("sluice.streaming.checkpoint.pageSize", "512").set("sluice.streaming.clock", "simulated");
   c.set("sluice.streaming.backpressure.enabled", "TRUE").set("user.key", "anything");
   BOOST_TEST(c.get_bool("sluice.streaming.backpressure.enabled", false));

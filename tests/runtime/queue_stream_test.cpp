@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE runtime/queue_stream
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <thread>
 
 #include "fixtures/harness.hpp"
@@ -113,4 +114,42 @@ BOOST_AUTO_TEST_CASE(pushes_from_another_thread_while_running_all_arrive) {
   counter->wait_for(4);
   ssc.stop();
   BOOST_TEST(total->load() == 500500);
+}
+
+// sluice.scheduler.policy picks CAF's scheduler (sharing by default, or work
+// stealing); the batches are the same under both.
+BOOST_AUTO_TEST_CASE(both_scheduler_policies_give_the_same_batches) {
+  for (std::string policy : {"sharing", "stealing"}) {
+    BOOST_TEST_CONTEXT("sluice.scheduler.policy=" << policy) {
+      auto c = manual_conf("local[2]");
+      c.set("sluice.scheduler.policy", policy);
+      streaming_context ssc{c, seconds(1)};
+      auto counter = std::make_shared<fixtures::batch_counter>();
+      auto mtx = std::make_shared<std::mutex>();
+      auto out = std::make_shared<std::vector<std::vector<std::pair<std::string, int64_t>>>>();
+      rdd_queue<std::string> queue;
+      queue.push(std::vector<std::string>{"a", "b", "a", "c", "a"});
+      queue.push(std::vector<std::string>{"b", "b"});
+      ssc.queue_stream(queue)
+        .map([](const std::string& w) { return std::pair<std::string, int64_t>{w, 1}; })
+        .reduce_by_key([](int64_t x, int64_t y) { return x + y; })
+        .foreach_rdd([mtx, out](const rdd<std::pair<std::string, int64_t>>& r) {
+          auto v = r.collect();
+          std::sort(v.begin(), v.end());
+          std::lock_guard<std::mutex> guard{*mtx};
+          out->push_back(std::move(v));
+        });
+      ssc.add_listener(counter);
+      ssc.start();
+      for (int n = 1; n <= 2; ++n) {
+        ssc.manual_clock().advance(seconds(1));
+        counter->wait_for(n);
+      }
+      ssc.stop();
+      using counts = std::vector<std::pair<std::string, int64_t>>;
+      BOOST_TEST(out->size() == 2u);
+      BOOST_TEST((out->at(0) == counts{{"a", 3}, {"b", 1}, {"c", 1}}));
+      BOOST_TEST((out->at(1) == counts{{"b", 2}}));
+    }
+  }
 }

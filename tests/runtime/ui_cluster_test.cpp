@@ -19,6 +19,17 @@ using fixtures::http_get;
 using json = nlohmann::json;
 using kv = std::pair<std::string, int>;
 
+namespace {
+
+/// Runs on a worker and stores nothing: the test looks at where it runs.
+class idle_receiver : public receiver<std::string> {
+ public:
+  void on_start() override {}
+  void on_stop() override {}
+};
+
+} // namespace
+
 BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_reports) {
   fixtures::temp_dir cp{"ui-cluster"};
   auto c = fixtures::manual_conf("local-cluster[2,1]");
@@ -33,6 +44,7 @@ BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_re
       return std::optional<int>{s.value_or(0) + static_cast<int>(ns.size())};
     })
     .foreach_rdd([](const rdd<kv>&) {});
+  ssc.receiver_stream(idle_receiver{}).foreach_rdd([](const rdd<std::string>&) {});
   ssc.start();  // a worker never returns from here
   for (int i = 1; i <= 2; ++i) {
     ssc.manual_clock().advance(seconds(1));
@@ -69,6 +81,14 @@ BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_re
       BOOST_TEST(hosts.at("stage " + std::to_string(s) + " slot " + std::to_string(i))
                  == slot_hosts.at(i).get<std::string>());
   BOOST_TEST(hosts.at("gather 0") == "driver");
+  // The receiver runs on a worker, named as the executors endpoint names it.
+  auto receivers = fixtures::wait_for_json(url, app + "/streaming/receivers", [](const json& j) {
+    return j.size() == 1 && j.at(0).at("executorId") != "driver";
+  });
+  auto executor = receivers.at(0).at("executorId").get<std::string>();
+  BOOST_TEST((executor == workers[0] || executor == workers[1]), receivers.dump());
+  BOOST_TEST(receivers.at(0).at("executorHost") == executor.substr(0, executor.rfind(':')));
+  BOOST_TEST(executor.substr(0, executor.rfind(':')) != executor);
   BOOST_TEST(hosts.at("job_scheduler") == "driver");
   ssc.stop();
 }

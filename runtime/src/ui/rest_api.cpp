@@ -132,9 +132,11 @@ json receiver_json(const receiver_record& r, const statistics_snapshot& s) {
   j["streamId"] = r.info.stream_id;
   j["streamName"] = r.info.name;
   j["isActive"] = r.info.active;
-  // Receivers run in the driver's process (local mode).
-  j["executorId"] = "driver";
-  j["executorHost"] = "localhost";
+  // Where the receiver runs: the driver's process, or in cluster mode the
+  // worker named "host:pid" (the executors endpoint's id).
+  const auto& where = r.info.location;
+  j["executorId"] = where.empty() ? std::string{"driver"} : where;
+  j["executorHost"] = where.empty() ? std::string{"localhost"} : where.substr(0, where.rfind(':'));
   if (!r.info.last_error.empty()) {
     j["lastErrorTime"] = spark_date(r.info.last_error_us / 1000);
     j["lastErrorMessage"] = r.info.last_error;
