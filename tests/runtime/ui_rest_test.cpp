@@ -428,7 +428,13 @@ BOOST_AUTO_TEST_CASE(receivers_show_their_state_and_last_error) {
 // per second; avgEventRate their mean. With one stream, each batch's rate is
 // its inputSize per batch second, and the rates add up to every record.
 BOOST_AUTO_TEST_CASE(receivers_report_their_records_per_batch_as_event_rates) {
-  streaming_context ssc{ui_conf(), seconds(2)};
+  // Batches run as fast as the clock moves until the receiver's thread has
+  // delivered all 250 records: on a loaded machine that took over 1000
+  // batches, and the UI keeps only retainedBatches of them (default 1000).
+  // The check below needs them all, so keep every batch the loop can run.
+  auto c = ui_conf();
+  c.set("sluice.streaming.ui.retainedBatches", "1000000");
+  streaming_context ssc{c, seconds(2)};
   auto counter = std::make_shared<batch_counter>();
   ssc.add_listener(counter);
   fixtures::sink<int> out;
