@@ -127,8 +127,14 @@ class update_state_node final : public node<std::pair<K, S>> {
     };
     std::vector<std::pair<K, S>> out;
     out.reserve(store.size() + groups.size());
-    // Keys with data first, in arrival order.
+    // Keys with data first, in arrival order; each key's slot is fetched
+    // `ahead` keys early, so the cache misses of a batch overlap.
+    constexpr size_t ahead = 8;
+    for (size_t g = 0; g < groups.size() && g < ahead; ++g)
+      store.prefetch(groups.hash_at(g));
     for (size_t g = 0; g < groups.size(); ++g) {
+      if (g + ahead < groups.size())
+        store.prefetch(groups.hash_at(g + ahead));
       auto& k = groups.at(g).first;
       uint64_t h = groups.hash_at(g);
       size_t i = store.index_of(k, h);
@@ -148,21 +154,17 @@ class update_state_node final : public node<std::pair<K, S>> {
     }
     // Then every key with state and no data, with no values (SEMANTICS §3.17).
     const std::vector<V> no_values;
-    for (size_t i = 0; i < store.size();) {
+    store.sweep([&](size_t i) {
       auto& [k, e] = store.at(i);
-      if (!groups.empty() && groups.find(k, store.hash_at(i)) != groups.npos) {
-        ++i; // ran above
-        continue;
-      }
+      if (!groups.empty() && groups.find(k, store.hash_at(i)) != groups.npos)
+        return true; // ran above
       auto next = update(k, no_values, std::optional<S>{e.value});
-      if (next) {
-        out.emplace_back(k, *next);
-        store.put_at(i, std::move(*next), t.ms);
-        ++i;
-      } else {
-        store.remove_at(i); // the last entry moves to i
-      }
-    }
+      if (!next)
+        return false;
+      out.emplace_back(k, *next);
+      store.put_at(i, std::move(*next), t.ms);
+      return true;
+    });
     groups.clear();
     values.clear();
     st.has_previous = true;
@@ -345,6 +347,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
   struct partition_state final : slot_state {
     size_t keys() const override { return store.size(); }
     keyed_state_store<K, S> store;
+    std::vector<uint64_t> hashes;  // scratch: the hash of each record of a bucket
   };
 
   std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info,
@@ -371,16 +374,30 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
   stateful_result reduce_at(batch_time t, bool parent_none,
                             std::vector<std::vector<erased>>& ports, slot_state* raw,
                             const run_info& info) const override {
-    auto& store = static_cast<partition_state&>(*raw).store;
+    auto& st = static_cast<partition_state&>(*raw);
+    auto& store = st.store;
     auto f = spec_.fn();
     bool timeouts = spec_.timeout().count() > 0;
     mws_batch<K, S, M> out;
+    auto& hashes = st.hashes;
     if (!parent_none)
       for (auto& bucket : ports[0]) {
         auto records = take<std::pair<K, V>>(bucket);
         out.mapped.reserve(out.mapped.size() + records.size());
-        for (auto& [k, v] : records) {
-          uint64_t h = hash_key(k);
+        // Hashes first, so each record's slot is fetched `ahead` records
+        // early and the cache misses of a batch overlap (a hint only: the
+        // lookups below see every update before them).
+        hashes.resize(records.size());
+        for (size_t r = 0; r < records.size(); ++r)
+          hashes[r] = hash_key(records[r].first);
+        constexpr size_t ahead = 8;
+        for (size_t r = 0; r < records.size() && r < ahead; ++r)
+          store.prefetch(hashes[r]);
+        for (size_t r = 0; r < records.size(); ++r) {
+          if (r + ahead < records.size())
+            store.prefetch(hashes[r + ahead]);
+          auto& [k, v] = records[r];
+          uint64_t h = hashes[r];
           size_t i = store.index_of(k, h); // one probe; the entry is updated in place
           bool had = i != store.npos;
           state<S> s{had ? std::optional<S>{store.at(i).second.value} : std::nullopt, false};
@@ -406,9 +423,10 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     if (timeouts && (t - info.zero).count() % interval().count() == 0) {
       int64_t limit = t.ms - spec_.timeout().count();
       std::vector<std::pair<K, uint64_t>> expired;
-      for (size_t i = 0; i < store.size(); ++i)
-        if (store.at(i).second.updated_ms < limit)
-          expired.emplace_back(store.at(i).first, store.hash_at(i));
+      store.for_each([&](const K& k, const auto& e) {
+        if (e.updated_ms < limit)
+          expired.emplace_back(k, store.hash(k));
+      });
       for (auto& [k, h] : expired) {
         size_t i = store.index_of(k, h);
         state<S> s{store.at(i).second.value, true};
@@ -420,8 +438,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     }
     if (snapshots_) {
       out.snapshot.reserve(store.size());
-      for (auto& [k, e] : store.entries())
-        out.snapshot.emplace_back(k, e.value);
+      store.for_each([&](const K& k, const auto& e) { out.snapshot.emplace_back(k, e.value); });
     }
     std::vector<mws_batch<K, S, M>> one;
     one.push_back(std::move(out));

@@ -3,22 +3,21 @@
 // and partition). It tracks which keys changed or were removed since the last
 // checkpoint, so checkpoints can write deltas and partitions can move.
 //
-// The keys live in a dense_map (open addressing over a dense entry vector),
-// hashed with detail::hash_key, the hash that also picks a key's partition;
-// callers that already hold that hash pass it in. Change tracking costs a
-// flag per entry: a key is appended to the dirty list only when its flag
-// goes from clean to dirty, so repeated writes of a key cost nothing extra.
+// The keys live in a state_table (open addressing, entries inline), hashed
+// with detail::hash_key, the hash that also picks a key's partition; callers
+// that already hold that hash pass it in. Change tracking costs one bit per
+// key, in the table's control byte: a delta checkpoint scans those bytes (a
+// byte a slot) instead of keeping a list of changed keys.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <optional>
+#include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
-#include "sluice/shuffle.hpp"
 #include "sluice/codec.hpp"
+#include "sluice/detail/state_table.hpp"
 #include "sluice/detail/traits.hpp"
 #include "sluice/error.hpp"
 
@@ -30,11 +29,10 @@ class keyed_state_store {
   struct entry {
     S value;
     int64_t updated_ms = 0;  ///< batch time of the last update (SEMANTICS §4.24)
-    bool dirty = false;      ///< written since the last checkpoint
   };
-  using map_type = detail::dense_map<K, entry>;
-  using value_type = typename map_type::entry;  ///< std::pair<K, entry>
-  static constexpr size_t npos = map_type::npos;
+  using table_type = detail::state_table<K, entry>;
+  using value_type = typename table_type::value_type;  ///< std::pair<K, entry>
+  static constexpr size_t npos = table_type::npos;
 
   static uint64_t hash(const K& k) { return detail::hash_key(k); }
 
@@ -53,6 +51,8 @@ class keyed_state_store {
   size_t index_of(const K& k, uint64_t h) const { return map_.find(k, h); }
   const value_type& at(size_t i) const { return map_.at(i); }
   uint64_t hash_at(size_t i) const { return map_.hash_at(i); }
+  /// Hints that `h` is looked up soon (see state_table::prefetch).
+  void prefetch(uint64_t h) const { map_.prefetch(h); }
 
   void put(const K& k, S value, int64_t t) { put(k, hash(k), std::move(value), t); }
 
@@ -75,7 +75,7 @@ class keyed_state_store {
       e.value = std::move(value);
       e.updated_ms = t;
     }
-    mark_dirty(i);
+    map_.set_flag(i);
   }
 
   /// Assigns the entry at position `i`.
@@ -83,7 +83,7 @@ class keyed_state_store {
     auto& e = map_.at(i).second;
     e.value = std::move(value);
     e.updated_ms = t;
-    mark_dirty(i);
+    map_.set_flag(i);
   }
 
   /// Re-stamps a key without changing its value.
@@ -94,7 +94,7 @@ class keyed_state_store {
 
   void touch_at(size_t i, int64_t t) {
     map_.at(i).second.updated_ms = t;
-    mark_dirty(i);
+    map_.set_flag(i);
   }
 
   void remove(const K& k) { remove(k, hash(k)); }
@@ -104,22 +104,38 @@ class keyed_state_store {
       remove_at(i);
   }
 
-  /// Removes the entry at position `i`; the last entry moves to `i`.
+  /// Removes the entry at position `i`; other entries may move (positions
+  /// from before are void).
   void remove_at(size_t i) {
     removed_.insert(map_.at(i).first);
     map_.erase_at(i);
   }
 
-  /// All (key, entry) pairs, densely (no order to rely on).
-  const std::vector<value_type>& entries() const { return map_.entries(); }
+  /// Calls f(key, entry) for every entry (no order to rely on).
+  template <class F>
+  void for_each(F&& f) const {
+    map_.for_each([&](size_t i) {
+      auto& [k, e] = map_.at(i);
+      f(k, e);
+    });
+  }
+
+  /// Calls f(i) once for every entry; f may put_at(i, ...) or touch_at(i, ...)
+  /// and returns false to have the entry removed (as remove_at(i)).
+  template <class F>
+  void sweep(F&& f) {
+    map_.sweep([&](size_t i) {
+      if (f(i))
+        return true;
+      removed_.insert(map_.at(i).first);
+      return false;
+    });
+  }
 
   /// Keys written since the last `mark_checkpointed()` (and still present).
   std::vector<K> changed() const {
     std::vector<K> out;
-    std::unordered_set<K, key_hash<K>> seen;
-    for (auto& k : dirty_)
-      if (auto* e = find(k); e && e->dirty && seen.insert(k).second)
-        out.push_back(k);
+    map_.for_each_flagged([&](size_t i) { out.push_back(map_.at(i).first); });
     return out;
   }
 
@@ -132,30 +148,22 @@ class keyed_state_store {
   void checkpoint(bool full, std::vector<std::pair<std::string, std::string>>& upserts,
                   std::vector<std::string>& removed_keys) {
     if constexpr (encodable<K> && encodable<S>) {
-      auto add = [&](const K& k, const entry& e) {
+      auto add = [&](size_t i) {
+        auto& [k, e] = map_.at(i);
         upserts.emplace_back(encode_to_string(k),
                              encode_to_string(std::pair<S, int64_t>{e.value, e.updated_ms}));
       };
       if (full) {
-        for (auto& [k, e] : map_.entries())
-          add(k, e);
+        upserts.reserve(upserts.size() + map_.size());
+        map_.for_each(add);
         mark_checkpointed();
       } else {
-        // One lookup per listed key; clearing the flag as it goes skips a
-        // key listed twice (removed and put back while dirty).
-        for (auto& k : dirty_) {
-          auto i = map_.find(k, hash(k));
-          if (i == npos)
-            continue;
-          auto& [key, e] = map_.at(i);
-          if (!e.dirty)
-            continue;
-          e.dirty = false;
-          add(key, e);
-        }
+        map_.for_each_flagged([&](size_t i) {
+          add(i);
+          map_.clear_flag(i);
+        });
         for (auto& k : removed_)
           removed_keys.push_back(encode_to_string(k));
-        dirty_.clear();
         removed_.clear();
       }
     } else {
@@ -163,19 +171,16 @@ class keyed_state_store {
     }
   }
 
-  /// Replaces the content with the checkpointed entries (in their order),
-  /// all clean as mark_checkpointed() leaves them. The checkpoint is the
-  /// whole state as of its batch: what the store held before (an operator's
-  /// initial state, loaded when its slot state is made) must not survive,
-  /// or a key removed before the checkpoint would come back (Spark applies
-  /// the initial state only to a run that starts without a checkpoint).
+  /// Replaces the content with the checkpointed entries, all clean as
+  /// mark_checkpointed() leaves them. The checkpoint is the whole state as
+  /// of its batch: what the store held before (an operator's initial state,
+  /// loaded when its slot state is made) must not survive, or a key removed
+  /// before the checkpoint would come back (Spark applies the initial state
+  /// only to a run that starts without a checkpoint).
   void restore(const state_entries& entries) {
     if constexpr (encodable<K> && encodable<S>) {
       map_.clear();
-      dirty_.clear();
       removed_.clear();
-      // Entries go in clean: listing each as dirty only to clean it again
-      // cost a second lookup per key.
       map_.reserve(entries.size());
       for (auto& [kb, vb] : entries) {
         auto v = decode_from_string<std::pair<S, int64_t>>(vb);
@@ -189,43 +194,18 @@ class keyed_state_store {
           cur.updated_ms = e.updated_ms;
         }
       }
-      mark_checkpointed();
     } else {
       throw error("restoring state needs a sluice::codec for its key and state types");
     }
   }
 
   void mark_checkpointed() {
-    for (auto& k : dirty_)
-      if (auto i = map_.find(k, hash(k)); i != npos)
-        map_.at(i).second.dirty = false;
-    dirty_.clear();
+    map_.clear_flags();
     removed_.clear();
   }
 
  private:
-  void mark_dirty(size_t i) {
-    auto& [k, e] = map_.at(i);
-    if (e.dirty)
-      return;
-    e.dirty = true;
-    // A key removed and put back while dirty is listed again; compact when
-    // such repeats make up half the list, so it stays O(keys).
-    if (dirty_.size() >= 2 * map_.size() + 64)
-      compact_dirty(); // lists k too
-    else
-      dirty_.push_back(k);
-  }
-
-  void compact_dirty() {
-    dirty_.clear();
-    for (auto& [k, e] : map_.entries())
-      if (e.dirty)
-        dirty_.push_back(k);
-  }
-
-  map_type map_;
-  std::vector<K> dirty_;  // keys whose flag went clean -> dirty (may repeat)
+  table_type map_;  // the flag of a slot: written since the last checkpoint
   std::unordered_set<K, key_hash<K>> removed_;
 };
 
