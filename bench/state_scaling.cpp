@@ -31,6 +31,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <malloc.h>
@@ -118,6 +119,8 @@ stats run(int64_t keys, const options& o, Build build) {
     std::lock_guard<std::mutex> guard{mtx};
     last_output = n;
   });
+  if (std::getenv("SLUICE_RSS_TRACE"))
+    std::printf("    rss: built %+.1f MB\n", (resident_bytes() - rss_before) / 1e6);
   auto recorder = std::make_shared<batch_recorder>();
   ssc.add_listener(recorder);
   ssc.start();
@@ -130,6 +133,8 @@ stats run(int64_t keys, const options& o, Build build) {
       throw std::runtime_error("timed out waiting for batch " + std::to_string(i));
     if (i == o.warmup)
       rss_after_warmup = resident_bytes();
+    if (std::getenv("SLUICE_RSS_TRACE") && i <= o.warmup + 2)
+      std::printf("    rss: batch %d %+.1f MB\n", i, (resident_bytes() - rss_before) / 1e6);
   }
   stats s;
   s.bytes_per_key = (rss_after_warmup - rss_before) / static_cast<double>(keys);
