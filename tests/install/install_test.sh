@@ -15,11 +15,13 @@ cmake --install "$build_dir" --prefix "$tmp/prefix" >"$tmp/install.log" \
 # reaching CAF (only <sluice/actors.hpp> includes it).
 # (sluice::kafka's and sluice::testing's one header each, <sluice/kafka.hpp>
 # and <sluice/testing.hpp>, are not counted: optional components with their
-# own libraries.)
+# own libraries.) 35: the state store's open-addressing table
+# (detail/state_table.hpp, detail/table_memory.hpp) is a template the
+# public map_with_state and update_state_by_key instantiate in user code.
 headers=$(find "$tmp/prefix/include/sluice" -name '*.hpp' ! -name kafka.hpp ! -name testing.hpp | wc -l)
 echo "installed headers: $headers (plus <sluice/kafka.hpp> and <sluice/testing.hpp>)"
-if (( headers > 33 )); then
-  echo "expected at most 33 installed headers, found $headers:" >&2
+if (( headers > 35 )); then
+  echo "expected at most 35 installed headers, found $headers:" >&2
   find "$tmp/prefix/include/sluice" -name '*.hpp' >&2
   exit 1
 fi
