@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "sluice/fault_injector.hpp"
+#include "sluice/detail/sim_cluster.hpp"
 #include "sluice/fault_vfs.hpp"
 #include "sluice/mem_vfs.hpp"
 #include "sluice/testing.hpp"
@@ -22,6 +23,7 @@ namespace sluice::testing::detail {
 namespace {
 
 using namespace std::chrono_literals;
+using sluice::detail::sim_cluster;
 
 /// A fresh checkpoint directory kept in memory by the memory VFS (nothing
 /// of it is on the disk): a simulated batch commits without a system call,
@@ -59,9 +61,38 @@ class batch_watch : public streaming_listener {
     return completed_.count(t) != 0;
   }
 
+  void on_worker_removed(const worker_info& w) override {
+    removed_.push_back(w.name);
+  }
+
+  void on_operators_placed(const placement_info& p) override {
+    if (p.replaced)
+      placements_.push_back(p);
+  }
+
+  /// Workers the driver declared lost, in order.
+  const std::vector<std::string>& removed() const {
+    return removed_;
+  }
+
+  /// Placements made again while running, in order.
+  const std::vector<placement_info>& placements() const {
+    return placements_;
+  }
+
  private:
   std::set<std::int64_t> completed_;
+  std::vector<std::string> removed_;
+  std::vector<placement_info> placements_;
 };
+
+/// "sim-worker-0 and sim-worker-2".
+std::string names(const std::vector<std::string>& ws) {
+  std::string out;
+  for (size_t i = 0; i < ws.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == ws.size() ? " and " : ", ") + ws[i];
+  return out;
+}
 
 /// The process_crash, storage_full or torn_write of one batch: fired by the harness's
 /// output at that batch (the last output operation, so every output of the
@@ -142,6 +173,7 @@ std::string point_of(const fault& f) {
     case fault_type::process_crash:
     case fault_type::storage_full:
     case fault_type::torn_write:
+    case fault_type::worker_loss:
       break;
   }
   return {};
@@ -228,6 +260,9 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                            + std::to_string(batches));
   auto cfg = s.base;
   cfg.set("sluice.streaming.clock", "simulated");
+  if (s.workers > 0)
+    cfg.master("local-cluster[" + std::to_string(s.workers) + ",1]");
+  bool cluster = cfg.master().rfind("local-cluster[", 0) == 0;
   // Small metadata rows: 4 KiB pages write and checksum 16 times fewer WAL
   // bytes a commit than the default 64 KiB.
   if (!cfg.get("sluice.streaming.checkpoint.pageSize"))
@@ -247,6 +282,16 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
   auto run_text = [&] { return describe(s.seed, fault_plan::explicit_faults(struck)); };
   for (int lives = 0;; ++lives) {
+    // A simulated cluster's workers: built again by each driver's start(),
+    // destroyed after the driver (declared before it).
+    std::optional<sim_cluster> nodes;
+    if (cluster)
+      nodes.emplace([&] {
+        auto w = std::make_unique<streaming_context>(cfg, s.interval);
+        w->checkpoint(dir.str());
+        build(*w, [](std::int64_t) {});  // outputs run at the driver
+        return w;
+      });
     life l;
     auto crash = l.crash;
     l.ssc = std::make_unique<streaming_context>(streaming_context::get_or_create(dir.str(), [&] {
@@ -297,8 +342,47 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
           fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
         });
+      // worker_loss: the worker is gone before the batch runs.
+      std::optional<int> lost;
+      std::string not_lost;
+      auto removed_before = l.watch->removed().size();
+      auto placed_before = l.watch->placements().size();
+      if (f && f->type == fault_type::worker_loss) {
+        auto live = nodes ? nodes->alive() : std::vector<int>{};
+        if (live.size() >= 2) {
+          lost = live[static_cast<size_t>(i) % live.size()];
+          nodes->lose(*lost);
+        } else {
+          not_lost = nodes ? "only one simulated worker is alive"
+                           : "the run has no simulated workers (simulation::workers)";
+        }
+      }
       l.ssc->manual_clock().advance(s.interval);
       ended = l.settled(i * b, false, run_text());
+      if (f && f->type == fault_type::worker_loss) {
+        if (!lost) {
+          rec.trace.push_back({i, "worker_loss not injected: " + not_lost});
+        } else {
+          auto& w = *l.watch;
+          std::vector<std::string> gone(w.removed().begin() + removed_before, w.removed().end());
+          std::string what = "worker_loss: sim-worker-" + std::to_string(*lost)
+                             + " lost before the batch (as by SIGKILL)";
+          if (gone.empty())
+            what += ", the driver did not notice";
+          else
+            what += ", the driver removed " + names(gone);
+          if (w.placements().size() > placed_before) {
+            auto& p = w.placements().back();
+            what += ", placed the operators on " + names(p.workers) + " with state "
+                    + (p.state_as_of ? "as of batch " + std::to_string(p.state_as_of->ms / b)
+                                     : std::string{"from the start"})
+                    + " and ran the batches since again";
+          }
+          rec.trace.push_back({i, what});
+        }
+        if (!ended)
+          continue;
+      }
       auto fired = point.empty() ? 0 : injector.fires(point);
       if (!point.empty())
         injector.disarm(point);
