@@ -113,6 +113,14 @@ std::vector<int> sim_cluster::alive() const {
   return out;
 }
 
+size_t sim_cluster::advance(caf::timespan d) {
+  size_t fired = driver_ != nullptr ? net_->advance(*driver_, d) : 0;
+  for (auto& w : workers_)
+    if (!w->lost)
+      fired += net_->advance(*w->sys, d);
+  return fired;
+}
+
 std::optional<sim_cluster::worker_role> sim_cluster::take_role() {
   auto r = std::move(building_);
   building_.reset();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <caf/fwd.hpp>
+#include <caf/timespan.hpp>
 
 namespace sluice {
 class streaming_context;
@@ -78,6 +79,13 @@ public:
 
   /// Workers added and not lost, by index.
   std::vector<int> alive() const;
+
+  /// Moves the CAF clock of the driver and of every live worker by `d`
+  /// (sim_network::advance: due timeouts and delayed messages are queued,
+  /// not run) and returns how many fired. The engine's batches follow the
+  /// manual clock; this is the time the cluster's heartbeats and request
+  /// timeouts see, e.g. the driver's heartbeat timeout after a loss.
+  size_t advance(caf::timespan d);
 
   // -- a context's side (context_impl's constructor) --------------------------
 

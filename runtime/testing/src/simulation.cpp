@@ -263,6 +263,10 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   if (s.workers > 0)
     cfg.master("local-cluster[" + std::to_string(s.workers) + ",1]");
   bool cluster = cfg.master().rfind("local-cluster[", 0) == 0;
+  auto heartbeat_ms = std::max<std::int64_t>(
+    1, cfg.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1)).count());
+  auto worker_timeout_ms
+    = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10)).count();
   // Small metadata rows: 4 KiB pages write and checksum 16 times fewer WAL
   // bytes a commit than the default 64 KiB.
   if (!cfg.get("sluice.streaming.checkpoint.pageSize"))
@@ -358,6 +362,17 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         }
       }
       l.ssc->manual_clock().advance(s.interval);
+      // The lost worker's links are down, but a request to it is only
+      // answered by its timeout: the cluster's clocks move, a heartbeat at
+      // a time, until the driver has replaced it and the batch ran (at most
+      // the worker timeout and two heartbeats more).
+      std::int64_t waited_ms = 0;
+      if (lost)
+        for (auto limit = worker_timeout_ms + 2 * heartbeat_ms;
+             !l.poll() && !l.watch->completed(i * b) && waited_ms < limit;
+             waited_ms += heartbeat_ms) {
+          nodes->advance(std::chrono::milliseconds(heartbeat_ms));
+        }
       ended = l.settled(i * b, false, run_text());
       if (f && f->type == fault_type::worker_loss) {
         if (!lost) {
@@ -370,7 +385,8 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
           if (gone.empty())
             what += ", the driver did not notice";
           else
-            what += ", the driver removed " + names(gone);
+            what += ", the driver removed " + names(gone) + " after "
+                    + std::to_string(waited_ms) + " ms of simulated heartbeats";
           if (w.placements().size() > placed_before) {
             auto& p = w.placements().back();
             what += ", placed the operators on " + names(p.workers) + " with state "
