@@ -118,8 +118,12 @@ BOOST_AUTO_TEST_CASE(a_worker_lost_at_a_batch_is_replaced_and_the_outputs_equal_
   auto builds = std::make_shared<int>(0);
   auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
   auto clean = sim.run_without_faults(build, batches);
-  sim.faults(fault_plan::explicit_faults({{12, worker_loss}}));
+  auto plan = fault_plan::explicit_faults({{12, worker_loss}});
+  BOOST_TEST(plan.to_string() == "faults 12=worker_loss");
+  BOOST_TEST((fault_plan::parse("faults 12=worker_loss") == plan));
+  sim.faults(plan);
   auto faulty = sim.run(build, batches);
+  BOOST_TEST((faulty.plan() == plan));
   auto check = exactly_once(faulty, clean);
   BOOST_TEST(check.ok(), check.message());
   BOOST_TEST(faulty.restarts() == 0);  // the same driver: no restart

@@ -86,12 +86,15 @@ enum class fault_type : std::uint8_t {
   torn_write,
   /// A simulated worker is lost, as by SIGKILL, before the batch runs
   /// (simulation::workers; sim_network::cut): worker (batch mod the live
-  /// workers) of those alive, in the order they joined. The driver sees its
-  /// links close, confirms the loss by a ping on the simulated clock,
-  /// places its partitions and receivers on the survivors with the state of
-  /// the last checkpoint, and runs the batches since again, in the same
-  /// context (no restart). Not injected when the run has no simulated
-  /// workers or only one is alive (the trace says so).
+  /// workers) of those alive, in the order added. The driver sees its links
+  /// close and confirms the loss by a ping that times out on the simulated
+  /// clock (the simulation moves every node's CAF clock a heartbeat
+  /// interval at a time until the batch has run), places its partitions on
+  /// the survivors with the state of the last checkpoint, and runs the
+  /// batches since again, in the same context (no restart). With
+  /// sluice.cluster.replaceLostWorkers=true a new simulated worker joins
+  /// then. Not injected when the run has no simulated workers or only one
+  /// is alive (the trace says so).
   worker_loss,
 };
 
