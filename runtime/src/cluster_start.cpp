@@ -152,7 +152,7 @@ void context_impl::join_workers(caf::scoped_actor& self) {
                     : publish(*sys, cluster_endpoint_, listen_port, cluster.host);
   if (!port)
     throw error("cluster: the driver cannot listen on " + cluster.host + ":"
-                + std::to_string(cluster.port) + ": " + sys->render(port.error()));
+                + std::to_string(listen_port) + ": " + sys->render(port.error()));
   cluster_port_ = *port;
   logger()->info("cluster: driver listening on {}:{}{}", cluster.host, *port,
                  tls() ? " (TLS)" : "");
