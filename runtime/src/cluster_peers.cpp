@@ -60,8 +60,9 @@ caf::actor context_impl::start_peer_endpoint(worker_hello& hello) {
                                                    : sys->middleman().actor_handle());
   pc.timeout = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10));
   auto peers = sys->spawn(worker_peers, pc);
-  auto port = tls() ? caf::openssl::publish(peers, 0, host.c_str(), true)
-                    : publish(*sys, peers, 0, host);
+  // peer_port is 0 (any free port) but for a simulated worker.
+  auto port = tls() ? caf::openssl::publish(peers, worker->peer_port, host.c_str(), true)
+                    : publish(*sys, peers, worker->peer_port, host);
   if (!port) {
     caf::anon_send_exit(peers, caf::exit_reason::user_shutdown);
     throw error("its peer endpoint cannot listen on " + host + " (sluice.cluster.worker.host): "

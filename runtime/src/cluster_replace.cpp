@@ -13,6 +13,7 @@
 #include "sluice/log.hpp"
 #include "sluice/replace_atoms.hpp"
 #include "worker_processes.hpp"
+#include "sluice/detail/sim_cluster.hpp"
 
 namespace sluice::detail {
 
@@ -120,7 +121,8 @@ void context_impl::start_replacement(const std::string& lost) {
   // master relaunches a lost executor. The new process joins the running
   // cluster and gets a share (replace_worker with no reason). At most
   // 3 x W replacements, so a worker that cannot live is not restarted forever.
-  if (!worker_procs_ || !cfg.get_bool("sluice.cluster.replaceLostWorkers", false))
+  if ((!worker_procs_ && !sim_cluster_)
+      || !cfg.get_bool("sluice.cluster.replaceLostWorkers", false))
     return;
   if (replacements_ >= 3 * cluster.workers) {
     logger()->warn("cluster: not replacing worker {}: {} replacements already started "
@@ -129,7 +131,14 @@ void context_impl::start_replacement(const std::string& lost) {
     return;
   }
   try {
-    worker_procs_->add(1);
+    if (sim_cluster_) {
+      // Simulated: a worker context built and joined now, on this thread;
+      // its join reaches the scheduler as a process's would (settle()).
+      sim_cluster_->add_workers(*sys, 1, context_number);
+      sim_cluster_->start_workers();
+    } else {
+      worker_procs_->add(1);
+    }
     ++replacements_;
     logger()->info("cluster: started a worker process to replace {}", lost);
   } catch (const std::exception& e) {

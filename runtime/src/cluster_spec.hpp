@@ -34,6 +34,10 @@ struct worker_role {
   uint16_t port = 0;
   int cores = 1;
   int context = 1;  ///< the context of the program it serves (1 = the first constructed)
+  /// Set for a simulated worker (sim_cluster.hpp), which is no process of
+  /// its own: its name, else host:pid; its peer endpoint's port, else any.
+  std::string name;
+  uint16_t peer_port = 0;
 };
 
 /// This process's role, read once from SLUICE_WORKER=HOST:PORT,

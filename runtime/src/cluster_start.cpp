@@ -28,6 +28,8 @@
 #include "cluster_events.hpp"
 #include "sluice/middleman_requests.hpp"
 #include "worker_processes.hpp"
+#include "sluice/detail/sim_cluster.hpp"
+#include "sluice/sim_network.hpp"
 
 namespace sluice::detail {
 
@@ -82,6 +84,12 @@ void context_impl::configure_cluster_links() {
   if (!worker && cluster.what == cluster_spec::mode::local)
     return;
   sys_cfg->load<caf::io::middleman>();
+  if (simulated) {
+    if (tls())
+      throw invalid_argument("a simulated cluster has no TLS: unset sluice.cluster.tls.certificate");
+    sim_network::configure(*sys_cfg);  // BASP over the test multiplexer
+    return;
+  }
   if (!tls())
     return;
   auto need = [&](const std::string& key) {
@@ -129,19 +137,28 @@ void context_impl::join_workers(caf::scoped_actor& self) {
   dc.timeout = worker_timeout(cfg);
   dc.refusal_fails = cluster.what == cluster_spec::mode::local_cluster;
   cluster_endpoint_ = sys->spawn(cluster_driver, dc);
-  auto port = tls() ? caf::openssl::publish(cluster_endpoint_, cluster.port, cluster.host.c_str(),
-                                            true)
-                    : publish(*sys, cluster_endpoint_, cluster.port, cluster.host);
-  if (!port)
-    throw error("cluster: the driver cannot listen on " + cluster.host + ":"
-                + std::to_string(cluster.port) + ": " + sys->render(port.error()));
-  cluster_port_ = *port;
-  logger()->info("cluster: driver listening on {}:{}{}", cluster.host, *port,
-                 tls() ? " (TLS)" : "");
   int wanted = cluster.what == cluster_spec::mode::local_cluster
                  ? cluster.workers
                  : static_cast<int>(cfg.get_int("sluice.cluster.workers", 1));
-  if (cluster.what == cluster_spec::mode::local_cluster)
+  // Simulated: the workers are built and their connections prepared before
+  // the publish (the test multiplexer opens a port only once one is).
+  auto listen_port = cluster.port;
+  if (sim_cluster_) {
+    listen_port = sim_cluster::driver_port;
+    sim_cluster_->add_workers(*sys, wanted, context_number);
+  }
+  auto port = tls() ? caf::openssl::publish(cluster_endpoint_, listen_port, cluster.host.c_str(),
+                                            true)
+                    : publish(*sys, cluster_endpoint_, listen_port, cluster.host);
+  if (!port)
+    throw error("cluster: the driver cannot listen on " + cluster.host + ":"
+                + std::to_string(listen_port) + ": " + sys->render(port.error()));
+  cluster_port_ = *port;
+  logger()->info("cluster: driver listening on {}:{}{}", cluster.host, *port,
+                 tls() ? " (TLS)" : "");
+  if (sim_cluster_)
+    sim_cluster_->start_workers();  // each joins now, through call()
+  else if (cluster.what == cluster_spec::mode::local_cluster)
     worker_procs_ = std::make_unique<worker_processes>(
       cluster.workers, cluster.cores, "127.0.0.1:" + std::to_string(*port), context_number);
   auto patience = cfg.get_duration("sluice.cluster.startTimeout", std::chrono::seconds(60));

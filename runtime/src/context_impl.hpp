@@ -29,6 +29,8 @@ class web_ui;
 namespace sluice::detail {
 
 class worker_processes;
+class sim_network;
+class sim_cluster;
 
 enum class context_state { initialized, active, stopped };
 
@@ -85,6 +87,9 @@ class context_impl {
   /// Set when this process is a cluster worker serving this context: its
   /// start() joins the driver instead of running the graph.
   std::optional<worker_role> worker;
+  /// A simulated cluster's network this context's actor system is in
+  /// (sim_cluster.hpp), or nullptr; left in the destructor.
+  sim_network* sim_net = nullptr;
 
  private:
   // -- start(), in steps (context_start.cpp; each throws to refuse the start)
@@ -163,6 +168,15 @@ class context_impl {
   /// ends the process when the driver ends the context (status 0) or is
   /// lost (status 1). Never returns.
   [[noreturn]] void serve_as_worker();
+  /// A simulated worker's start() (sim_worker.cpp): as serve_as_worker,
+  /// but joins through call() -- the driver listens already -- and returns
+  /// once joined; the actors stay until the destructor ends them
+  /// (end_simulated_worker). Throws sluice::error naming why it could not
+  /// join.
+  void serve_simulated();
+  /// Ends a simulated worker's actors (thawing a lost one first), so its
+  /// actor system can be destroyed.
+  void end_simulated_worker();
   /// A worker's start(): spawns its worker_peers actor and publishes it on
   /// an ephemeral port (TLS as the driver link) at peer_bind_host(); fills
   /// `hello`'s peer_host and peer_port. Throws sluice::error naming the
@@ -282,6 +296,8 @@ class context_impl {
   caf::actor checkpoint_relay_;  // the workers' checkpoint writer (checkpoint_relay.hpp)
   caf::actor scheduler_relay_;   // the workers' job scheduler (scheduler_relay.hpp)
   std::unique_ptr<worker_processes> worker_procs_;  // local-cluster's workers
+  sim_cluster* sim_cluster_ = nullptr;  // simulated local-cluster: builds the workers
+  std::vector<caf::actor> sim_worker_actors_;  // a simulated worker's: ended at destruction
   int replacements_ = 0;  // local-cluster workers started for lost ones
   std::vector<worker_hello> workers_;                // joined, in join order
   std::map<int32_t, std::string> receiver_worker_;   // receiver stream -> worker hosting it

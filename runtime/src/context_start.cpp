@@ -43,6 +43,10 @@ void context_impl::start() {
       self->starting_ = false;
     }
   } clear{this};
+  if (worker && sim_net) {
+    serve_simulated();  // joined; its actors run whenever the network runs
+    return;
+  }
   if (worker)
     serve_as_worker();  // ends this process when the driver ends the context
   auto layout = plan_graph();

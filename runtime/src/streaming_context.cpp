@@ -14,6 +14,8 @@
 #include "sluice/job_generator.hpp"
 #include "sluice/job_scheduler.hpp"
 #include "sluice/deterministic.hpp"
+#include "sluice/detail/sim_cluster.hpp"
+#include "sluice/sim_network.hpp"
 #include "ui/web_ui.hpp"
 #include "worker_processes.hpp"
 
@@ -49,6 +51,16 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   auto clock_kind = cfg.get("sluice.streaming.clock").value_or("system");
   simulated = clock_kind == "simulated";
   manual = simulated || clock_kind == "manual";
+  // A simulated local-cluster: the thread's simulated cluster builds this
+  // context as its driver, or as one of its workers (sim_cluster.hpp).
+  std::optional<sim_cluster::worker_role> sim_role;
+  if (simulated && cluster.what == cluster_spec::mode::local_cluster)
+    if ((sim_cluster_ = sim_cluster::current()) != nullptr)
+      if ((sim_role = sim_cluster_->take_role())) {
+        worker = worker_role{sim_cluster::host, sim_cluster::driver_port, cluster.cores,
+                             sim_role->context, sim_role->name, sim_role->peer_port};
+        context_number = sim_role->context;
+      }
   sys_cfg = std::make_unique<caf::actor_system_config>();
   sys_cfg->set("scheduler.max-threads", static_cast<size_t>(parallelism));
   if (simulated)
@@ -58,6 +70,10 @@ context_impl::context_impl(sluice::conf c, duration b) : cfg(std::move(c)), batc
   add_message_types(*sys_cfg);
   configure_cluster_links();
   sys = std::make_unique<caf::actor_system>(*sys_cfg);
+  if (sim_cluster_) {
+    sim_cluster_->enrol(*sys, sim_role);
+    sim_net = &sim_cluster_->network();
+  }
   net = std::make_shared<transport>(sys->node(), cfg.get_bool("sluice.serializer.local", false));
   g = std::make_shared<graph>(batch, parallelism);
 }
@@ -67,10 +83,15 @@ context_impl::~context_impl() {
   stop(false);
   if (lifecycle_.joinable())
     lifecycle_.join();
+  if (worker && sim_net)
+    end_simulated_worker();
   // ~actor_system waits until every actor has ended: under the test
   // coordinator only this thread can run their exit messages.
   if (simulated)
     run_until_idle(*sys);
+  // Nothing may run this system once it is gone (sim_network.hpp).
+  if (sim_net)
+    sim_net->remove(*sys);
 }
 
 checkpoint_store::options context_impl::store_options() const {
@@ -95,9 +116,14 @@ void context_impl::configure_scheduler() {
 void context_impl::configure_simulated() {
   // Every actor runs on the thread that moves the clock: nothing may come
   // from another thread (a worker process, the web UI's server, a receiver).
-  if (cluster.what != cluster_spec::mode::local)
+  // local-cluster[W,C] is simulated too, as actor systems of this process,
+  // inside sluice::testing's simulation (sim_cluster.hpp).
+  bool sim_cluster_master = cluster.what == cluster_spec::mode::local_cluster
+                            && sim_cluster::current() != nullptr;
+  if (cluster.what != cluster_spec::mode::local && !sim_cluster_master)
     throw invalid_argument("sluice.streaming.clock=simulated runs every actor on one thread: it "
-                           "needs a local master, got " + cfg.master());
+                           "needs a local master, or local-cluster[W,C] inside "
+                           "sluice::testing's simulation, got " + cfg.master());
   if (cfg.get_bool("sluice.ui.enabled", false))
     throw invalid_argument("sluice.streaming.clock=simulated runs every actor on one thread: it "
                            "needs sluice.ui.enabled=false (the UI serves from threads of its "

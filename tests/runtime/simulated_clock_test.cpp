@@ -140,7 +140,8 @@ BOOST_AUTO_TEST_CASE(what_needs_threads_is_refused_by_name) {
                         invalid_argument, [](const invalid_argument& e) {
                           return std::string{e.what()}
                                  == "sluice.streaming.clock=simulated runs every actor on one "
-                                    "thread: it needs a local master, got local-cluster[2,1]";
+                                    "thread: it needs a local master, or local-cluster[W,C] "
+                                    "inside sluice::testing's simulation, got local-cluster[2,1]";
                         });
   auto ui = simulated_conf();
   ui.set("sluice.ui.enabled", "true");

@@ -84,10 +84,23 @@ enum class fault_type : std::uint8_t {
   /// get_or_create. When no output operation runs at that batch the crash
   /// falls after it.
   torn_write,
+  /// A simulated worker is lost, as by SIGKILL, before the batch runs
+  /// (simulation::workers; sim_network::cut): worker (batch mod the live
+  /// workers) of those alive, in the order added. The driver sees its links
+  /// close and confirms the loss by a ping that times out on the simulated
+  /// clock (the simulation moves every node's CAF clock a heartbeat
+  /// interval at a time until the batch has run), places its partitions on
+  /// the survivors with the state of the last checkpoint, and runs the
+  /// batches since again, in the same context (no restart). With
+  /// sluice.cluster.replaceLostWorkers=true a new simulated worker joins
+  /// then. Not injected when the run has no simulated workers or only one
+  /// is alive (the trace says so).
+  worker_loss,
 };
 
 /// One kind of fault a plan injects. Text form: "operator_error",
-/// "process_crash", "storage_full", "torn_write", "point:<name>".
+/// "process_crash", "storage_full", "torn_write", "worker_loss",
+/// "point:<name>".
 struct fault {
   fault_type type = fault_type::operator_error;
   /// The user fault point's name (user_point only).
@@ -106,6 +119,7 @@ inline const fault operator_error{fault_type::operator_error, {}};
 inline const fault process_crash{fault_type::process_crash, {}};
 inline const fault storage_full{fault_type::storage_full, {}};
 inline const fault torn_write{fault_type::torn_write, {}};
+inline const fault worker_loss{fault_type::worker_loss, {}};
 
 /// Which fault, if any, strikes each batch index (batch i runs at batch time
 /// i x the batch interval; the first batch is 1). At most one fault per
@@ -409,6 +423,8 @@ struct sim_settings {
   std::uint64_t seed = 0;
   conf base;
   duration interval{1000};
+  /// Simulated workers (simulation::workers); 0: one process.
+  int workers = 0;
 };
 
 /// Runs `batches` batches under `plan` (README "Testing under faults"):
@@ -447,9 +463,32 @@ class simulation {
   /// The conf every context of a run is built with (default local[2]); the
   /// simulation sets sluice.streaming.clock=simulated itself: a manual clock
   /// and every actor on CAF's deterministic test coordinator, on the thread
-  /// that runs the simulation (so no receivers, no UI and no cluster master).
+  /// that runs the simulation (so no receivers, no UI, and no cluster
+  /// master but a simulated local-cluster[W,C]: workers()).
   conf& config() noexcept {
     return settings_.base;
+  }
+
+  /// Runs every context as a cluster of a driver and `n` simulated workers
+  /// (n >= 1; 0, the default, runs one process): `n` + 1 actor systems in
+  /// this process, each on CAF's test coordinator and test multiplexer,
+  /// exchanging real BASP messages over a simulated network, all run by
+  /// the simulation's thread, so a seed still gives one order of events.
+  /// The build function runs once per node (the driver and each worker),
+  /// as a program's main runs in every process of local-cluster[W,C]; the
+  /// outputs equal a one-process run's. A master of local-cluster[W,C] in
+  /// config() means the same (W workers of C cores). Throws
+  /// `invalid_argument` for n < 0.
+  void workers(int n) {
+    if (n < 0)
+      throw invalid_argument("simulation: the number of workers must be >= 0, got "
+                             + std::to_string(n));
+    settings_.workers = n;
+  }
+
+  /// The simulated workers (default 0: one process).
+  int workers() const noexcept {
+    return settings_.workers;
   }
 
   /// The batch interval (default 1 s).

@@ -40,7 +40,7 @@ double draw(std::uint64_t seed, std::int64_t batch, const fault& f) {
   throw invalid_argument("fault_plan::parse: cannot read \"" + std::string{text} + "\": " + why
                          + " (expected \"none\", \"faults <batch>=<fault>,...\" or \"random "
                            "seed=<n> p=<0..1> kinds=<fault>,...\", a fault being operator_error, "
-                           "process_crash, storage_full, torn_write or point:<name>)");
+                           "process_crash, storage_full, torn_write, worker_loss or point:<name>)");
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -69,6 +69,8 @@ fault read_fault(std::string_view text, std::string_view s) {
     return storage_full;
   if (s == "torn_write")
     return torn_write;
+  if (s == "worker_loss")
+    return worker_loss;
   if (s.substr(0, point_prefix.size()) == point_prefix) {
     try {
       return fault::user_point(std::string{s.substr(point_prefix.size())});
@@ -98,6 +100,8 @@ std::string fault::to_string() const {
       return "storage_full";
     case fault_type::torn_write:
       return "torn_write";
+    case fault_type::worker_loss:
+      return "worker_loss";
     case fault_type::user_point:
       break;
   }

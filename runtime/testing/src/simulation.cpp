@@ -13,124 +13,18 @@
 #include <unistd.h>
 
 #include "sluice/fault_injector.hpp"
+#include "sluice/detail/sim_cluster.hpp"
 #include "sluice/fault_vfs.hpp"
 #include "sluice/mem_vfs.hpp"
 #include "sluice/testing.hpp"
+#include "run_pieces.hpp"
 
 namespace sluice::testing::detail {
 
 namespace {
 
 using namespace std::chrono_literals;
-
-/// A fresh checkpoint directory kept in memory by the memory VFS (nothing
-/// of it is on the disk): a simulated batch commits without a system call,
-/// and a simulated crash loses just what the fault VFS undoes. Forgotten
-/// with the object.
-class scratch_dir {
- public:
-  scratch_dir() {
-    static std::atomic<int> counter{0};
-    path_ = "/sluice-mem/sim-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    mem_vfs::global().route(path_);
-  }
-  ~scratch_dir() {
-    mem_vfs::global().forget(path_);
-  }
-  scratch_dir(const scratch_dir&) = delete;
-  scratch_dir& operator=(const scratch_dir&) = delete;
-  const std::string& str() const {
-    return path_;
-  }
-
- private:
-  std::string path_;
-};
-
-/// Sees batches complete (listener bus). The listener runs on the thread
-/// that moves the clock, as every actor does (sluice.streaming.clock=simulated).
-class batch_watch : public streaming_listener {
- public:
-  void on_batch_completed(const batch_info& b) override {
-    completed_.insert(b.time.ms);
-  }
-
-  bool completed(std::int64_t t) const {
-    return completed_.count(t) != 0;
-  }
-
- private:
-  std::set<std::int64_t> completed_;
-};
-
-/// The process_crash, storage_full or torn_write of one batch: fired by the harness's
-/// output at that batch (the last output operation, so every output of the
-/// batch ran), it makes every later write to the checkpoint directory fail,
-/// so the metadata checkpoint of the batch is the first write lost.
-class crash_switch {
- public:
-  crash_switch(std::int64_t at_ms, std::function<void()> fire)
-    : at_ms_(at_ms), fire_(std::move(fire)) {}
-
-  void delivered(std::int64_t t) {
-    if (t != at_ms_ || fired_.exchange(true))
-      return;
-    fire_();
-  }
-
-  bool fired() const noexcept {
-    return fired_.load();
-  }
-
- private:
-  std::int64_t at_ms_;
-  std::function<void()> fire_;
-  std::atomic<bool> fired_{false};
-};
-
-/// process_crash: every later checkpoint write fails at fault point checkpoint.write.
-void fail_checkpoint_writes() {
-  fault_spec spec;
-  spec.action = fault_action::fail_write();
-  fault_injector::global().arm(fault_points::checkpoint_write, spec);
-}
-
-/// Routes a run's checkpoint directory through the fault VFS while the run
-/// lasts, when its plan has storage faults.
-class vfs_route {
- public:
-  vfs_route(std::string dir, bool on) : dir_(std::move(dir)), on_(on) {
-    if (on_)
-      fault_vfs::global().route(dir_);
-  }
-  ~vfs_route() {
-    if (on_) {
-      fault_vfs::global().clear_failures(dir_);
-      fault_vfs::global().unroute(dir_);
-    }
-  }
-  vfs_route(const vfs_route&) = delete;
-  vfs_route& operator=(const vfs_route&) = delete;
-
- private:
-  std::string dir_;
-  bool on_;
-};
-
-/// Disarms, when the run ends however it ends, the points it armed.
-class disarm_on_exit {
- public:
-  void add(std::string point) {
-    points_.insert(std::move(point));
-  }
-  ~disarm_on_exit() {
-    for (auto& p : points_)
-      fault_injector::global().disarm(p);
-  }
-
- private:
-  std::set<std::string> points_;
-};
+using sluice::detail::sim_cluster;
 
 /// The engine's point an injected fault arms, or "" (process_crash).
 std::string point_of(const fault& f) {
@@ -142,6 +36,7 @@ std::string point_of(const fault& f) {
     case fault_type::process_crash:
     case fault_type::storage_full:
     case fault_type::torn_write:
+    case fault_type::worker_loss:
       break;
   }
   return {};
@@ -228,6 +123,13 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                            + std::to_string(batches));
   auto cfg = s.base;
   cfg.set("sluice.streaming.clock", "simulated");
+  if (s.workers > 0)
+    cfg.master("local-cluster[" + std::to_string(s.workers) + ",1]");
+  bool cluster = cfg.master().rfind("local-cluster[", 0) == 0;
+  auto heartbeat_ms = std::max<std::int64_t>(
+    1, cfg.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1)).count());
+  auto worker_timeout_ms
+    = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10)).count();
   // Small metadata rows: 4 KiB pages write and checksum 16 times fewer WAL
   // bytes a commit than the default 64 KiB.
   if (!cfg.get("sluice.streaming.checkpoint.pageSize"))
@@ -247,6 +149,16 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
   auto run_text = [&] { return describe(s.seed, fault_plan::explicit_faults(struck)); };
   for (int lives = 0;; ++lives) {
+    // A simulated cluster's workers: built again by each driver's start(),
+    // destroyed after the driver (declared before it).
+    std::optional<sim_cluster> nodes;
+    if (cluster)
+      nodes.emplace([&] {
+        auto w = std::make_unique<streaming_context>(cfg, s.interval);
+        w->checkpoint(dir.str());
+        build(*w, [](std::int64_t) {});  // outputs run at the driver
+        return w;
+      });
     life l;
     auto crash = l.crash;
     l.ssc = std::make_unique<streaming_context>(streaming_context::get_or_create(dir.str(), [&] {
@@ -297,8 +209,59 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
           fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
         });
+      // worker_loss: the worker is gone before the batch runs.
+      std::optional<int> lost;
+      std::string not_lost;
+      auto removed_before = l.watch->removed().size();
+      auto placed_before = l.watch->placements().size();
+      if (f && f->type == fault_type::worker_loss) {
+        auto live = nodes ? nodes->alive() : std::vector<int>{};
+        if (live.size() >= 2) {
+          lost = live[static_cast<size_t>(i) % live.size()];
+          nodes->lose(*lost);
+        } else {
+          not_lost = nodes ? "only one simulated worker is alive"
+                           : "the run has no simulated workers (simulation::workers)";
+        }
+      }
       l.ssc->manual_clock().advance(s.interval);
+      // The lost worker's links are down, but a request to it is only
+      // answered by its timeout: the cluster's clocks move, a heartbeat at
+      // a time, until the driver has replaced it and the batch ran (at most
+      // the worker timeout and two heartbeats more).
+      std::int64_t waited_ms = 0;
+      if (lost)
+        for (auto limit = worker_timeout_ms + 2 * heartbeat_ms;
+             !l.poll() && !l.watch->completed(i * b) && waited_ms < limit;
+             waited_ms += heartbeat_ms) {
+          nodes->advance(std::chrono::milliseconds(heartbeat_ms));
+        }
       ended = l.settled(i * b, false, run_text());
+      if (f && f->type == fault_type::worker_loss) {
+        if (!lost) {
+          rec.trace.push_back({i, "worker_loss not injected: " + not_lost});
+        } else {
+          auto& w = *l.watch;
+          std::vector<std::string> gone(w.removed().begin() + removed_before, w.removed().end());
+          std::string what = "worker_loss: sim-worker-" + std::to_string(*lost)
+                             + " lost before the batch (as by SIGKILL)";
+          if (gone.empty())
+            what += ", the driver did not notice";
+          else
+            what += ", the driver removed " + names(gone) + " after "
+                    + std::to_string(waited_ms) + " ms of simulated heartbeats";
+          if (w.placements().size() > placed_before) {
+            auto& p = w.placements().back();
+            what += ", placed the operators on " + names(p.workers) + " with state "
+                    + (p.state_as_of ? "as of batch " + std::to_string(p.state_as_of->ms / b)
+                                     : std::string{"from the start"})
+                    + " and ran the batches since again";
+          }
+          rec.trace.push_back({i, what});
+        }
+        if (!ended)
+          continue;
+      }
       auto fired = point.empty() ? 0 : injector.fires(point);
       if (!point.empty())
         injector.disarm(point);
