@@ -46,6 +46,8 @@ struct receiver_tracker_state {
   duration wal_retention{0};  ///< WAL entries outlive their batch by this much
   tracker_home home;          ///< default (not remote) in one process
   int64_t last_id = -1;       ///< the highest block id received (replayed ones too)
+  int32_t home_stream = -1;   ///< home: the stream of the blocks received
+  int64_t home_wal_bytes = 0; ///< home: record bytes appended to home.block_log
   static inline const char* name = "sluice.receiver_tracker";
 };
 

@@ -22,7 +22,16 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
   self->state.net = std::move(net);
   self->state.home = std::move(home);
   return {
-    [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
+    [=](introspect_atom) {
+      auto r = self_report(self);
+      if (self->state.home.remote) {
+        // Cluster mode: this actor, not the block manager on the worker,
+        // writes the stream's WAL, so it reports the stream's WAL bytes.
+        r.stream = self->state.home_stream;
+        r.wal_bytes = self->state.home_wal_bytes;
+      }
+      return std::vector<actor_report>{std::move(r)};
+    },
     [=](caf::actor& manager, caf::actor& supervisor) {
       self->state.manager = std::move(manager);
       self->state.supervisor = std::move(supervisor);
@@ -39,9 +48,15 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
                                  "manager no longer hosting the stream");
       try {
         auto b = unpack(m, *st.net);
-        if (st.home.block_log)
-          st.home.block_log->append_block(b.stream, b.id, b.created_ms,
-                                          st.home.source->encode(b.data));
+        st.home_stream = b.stream;
+        if (st.home.block_log) {
+          auto records = st.home.source->encode(b.data);
+          int64_t bytes = 0;
+          for (auto& r : records)
+            bytes += static_cast<int64_t>(r.size());
+          st.home.block_log->append_block(b.stream, b.id, b.created_ms, std::move(records));
+          st.home_wal_bytes += bytes;
+        }
         st.last_id = std::max(st.last_id, b.id);
         st.unallocated.push_back(std::move(b));
       } catch (const std::exception& e) {

@@ -300,7 +300,7 @@ void context_impl::end_cluster(caf::scoped_actor& self, std::chrono::millisecond
   }
 }
 
-void context_impl::serve_as_worker() {
+std::shared_ptr<const plan> context_impl::start_worker_executor() {
   auto layout = plan_graph();
   validate_state(*layout);
   validate_codecs(*layout);
@@ -313,6 +313,11 @@ void context_impl::serve_as_worker() {
   executor_ = sys->spawn(executor, wiring_,
                          std::function<void(const run_info&)>{
                            [graph](const run_info& info) { graph->zero(info.zero); }});
+  return layout;
+}
+
+void context_impl::serve_as_worker() {
+  auto layout = start_worker_executor();
   auto name = host_name() + ":" + std::to_string(getpid());
   auto timeout = worker_timeout(cfg);
   auto finish = [&name](int status, const std::string& why) { end_worker(name, status, why); };

@@ -164,6 +164,10 @@ class context_impl {
   /// Ends the workers (they exit 0) and reaps local-cluster processes,
   /// killing those still running after `grace`.
   void end_cluster(caf::scoped_actor& self, std::chrono::milliseconds grace);
+  /// A worker's first steps in start(), real or simulated: plans and checks
+  /// the graph, marks it started and spawns the executor the driver places
+  /// slots on (cluster_start.cpp). Returns the plan.
+  std::shared_ptr<const plan> start_worker_executor();
   /// A worker's start(): joins the driver, hosts what it places here and
   /// ends the process when the driver ends the context (status 0) or is
   /// lost (status 1). Never returns.

@@ -18,18 +18,7 @@
 namespace sluice::detail {
 
 void context_impl::serve_simulated() {
-  auto layout = plan_graph();
-  validate_state(*layout);
-  validate_codecs(*layout);
-  g->mark_started();
-  wiring_ = std::make_shared<wiring>();
-  wiring_->layout = layout;
-  wiring_->info = run_info{batch_time{0}, batch, parallelism};
-  wiring_->net = net;
-  auto graph = g;
-  executor_ = sys->spawn(executor, wiring_,
-                         std::function<void(const run_info&)>{
-                           [graph](const run_info& info) { graph->zero(info.zero); }});
+  auto layout = start_worker_executor();
   sim_worker_actors_.push_back(executor_);
   auto name = worker->name;
   auto hello = worker_hello{name, worker->cores, context_number, cluster_fingerprint(*layout),

@@ -10,7 +10,9 @@
 #include <functional>
 #include <map>
 
+#include "fixtures/counting_receiver.hpp"
 #include "fixtures/harness.hpp"
+#include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
 
 using namespace sluice;
@@ -19,21 +21,11 @@ using fixtures::http_get;
 using json = nlohmann::json;
 using kv = std::pair<std::string, int>;
 
-namespace {
-
-/// Runs on a worker and stores nothing: the test looks at where it runs.
-class idle_receiver : public receiver<std::string> {
- public:
-  void on_start() override {}
-  void on_stop() override {}
-};
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_reports) {
   fixtures::temp_dir cp{"ui-cluster"};
   auto c = fixtures::manual_conf("local-cluster[2,1]");
   c.app_name("ui-cluster").set("sluice.ui.port", "0").set("sluice.ui.sampleInterval", "20ms");
+  c.set("sluice.streaming.receiver.writeAheadLog.enable", "true");
   streaming_context ssc{c, seconds(1)};
   ssc.checkpoint(cp.str());
   auto counter = std::make_shared<batch_counter>();
@@ -44,7 +36,8 @@ BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_re
       return std::optional<int>{s.value_or(0) + static_cast<int>(ns.size())};
     })
     .foreach_rdd([](const rdd<kv>&) {});
-  ssc.receiver_stream(idle_receiver{}).foreach_rdd([](const rdd<std::string>&) {});
+  fixtures::sink<int> out;
+  out.attach(ssc.receiver_stream(fixtures::counting_receiver{100}));
   ssc.start();  // a worker never returns from here
   for (int i = 1; i <= 2; ++i) {
     ssc.manual_clock().advance(seconds(1));
@@ -90,5 +83,21 @@ BOOST_AUTO_TEST_CASE(the_driver_shows_the_workers_hosting_each_slot_and_their_re
   BOOST_TEST(receivers.at(0).at("executorHost") == executor.substr(0, executor.rfind(':')));
   BOOST_TEST(executor.substr(0, executor.rfind(':')) != executor);
   BOOST_TEST(hosts.at("job_scheduler") == "driver");
+  // The driver writes the hosted receiver's WAL (each block before the
+  // worker's store returns): its WAL bytes are the records' codec bytes, as
+  // in one process.
+  int batches = 2;
+  fixtures::advance_until(ssc, *counter, out, 100, batches);
+  BOOST_REQUIRE_EQUAL(out.records().size(), 100u);
+  int64_t bytes = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::string b;
+    codec<int>::encode(i, b);
+    bytes += static_cast<int64_t>(b.size());
+  }
+  auto wal = fixtures::wait_for_json(url, app + "/streaming/receivers", [&](const json& j) {
+    return j.size() == 1 && j.at(0).value("walBytes", int64_t{-1}) == bytes;
+  });
+  BOOST_TEST(wal.at(0).at("numRecords") == 100, wal.dump());
   ssc.stop();
 }
