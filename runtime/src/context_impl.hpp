@@ -73,6 +73,15 @@ class context_impl {
   std::optional<int64_t> recovered_zero;
   /// Set by get_or_create: source id -> position from the metadata.
   std::vector<std::pair<std::string, std::string>> recovered_positions;
+  /// Set by get_or_create: the store it recovered from, for start() to hand
+  /// to the checkpoint writer instead of opening the database again (an
+  /// open reads the schema and runs the pragmas: a restart's largest single
+  /// cost in the simulation). Used only if checkpoint_dir is still `dir`.
+  struct opened_store {
+    std::string dir;
+    std::unique_ptr<checkpoint_store> store;
+  };
+  std::optional<opened_store> recovery_store;
   /// The web UI, from start() (none with sluice.ui.enabled=false).
   std::unique_ptr<ui::web_ui> ui;
 

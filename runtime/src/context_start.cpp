@@ -129,9 +129,13 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
 
 void context_impl::open_checkpoints(scheduler_config& sc) {
   // Metadata checkpoint after every batch (SEMANTICS §5.30).
-  auto opts = store_options();
-  checkpoint_writer_ = spawn_service(*sys,
-    checkpoint_writer, checkpoint_store::open(*checkpoint_dir, opts), net, bus_);
+  std::unique_ptr<checkpoint_store> store;
+  if (recovery_store && recovery_store->dir == *checkpoint_dir)
+    store = std::move(recovery_store->store);
+  recovery_store.reset();
+  if (!store)
+    store = checkpoint_store::open(*checkpoint_dir, store_options());
+  checkpoint_writer_ = spawn_service(*sys, checkpoint_writer, std::move(store), net, bus_);
   metadata_.zero_time_ms = wiring_->info.zero.ms;
   metadata_.graph_fingerprint = fingerprint();
   metadata_.conf = cfg.entries();

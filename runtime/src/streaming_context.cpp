@@ -465,6 +465,8 @@ streaming_context streaming_context::get_or_create(const std::string& checkpoint
   try {
     auto store = checkpoint_store::open(checkpoint_dir, impl.store_options());
     point = detail::choose_recovery_point(*store, *impl.g, impl.batch, checkpoint_dir);
+    impl.recovery_store.emplace(detail::context_impl::opened_store{checkpoint_dir,
+                                                                   std::move(store)});
   } catch (const storage_corruption& e) {
     // Damaged: refuse, unless the user asked to start over (never silently).
     // Other storage errors (a full disk, a missing directory) propagate.

@@ -121,6 +121,21 @@ BOOST_AUTO_TEST_CASE(only_the_last_k_metadata_rows_are_kept) {
   BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_metadata") == 3);
 }
 
+BOOST_AUTO_TEST_CASE(pruning_keeps_the_newest_rows_by_batch_time_then_by_write_order) {
+  checkpoint_dir_fixture dir;
+  auto store = checkpoint_store::open(dir.checkpoint_dir(), {.keep_metadata = 3});
+  // A batch written twice (the checkpoint at generation and at completion),
+  // then an older batch time written last (a re-run after recovery).
+  for (std::int64_t t : {20000, 21000, 21000, 22000, 19000})
+    store->write_metadata(make_metadata(t));
+  raw_db raw{dir.db_file()};
+  BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_metadata") == 3);
+  BOOST_TEST(raw.query_int64("SELECT count(*) FROM checkpoint_metadata "
+                             "WHERE batch_time_ms = 21000") == 2);
+  BOOST_TEST(raw.query_int64("SELECT min(batch_time_ms) FROM checkpoint_metadata") == 21000);
+  BOOST_TEST(store->latest_metadata()->batch_time_ms == 22000);
+}
+
 BOOST_AUTO_TEST_CASE(a_corrupt_newest_metadata_row_falls_back_to_the_previous_one) {
   checkpoint_dir_fixture dir;
   auto store = checkpoint_store::open(dir.checkpoint_dir());

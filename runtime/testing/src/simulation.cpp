@@ -130,10 +130,10 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
     1, cfg.get_duration("sluice.cluster.heartbeatInterval", std::chrono::seconds(1)).count());
   auto worker_timeout_ms
     = cfg.get_duration("sluice.cluster.workerTimeout", std::chrono::seconds(10)).count();
-  // Small metadata rows: 4 KiB pages write and checksum 16 times fewer WAL
+  // Small metadata rows: 1 KiB pages write and checksum 64 times fewer WAL
   // bytes a commit than the default 64 KiB.
   if (!cfg.get("sluice.streaming.checkpoint.pageSize"))
-    cfg.set("sluice.streaming.checkpoint.pageSize", "4096");
+    cfg.set("sluice.streaming.checkpoint.pageSize", "1024");
   auto b = s.interval.count();
   scratch_dir dir;
   auto& injector = fault_injector::global();
@@ -147,7 +147,17 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                      || f.type == fault_type::torn_write;
   vfs_route route{dir.str(), storage_faults};
   std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
-  auto run_text = [&] { return describe(s.seed, fault_plan::explicit_faults(struck)); };
+  // The plan's text for error messages, asked for at every batch: made again
+  // only when a fault was struck since (struck only grows).
+  std::string text;
+  std::size_t text_faults = SIZE_MAX;
+  auto run_text = [&]() -> const std::string& {
+    if (text_faults != struck.size()) {
+      text = describe(s.seed, fault_plan::explicit_faults(struck));
+      text_faults = struck.size();
+    }
+    return text;
+  };
   for (int lives = 0;; ++lives) {
     // A simulated cluster's workers: built again by each driver's start(),
     // destroyed after the driver (declared before it).
