@@ -306,10 +306,10 @@ BOOST_AUTO_TEST_CASE(a_torn_wal_write_loses_the_last_commit_and_the_context_reco
   auto r = sim.replay(fault_plan::parse("faults 5=torn_write,12=torn_write"), build, 16);
   std::vector<trace_event> expected{
     {5, "torn_write after the outputs: the process crashed, the last write to sluice.db-wal "
-        "torn (2048 of 4096 bytes kept), the context is dropped"},
+        "torn (512 of 1024 bytes kept), the context is dropped"},
     {5, "recovered through get_or_create: resumes after batch 1"},
     {12, "torn_write after the outputs: the process crashed, the last write to sluice.db-wal "
-         "torn (2048 of 4096 bytes kept), the context is dropped"},
+         "torn (512 of 1024 bytes kept), the context is dropped"},
     {12, "recovered through get_or_create: resumes after batch 10"},
   };
   BOOST_TEST(r.trace() == expected, boost::test_tools::per_element());
