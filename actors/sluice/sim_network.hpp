@@ -78,12 +78,20 @@ public:
   /// invalid_argument if `sys` is not in this network.
   void cut(caf::actor_system& sys);
 
-  /// Lets a cut system run again, e.g. to exit its actors before it is
-  /// destroyed. Its connections stay failed: nothing it sends reaches
-  /// another system. Throws invalid_argument if `sys` is not in this network.
+  /// Stalls `sys` as a SIGSTOP would: freezes it and leaves its connections
+  /// open. What its peers send it waits, unread and in order, until thaw
+  /// (SIGCONT's analogue); they see no error, only no answer. Throws
+  /// invalid_argument if `sys` is not in this network or is frozen already.
+  void stall(caf::actor_system& sys);
+
+  /// Lets a frozen system run again. After cut, e.g. to exit its actors
+  /// before it is destroyed: its connections stay failed, nothing it sends
+  /// reaches another system. After stall, as a SIGCONT: it reads what
+  /// waited for it and its answers reach its peers. Throws invalid_argument
+  /// if `sys` is not in this network.
   void thaw(caf::actor_system& sys);
 
-  /// Whether `sys` is frozen (cut and not thawed).
+  /// Whether `sys` is frozen (cut or stalled, and not thawed).
   bool frozen(caf::actor_system& sys) const;
 
   /// The network `sys` belongs to, or nullptr.

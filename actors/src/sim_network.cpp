@@ -198,6 +198,16 @@ void sim_network::cut(caf::actor_system& sys) {
   }
 }
 
+void sim_network::stall(caf::actor_system& sys) {
+  auto& n = find(sys, "stall");
+  if (n.frozen)
+    throw invalid_argument("sim_network::stall: the actor system (node "
+                           + caf::to_string(sys.node()) + ") is frozen already");
+  // Nothing else: run() skips a frozen node, so bytes written to its end of
+  // a link stay in the link's buffer until it runs again.
+  n.frozen = true;
+}
+
 void sim_network::thaw(caf::actor_system& sys) { find(sys, "thaw").frozen = false; }
 
 bool sim_network::frozen(caf::actor_system& sys) const {

@@ -3,6 +3,8 @@
 // (runtime/sluice/detail/sim_cluster.hpp).
 #include "sluice/detail/sim_cluster.hpp"
 
+#include <chrono>
+
 #include <caf/actor_system.hpp>
 
 #include "sluice/error.hpp"
@@ -23,6 +25,10 @@ struct sim_cluster::worker {
   std::unique_ptr<streaming_context> ctx;
   bool started = false;
   bool lost = false;
+  bool stalled = false;
+  std::shared_ptr<std::promise<std::pair<int, std::string>>> exit
+    = std::make_shared<std::promise<std::pair<int, std::string>>>();
+  std::future<std::pair<int, std::string>> exited = exit->get_future();
 };
 
 sim_cluster::sim_cluster(factory make_worker)
@@ -105,18 +111,57 @@ void sim_cluster::lose(int index) {
   net_->cut(*w.sys);
 }
 
+void sim_cluster::stall(int index) {
+  if (index < 0 || static_cast<size_t>(index) >= workers_.size() || workers_[index]->lost
+      || workers_[index]->stalled)
+    throw invalid_argument("sim_cluster::stall: no live, running worker " + std::to_string(index));
+  auto& w = *workers_[static_cast<size_t>(index)];
+  w.stalled = true;
+  net_->stall(*w.sys);
+}
+
+sim_cluster::resumed sim_cluster::resume(int index) {
+  if (index < 0 || static_cast<size_t>(index) >= workers_.size() || !workers_[index]->stalled)
+    throw invalid_argument("sim_cluster::resume: worker " + std::to_string(index)
+                           + " is not stalled");
+  auto& w = *workers_[static_cast<size_t>(index)];
+  w.stalled = false;
+  net_->thaw(*w.sys);
+  net_->run();
+  resumed out;
+  if (w.exited.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+    return out;
+  out.exit = w.exited.get();
+  // Its process would exit: its sockets close, its peers see the links go.
+  w.lost = true;
+  net_->cut(*w.sys);
+  net_->run();
+  return out;
+}
+
 std::vector<int> sim_cluster::alive() const {
   std::vector<int> out;
   for (auto& w : workers_)
-    if (!w->lost)
+    if (!w->lost && !w->stalled)
       out.push_back(w->index);
   return out;
 }
 
+std::shared_ptr<std::promise<std::pair<int, std::string>>>
+sim_cluster::exit_promise(caf::actor_system& sys) {
+  for (auto& w : workers_)
+    if (w->sys == &sys)
+      return w->exit;
+  throw invalid_argument("sim_cluster::exit_promise: the actor system is no simulated worker's");
+}
+
 size_t sim_cluster::advance(caf::timespan d) {
+  // A stalled worker's clock stands still: its own heartbeat to the driver
+  // does not time out while it sleeps, so what it does on waking is what
+  // it is told, not what its timers decided.
   size_t fired = driver_ != nullptr ? net_->advance(*driver_, d) : 0;
   for (auto& w : workers_)
-    if (!w->lost)
+    if (!w->lost && !w->stalled)
       fired += net_->advance(*w->sys, d);
   return fired;
 }

@@ -12,6 +12,7 @@
 #include "sluice/deterministic.hpp"
 #include "sluice/executor.hpp"
 #include "sluice/middleman_requests.hpp"
+#include "sluice/detail/sim_cluster.hpp"
 #include "sluice/sim_network.hpp"
 #include "cluster_events.hpp"
 
@@ -38,8 +39,9 @@ void context_impl::serve_simulated() {
   wc.host = [this, name](const receiver_placement_msg& m) { return host_receiver(m, name); };
   wc.heartbeat = heartbeat_interval(cfg);
   wc.timeout = worker_timeout(cfg);
-  // Nobody waits for the worker's end: the simulation ends its actors.
-  wc.done = std::make_shared<std::promise<std::pair<int, std::string>>>();
+  // Nobody waits for the worker's end: the simulation ends its actors. The
+  // cluster keeps the promise, where a stalled worker's resume sees it end.
+  wc.done = sim_cluster_->exit_promise(*sys);
   sim_worker_actors_.push_back(sys->spawn(cluster_worker, std::move(wc)));
   run_until_idle(*sys);  // it has joined (or been refused) when start() returns
 }

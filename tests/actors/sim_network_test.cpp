@@ -246,6 +246,39 @@ BOOST_AUTO_TEST_CASE(a_cut_brings_down_msgs_on_both_sides_and_the_lost_request_e
              boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_stall_keeps_the_links_open_and_a_thaw_delivers_what_waited) {
+  three_nodes t;
+  t.log->clear();
+  t.net.stall(*t.w1.sys);
+  BOOST_TEST(t.net.frozen(*t.w1.sys));
+  BOOST_CHECK_THROW(t.net.stall(*t.w1.sys), sluice::invalid_argument);
+  // No down message anywhere: the stalled node only stops answering, and
+  // its request ends by the driver's timeout as a lost node's does.
+  t.kick(3);
+  t.net.run();
+  BOOST_TEST(*t.log == (std::vector<std::string>{"w2: work 3", "driver: w2 answered 30"}),
+             boost::test_tools::per_element());
+  t.log->clear();
+  BOOST_TEST(t.net.advance(*t.d.sys, 2s) == 2u);
+  t.net.run();
+  BOOST_TEST(*t.log == std::vector<std::string>{"driver: w1 failed, request_timeout"},
+             boost::test_tools::per_element());
+  // Woken, it works on what waited; its late answer reaches the driver,
+  // whose request ended already.
+  t.log->clear();
+  t.net.thaw(*t.w1.sys);
+  BOOST_TEST(!t.net.frozen(*t.w1.sys));
+  t.net.run();
+  BOOST_TEST(*t.log == std::vector<std::string>{"w1: work 3"}, boost::test_tools::per_element());
+  t.log->clear();
+  t.kick(4);
+  t.net.run();
+  BOOST_TEST(*t.log
+               == (std::vector<std::string>{"w1: work 4", "w2: work 4", "driver: w1 answered 40",
+                                            "driver: w2 answered 40"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(two_runs_give_identical_logs_on_the_calling_thread_alone) {
   auto threads = thread_count();
   auto first = story();

@@ -239,3 +239,113 @@ BOOST_AUTO_TEST_CASE(a_windowed_count_with_state_survives_worker_losses_on_three
                 "again\n"
                 "batch 30: worker_loss not injected: only one simulated worker is alive\n");
 }
+
+// worker_stall: SIGSTOP's analogue. The links stay open, so only the
+// driver's heartbeat ping, unanswered for sluice.cluster.workerTimeout
+// (10 s by default), declares the worker lost; once the batch ran it
+// resumes, reads that it was declared lost, and ends.
+
+BOOST_AUTO_TEST_CASE(a_worker_stalled_at_a_batch_is_declared_lost_by_timeout_and_ends_when_it_resumes) {
+  constexpr int batches = 50;
+  simulation one{3};
+  auto one_builds = std::make_shared<int>(0);
+  auto alone = one.run(word_count(one.scripted_input<std::string>(word_script(batches)),
+                                  one_builds), batches);
+  simulation sim{3};
+  sim.workers(2);
+  auto builds = std::make_shared<int>(0);
+  auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
+  auto plan = fault_plan::explicit_faults({{17, worker_stall}});
+  BOOST_TEST(plan.to_string() == "faults 17=worker_stall");
+  BOOST_TEST((fault_plan::parse("faults 17=worker_stall") == plan));
+  sim.faults(plan);
+  auto faulty = sim.run(build, batches);
+  BOOST_TEST((faulty.plan() == plan));
+  auto check = exactly_once(faulty, alone);
+  BOOST_TEST(check.ok(), check.message());
+  BOOST_TEST((faulty.outputs().at(batches * 1000) == totals_until(batches)));
+  BOOST_TEST(faulty.restarts() == 0);
+  BOOST_TEST(*builds == 3);  // no replacement without replaceLostWorkers
+  // Worker 17 mod 2. Its last heartbeat ping was answered before the stall;
+  // the next, sent 1 s later, goes unanswered for 10 s. The state comes
+  // from the checkpoint of batch 10 and batches 11-17 run again on the
+  // survivor; then the stalled worker wakes, works off its backlog (late,
+  // so ignored), reads that it was declared lost, and ends.
+  BOOST_TEST(to_string(faulty.trace())
+             == "batch 17: worker_stall: sim-worker-1 stalled before the batch (as by SIGSTOP), "
+                "the driver removed sim-worker-1 (no heartbeat answer within 10000 ms) after "
+                "11000 ms of simulated heartbeats, placed the operators on sim-worker-0 with "
+                "state as of batch 10 and ran the batches since again; resumed after the batch "
+                "(as by SIGCONT), it read that the driver had declared it lost and ended "
+                "(status 1)\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_worker_is_replaced_when_asked_and_the_outputs_equal_the_fault_free_run) {
+  constexpr int batches = 45;
+  simulation sim{9};
+  sim.workers(2);
+  sim.config()
+    .set("sluice.cluster.replaceLostWorkers", "true")
+    .set("sluice.cluster.heartbeatInterval", "500ms")
+    .set("sluice.cluster.workerTimeout", "3s");
+  auto builds = std::make_shared<int>(0);
+  auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
+  auto clean = sim.run_without_faults(build, batches);
+  *builds = 0;
+  sim.faults(fault_plan::explicit_faults({{8, worker_stall}, {26, worker_stall}}));
+  auto faulty = sim.run(build, batches);
+  auto check = exactly_once(faulty, clean);
+  BOOST_TEST(check.ok(), check.message());
+  BOOST_TEST(*builds == 5);  // the driver, two workers and two replacements
+  // The conf's timeout (3 s) and heartbeat (0.5 s) on the simulated clock.
+  BOOST_TEST(to_string(faulty.trace())
+             == "batch 8: worker_stall: sim-worker-0 stalled before the batch (as by SIGSTOP), "
+                "the driver removed sim-worker-0 (no heartbeat answer within 3000 ms) after "
+                "3500 ms of simulated heartbeats, placed the operators on sim-worker-1 and "
+                "sim-worker-2 with state as of batch 2 and ran the batches since again; resumed "
+                "after the batch (as by SIGCONT), it read that the driver had declared it lost "
+                "and ended (status 1)\n"
+                "batch 26: worker_stall: sim-worker-1 stalled before the batch (as by SIGSTOP), "
+                "the driver removed sim-worker-1 (no heartbeat answer within 3000 ms) after "
+                "3500 ms of simulated heartbeats, placed the operators on sim-worker-2 and "
+                "sim-worker-3 with state as of batch 21 and ran the batches since again; resumed "
+                "after the batch (as by SIGCONT), it read that the driver had declared it lost "
+                "and ended (status 1)\n");
+}
+
+BOOST_AUTO_TEST_CASE(random_plans_mixing_worker_stall_with_losses_and_errors_are_exact_and_deterministic) {
+  constexpr int batches = 40;
+  const std::vector<fault> kinds{worker_stall, worker_loss, operator_error};
+  int stalls = 0;
+  std::optional<run_result<kv>> clean;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    auto run = [&] {
+      simulation sim{seed};
+      sim.workers(3);
+      sim.config().set("sluice.cluster.replaceLostWorkers", "true");
+      auto builds = std::make_shared<int>(0);
+      auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
+      if (!clean)
+        clean = sim.run_without_faults(build, batches);
+      sim.faults(sim.random_faults(kinds, 0.12));
+      return sim.run(build, batches);
+    };
+    auto faulty = run();
+    auto check = exactly_once(faulty, *clean);
+    BOOST_TEST_REQUIRE(check.ok(), check.message() << "\ntrace:\n" << to_string(faulty.trace()));
+    // Every stall injected is detected by the timeout and ends on resuming.
+    for (auto& e : faulty.trace())
+      if (e.what.rfind("worker_stall: sim-worker-", 0) == 0) {
+        ++stalls;
+        BOOST_TEST(e.what.find("(no heartbeat answer within 10000 ms) after 11000 ms")
+                     != std::string::npos, e.what);
+        BOOST_TEST(e.what.ends_with("it read that the driver had declared it lost and ended "
+                                    "(status 1)"), e.what);
+      }
+    auto again = run();
+    BOOST_TEST(again.trace() == faulty.trace(), boost::test_tools::per_element());
+    BOOST_TEST((again.outputs() == faulty.outputs()));
+  }
+  BOOST_TEST_MESSAGE(stalls << " worker stalls injected");
+  BOOST_TEST(stalls >= 5);
+}

@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/fwd.hpp>
@@ -77,8 +79,34 @@ public:
   /// (sim_network::cut). Throws invalid_argument for an unknown or lost one.
   void lose(int index);
 
-  /// Workers added and not lost, by index.
+  /// Stalls worker `index` as a SIGSTOP would (sim_network::stall): it runs
+  /// nothing, its links stay open, what is sent to it waits. Its clock
+  /// stands still until resume. Throws invalid_argument for an unknown,
+  /// lost or stalled one.
+  void stall(int index);
+
+  /// How a stalled worker's resume ended.
+  struct resumed {
+    /// Its cluster_worker ended (what makes a worker process exit), as
+    /// (status, why); none: it runs on as a member of the cluster.
+    std::optional<std::pair<int, std::string>> exit;
+  };
+
+  /// Resumes stalled worker `index` as a SIGCONT would, and runs the
+  /// network until idle: it reads what waited for it, answers late, and
+  /// hears whether the driver declared it lost. If its cluster_worker ended
+  /// then (a declared-lost worker is told so and ends), the worker "exits"
+  /// as its process would: its links fail (sim_network::cut) and it counts
+  /// as lost. Throws invalid_argument for a worker that is not stalled.
+  resumed resume(int index);
+
+  /// Workers added, neither lost nor stalled, by index.
   std::vector<int> alive() const;
+
+  /// The promise a simulated worker's cluster_worker sets as it ends (its
+  /// process's exit, in real cluster mode), for the worker context whose
+  /// actor system is `sys`. Throws invalid_argument if `sys` is no worker's.
+  std::shared_ptr<std::promise<std::pair<int, std::string>>> exit_promise(caf::actor_system& sys);
 
   /// Moves the CAF clock of the driver and of every live worker by `d`
   /// (sim_network::advance: due timeouts and delayed messages are queued,

@@ -96,11 +96,27 @@ enum class fault_type : std::uint8_t {
   /// then. Not injected when the run has no simulated workers or only one
   /// is alive (the trace says so).
   worker_loss,
+  /// A simulated worker stalls, as by SIGSTOP, before the batch runs
+  /// (sim_network::stall): the same worker worker_loss would pick runs
+  /// nothing and answers nothing, but its links stay open, so the driver
+  /// sees no link close. It is declared lost only by the heartbeat timeout
+  /// (a ping unanswered for sluice.cluster.workerTimeout, on the simulated
+  /// clock, which the simulation moves a heartbeat interval at a time), then
+  /// handled as worker_loss: partitions placed on the others, state from the
+  /// last checkpoint, the batches since run again, a replacement with
+  /// sluice.cluster.replaceLostWorkers=true. Once the batch has run, the
+  /// worker resumes, as by SIGCONT, with its clock where it stopped: it
+  /// works off what waited for it (late answers and reports, which the
+  /// driver ignores as it does a real stalled worker's), reads the driver's
+  /// word that it was declared lost, and ends, as a worker process exits
+  /// with status 1; its links then close and it stays lost. Not injected
+  /// when worker_loss would not be.
+  worker_stall,
 };
 
 /// One kind of fault a plan injects. Text form: "operator_error",
 /// "process_crash", "storage_full", "torn_write", "worker_loss",
-/// "point:<name>".
+/// "worker_stall", "point:<name>".
 struct fault {
   fault_type type = fault_type::operator_error;
   /// The user fault point's name (user_point only).
@@ -120,6 +136,7 @@ inline const fault process_crash{fault_type::process_crash, {}};
 inline const fault storage_full{fault_type::storage_full, {}};
 inline const fault torn_write{fault_type::torn_write, {}};
 inline const fault worker_loss{fault_type::worker_loss, {}};
+inline const fault worker_stall{fault_type::worker_stall, {}};
 
 /// Which fault, if any, strikes each batch index (batch i runs at batch time
 /// i x the batch interval; the first batch is 1). At most one fault per

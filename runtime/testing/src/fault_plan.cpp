@@ -40,7 +40,8 @@ double draw(std::uint64_t seed, std::int64_t batch, const fault& f) {
   throw invalid_argument("fault_plan::parse: cannot read \"" + std::string{text} + "\": " + why
                          + " (expected \"none\", \"faults <batch>=<fault>,...\" or \"random "
                            "seed=<n> p=<0..1> kinds=<fault>,...\", a fault being operator_error, "
-                           "process_crash, storage_full, torn_write, worker_loss or point:<name>)");
+                           "process_crash, storage_full, torn_write, worker_loss, worker_stall or "
+                           "point:<name>)");
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -71,6 +72,8 @@ fault read_fault(std::string_view text, std::string_view s) {
     return torn_write;
   if (s == "worker_loss")
     return worker_loss;
+  if (s == "worker_stall")
+    return worker_stall;
   if (s.substr(0, point_prefix.size()) == point_prefix) {
     try {
       return fault::user_point(std::string{s.substr(point_prefix.size())});
@@ -102,6 +105,8 @@ std::string fault::to_string() const {
       return "torn_write";
     case fault_type::worker_loss:
       return "worker_loss";
+    case fault_type::worker_stall:
+      return "worker_stall";
     case fault_type::user_point:
       break;
   }

@@ -57,6 +57,12 @@ class batch_watch : public streaming_listener {
 
   void on_worker_removed(const worker_info& w) override {
     removed_.push_back(w.name);
+    reasons_.push_back(w.reason);
+  }
+
+  /// Why the driver declared each of removed() lost, in the same order.
+  const std::vector<std::string>& reasons() const {
+    return reasons_;
   }
 
   void on_operators_placed(const placement_info& p) override {
@@ -77,6 +83,7 @@ class batch_watch : public streaming_listener {
  private:
   std::set<std::int64_t> completed_;
   std::vector<std::string> removed_;
+  std::vector<std::string> reasons_;
   std::vector<placement_info> placements_;
 };
 

@@ -37,9 +37,50 @@ std::string point_of(const fault& f) {
     case fault_type::storage_full:
     case fault_type::torn_write:
     case fault_type::worker_loss:
+    case fault_type::worker_stall:
       break;
   }
   return {};
+}
+
+/// The part of a removal's reason the driver wrote, without CAF's error
+/// text in parentheses: "no heartbeat answer within 10000 ms".
+std::string reason_head(const std::string& reason) {
+  return reason.substr(0, reason.find(" ("));
+}
+
+/// What the driver did about a worker_loss or worker_stall, from the
+/// listener's events since the fault (`removed_before`, `placed_before`);
+/// `why` adds the reason it gave (a stall's detection is the point).
+std::string removal_text(const batch_watch& w, size_t removed_before, size_t placed_before,
+                         std::int64_t waited_ms, std::int64_t interval_ms, bool why) {
+  std::vector<std::string> gone(w.removed().begin() + static_cast<std::ptrdiff_t>(removed_before),
+                                w.removed().end());
+  if (gone.empty())
+    return ", the driver did not notice";
+  std::string what = ", the driver removed " + names(gone);
+  if (why)
+    what += " (" + reason_head(w.reasons().back()) + ")";
+  what += " after " + std::to_string(waited_ms) + " ms of simulated heartbeats";
+  if (w.placements().size() > placed_before) {
+    auto& p = w.placements().back();
+    what += ", placed the operators on " + names(p.workers) + " with state "
+            + (p.state_as_of ? "as of batch " + std::to_string(p.state_as_of->ms / interval_ms)
+                             : std::string{"from the start"})
+            + " and ran the batches since again";
+  }
+  return what;
+}
+
+/// How a stalled worker's resume after its batch ended, for the trace.
+std::string resume_text(const sim_cluster::resumed& r) {
+  std::string what = "; resumed after the batch (as by SIGCONT)";
+  if (!r.exit)
+    return what + ", it runs on in the cluster";
+  auto& [status, why] = *r.exit;
+  if (status == 1 && why.rfind("the driver declared this worker lost", 0) == 0)
+    return what + ", it read that the driver had declared it lost and ended (status 1)";
+  return what + ", it ended (status " + std::to_string(status) + ": " + why + ")";
 }
 
 std::string describe(std::uint64_t seed, const fault_plan& plan) {
@@ -219,54 +260,52 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
           fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
         });
-      // worker_loss: the worker is gone before the batch runs.
-      std::optional<int> lost;
-      std::string not_lost;
+      // worker_loss and worker_stall: the worker is gone, or stopped, before the batch runs.
+      bool stall = f && f->type == fault_type::worker_stall;
+      bool node_fault = stall || (f && f->type == fault_type::worker_loss);
+      std::optional<int> struck_worker;
+      std::string not_injected;
       auto removed_before = l.watch->removed().size();
       auto placed_before = l.watch->placements().size();
-      if (f && f->type == fault_type::worker_loss) {
+      if (node_fault) {
         auto live = nodes ? nodes->alive() : std::vector<int>{};
         if (live.size() >= 2) {
-          lost = live[static_cast<size_t>(i) % live.size()];
-          nodes->lose(*lost);
+          struck_worker = live[static_cast<size_t>(i) % live.size()];
+          if (stall)
+            nodes->stall(*struck_worker);
+          else
+            nodes->lose(*struck_worker);
         } else {
-          not_lost = nodes ? "only one simulated worker is alive"
-                           : "the run has no simulated workers (simulation::workers)";
+          not_injected = nodes ? "only one simulated worker is alive"
+                               : "the run has no simulated workers (simulation::workers)";
         }
       }
       l.ssc->manual_clock().advance(s.interval);
-      // The lost worker's links are down, but a request to it is only
-      // answered by its timeout: the cluster's clocks move, a heartbeat at
-      // a time, until the driver has replaced it and the batch ran (at most
-      // the worker timeout and two heartbeats more).
+      // A request to the struck worker is only answered by its timeout: the
+      // cluster's clocks move, a heartbeat at a time, until the driver has
+      // replaced it and the batch ran. A lost worker's links are down, so
+      // the driver's ping confirming it times out within two heartbeats; a
+      // stalled one's are open, so only a heartbeat ping unanswered for the
+      // worker timeout tells (sent within a heartbeat of the stall).
       std::int64_t waited_ms = 0;
-      if (lost)
-        for (auto limit = worker_timeout_ms + 2 * heartbeat_ms;
+      if (struck_worker)
+        for (auto limit = worker_timeout_ms + 3 * heartbeat_ms;
              !l.poll() && !l.watch->completed(i * b) && waited_ms < limit;
              waited_ms += heartbeat_ms) {
           nodes->advance(std::chrono::milliseconds(heartbeat_ms));
         }
       ended = l.settled(i * b, false, run_text());
-      if (f && f->type == fault_type::worker_loss) {
-        if (!lost) {
-          rec.trace.push_back({i, "worker_loss not injected: " + not_lost});
+      if (node_fault) {
+        if (!struck_worker) {
+          rec.trace.push_back({i, f->to_string() + " not injected: " + not_injected});
         } else {
-          auto& w = *l.watch;
-          std::vector<std::string> gone(w.removed().begin() + removed_before, w.removed().end());
-          std::string what = "worker_loss: sim-worker-" + std::to_string(*lost)
-                             + " lost before the batch (as by SIGKILL)";
-          if (gone.empty())
-            what += ", the driver did not notice";
-          else
-            what += ", the driver removed " + names(gone) + " after "
-                    + std::to_string(waited_ms) + " ms of simulated heartbeats";
-          if (w.placements().size() > placed_before) {
-            auto& p = w.placements().back();
-            what += ", placed the operators on " + names(p.workers) + " with state "
-                    + (p.state_as_of ? "as of batch " + std::to_string(p.state_as_of->ms / b)
-                                     : std::string{"from the start"})
-                    + " and ran the batches since again";
-          }
+          std::string what = f->to_string() + ": sim-worker-" + std::to_string(*struck_worker)
+                             + (stall ? " stalled before the batch (as by SIGSTOP)"
+                                      : " lost before the batch (as by SIGKILL)")
+                             + removal_text(*l.watch, removed_before, placed_before, waited_ms,
+                                            b, stall);
+          if (stall)
+            what += resume_text(nodes->resume(*struck_worker));
           rec.trace.push_back({i, what});
         }
         if (!ended)
