@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -105,6 +106,14 @@ inline std::optional<std::vector<std::string>> read_lines(const std::string& pat
   for (std::string line; std::getline(in, line);)
     lines.push_back(std::move(line));
   return lines;
+}
+
+/// The process's CPU time (every thread, user and system), in seconds: over
+/// a run, CPU / wall time tells how many cores the engine kept busy.
+inline double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 inline double seconds_since(clock_type::time_point t0) {

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_util.hpp"
 #include "sluice/testing.hpp"
 
 namespace {
@@ -35,6 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--batches", batches, "batches per run")->check(CLI::PositiveNumber);
   app.add_option("--seeds", seeds, "seeded plans")->check(CLI::PositiveNumber);
   app.add_option("--p", p, "fault probability per batch")->check(CLI::Range(0.0, 1.0));
+  int runs = 3;
+  app.add_option("--runs", runs, "runs of all seeds, each setting; min/median/max printed")
+    ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   std::map<int64_t, std::vector<std::string>> script;
@@ -66,19 +70,30 @@ int main(int argc, char** argv) {
         ran += e.batch - std::stoll(e.what.substr(e.what.rfind(' ') + 1));
     return std::tuple{s, ran, r.restarts()};
   };
-  for (bool faults : {false, true}) {
-    double secs = 0;
-    int64_t ran = 0;
-    int restarts = 0;
-    for (int k = 1; k <= seeds; ++k) {
-      auto [s, n, rs] = run(static_cast<uint64_t>(k), faults);
-      secs += s;
-      ran += n;
-      restarts += rs;
+  // Fault-free and faulty runs alternate, so both see the same machine load.
+  std::vector<double> rates[2];
+  for (int k = 1; k <= runs; ++k)
+    for (bool faults : {false, true}) {
+      double secs = 0;
+      int64_t ran = 0;
+      int restarts = 0;
+      for (int seed = 1; seed <= seeds; ++seed) {
+        auto [s, n, rs] = run(static_cast<uint64_t>(seed), faults);
+        secs += s;
+        ran += n;
+        restarts += rs;
+      }
+      rates[faults].push_back(ran / secs);
+      std::printf("run %d, simulation %s: %d seeds x %d batches, %lld batches run (re-runs "
+                  "included), %d restarts, %.2f s: %.0f simulated batches/s (%.2f ms each, "
+                  "restarts included)\n",
+                  k, faults ? "under faults" : "fault-free", seeds, batches,
+                  static_cast<long long>(ran), restarts, secs, ran / secs, 1000.0 * secs / ran);
     }
-    std::printf("simulation %s: %d runs x %d batches, %lld batches run (re-runs included), "
-                "%d restarts, %.2f s: %.0f simulated batches/s (%.2f ms each, restarts included)\n",
-                faults ? "under faults" : "fault-free", seeds, batches,
-                static_cast<long long>(ran), restarts, secs, ran / secs, 1000.0 * secs / ran);
+  for (bool faults : {false, true}) {
+    auto sp = bench::spread(rates[faults]);
+    std::printf("simulation %s, simulated batches/s over %d runs: min=%.0f median=%.0f max=%.0f "
+                "(goal >= 20000)\n",
+                faults ? "under faults" : "fault-free", runs, sp.min, sp.median, sp.max);
   }
 }

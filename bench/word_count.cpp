@@ -21,6 +21,7 @@ namespace {
 
 using bench::clock_type;
 using bench::completion_waiter;
+using bench::process_cpu_seconds;
 using bench::seconds_since;
 using bench::words;
 
@@ -35,6 +36,7 @@ struct result {
   size_t distinct = 0;
   double seconds = 0;
   double sink_seconds = 0; ///< spent in the foreach_rdd merge (engine only)
+  double cpu_seconds = 0;  ///< the process's CPU time over `seconds` (engine only)
 };
 
 result run_baseline(const std::vector<std::string>& lines) {
@@ -84,6 +86,7 @@ result run_engine(const std::vector<std::string>& lines, const std::string& mast
   ssc.add_listener(waiter);
   ssc.start();
   auto t0 = clock_type::now();
+  double cpu0 = process_cpu_seconds();
   // Up to `jobs` batches in flight: batch i starts once batch i - jobs is done.
   for (int i = 1; i <= num_batches; ++i) {
     if (i > jobs && !waiter->wait_for(i - jobs, std::chrono::seconds(600)))
@@ -93,10 +96,11 @@ result run_engine(const std::vector<std::string>& lines, const std::string& mast
   if (!waiter->wait_for(num_batches, std::chrono::seconds(600)))
     throw std::runtime_error("timed out waiting for the last batch");
   double secs = seconds_since(t0);
+  double cpu = process_cpu_seconds() - cpu0;
   ssc.stop(false);
   ssc.await_termination();
   std::lock_guard<std::mutex> guard{mtx};
-  return {total_words, totals.size(), secs, sink_seconds};
+  return {total_words, totals.size(), secs, sink_seconds, cpu};
 }
 
 } // namespace
@@ -117,8 +121,9 @@ int main(int argc, char** argv) {
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
   int jobs = 2;
-  int repeat = 3;
-  app.add_option("--repeat", repeat, "runs of each; the best is reported")
+  int repeat = 5;
+  app.add_option("--repeat", repeat,
+                 "rounds of baseline and engine; each round's ratio is kept, min/median/max printed")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
   app.add_option("--concurrent-jobs", jobs, "batches in flight (sluice.streaming.concurrentJobs)")
@@ -126,6 +131,9 @@ int main(int argc, char** argv) {
   app.add_option("--split", split, "flat_map result: lazy (a range) or vector")
     ->capture_default_str()
     ->check(CLI::IsMember({"lazy", "vector"}));
+  bool wire = true;
+  app.add_option("--wire", wire, "also run the wire path (sluice.serializer.local=true)")
+    ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   auto read = bench::read_lines(input);
@@ -136,9 +144,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> lines = std::move(*read);
 
   try {
-    // Alternates baseline and engine runs and keeps the best of each: one
+    // Alternates baseline and engine runs: each round's ratio (engine rate /
+    // baseline rate of that round) is kept, and their spread printed; one
     // run alone swings by 30 % on this machine (allocator and cache state).
     result eng{}, base{};
+    std::vector<double> ratios;
     auto engine = [&](bool bytes) {
       return split == "vector"
                ? run_engine(lines, master, interval_ms, num_batches, jobs, bytes,
@@ -152,15 +162,17 @@ int main(int argc, char** argv) {
       result e = engine(false);
       // The wire path (sluice.serializer.local=true: every partition between
       // actors as codec bytes), against the moved path of the same round.
-      result w = engine(true);
+      result w = wire ? engine(true) : e;
       if (w.words != e.words || w.distinct != e.distinct) {
         std::fprintf(stderr, "error: the wire path counted words=%ld distinct=%zu, the moved "
                      "path words=%ld distinct=%zu\n", w.words, w.distinct, e.words, e.distinct);
         return 1;
       }
       wire_ratios.push_back(e.seconds / w.seconds);
-      std::printf("run %d: engine_s=%.3f wire_s=%.3f baseline_s=%.3f\n", r + 1, e.seconds,
-                  w.seconds, b.seconds);
+      ratios.push_back(b.seconds / e.seconds);
+      std::printf("run %d: engine_s=%.3f (cpu_s=%.3f, sink_s=%.3f) wire_s=%.3f baseline_s=%.3f "
+                  "ratio=%.2f\n", r + 1, e.seconds, e.cpu_seconds, e.sink_seconds, w.seconds,
+                  b.seconds, ratios.back());
       if (r == 0 || b.seconds < base.seconds)
         base = b;
       if (r == 0 || e.seconds < eng.seconds)
@@ -180,8 +192,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::printf("words=%ld distinct=%zu engine_words_per_s=%.0f baseline_words_per_s=%.0f "
-                "ratio=%.2f\n",
+                "(best runs) ratio=%.2f\n",
                 eng.words, eng.distinct, x, y, x / y);
+    auto per_round = bench::spread(ratios);
+    std::printf("ratio per round (engine / baseline of the same round, %zu rounds): min=%.2f "
+                "median=%.2f max=%.2f (goal median >= 1.6, min >= 1.3)\n",
+                ratios.size(), per_round.min, per_round.median, per_round.max);
     auto spread = bench::spread(wire_ratios);
     std::printf("wire path (sluice.serializer.local=true) vs moved, per round: min=%.2f "
                 "median=%.2f max=%.2f (goal >= 0.6)\n", spread.min, spread.median, spread.max);

@@ -27,7 +27,11 @@ struct block_manager_state {
   bool confirm = false;   ///< the tracker is remote: wait for its answer (see below)
   int32_t stream = -1;    ///< from the first block on
   int64_t wal_bytes = 0;  ///< record bytes appended to the WAL
-  std::map<int64_t, std::pair<erased, int64_t>> blocks;  ///< id -> data, records; until cleanup
+  /// id -> records, until cleanup. Only the count: the records went to the
+  /// tracker, and a reference kept here would make the operator that runs
+  /// the batch copy every record instead of moving it (take() moves only
+  /// what nothing else holds).
+  std::map<int64_t, int64_t> blocks;
   static inline const char* name = "sluice.block_manager";
 };
 

@@ -36,7 +36,7 @@ caf::result<bool> confirm_stored(caf::stateful_actor<block_manager_state>* self,
   self->request(st.tracker, caf::infinite, std::move(m))
     .then(
       [=]() mutable {
-        self->state.blocks.emplace(id, std::pair{erased{}, records});
+        self->state.blocks.emplace(id, records);
         if (queued)
           self->state.source->release();
         rp.deliver(true);
@@ -101,7 +101,7 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
       bool queued = b.queued;
       if (st.confirm)
         return confirm_stored(self, std::move(b));
-      st.blocks.emplace(b.id, std::pair{b.data, b.records});
+      st.blocks.emplace(b.id, b.records);
       try {
         self->send(st.tracker, pack(std::move(b), *st.net, st.tracker));
       } catch (const std::exception& e) {
@@ -120,7 +120,7 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
       auto end = st.blocks.upper_bound(last_block);
       int64_t n = 0, records = 0;
       for (auto i = st.blocks.begin(); i != end; ++i, ++n)
-        records += i->second.second;
+        records += i->second;
       st.blocks.erase(st.blocks.begin(), end);
       if (n > 0)
         st.source->processed(n, records);
