@@ -6,7 +6,9 @@
 //    detached) is spawned as a plain actor: spawn_service;
 //  - a blocking wait for a reply runs the coordinator first, or the reply
 //    would never come: await_reply;
-//  - nothing runs on a timer: the manual clock drives the batches.
+//  - nothing runs on a timer but what the thread moving the clock lets
+//    fire: the manual clock drives the batches, and advance_timers moves
+//    CAF's test clock (a receiver's block and restart timers) with it.
 #pragma once
 
 #include <chrono>
@@ -27,6 +29,15 @@ bool is_deterministic(caf::actor_system& sys);
 /// Otherwise returns 0 at once. Runs on the calling thread, which must be
 /// the only one touching `sys`'s actors (and its network's).
 size_t run_until_idle(caf::actor_system& sys);
+
+/// With the test coordinator: moves its clock (the one CAF's delayed
+/// messages and `self->clock()` use, which starts when `sys` does and is
+/// not the manual clock) forward by `d`, delivers every delayed message due
+/// by then and runs until idle (run_until_idle), again while what ran
+/// scheduled more messages due by then. Returns the messages delivered.
+/// Otherwise returns 0 at once: real timers fire on their own. Run on the
+/// thread that runs `sys` (as run_until_idle), not from a handler.
+size_t advance_timers(caf::actor_system& sys, caf::timespan d);
 
 /// Whether the calling thread is inside run_until_idle, i.e. running an
 /// actor's handler (which must not wait for another actor's reply).

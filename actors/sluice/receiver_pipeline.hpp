@@ -59,7 +59,8 @@ struct receiver_settings {
 class receiver_pipeline {
  public:
   /// Spawns tracker, block manager, block generator and supervisor (the
-  /// last detached: it runs user code), links `launch.buffer` to them and
+  /// last detached, as it runs user code, but for a plain actor under the
+  /// test coordinator: spawn_service), links `launch.buffer` to them and
   /// replays the WAL when it is on. The receiver starts with start().
   /// Throws what opening the WAL throws (storage_error).
   receiver_pipeline(caf::actor_system& sys, std::shared_ptr<transport> net,

@@ -37,6 +37,24 @@ size_t run_until_idle(caf::actor_system& sys) {
   return n;
 }
 
+size_t advance_timers(caf::actor_system& sys, caf::timespan d) {
+  auto* c = coordinator_of(sys);
+  if (c == nullptr)
+    return 0;
+  if (running)
+    throw illegal_state("deterministic run: an actor's handler moves the timers, which only the "
+                        "thread running every actor may do");
+  // advance_time only enqueues what is due; a handler that ran may schedule
+  // more at the same time (a zero delay), so go on until nothing is due.
+  size_t delivered = c->advance_time(d);
+  for (run_until_idle(sys);; run_until_idle(sys)) {
+    auto more = c->advance_time(caf::timespan{0});
+    if (more == 0)
+      return delivered;
+    delivered += more;
+  }
+}
+
 bool in_deterministic_run() { return running; }
 
 bool reply_ready(caf::scoped_actor& self) {

@@ -8,6 +8,7 @@
 #include "sluice/block.hpp"
 #include "sluice/block_generator.hpp"
 #include "sluice/block_manager.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/error.hpp"
 #include "sluice/log.hpp"
 #include "sluice/receiver_tracker.hpp"
@@ -29,9 +30,11 @@ class link final : public receiver_link {
     // The API edge Spark's store(ArrayBuffer) is: the user's thread waits
     // until the block is stored (and logged), so an acknowledgement after it
     // is safe.
+    // A threadless receiver stores from the thread that runs every actor
+    // (sluice.streaming.clock=simulated): call() runs them before receiving.
     caf::scoped_actor self{sys_};
     std::string failure;
-    self->request(manager_, caf::infinite, pack(std::move(b), *net_, manager_))
+    call(self, manager_, caf::infinite, pack(std::move(b), *net_, manager_))
       .receive([](bool) {}, [&](caf::error& err) { failure = sys_.render(err); });
     if (!failure.empty())
       throw error("store: the block was not stored: " + failure);
@@ -108,10 +111,11 @@ receiver_pipeline::receiver_pipeline(caf::actor_system& sys, std::shared_ptr<tra
   info.stream_id = stream_;
   info.name = launch.name;
   info.location = settings.location;
-  supervisor_ = sys_.spawn<caf::detached>(receiver_supervisor, std::move(launch.receiver),
-                                          settings.policy, info, env.report,
-                                          give_up_action(settings.stop_context_on_give_up,
-                                                         env.fail));
+  // Detached (it runs user code), but a plain actor under the test
+  // coordinator, where a threadless receiver's on_start runs on its thread.
+  supervisor_ = spawn_service(sys_, receiver_supervisor, std::move(launch.receiver),
+                              settings.policy, info, env.report,
+                              give_up_action(settings.stop_context_on_give_up, env.fail));
   if (role_ == receiver_role::whole)
     caf::anon_send(tracker_, manager_, supervisor_);
   launch.buffer->attach(std::make_shared<link>(sys_, net_, manager_, supervisor_));
@@ -175,12 +179,11 @@ void receiver_pipeline::stop_receiving() {
     return;
   stopped_ = true;
   caf::scoped_actor self{sys_};
-  self->request(supervisor_, std::chrono::seconds(30), stop_atom::value,
-                std::string{"the context stops"})
-    .receive([](bool) {}, [](caf::error&) {});
+  // ask: under the test coordinator it runs the actors before it waits.
+  ask(self, supervisor_, std::chrono::seconds(30), stop_atom::value,
+      std::string{"the context stops"});
   // What was stored before the stop becomes blocks for the remaining batches.
-  self->request(generator_, std::chrono::seconds(30), flush_atom::value)
-    .receive([](bool) {}, [](caf::error&) {});
+  ask(self, generator_, std::chrono::seconds(30), flush_atom::value);
 }
 
 std::vector<probe_target> receiver_pipeline::probe_targets() const {

@@ -3,6 +3,7 @@
 #include "sluice/actor_probe.hpp"
 
 #include <algorithm>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -46,13 +47,22 @@ void stop_receiver(self_ptr self) {
   }
 }
 
+/// Milliseconds on the actor's clock: the restart window and the delayed
+/// start use one clock, which under the test coordinator is the simulated
+/// one (advance_timers), so a simulated run's restarts are deterministic.
+int64_t clock_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           self->clock().now().time_since_epoch())
+    .count();
+}
+
 void restart(self_ptr self, const std::string& why, int64_t delay_ms) {
   auto& st = self->state;
   if (st.stopped)
     return;
   emit(self, "error", why);
   stop_receiver(self);
-  int64_t now = now_us() / 1000;
+  int64_t now = clock_ms(self);
   st.restarts_ms.push_back(now);
   ++st.restarts_total;
   while (!st.restarts_ms.empty() && st.restarts_ms.front() <= now - st.policy.window.count())

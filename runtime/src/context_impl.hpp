@@ -241,6 +241,13 @@ class context_impl {
   std::vector<caf::actor> host_receiver(const receiver_placement_msg& m, const std::string& name);
   /// Stops every receiver and cuts what it stored into blocks (stop()).
   void stop_receivers();
+  /// Simulated mode, the clock moving to `t_ms`: the receivers' timers
+  /// (CAF's test clock) move halfway, the threadless receivers store what
+  /// their sources have up to `t_ms`, the timers move to `t_ms` (a restart
+  /// due by then starts the receiver again) and the receivers store once
+  /// more; all before the job generator cuts batch `t_ms`, which so takes
+  /// exactly what was stored for it (receiver_launch.cpp).
+  void feed_receivers(int64_t t_ms);
   /// Runs f; if it throws, stops the parts already started and rethrows.
   template <class F>
   void stop_if_throws(F f);
@@ -303,6 +310,11 @@ class context_impl {
   /// One per receiver stream, from start(); destroyed first (exits their
   /// actors while the actor system lives).
   std::vector<std::unique_ptr<receiver_pipeline>> receivers_;
+  /// Simulated mode: the receivers pumped by feed_receivers (all of them:
+  /// a receiver with threads is refused), and the manual clock's time CAF's
+  /// test clock stands at.
+  std::vector<std::shared_ptr<supervised_receiver>> threadless_;
+  int64_t timers_ms_ = 0;
   // Cluster mode, driver side.
   caf::actor cluster_endpoint_;  // published: workers join through it
   uint16_t cluster_port_ = 0;

@@ -223,12 +223,15 @@ void context_impl::stop_if_throws(F f) {
 
 void context_impl::start_clock(const start_times& times) {
   generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, manual);
-  if (simulated)
+  if (simulated) {
+    timers_ms_ = clock.now().ms;
     clock.on_advance([this, gen = generator_](int64_t t) {
+      if (!threadless_.empty())
+        feed_receivers(t);
       caf::anon_send(gen, advance_atom::value, t);
       settle();  // the batch runs to its end before advance returns
     });
-  else if (manual)
+  } else if (manual)
     clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
   if (ui)
     start_sampler();

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "context_impl.hpp"
+#include "sluice/deterministic.hpp"
 #include "sluice/detail/receiver_source.hpp"
 #include "sluice/fault_injector.hpp"
 #include "sluice/rate_estimator_factory.hpp"
@@ -72,10 +73,19 @@ receiver_settings context_impl::receiver_settings_of(const receiver_launch& laun
 }
 
 void context_impl::launch_receiver(receiver_launch launch, const source_env& env) {
-  if (simulated)
-    throw invalid_argument("receiver " + launch.name + ": a receiver stores from a thread of its "
-                           "own, which sluice.streaming.clock=simulated does not allow (use "
-                           "queue_stream, a scripted input or a file stream)");
+  if (simulated) {
+    // Only a threadless receiver (sluice::testing's scripted_receiver): its
+    // source is polled by feed_receivers on the thread that runs every actor.
+    if (launch.receiver->threadless() == nullptr)
+      throw invalid_argument("receiver " + launch.name + ": a receiver stores from a thread of "
+                             "its own, which sluice.streaming.clock=simulated does not allow "
+                             "(use queue_stream, a scripted input, a scripted receiver or a "
+                             "file stream)");
+    if (cluster.what != cluster_spec::mode::local)
+      throw invalid_argument("receiver " + launch.name + ": a scripted receiver runs in a "
+                             "one-process simulation only, not with simulated workers");
+    threadless_.push_back(launch.receiver);
+  }
   auto s = receiver_settings_of(launch, env);
   // Cluster mode: the driver keeps the tracker (and the WAL) and places the
   // receiver on a worker in start_receivers().
@@ -83,6 +93,25 @@ void context_impl::launch_receiver(receiver_launch launch, const source_env& env
     s.role = receiver_role::home;
   receivers_.push_back(
     std::make_unique<receiver_pipeline>(*sys, net, std::move(launch), std::move(s), env));
+}
+
+void context_impl::feed_receivers(int64_t t_ms) {
+  // Records of batch t arrive inside (previous batch, t]: halfway, so that a
+  // receiver failing there is restarted (restart delays up to half a batch)
+  // and stores what it still has before the cut at t.
+  auto pump = [&] {
+    for (auto& r : threadless_)
+      r->threadless()->pump(t_ms);
+    run_until_idle(*sys);
+  };
+  auto move_to = [&](int64_t ms) {
+    advance_timers(*sys, std::chrono::milliseconds(ms - timers_ms_));
+    timers_ms_ = ms;
+  };
+  move_to(timers_ms_ + (t_ms - timers_ms_) / 2);
+  pump();
+  move_to(t_ms);
+  pump();
 }
 
 } // namespace sluice::detail

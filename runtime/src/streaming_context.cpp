@@ -86,9 +86,13 @@ context_impl::~context_impl() {
   if (worker && sim_net)
     end_simulated_worker();
   // ~actor_system waits until every actor has ended: under the test
-  // coordinator only this thread can run their exit messages.
-  if (simulated)
+  // coordinator only this thread can run their exit messages, so the
+  // receiver pipelines send theirs first.
+  if (simulated) {
+    receivers_.clear();
+    threadless_.clear();
     run_until_idle(*sys);
+  }
   // Nothing may run this system once it is gone (sim_network.hpp).
   if (sim_net)
     sim_net->remove(*sys);

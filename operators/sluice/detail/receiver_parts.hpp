@@ -158,6 +158,20 @@ class block_source {
   virtual void continue_after(int64_t id) = 0;
 };
 
+/// Marks a receiver<T> that starts no thread of its own (sluice::testing's
+/// scripted_receiver): the only kind sluice.streaming.clock=simulated runs.
+/// Its source is polled instead: the context calls pump() on the thread
+/// that moves the manual clock, outside every actor's handler, so the
+/// receiver's reliable store(std::vector<T>) may wait for the block manager
+/// (the coordinator runs it then: deterministic.hpp).
+class threadless_receiver {
+ public:
+  virtual ~threadless_receiver() = default;
+  /// Stores what the source has for batch times up to `until_ms`, unless
+  /// the receiver is stopped (between a failure and its restart).
+  virtual void pump(int64_t until_ms) = 0;
+};
+
 /// The receiver as its supervisor sees it (the runtime adapts receiver<T>).
 class supervised_receiver {
  public:
@@ -165,6 +179,8 @@ class supervised_receiver {
   virtual void start() = 0;  ///< calls on_start(); may throw
   virtual void stop() = 0;   ///< calls on_stop(); may throw
   virtual void update_rate(int64_t records_per_s) = 0;
+  /// The receiver as a threadless_receiver, or null when it has threads.
+  virtual threadless_receiver* threadless() { return nullptr; }
 };
 
 /// What a receiver stream hands the engine at start (source_env::launch_receiver).

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "sluice/codec.hpp"
 #include "sluice/conf.hpp"
@@ -243,6 +244,12 @@ class receiver_source final : public source_node<typename R::value_type> {
       r->on_stop();
     }
     void update_rate(int64_t x) override { rt->limiter().update_rate(x); }
+    threadless_receiver* threadless() override {
+      if constexpr (std::is_base_of_v<threadless_receiver, R>)
+        return r.get();
+      else
+        return nullptr;
+    }
   };
 
   std::shared_ptr<R> receiver_;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "sluice/sluice.hpp"
+#include "sluice/testing/scripted_receiver.hpp"
 
 namespace sluice {
 
@@ -112,11 +113,23 @@ enum class fault_type : std::uint8_t {
   /// with status 1; its links then close and it stays lost. Not injected
   /// when worker_loss would not be.
   worker_stall,
+  /// The receiver fails at the batch: its first store of the batch (a
+  /// scripted_receiver stores each batch's records, or nothing, halfway
+  /// through the batch) throws at the engine's receiver.store point, so the
+  /// receiver asks for a restart, as a real receiver whose source failed
+  /// would. Its supervisor reports the error, stops it and starts it again
+  /// after sluice.streaming.receiverRestartDelay on the simulated clock
+  /// (the simulation's default: a quarter of the batch interval, growing
+  /// with consecutive restarts up to receiver.maxRestartDelay, by default
+  /// half of it), before the batch is cut; the receiver then stores what it
+  /// had not, once. No driver restart. Not injected when the pipeline has
+  /// no receiver stream (the trace says so).
+  receiver_crash,
 };
 
 /// One kind of fault a plan injects. Text form: "operator_error",
 /// "process_crash", "storage_full", "torn_write", "worker_loss",
-/// "worker_stall", "point:<name>".
+/// "worker_stall", "receiver_crash", "point:<name>".
 struct fault {
   fault_type type = fault_type::operator_error;
   /// The user fault point's name (user_point only).
@@ -137,6 +150,7 @@ inline const fault storage_full{fault_type::storage_full, {}};
 inline const fault torn_write{fault_type::torn_write, {}};
 inline const fault worker_loss{fault_type::worker_loss, {}};
 inline const fault worker_stall{fault_type::worker_stall, {}};
+inline const fault receiver_crash{fault_type::receiver_crash, {}};
 
 /// Which fault, if any, strikes each batch index (batch i runs at batch time
 /// i x the batch interval; the first batch is 1). At most one fault per
@@ -480,8 +494,9 @@ class simulation {
   /// The conf every context of a run is built with (default local[2]); the
   /// simulation sets sluice.streaming.clock=simulated itself: a manual clock
   /// and every actor on CAF's deterministic test coordinator, on the thread
-  /// that runs the simulation (so no receivers, no UI, and no cluster
-  /// master but a simulated local-cluster[W,C]: workers()).
+  /// that runs the simulation (so no receivers but scripted_receiver, no
+  /// UI, and no cluster master but a simulated local-cluster[W,C]:
+  /// workers()).
   conf& config() noexcept {
     return settings_.base;
   }
@@ -519,6 +534,17 @@ class simulation {
   template <class T>
   testing::scripted_input<T> scripted_input(std::map<std::int64_t, std::vector<T>> script) const {
     return testing::scripted_input<T>{std::move(script)};
+  }
+
+  /// The script delivered by a receiver (scripted_receiver). A run's
+  /// receivers get sluice.streaming.receiverRestartDelay = a quarter of
+  /// the batch interval and receiver.maxRestartDelay = half of it unless
+  /// config() sets them, so a receiver failing halfway through a batch is
+  /// back before the batch is cut.
+  template <class T>
+  testing::scripted_receiver<T> scripted_receiver(
+    std::map<std::int64_t, std::vector<T>> script) const {
+    return testing::scripted_receiver<T>{std::move(script)};
   }
 
   /// The plan run() uses (default: none).

@@ -40,8 +40,8 @@ double draw(std::uint64_t seed, std::int64_t batch, const fault& f) {
   throw invalid_argument("fault_plan::parse: cannot read \"" + std::string{text} + "\": " + why
                          + " (expected \"none\", \"faults <batch>=<fault>,...\" or \"random "
                            "seed=<n> p=<0..1> kinds=<fault>,...\", a fault being operator_error, "
-                           "process_crash, storage_full, torn_write, worker_loss, worker_stall or "
-                           "point:<name>)");
+                           "process_crash, storage_full, torn_write, worker_loss, worker_stall, "
+                           "receiver_crash or point:<name>)");
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -74,6 +74,8 @@ fault read_fault(std::string_view text, std::string_view s) {
     return worker_loss;
   if (s == "worker_stall")
     return worker_stall;
+  if (s == "receiver_crash")
+    return receiver_crash;
   if (s.substr(0, point_prefix.size()) == point_prefix) {
     try {
       return fault::user_point(std::string{s.substr(point_prefix.size())});
@@ -107,6 +109,8 @@ std::string fault::to_string() const {
       return "worker_loss";
     case fault_type::worker_stall:
       return "worker_stall";
+    case fault_type::receiver_crash:
+      return "receiver_crash";
     case fault_type::user_point:
       break;
   }

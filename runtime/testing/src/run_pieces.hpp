@@ -70,6 +70,16 @@ class batch_watch : public streaming_listener {
       placements_.push_back(p);
   }
 
+  void on_receiver_started(const receiver_info&) override {
+    ++receiver_starts_;
+  }
+
+  /// Receiver starts (a supervisor's restart is one more), since the
+  /// context started.
+  int receiver_starts() const {
+    return receiver_starts_;
+  }
+
   /// Workers the driver declared lost, in order.
   const std::vector<std::string>& removed() const {
     return removed_;
@@ -85,6 +95,7 @@ class batch_watch : public streaming_listener {
   std::vector<std::string> removed_;
   std::vector<std::string> reasons_;
   std::vector<placement_info> placements_;
+  int receiver_starts_ = 0;
 };
 
 /// "sim-worker-0 and sim-worker-2".

@@ -33,6 +33,8 @@ std::string point_of(const fault& f) {
       return std::string{fault_points::operator_run};
     case fault_type::user_point:
       return f.point;
+    case fault_type::receiver_crash:
+      return std::string{fault_points::receiver_store};
     case fault_type::process_crash:
     case fault_type::storage_full:
     case fault_type::torn_write:
@@ -81,6 +83,35 @@ std::string resume_text(const sim_cluster::resumed& r) {
   if (status == 1 && why.rfind("the driver declared this worker lost", 0) == 0)
     return what + ", it read that the driver had declared it lost and ended (status 1)";
   return what + ", it ended (status " + std::to_string(status) + ": " + why + ")";
+}
+
+std::atomic<std::uint64_t> runs{0};        // runs started in this process
+std::atomic<std::uint64_t> running_run{0};  // the one going on, or 0
+
+/// Marks a run as the current one while it lasts (current_run()).
+struct run_number {
+  run_number() {
+    running_run = ++runs;
+  }
+  ~run_number() {
+    running_run = 0;
+  }
+  run_number(const run_number&) = delete;
+  run_number& operator=(const run_number&) = delete;
+};
+
+/// The trace's text for a receiver_crash at a batch that did not end the
+/// context: `fired` the receiver.store faults, `restarted` whether a
+/// receiver started again since, `receivers` whether any ever started.
+std::string receiver_crash_text(bool fired, bool restarted, bool receivers) {
+  if (!receivers)
+    return "receiver_crash not injected: the pipeline has no receiver stream";
+  if (!fired)
+    return "receiver_crash armed, not hit (the receiver was not running)";
+  return std::string{"receiver_crash: the receiver's store failed (injected at receiver.store), "
+                     "it asked for a restart; its supervisor stopped it"}
+         + (restarted ? " and started it again after the restart delay (simulated clock)"
+                      : ", not started again within the batch");
 }
 
 std::string describe(std::uint64_t seed, const fault_plan& plan) {
@@ -144,6 +175,10 @@ struct life {
 
 } // namespace
 
+std::uint64_t current_run() noexcept {
+  return running_run.load();
+}
+
 std::uint64_t seed_from_env(std::uint64_t seed) {
   const char* env = std::getenv("SLUICE_SIM_SEED");
   if (env == nullptr || *env == '\0')
@@ -176,6 +211,13 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   if (!cfg.get("sluice.streaming.checkpoint.pageSize"))
     cfg.set("sluice.streaming.checkpoint.pageSize", "1024");
   auto b = s.interval.count();
+  // A receiver failing halfway through a batch is back before its cut
+  // (scripted_receiver; context_impl::feed_receivers), also after doubling.
+  if (!cfg.get("sluice.streaming.receiverRestartDelay"))
+    cfg.set("sluice.streaming.receiverRestartDelay", std::to_string(b / 4) + "ms");
+  if (!cfg.get("sluice.streaming.receiver.maxRestartDelay"))
+    cfg.set("sluice.streaming.receiver.maxRestartDelay", std::to_string(b / 2) + "ms");
+  run_number this_run;
   scratch_dir dir;
   auto& injector = fault_injector::global();
   disarm_on_exit armed;
@@ -265,6 +307,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       bool node_fault = stall || (f && f->type == fault_type::worker_loss);
       std::optional<int> struck_worker;
       std::string not_injected;
+      auto receiver_starts_before = l.watch->receiver_starts();
       auto removed_before = l.watch->removed().size();
       auto placed_before = l.watch->placements().size();
       if (node_fault) {
@@ -372,6 +415,12 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         rec.trace.push_back({i, "process_crash after the outputs: nothing more written, the "
                                 "context is dropped"});
         break;
+      }
+      if (!ended && f && f->type == fault_type::receiver_crash) {
+        rec.trace.push_back(
+          {i, receiver_crash_text(fired != 0, l.watch->receiver_starts() > receiver_starts_before,
+                                  l.watch->receiver_starts() > 0)});
+        continue;
       }
       if (!ended) {
         if (f)
