@@ -29,12 +29,7 @@ auto word_count(const scripted_input<std::string>& lines) {
         return split_words(line);
       })
       .map([](const std::string& w) { return kv{w, 1}; })
-      .update_state_by_key([](const std::vector<int64_t>& vs, std::optional<int64_t> s) {
-        int64_t sum = s.value_or(0);
-        for (auto v : vs)
-          sum += v;
-        return std::optional<int64_t>{sum};
-      });
+      .update_state_by_key(fixtures::add_counts);
   };
 }
 
