@@ -35,8 +35,8 @@ struct checkpoint_writer_state {
 /// - `(metadata_checkpoint) -> bool`: writes a metadata checkpoint;
 /// - `(introspect_atom) -> std::vector<actor_report>`: actor_probe.hpp;
 /// - `(drain_atom) -> bool`: replies once everything before it was handled;
-/// - `(cut_atom, ops, partitions) -> int64_t`: the newest consistent state
-///   cut of those operators (replace_atoms.hpp).
+/// - `(cut_atom, ops, partitions, bound) -> int64_t`: the newest consistent
+///   state cut of those operators up to `bound` (replace_atoms.hpp).
 /// A failed store call replies with an error whose context is the
 /// exception's message and its handle in `net` (so a requester in this
 /// process can rethrow it as what it was, e.g. storage_error). Each stored

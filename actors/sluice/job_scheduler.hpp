@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -78,6 +79,9 @@ struct scheduler_state {
   std::pair<int64_t, int64_t> checkpointed{-1, -1};
   /// A worker was lost: no batch starts until resume.
   bool replacing = false;
+  /// While replacing: the oldest batch that had not completed when the
+  /// scheduler paused (running, or queued to run again); max: none.
+  int64_t first_open = std::numeric_limits<int64_t>::max();
   /// Operator and gather actors of earlier placements: what they still
   /// report is ignored (their batches run again).
   std::set<caf::actor_addr> retired;

@@ -3,6 +3,7 @@
 // (stage, slot), for the life of the context.
 #pragma once
 
+#include <deque>
 #include <map>
 
 #include <caf/all.hpp>
@@ -38,6 +39,13 @@ struct operator_state {
   std::optional<state_entries> restored;
   state_chain restored_chain;  ///< what `restored` was read from
   std::optional<writer_failure> restore_failure;
+  /// Waiting for the checkpoint writer (a restore, a state checkpoint):
+  /// batches whose inputs all arrived wait in `ready`, in that order. Not
+  /// CAF's await, which would hold back exit messages too, so an operator
+  /// whose answer never comes (its worker cut off from the driver) could
+  /// never be ended.
+  bool waiting = false;
+  std::deque<std::pair<int64_t, std::vector<input>>> ready;
   static inline const char* name = "sluice.operator";
 };
 

@@ -14,9 +14,13 @@ namespace sluice::detail {
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
 /// `(clear_atom) -> bool` to an executor: every actor it hosts terminated.
 using clear_atom = caf::atom_constant<caf::atom("clear")>;
-/// `(cut_atom, std::vector<int32_t> ops, std::vector<int32_t> partitions)
-/// -> int64_t` to the checkpoint writer: the newest batch time every state
-/// of the listed operators can be restored as of (-1: none stored yet).
+/// `(cut_atom, std::vector<int32_t> ops, std::vector<int32_t> partitions,
+/// int64_t bound) -> int64_t` to the checkpoint writer: the newest batch
+/// time up to `bound` every state of the listed operators can be restored
+/// as of (-1: none stored yet). `(cut_atom) -> int64_t` to the paused job
+/// scheduler: that bound, the newest batch time up to which every batch
+/// completed (a state checkpoint of a batch whose outputs did not run
+/// cannot be the cut: that batch would run neither before nor after it).
 using cut_atom = caf::atom_constant<caf::atom("cut")>;
 /// `(resume_atom, int64_t cut)` to the job scheduler: the graph was placed
 /// again with its state as of `cut`; the batches after it run again.

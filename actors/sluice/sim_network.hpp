@@ -78,6 +78,25 @@ public:
   /// invalid_argument if `sys` is not in this network.
   void cut(caf::actor_system& sys);
 
+  /// Arms a cut of `sys` (as cut) that strikes once run() has run `steps`
+  /// more steps (>= 1) of any system: in the middle of what runs next,
+  /// e.g. a batch. One cut is armed at a time. Throws invalid_argument if
+  /// `sys` is not in this network, `steps` is 0 or a cut is armed already.
+  void cut_after(caf::actor_system& sys, size_t steps);
+
+  /// Whether a cut is armed and has not struck yet.
+  bool cut_armed() const noexcept {
+    return cut_sys_ != nullptr;
+  }
+
+  /// Withdraws the armed cut and strikes it now. No-op if none is armed.
+  void cut_now();
+
+  /// Steps run() has run, all systems, since the network was made.
+  size_t steps() const noexcept {
+    return steps_;
+  }
+
   /// Stalls `sys` as a SIGSTOP would: freezes it and leaves its connections
   /// open. What its peers send it waits, unread and in order, until thaw
   /// (SIGCONT's analogue); they see no error, only no answer. Throws
@@ -109,6 +128,9 @@ private:
   std::vector<link> links_;
   std::vector<acceptor> acceptors_;
   int64_t next_handle_ = 1;  // one counter for every handle: no clash on any multiplexer
+  size_t steps_ = 0;
+  caf::actor_system* cut_sys_ = nullptr;  // the armed cut's system, or none
+  size_t cut_at_ = 0;                     // ... strikes when steps_ reaches this
 };
 
 } // namespace sluice::detail

@@ -103,7 +103,8 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
     },
     [=](drain_atom) { return true; },
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
-    [=](cut_atom, const std::vector<int32_t>& ops, const std::vector<int32_t>& partitions) {
+    [=](cut_atom, const std::vector<int32_t>& ops, const std::vector<int32_t>& partitions,
+        int64_t bound) {
       return guarded(self, [&] {
         // As recovery.cpp's consistent cut: the oldest of every partition's
         // newest state (a partition without rows restores empty).
@@ -116,7 +117,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
             if (std::find(stored.begin(), stored.end(), p) == stored.end())
               stored.push_back(p);
           for (auto p : stored)
-            if (auto ts = st.latest_state_time(ops[i], p, std::numeric_limits<int64_t>::max())) {
+            if (auto ts = st.latest_state_time(ops[i], p, bound)) {
               cut = std::min(cut, *ts);
               any = true;
             }

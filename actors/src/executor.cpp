@@ -146,8 +146,11 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
         return true;
       }
       st.stopped = self->make_response_promise();
-      for (auto& a : st.slots)
-        self->send_exit(a, caf::exit_reason::user_shutdown);
+      // Everything hosted, not only the current slots: after a clear, the
+      // actors of the slots cleared may still be on their way out.
+      for (auto& [addr, what] : st.hosted)
+        if (auto a = caf::actor_cast<caf::actor>(addr))
+          self->send_exit(a, caf::exit_reason::user_shutdown);
       for (auto& a : st.w->gathers)
         self->send_exit(a, caf::exit_reason::user_shutdown);
       return st.stopped;

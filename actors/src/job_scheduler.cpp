@@ -161,6 +161,11 @@ void pause_for_replacement(self_ptr self) {
   if (st.replacing)
     return;
   st.replacing = true;
+  st.first_open = std::numeric_limits<int64_t>::max();
+  if (!st.running.empty())
+    st.first_open = st.running.begin()->first;
+  for (auto& q : st.queued)
+    st.first_open = std::min(st.first_open, q.first);
   for (auto& row : st.w->stages)
     for (auto& a : row)
       if (a)
@@ -539,6 +544,10 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       st.cfg.on_workers_changed(std::move(worker), {}, true);
     },
     [=](resume_atom, int64_t cut) { resume(self, cut); },
+    [=](cut_atom) -> int64_t {
+      auto open = self->state.first_open;
+      return open == std::numeric_limits<int64_t>::max() ? open : open - 1;
+    },
     [=](drain_atom, int64_t until) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
       self->state.drains.emplace_back(until, rp);

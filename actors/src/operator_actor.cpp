@@ -54,6 +54,8 @@ void send_none(caf::stateful_actor<operator_state>* self, const stage_plan& sp, 
 using self_ptr = caf::stateful_actor<operator_state>*;
 
 void run_chain(self_ptr self, int64_t t, parts input);
+void run_batch(self_ptr self, int64_t t, std::vector<operator_state::input>& msgs);
+void run_ready(self_ptr self);
 
 /// Runs `f`; a failure (a user function's, the store's) fails batch t.
 template <class F>
@@ -125,13 +127,21 @@ void run_stateful(self_ptr self, int64_t t, bool none, std::vector<std::vector<e
     after_state(self, t, *r);
     return;
   }
-  // await: no other batch runs on this slot before the state is stored.
+  // No other batch runs on this slot before the state is stored.
+  st.waiting = true;
   self->request(w.checkpoint_writer, caf::infinite, std::move(*m))
-    .await([=](bool) { guarded(self, t, [&] { after_state(self, t, *r); }); },
-           [=](caf::error& err) {
-             auto f = failure_of(err);
-             self->send(self->state.w->scheduler, batch_failed{t, f.what, f.cause});
-           });
+    .then(
+      [=](bool) {
+        self->state.waiting = false;
+        guarded(self, t, [&] { after_state(self, t, *r); });
+        run_ready(self);
+      },
+      [=](caf::error& err) {
+        self->state.waiting = false;
+        auto f = failure_of(err);
+        self->send(self->state.w->scheduler, batch_failed{t, f.what, f.cause});
+        run_ready(self);
+      });
 }
 
 void run_batch(self_ptr self, int64_t t, std::vector<operator_state::input>& msgs) {
@@ -166,6 +176,17 @@ void run_batch(self_ptr self, int64_t t, std::vector<operator_state::input>& msg
         input.push_back(std::move(p));
   }
   run_chain(self, t, std::move(input));
+}
+
+/// Runs the batches that became ready while the slot waited for the
+/// checkpoint writer, until one waits again.
+void run_ready(self_ptr self) {
+  auto& st = self->state;
+  while (!st.waiting && !st.ready.empty()) {
+    auto [t, msgs] = std::move(st.ready.front());
+    st.ready.pop_front();
+    guarded(self, t, [&] { run_batch(self, t, msgs); });
+  }
 }
 
 /// Runs the stage's fused chain over `input` and sends the result to its
@@ -242,15 +263,22 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
   auto* head = w_.layout->stages[static_cast<size_t>(stage)].head;
   if (head->stateful() && w_.restore_from && w_.checkpoint_writer) {
     // A recovered run: the partition's state comes from the checkpoint
-    // writer before the first batch (await holds the batches back).
+    // writer before the first batch (`waiting` holds the batches back).
+    self->state.waiting = true;
     self->request(w_.checkpoint_writer, caf::infinite, restore_atom::value, head->id(), slot,
                   *w_.restore_from)
-      .await(
+      .then(
         [=](state_rows_msg& r) {
           self->state.restored = std::move(r.rows);
           self->state.restored_chain = r.chain;
+          self->state.waiting = false;
+          run_ready(self);
         },
-             [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
+        [=](caf::error& err) {
+          self->state.restore_failure = failure_of(err);
+          self->state.waiting = false;
+          run_ready(self);
+        });
   }
   return {
     [=](introspect_atom) {
@@ -288,6 +316,10 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
           return;
       auto msgs = std::move(pend.msgs);
       st.batches.erase(t);
+      if (st.waiting) {
+        st.ready.emplace_back(t, std::move(msgs));
+        return;
+      }
       guarded(self, t, [&] { run_batch(self, t, msgs); });
     },
   };

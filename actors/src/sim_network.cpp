@@ -109,6 +109,8 @@ void sim_network::add(caf::actor_system& sys) {
 
 void sim_network::remove(caf::actor_system& sys) {
   find(sys, "remove");
+  if (cut_sys_ == &sys)
+    cut_sys_ = nullptr;
   auto involves = [&](const link& l) { return l.server == &sys || l.client == &sys; };
   links_.erase(std::remove_if(links_.begin(), links_.end(), involves), links_.end());
   acceptors_.erase(std::remove_if(acceptors_.begin(), acceptors_.end(),
@@ -198,6 +200,24 @@ void sim_network::cut(caf::actor_system& sys) {
   }
 }
 
+void sim_network::cut_after(caf::actor_system& sys, size_t steps) {
+  find(sys, "cut_after");
+  if (steps == 0)
+    throw invalid_argument("sim_network::cut_after: expected at least 1 step, got 0");
+  if (cut_sys_ != nullptr)
+    throw invalid_argument("sim_network::cut_after: a cut is armed already");
+  cut_sys_ = &sys;
+  cut_at_ = steps_ + steps;
+}
+
+void sim_network::cut_now() {
+  if (cut_sys_ == nullptr)
+    return;
+  auto* sys = cut_sys_;
+  cut_sys_ = nullptr;
+  cut(*sys);
+}
+
 void sim_network::stall(caf::actor_system& sys) {
   auto& n = find(sys, "stall");
   if (n.frozen)
@@ -233,6 +253,8 @@ size_t sim_network::run() {
       if (!nodes_[i].frozen && step(nodes_[i])) {
         any = true;
         ++steps;
+        if (++steps_ >= cut_at_ && cut_sys_ != nullptr)
+          cut_now();  // between two steps, as a SIGKILL between two instructions
       }
     if (!any)
       return steps;

@@ -83,8 +83,15 @@ void context_impl::replace_worker(const std::string& worker, const std::string& 
       std::optional<writer_failure> failed;
       call(self, checkpoint_writer_, caf::infinite, drain_atom::value)
         .receive([](bool) {}, [&](caf::error& err) { failed = failure_of(err); });
+      // Not past a batch whose outputs had not run when the worker was lost:
+      // its state may be stored (its stages ran), but it must run again.
+      int64_t bound = std::numeric_limits<int64_t>::max();
       if (!failed && !ops.empty())
-        call(self, checkpoint_writer_, caf::infinite, cut_atom::value, ops, partitions)
+        call(self, wiring_->scheduler, timeout, cut_atom::value)
+          .receive([&](int64_t b) { bound = b; },
+                   [&](caf::error& err) { failed = writer_failure{error_text(err), 0}; });
+      if (!failed && !ops.empty())
+        call(self, checkpoint_writer_, caf::infinite, cut_atom::value, ops, partitions, bound)
           .receive(
             [&](int64_t t) {
               if (t >= 0)

@@ -111,6 +111,26 @@ void sim_cluster::lose(int index) {
   net_->cut(*w.sys);
 }
 
+void sim_cluster::lose_after(int index, size_t steps) {
+  if (index < 0 || static_cast<size_t>(index) >= workers_.size() || workers_[index]->lost)
+    throw invalid_argument("sim_cluster::lose_after: no live worker " + std::to_string(index));
+  auto& w = *workers_[static_cast<size_t>(index)];
+  net_->cut_after(*w.sys, steps);
+  w.lost = true;
+}
+
+bool sim_cluster::loss_armed() const {
+  return net_->cut_armed();
+}
+
+void sim_cluster::strike_armed() {
+  net_->cut_now();
+}
+
+size_t sim_cluster::steps() const {
+  return net_->steps();
+}
+
 void sim_cluster::stall(int index) {
   if (index < 0 || static_cast<size_t>(index) >= workers_.size() || workers_[index]->lost
       || workers_[index]->stalled)

@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE actors/sim_network
+#include <algorithm>
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -244,6 +245,68 @@ BOOST_AUTO_TEST_CASE(a_cut_brings_down_msgs_on_both_sides_and_the_lost_request_e
   t.net.run();
   BOOST_TEST(*t.log == std::vector<std::string>{"w1: driver down, remote_link_unreachable"},
              boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(an_armed_cut_strikes_after_exactly_its_steps_inside_a_round) {
+  // A round with nothing cut, for its step count; then the round once for
+  // every k with a cut of w1 armed to strike after k steps: early, w1 never
+  // gets the work; then it works but its answer is lost; from some k on the
+  // answer arrives first. Past the round's steps the cut is still armed.
+  size_t round = 0;
+  {
+    three_nodes t;
+    t.kick(1);
+    round = t.net.run();
+  }
+  BOOST_TEST(round > 4u);
+  auto count = [](const std::vector<std::string>& log, const std::string& line) {
+    return std::count(log.begin(), log.end(), line);
+  };
+  std::vector<int> outcome;  // 0: w1 never worked, 1: worked, answer lost, 2: answered
+  for (size_t k = 1; k <= round + 1; ++k) {
+    three_nodes t;
+    t.log->clear();
+    auto before = t.net.steps();
+    t.net.cut_after(*t.w1.sys, k);
+    BOOST_TEST(t.net.cut_armed());
+    t.kick(1);
+    t.net.run();
+    BOOST_TEST(count(*t.log, "driver: w2 answered 10") == 1, "k=" << k);
+    bool worked = count(*t.log, "w1: work 1") == 1;
+    bool answered = count(*t.log, "driver: w1 answered 10") == 1;
+    outcome.push_back(answered ? 2 : worked ? 1 : 0);
+    if (k <= round) {
+      BOOST_TEST(!t.net.cut_armed(), "k=" << k);
+      BOOST_TEST(t.net.frozen(*t.w1.sys), "k=" << k);
+      BOOST_TEST(count(*t.log, "driver: w1 down, remote_link_unreachable") == 1, "k=" << k);
+    } else {
+      BOOST_TEST(t.net.cut_armed());
+      BOOST_TEST(t.net.steps() - before == round);
+      t.net.cut_now();  // strikes at once
+      BOOST_TEST(!t.net.cut_armed());
+      BOOST_TEST(t.net.frozen(*t.w1.sys));
+    }
+  }
+  BOOST_TEST(std::is_sorted(outcome.begin(), outcome.end()));
+  BOOST_TEST(outcome.front() == 0);
+  BOOST_TEST(std::count(outcome.begin(), outcome.end(), 1) >= 1);
+  BOOST_TEST(outcome.back() == 2);
+  three_nodes t;
+  BOOST_CHECK_EXCEPTION(t.net.cut_after(*t.w1.sys, 0), sluice::invalid_argument,
+                        [](const auto& e) {
+                          return std::string{e.what()}
+                                 == "sim_network::cut_after: expected at least 1 step, got 0";
+                        });
+  t.net.cut_after(*t.w1.sys, 3);
+  BOOST_CHECK_EXCEPTION(t.net.cut_after(*t.w2.sys, 1), sluice::invalid_argument,
+                        [](const auto& e) {
+                          return std::string{e.what()}
+                                 == "sim_network::cut_after: a cut is armed already";
+                        });
+  t.net.cut_now();
+  t.net.cut_now();  // nothing armed: nothing happens
+  BOOST_TEST(t.net.frozen(*t.w1.sys));
+  BOOST_TEST(!t.net.frozen(*t.w2.sys));
 }
 
 BOOST_AUTO_TEST_CASE(a_stall_keeps_the_links_open_and_a_thaw_delivers_what_waited) {

@@ -79,6 +79,22 @@ public:
   /// (sim_network::cut). Throws invalid_argument for an unknown or lost one.
   void lose(int index);
 
+  /// Loses worker `index` as lose() does, but once the network has run
+  /// `steps` more steps (sim_network::cut_after): in the middle of what
+  /// runs next, e.g. a batch's stages. It counts as lost (alive() leaves it
+  /// out) from now on. Throws invalid_argument for an unknown or lost
+  /// worker, `steps` 0, or a loss armed already.
+  void lose_after(int index, size_t steps);
+
+  /// Whether the loss lose_after armed has not struck yet.
+  bool loss_armed() const;
+
+  /// Strikes the armed loss now (no-op if none is armed).
+  void strike_armed();
+
+  /// Steps the network has run (sim_network::steps).
+  size_t steps() const;
+
   /// Stalls worker `index` as a SIGSTOP would (sim_network::stall): it runs
   /// nothing, its links stay open, what is sent to it waits. Its clock
   /// stands still until resume. Throws invalid_argument for an unknown,

@@ -41,7 +41,7 @@ double draw(std::uint64_t seed, std::int64_t batch, const fault& f) {
                          + " (expected \"none\", \"faults <batch>=<fault>,...\" or \"random "
                            "seed=<n> p=<0..1> kinds=<fault>,...\", a fault being operator_error, "
                            "process_crash, storage_full, torn_write, worker_loss, worker_stall, "
-                           "receiver_crash or point:<name>)");
+                           "receiver_crash, worker_loss_mid_batch or point:<name>)");
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -76,6 +76,8 @@ fault read_fault(std::string_view text, std::string_view s) {
     return worker_stall;
   if (s == "receiver_crash")
     return receiver_crash;
+  if (s == "worker_loss_mid_batch")
+    return worker_loss_mid_batch;
   if (s.substr(0, point_prefix.size()) == point_prefix) {
     try {
       return fault::user_point(std::string{s.substr(point_prefix.size())});
@@ -111,6 +113,8 @@ std::string fault::to_string() const {
       return "worker_stall";
     case fault_type::receiver_crash:
       return "receiver_crash";
+    case fault_type::worker_loss_mid_batch:
+      return "worker_loss_mid_batch";
     case fault_type::user_point:
       break;
   }

@@ -4,11 +4,13 @@
 // sluice.streaming.clock=simulated: every actor on CAF's test coordinator,
 // on this thread, so one seed gives one order of events.
 #include <atomic>
+#include <cstdio>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <random>
 #include <set>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@ std::string point_of(const fault& f) {
     case fault_type::torn_write:
     case fault_type::worker_loss:
     case fault_type::worker_stall:
+    case fault_type::worker_loss_mid_batch:
       break;
   }
   return {};
@@ -230,6 +233,9 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                      || f.type == fault_type::torn_write;
   vfs_route route{dir.str(), storage_faults};
   std::int64_t attempted = 0;  // batches 1..attempted met their planned fault
+  // The simulated network's steps of the last batch without a node fault:
+  // the span a worker_loss_mid_batch's moment is drawn from.
+  std::size_t batch_steps = 64;
   // The plan's text for error messages, asked for at every batch: made again
   // only when a fault was struck since (struck only grows).
   std::string text;
@@ -302,17 +308,27 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
           fault_vfs::global().fail_writes(d, storage_fault::disk_full, fault_repeat::every);
         });
-      // worker_loss and worker_stall: the worker is gone, or stopped, before the batch runs.
+      // worker_loss and worker_stall: the worker is gone, or stopped, before
+      // the batch runs; worker_loss_mid_batch: gone after a drawn number of
+      // the network's steps, once the batch has begun.
       bool stall = f && f->type == fault_type::worker_stall;
-      bool node_fault = stall || (f && f->type == fault_type::worker_loss);
+      bool mid = f && f->type == fault_type::worker_loss_mid_batch;
+      bool node_fault = stall || mid || (f && f->type == fault_type::worker_loss);
       std::optional<int> struck_worker;
+      std::size_t moment = 0;
       std::string not_injected;
       auto receiver_starts_before = l.watch->receiver_starts();
       auto removed_before = l.watch->removed().size();
       auto placed_before = l.watch->placements().size();
       if (node_fault) {
         auto live = nodes ? nodes->alive() : std::vector<int>{};
-        if (live.size() >= 2) {
+        if (live.size() >= 2 && mid) {
+          // Drawn from (seed, batch) only, as fault_plan::random draws.
+          std::mt19937_64 gen{s.seed * 0x9e3779b97f4a7c15ULL ^ static_cast<std::uint64_t>(i)};
+          struck_worker = live[gen() % live.size()];
+          moment = 1 + gen() % std::max<std::size_t>(1, batch_steps);
+          nodes->lose_after(*struck_worker, moment);
+        } else if (live.size() >= 2) {
           struck_worker = live[static_cast<size_t>(i) % live.size()];
           if (stall)
             nodes->stall(*struck_worker);
@@ -323,7 +339,14 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                                : "the run has no simulated workers (simulation::workers)";
         }
       }
+      auto steps_before = nodes ? nodes->steps() : 0;
       l.ssc->manual_clock().advance(s.interval);
+      // The batch ended (or waits for the lost worker) before the moment came.
+      bool struck_late = mid && struck_worker && nodes->loss_armed();
+      if (struck_late)
+        nodes->strike_armed();
+      if (nodes && !node_fault)
+        batch_steps = nodes->steps() - steps_before;
       // A request to the struck worker is only answered by its timeout: the
       // cluster's clocks move, a heartbeat at a time, until the driver has
       // replaced it and the batch ran. A lost worker's links are down, so
@@ -331,10 +354,15 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
       // stalled one's are open, so only a heartbeat ping unanswered for the
       // worker timeout tells (sent within a heartbeat of the stall).
       std::int64_t waited_ms = 0;
+      // A worker lost mid-batch may have done its share before the cut:
+      // then the batch completes and only the driver's removal is awaited.
+      auto waiting = [&] {
+        return !l.watch->completed(i * b)
+               || (mid && l.watch->removed().size() == removed_before);
+      };
       if (struck_worker)
         for (auto limit = worker_timeout_ms + 3 * heartbeat_ms;
-             !l.poll() && !l.watch->completed(i * b) && waited_ms < limit;
-             waited_ms += heartbeat_ms) {
+             !l.poll() && waiting() && waited_ms < limit; waited_ms += heartbeat_ms) {
           nodes->advance(std::chrono::milliseconds(heartbeat_ms));
         }
       ended = l.settled(i * b, false, run_text());
@@ -342,9 +370,15 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         if (!struck_worker) {
           rec.trace.push_back({i, f->to_string() + " not injected: " + not_injected});
         } else {
+          std::string when = stall ? " stalled before the batch (as by SIGSTOP)"
+                             : !mid ? " lost before the batch (as by SIGKILL)"
+                             : struck_late
+                               ? " lost right after the batch, which ended before step "
+                                   + std::to_string(moment) + " (as by SIGKILL)"
+                               : " lost at step " + std::to_string(moment)
+                                   + " of the batch (as by SIGKILL)";
           std::string what = f->to_string() + ": sim-worker-" + std::to_string(*struck_worker)
-                             + (stall ? " stalled before the batch (as by SIGSTOP)"
-                                      : " lost before the batch (as by SIGKILL)")
+                             + when
                              + removal_text(*l.watch, removed_before, placed_before, waited_ms,
                                             b, stall);
           if (stall)

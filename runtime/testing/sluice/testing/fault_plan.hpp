@@ -87,11 +87,24 @@ enum class fault_type : std::uint8_t {
   /// had not, once. No driver restart. Not injected when the pipeline has
   /// no receiver stream (the trace says so).
   receiver_crash,
+  /// A simulated worker is lost, as by SIGKILL, in the middle of the batch:
+  /// the worker and the moment are drawn from the simulation's seed and the
+  /// batch index (the moment: after k steps of the simulated network, k
+  /// uniform in [1, the steps the batch before took]), so some of the
+  /// batch's stages ran, some of its shuffle buckets and results are on
+  /// their way, and what the worker held in memory is gone. Handled as
+  /// worker_loss (the driver sees the links close, confirms by a ping timing
+  /// out on the simulated clock, places the worker's partitions on the
+  /// others with the state of the last checkpoint of a completed batch and
+  /// runs the batches since again). When the batch ends before the moment
+  /// comes, the worker is lost right after it (the trace says so). Not
+  /// injected when worker_loss would not be.
+  worker_loss_mid_batch,
 };
 
 /// One kind of fault a plan injects. Text form: "operator_error",
 /// "process_crash", "storage_full", "torn_write", "worker_loss",
-/// "worker_stall", "receiver_crash", "point:<name>".
+/// "worker_stall", "receiver_crash", "worker_loss_mid_batch", "point:<name>".
 struct fault {
   fault_type type = fault_type::operator_error;
   /// The user fault point's name (user_point only).
@@ -113,6 +126,7 @@ inline const fault torn_write{fault_type::torn_write, {}};
 inline const fault worker_loss{fault_type::worker_loss, {}};
 inline const fault worker_stall{fault_type::worker_stall, {}};
 inline const fault receiver_crash{fault_type::receiver_crash, {}};
+inline const fault worker_loss_mid_batch{fault_type::worker_loss_mid_batch, {}};
 
 /// Which fault, if any, strikes each batch index (batch i runs at batch time
 /// i x the batch interval; the first batch is 1). At most one fault per
