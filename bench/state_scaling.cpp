@@ -18,6 +18,11 @@
 // 15's goal: <= 3x payload). It counts all the keys cost: the state stores
 // and the initial state RDD the operator keeps (to rebuild a partition).
 //
+// Each run is measured in a child process of its own (fork), so the RSS
+// growth is that run's alone: in one process, memory a previous run freed
+// and the allocator kept was reused, and the growth read anything from
+// -5 to 155 bytes per key for the same run (--same-process: as before).
+//
 // Every map_with_state figure is min/median/max over --rounds runs (this
 // machine is shared: one run alone swings up to 2x); the 1 M -> 10 M growth
 // is the ratio of the medians.
@@ -32,9 +37,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <malloc.h>
+#include <sys/wait.h>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -159,6 +166,84 @@ stats run(int64_t keys, const options& o, Build build) {
   return s;
 }
 
+/// Runs `f` (returning stats) in a child process and returns its stats;
+/// a failure in the child is rethrown here with its message.
+template <class F>
+stats in_child(F f) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    throw std::runtime_error("pipe failed");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0)
+    throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    close(fds[0]);
+    std::string out;
+    int status = 0;
+    try {
+      auto s = f();
+      auto put = [&](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
+      put(&s.first_ms, sizeof s.first_ms);
+      put(&s.mean, sizeof s.mean);
+      put(&s.p50, sizeof s.p50);
+      put(&s.p99, sizeof s.p99);
+      put(&s.max, sizeof s.max);
+      put(&s.last_output, sizeof s.last_output);
+      put(&s.wall_s, sizeof s.wall_s);
+      put(&s.bytes_per_key, sizeof s.bytes_per_key);
+      for (double x : s.all_ms)
+        put(&x, sizeof x);
+    } catch (const std::exception& e) {
+      out = e.what();
+      status = 1;
+    }
+    for (size_t done = 0; done < out.size();) {
+      auto n = write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0)
+        break;
+      done += static_cast<size_t>(n);
+    }
+    close(fds[1]);
+    std::fflush(stdout);
+    _exit(status);
+  }
+  close(fds[1]);
+  std::string in;
+  char buf[65536];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    in.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("the measuring child process failed: "
+                             + (in.empty() ? std::string{"no message"} : in));
+  stats s;
+  size_t at = 0;
+  auto get = [&](void* p, size_t n) {
+    if (at + n > in.size())
+      throw std::runtime_error("the measuring child process sent a short result");
+    std::memcpy(p, in.data() + at, n);
+    at += n;
+  };
+  get(&s.first_ms, sizeof s.first_ms);
+  get(&s.mean, sizeof s.mean);
+  get(&s.p50, sizeof s.p50);
+  get(&s.p99, sizeof s.p99);
+  get(&s.max, sizeof s.max);
+  get(&s.last_output, sizeof s.last_output);
+  get(&s.wall_s, sizeof s.wall_s);
+  get(&s.bytes_per_key, sizeof s.bytes_per_key);
+  while (at < in.size()) {
+    double x = 0;
+    get(&x, sizeof x);
+    s.all_ms.push_back(x);
+  }
+  return s;
+}
+
 /// A state checkpoint interval no measured batch reaches.
 const sluice::duration no_checkpoints_measured = sluice::seconds(3600);
 
@@ -253,6 +338,10 @@ int main(int argc, char** argv) {
                "every batch)");
   app.add_flag("--show-batches", o.show_batches, "print every batch's processing time");
   app.add_flag("--skip-usbk", skip_usbk, "skip update_state_by_key altogether");
+  bool same_process = false;
+  app.add_flag("--same-process", same_process,
+               "run every measurement in this process (by default each runs in a child of its "
+               "own, so its RSS growth is its own)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -266,7 +355,8 @@ int main(int argc, char** argv) {
       for (int64_t keys : key_counts) {
         if (keys < 1 || keys > max_keys)
           continue;
-        auto s = run_map_with_state(keys, mo);
+        auto s = same_process ? run_map_with_state(keys, mo)
+                              : in_child([&] { return run_map_with_state(keys, mo); });
         if (s.last_output != o.batch_size) {
           std::fprintf(stderr, "error: map_with_state emitted %lld records, expected %d\n",
                        static_cast<long long>(s.last_output), o.batch_size);
@@ -313,7 +403,8 @@ int main(int argc, char** argv) {
         std::printf("update_state_by_key keys=%lld skipped\n", static_cast<long long>(keys));
         continue;
       }
-      auto s = run_update_state_by_key(keys, o);
+      auto s = same_process ? run_update_state_by_key(keys, o)
+                            : in_child([&] { return run_update_state_by_key(keys, o); });
       if (s.last_output != keys) {
         std::fprintf(stderr, "error: update_state_by_key emitted %lld records, expected %lld\n",
                      static_cast<long long>(s.last_output), static_cast<long long>(keys));
