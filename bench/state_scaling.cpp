@@ -166,6 +166,20 @@ stats run(int64_t keys, const options& o, Build build) {
   return s;
 }
 
+/// Calls `f` on each scalar field of `s`, in one order (in_child's wire
+/// format: these fields, then all_ms to the end).
+template <class Stats, class F>
+void scalar_fields(Stats& s, F&& f) {
+  f(s.first_ms);
+  f(s.mean);
+  f(s.p50);
+  f(s.p99);
+  f(s.max);
+  f(s.last_output);
+  f(s.wall_s);
+  f(s.bytes_per_key);
+}
+
 /// Runs `f` (returning stats) in a child process and returns its stats;
 /// a failure in the child is rethrown here with its message.
 template <class F>
@@ -184,17 +198,11 @@ stats in_child(F f) {
     int status = 0;
     try {
       auto s = f();
-      auto put = [&](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); };
-      put(&s.first_ms, sizeof s.first_ms);
-      put(&s.mean, sizeof s.mean);
-      put(&s.p50, sizeof s.p50);
-      put(&s.p99, sizeof s.p99);
-      put(&s.max, sizeof s.max);
-      put(&s.last_output, sizeof s.last_output);
-      put(&s.wall_s, sizeof s.wall_s);
-      put(&s.bytes_per_key, sizeof s.bytes_per_key);
+      scalar_fields(s, [&](const auto& x) {
+        out.append(reinterpret_cast<const char*>(&x), sizeof x);
+      });
       for (double x : s.all_ms)
-        put(&x, sizeof x);
+        out.append(reinterpret_cast<const char*>(&x), sizeof x);
     } catch (const std::exception& e) {
       out = e.what();
       status = 1;
@@ -222,23 +230,16 @@ stats in_child(F f) {
                              + (in.empty() ? std::string{"no message"} : in));
   stats s;
   size_t at = 0;
-  auto get = [&](void* p, size_t n) {
-    if (at + n > in.size())
+  auto get = [&](auto& x) {
+    if (at + sizeof x > in.size())
       throw std::runtime_error("the measuring child process sent a short result");
-    std::memcpy(p, in.data() + at, n);
-    at += n;
+    std::memcpy(&x, in.data() + at, sizeof x);
+    at += sizeof x;
   };
-  get(&s.first_ms, sizeof s.first_ms);
-  get(&s.mean, sizeof s.mean);
-  get(&s.p50, sizeof s.p50);
-  get(&s.p99, sizeof s.p99);
-  get(&s.max, sizeof s.max);
-  get(&s.last_output, sizeof s.last_output);
-  get(&s.wall_s, sizeof s.wall_s);
-  get(&s.bytes_per_key, sizeof s.bytes_per_key);
+  scalar_fields(s, get);
   while (at < in.size()) {
     double x = 0;
-    get(&x, sizeof x);
+    get(x);
     s.all_ms.push_back(x);
   }
   return s;

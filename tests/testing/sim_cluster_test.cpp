@@ -60,6 +60,47 @@ std::vector<kv> totals_until(int last) {
   return {m.begin(), m.end()};
 }
 
+/// Seed 7, 2 workers, 30 batches of the word count with the one fault `f`
+/// at batch 12: checks that its plan's text reads back, that the run is
+/// exactly-once against the fault-free run, with the right final totals,
+/// and no restart (the same driver); returns the trace's text.
+std::string one_fault_at_batch_12(const fault& f, const std::string& plan_text) {
+  constexpr int batches = 30;
+  simulation sim{7};
+  sim.workers(2);
+  auto builds = std::make_shared<int>(0);
+  auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
+  auto clean = sim.run_without_faults(build, batches);
+  auto plan = fault_plan::explicit_faults({{12, f}});
+  BOOST_TEST(plan.to_string() == plan_text);
+  BOOST_TEST((fault_plan::parse(plan_text) == plan));
+  sim.faults(plan);
+  auto faulty = sim.run(build, batches);
+  BOOST_TEST((faulty.plan() == plan));
+  auto check = exactly_once(faulty, clean);
+  BOOST_TEST(check.ok(), check.message());
+  BOOST_TEST((faulty.outputs().at(batches * 1000) == totals_until(batches)));
+  BOOST_TEST(faulty.restarts() == 0);
+  return to_string(faulty.trace());
+}
+
+/// The word count for `seed` on `workers` simulated workers that replace
+/// lost ones, over `batches` batches, under the plan `plan_of(sim)`; the
+/// first call also makes the fault-free run into `clean`.
+template <class PlanOf>
+run_result<kv> run_replacing(uint64_t seed, int workers, int batches,
+                             std::optional<run_result<kv>>& clean, PlanOf plan_of) {
+  simulation sim{seed};
+  sim.workers(workers);
+  sim.config().set("sluice.cluster.replaceLostWorkers", "true");
+  auto builds = std::make_shared<int>(0);
+  auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
+  if (!clean)
+    clean = sim.run_without_faults(build, batches);
+  sim.faults(plan_of(sim));
+  return sim.run(build, batches);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(a_stateful_word_count_on_two_simulated_workers_equals_the_one_process_run) {
@@ -113,26 +154,12 @@ BOOST_AUTO_TEST_CASE(two_runs_of_one_seed_on_simulated_workers_give_identical_tr
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_lost_at_a_batch_is_replaced_and_the_outputs_equal_the_fault_free_run) {
-  constexpr int batches = 30;
-  simulation sim{7};
-  sim.workers(2);
-  auto builds = std::make_shared<int>(0);
-  auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
-  auto clean = sim.run_without_faults(build, batches);
-  auto plan = fault_plan::explicit_faults({{12, worker_loss}});
-  BOOST_TEST(plan.to_string() == "faults 12=worker_loss");
-  BOOST_TEST((fault_plan::parse("faults 12=worker_loss") == plan));
-  sim.faults(plan);
-  auto faulty = sim.run(build, batches);
-  BOOST_TEST((faulty.plan() == plan));
-  auto check = exactly_once(faulty, clean);
-  BOOST_TEST(check.ok(), check.message());
-  BOOST_TEST(faulty.restarts() == 0);  // the same driver: no restart
+  auto trace = one_fault_at_batch_12(worker_loss, "faults 12=worker_loss");
   // Worker 12 mod 2 of the two; the driver's ping after the links closed
   // times out after twice the heartbeat interval (1 s), on the simulated
   // clock; the state is restored as of the last state checkpoint (every
   // 10 batches) and batches 11 and 12 run again.
-  BOOST_TEST(to_string(faulty.trace())
+  BOOST_TEST(trace
              == "batch 12: worker_loss: sim-worker-0 lost before the batch (as by SIGKILL), the "
                 "driver removed sim-worker-0 after 2000 ms of simulated heartbeats, placed the "
                 "operators on sim-worker-1 with state as of batch 10 and ran the batches since "
@@ -321,15 +348,8 @@ BOOST_AUTO_TEST_CASE(random_plans_mixing_worker_stall_with_losses_and_errors_are
   std::optional<run_result<kv>> clean;
   for (uint64_t seed = 1; seed <= 5; ++seed) {
     auto run = [&] {
-      simulation sim{seed};
-      sim.workers(3);
-      sim.config().set("sluice.cluster.replaceLostWorkers", "true");
-      auto builds = std::make_shared<int>(0);
-      auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
-      if (!clean)
-        clean = sim.run_without_faults(build, batches);
-      sim.faults(sim.random_faults(kinds, 0.12));
-      return sim.run(build, batches);
+      return run_replacing(seed, 3, batches, clean,
+                           [&](simulation& sim) { return sim.random_faults(kinds, 0.12); });
     };
     auto faulty = run();
     auto check = exactly_once(faulty, *clean);
@@ -356,26 +376,11 @@ BOOST_AUTO_TEST_CASE(random_plans_mixing_worker_stall_with_losses_and_errors_are
 // batch's stages ran and some of its buckets are on their way.
 
 BOOST_AUTO_TEST_CASE(a_worker_lost_in_the_middle_of_a_batch_is_replaced_and_the_outputs_equal_the_fault_free_run) {
-  constexpr int batches = 30;
-  simulation sim{7};
-  sim.workers(2);
-  auto builds = std::make_shared<int>(0);
-  auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
-  auto clean = sim.run_without_faults(build, batches);
-  auto plan = fault_plan::explicit_faults({{12, worker_loss_mid_batch}});
-  BOOST_TEST(plan.to_string() == "faults 12=worker_loss_mid_batch");
-  BOOST_TEST((fault_plan::parse("faults 12=worker_loss_mid_batch") == plan));
-  sim.faults(plan);
-  auto faulty = sim.run(build, batches);
-  BOOST_TEST((faulty.plan() == plan));
-  auto check = exactly_once(faulty, clean);
-  BOOST_TEST(check.ok(), check.message());
-  BOOST_TEST((faulty.outputs().at(batches * 1000) == totals_until(batches)));
-  BOOST_TEST(faulty.restarts() == 0);
+  auto trace = one_fault_at_batch_12(worker_loss_mid_batch, "faults 12=worker_loss_mid_batch");
   // The worker and the moment come from (seed 7, batch 12); the driver sees
   // the links close and confirms by a ping that times out on the simulated
   // clock, as for a loss before the batch.
-  BOOST_TEST(to_string(faulty.trace())
+  BOOST_TEST(trace
              == "batch 12: worker_loss_mid_batch: sim-worker-0 lost at step 11 of the batch (as "
                 "by SIGKILL), the driver removed sim-worker-0 after 2000 ms of simulated "
                 "heartbeats, placed the operators on sim-worker-1 with state as of batch 10 and "
@@ -392,20 +397,12 @@ BOOST_AUTO_TEST_CASE(workers_lost_at_every_moment_of_a_batch_leave_the_outputs_e
   std::set<std::string> moments;
   for (uint64_t seed = 1; seed <= 8; ++seed) {
     auto run = [&] {
-      simulation sim{seed};
-      sim.workers(3);
-      sim.config().set("sluice.cluster.replaceLostWorkers", "true");
-      auto builds = std::make_shared<int>(0);
-      auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
-      if (!clean)
-        clean = sim.run_without_faults(build, batches);
-      sim.faults(fault_plan::explicit_faults({{static_cast<int64_t>(4 + seed),
-                                               worker_loss_mid_batch},
-                                              {static_cast<int64_t>(15 + seed),
-                                               worker_loss_mid_batch},
-                                              {static_cast<int64_t>(26 + seed % 5),
-                                               worker_loss_mid_batch}}));
-      return sim.run(build, batches);
+      return run_replacing(seed, 3, batches, clean, [&](simulation&) {
+        return fault_plan::explicit_faults({{static_cast<int64_t>(4 + seed), worker_loss_mid_batch},
+                                            {static_cast<int64_t>(15 + seed), worker_loss_mid_batch},
+                                            {static_cast<int64_t>(26 + seed % 5),
+                                             worker_loss_mid_batch}});
+      });
     };
     BOOST_TEST_MESSAGE("seed " << seed);
     auto faulty = run();
