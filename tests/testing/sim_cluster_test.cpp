@@ -216,26 +216,18 @@ BOOST_AUTO_TEST_CASE(random_plans_mixing_worker_loss_with_the_other_faults_equal
   int losses = 0, others = 0;
   std::optional<run_result<kv>> clean;
   for (uint64_t seed = 1; seed <= 6; ++seed) {
-    simulation sim{seed};
-    sim.workers(2);
-    sim.config().set("sluice.cluster.replaceLostWorkers", "true");
-    auto builds = std::make_shared<int>(0);
-    auto build = word_count(sim.scripted_input<std::string>(word_script(batches)), builds);
-    if (!clean)
-      clean = sim.run_without_faults(build, batches);
-    sim.faults(sim.random_faults({worker_loss, operator_error, process_crash, storage_full}, 0.1));
-    auto faulty = sim.run(build, batches);
+    auto run = [&] {
+      return run_replacing(seed, 2, batches, clean, [](simulation& sim) {
+        return sim.random_faults({worker_loss, operator_error, process_crash, storage_full}, 0.1);
+      });
+    };
+    auto faulty = run();
     auto check = exactly_once(faulty, *clean);
     BOOST_TEST_REQUIRE(check.ok(), check.message() << "\ntrace:\n" << to_string(faulty.trace()));
     for (auto& [i, f] : faulty.plan().faults_until(batches))
       ++(f == worker_loss ? losses : others);
     // The same seed: the same trace, event for event.
-    simulation again{seed};
-    again.workers(2);
-    again.config().set("sluice.cluster.replaceLostWorkers", "true");
-    again.faults(again.random_faults({worker_loss, operator_error, process_crash, storage_full},
-                                     0.1));
-    auto second = again.run(build, batches);
+    auto second = run();
     BOOST_TEST(second.trace() == faulty.trace(), boost::test_tools::per_element());
   }
   BOOST_TEST_MESSAGE(losses << " worker losses, " << others << " other faults");

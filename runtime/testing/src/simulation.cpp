@@ -4,7 +4,6 @@
 // sluice.streaming.clock=simulated: every actor on CAF's test coordinator,
 // on this thread, so one seed gives one order of events.
 #include <atomic>
-#include <cstdio>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
