@@ -9,6 +9,10 @@
 // The workers re-run this program up to their context, so a round's cluster
 // run comes first: its workers replay the rounds before as local runs (not
 // timed: the clock starts after start()).
+//
+// --warmup rounds (1 by default) run first and are printed but not counted:
+// the first cluster run of a process also pays for growing the driver's
+// heap, which the local run after it then finds grown.
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -54,10 +58,12 @@ struct result {
   long long loopback = 0;  ///< bytes sent over loopback during the timed part
 };
 
-result run(const std::vector<std::string>& lines, const std::string& master, int batches) {
+result run(const std::vector<std::string>& lines, const std::string& master, int batches,
+           int jobs) {
   sluice::conf c;
   c.app_name("bench-cluster-word-count").master(master);
   c.set("sluice.streaming.clock", "manual").set("sluice.ui.enabled", "false");
+  c.set("sluice.streaming.concurrentJobs", std::to_string(jobs));
   sluice::streaming_context ssc{c, sluice::seconds(1)};
   std::vector<std::vector<std::string>> input(static_cast<size_t>(batches));
   for (size_t b = 0; b < input.size(); ++b)
@@ -83,9 +89,10 @@ result run(const std::vector<std::string>& lines, const std::string& master, int
   ssc.start();
   long long before = loopback_bytes();
   auto t0 = clock_type::now();
+  // Up to `jobs` batches in flight: batch i starts once batch i - jobs is done.
   for (int i = 1; i <= batches; ++i) {
-    if (i > 2 && !waiter->wait_for(i - 2, std::chrono::seconds(600)))
-      throw std::runtime_error("timed out waiting for batch " + std::to_string(i - 2));
+    if (i > jobs && !waiter->wait_for(i - jobs, std::chrono::seconds(600)))
+      throw std::runtime_error("timed out waiting for batch " + std::to_string(i - jobs));
     ssc.manual_clock().advance(sluice::seconds(1));
   }
   if (!waiter->wait_for(batches, std::chrono::seconds(600)))
@@ -109,11 +116,21 @@ int main(int argc, char** argv) {
   std::string local = "local[2]";
   int batches = 10;
   int rounds = 3;
+  int warmup = 1;
+  // As bench/word_count: two batches in flight, so one batch's output (on
+  // the driver) overlaps the next one's work on the workers.
+  int jobs = 2;
   app.add_option("--input", input, "text file to count")->required();
   app.add_option("--cluster", cluster, "the cluster master")->capture_default_str();
   app.add_option("--local", local, "the one-process master")->capture_default_str();
   app.add_option("--batches", batches, "batches the file is cut into")->capture_default_str();
   app.add_option("--rounds", rounds, "rounds of (cluster, local)")->capture_default_str();
+  app.add_option("--warmup", warmup, "rounds before those, printed but not counted")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  app.add_option("--concurrent-jobs", jobs, "batches in flight (sluice.streaming.concurrentJobs)")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   auto read = bench::read_lines(input);
   if (!read) {
@@ -123,19 +140,20 @@ int main(int argc, char** argv) {
   std::vector<std::string> lines = std::move(*read);
   try {
     std::vector<double> ratios;
-    for (int r = 1; r <= rounds; ++r) {
-      auto c = run(lines, cluster, batches);
-      auto l = run(lines, local, batches);
+    for (int r = 1 - warmup; r <= rounds; ++r) {
+      auto c = run(lines, cluster, batches, jobs);
+      auto l = run(lines, local, batches, jobs);
       if (c.words != l.words || c.distinct != l.distinct) {
         std::fprintf(stderr, "error: %s counted words=%ld distinct=%zu, %s words=%ld "
                      "distinct=%zu\n", cluster.c_str(), c.words, c.distinct, local.c_str(),
                      l.words, l.distinct);
         return 1;
       }
-      ratios.push_back(l.seconds / c.seconds);
-      std::printf("round %d: %s %.0f words/s (%.3f s), %s %.0f words/s (%.3f s), ratio %.2f; "
+      if (r >= 1)
+        ratios.push_back(l.seconds / c.seconds);
+      std::printf("%s %d: %s %.0f words/s (%.3f s), %s %.0f words/s (%.3f s), ratio %.2f; "
                   "sent over loopback meanwhile: %.1f MiB (local: %.1f MiB)\n",
-                  r, cluster.c_str(), c.words / c.seconds, c.seconds, local.c_str(),
+                  r >= 1 ? "round" : "warm-up round", r >= 1 ? r : r + warmup, cluster.c_str(), c.words / c.seconds, c.seconds, local.c_str(),
                   l.words / l.seconds, l.seconds, l.seconds / c.seconds,
                   static_cast<double>(c.loopback) / (1 << 20),
                   static_cast<double>(l.loopback) / (1 << 20));
