@@ -3,6 +3,7 @@
 // inverse function as a stateful reducer.
 #pragma once
 
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <utility>
@@ -202,17 +203,34 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     dense_map<K, V> previous;  // the previous window's output (after the filter)
     dense_map<K, V> merge, old_values, new_values;  // scratch, kept for their capacity
     std::vector<size_t> old_at;                     // scratch: old key's entry in previous
-    // Checkpoint bookkeeping, kept from the first checkpoint on (so a job
-    // without checkpoints pays nothing): keys of `previous` changed since the
-    // last checkpoint, the newest batch it holds and the batches dropped since.
+    // Checkpoint bookkeeping: per entry of `previous` (parallel to its
+    // entries: erase moves the last one into the hole, as erase_at does),
+    // whether it changed since the last checkpoint; a flag per entry, so a
+    // slide that changes most keys copies none of them. From the first
+    // checkpoint on (so a job without checkpoints keeps no keys): the keys
+    // erased since the last checkpoint, the newest batch it holds and the
+    // batches dropped since.
+    std::vector<char> changed;
     bool tracking = false;
-    dense_map<K, char> dirty;
+    dense_map<K, char> erased;
     int64_t checkpointed_upto = std::numeric_limits<int64_t>::min();
     std::vector<int64_t> dropped;
 
-    void touch(const K& k, uint64_t h) {
+    /// Sets (k, v) as changed in `previous`, or inserts it.
+    template <class Kin>
+    std::pair<size_t, bool> put(Kin&& k, uint64_t h, const V& v) {
+      auto r = previous.try_emplace(std::forward<Kin>(k), h, v);
+      if (r.second)
+        changed.push_back(1);
+      return r;
+    }
+    /// Removes entry e of `previous`, remembering its key for the next delta.
+    void erase(size_t e) {
       if (tracking)
-        dirty.try_emplace(k, h, char{1});
+        erased.try_emplace(std::move(previous.at(e).first), previous.hash_at(e), char{1});
+      previous.erase_at(e);
+      changed[e] = changed.back();
+      changed.pop_back();
     }
   };
 
@@ -233,13 +251,14 @@ class inverse_window_node final : public node<std::pair<K, V>> {
         for (auto& b : st.batches)
           upserts.emplace_back(batch_row(b.when), encode_to_string(b.entries));
       } else {
-        for (size_t i = 0; i < st.dirty.size(); ++i) {
-          auto& k = st.dirty.at(i).first;
-          if (auto e = st.previous.find(k, st.dirty.hash_at(i)); e != st.previous.npos)
-            upserts.emplace_back(key_row(k), encode_to_string(st.previous.at(e).second));
-          else
+        for (size_t e = 0; e < st.previous.size(); ++e)
+          if (st.changed[e])
+            upserts.emplace_back(key_row(st.previous.at(e).first),
+                                 encode_to_string(st.previous.at(e).second));
+        for (size_t i = 0; i < st.erased.size(); ++i) // unless put back since
+          if (auto& k = st.erased.at(i).first;
+              st.previous.find(k, st.erased.hash_at(i)) == st.previous.npos)
             removed.push_back(key_row(k));
-        }
         for (auto& b : st.batches)
           if (b.when > st.checkpointed_upto)
             upserts.emplace_back(batch_row(b.when), encode_to_string(b.entries));
@@ -248,7 +267,8 @@ class inverse_window_node final : public node<std::pair<K, V>> {
             removed.push_back(batch_row(when));
       }
       st.tracking = true;
-      st.dirty.clear();
+      std::fill(st.changed.begin(), st.changed.end(), char{0});
+      st.erased.clear();
       st.dropped.clear();
       st.checkpointed_upto = st.batches.empty() ? st.checkpointed_upto : st.batches.back().when;
       return true;
@@ -267,7 +287,8 @@ class inverse_window_node final : public node<std::pair<K, V>> {
         if (!row.empty() && row[0] == 'p') {
           auto k = decode_from_string<K>(body);
           auto h = hash_key(k);
-          st.previous.try_emplace(std::move(k), h, decode_from_string<V>(bytes));
+          if (st.previous.try_emplace(std::move(k), h, decode_from_string<V>(bytes)).second)
+            st.changed.push_back(0);
         } else if (!row.empty() && row[0] == 'b') {
           reduced_batch rb{decode_from_string<int64_t>(body),
                            decode_from_string<std::vector<std::pair<K, V>>>(bytes), {}};
@@ -360,14 +381,15 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     for (size_t i = 0; i < old_values.size(); ++i)
       if (auto e = old_at[i]; e != previous.npos) {
         previous.at(e).second = inv(std::move(previous.at(e).second), old_values.at(i).second);
-        st.touch(previous.at(e).first, old_values.hash_at(i));
+        st.changed[e] = 1;
       }
     for (size_t i = 0; i < new_values.size(); ++i) {
       auto& [k, nv] = new_values.at(i);
-      st.touch(k, new_values.hash_at(i));
-      auto [e, fresh] = previous.try_emplace(std::move(k), new_values.hash_at(i), nv);
-      if (!fresh)
+      auto [e, fresh] = st.put(std::move(k), new_values.hash_at(i), nv);
+      if (!fresh) {
         previous.at(e).second = f(std::move(previous.at(e).second), nv);
+        st.changed[e] = 1;
+      }
     }
     old_values.clear();
     new_values.clear();
@@ -384,8 +406,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     for (size_t e = 0; e < previous.size();) {
       auto& kv = previous.at(e);
       if (filtered_ && !filter_(std::as_const(kv))) {
-        st.touch(kv.first, previous.hash_at(e));
-        previous.erase_at(e); // the last entry moves to e
+        st.erase(e); // the last entry moves to e
         continue;
       }
       out.push_back(kv);
