@@ -7,6 +7,7 @@
 #include <fstream>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -153,6 +154,20 @@ class completion_waiter : public sluice::streaming_listener {
   std::condition_variable cv_;
   int completed_ = 0; // guarded by mtx_
 };
+
+/// Runs `batches` batches of `interval` under ssc's manual clock with up to
+/// `jobs` in flight (batch i starts once batch i - jobs is done), and waits
+/// for the last one. Throws when a batch takes longer than 10 minutes.
+inline void run_in_flight(sluice::streaming_context& ssc, completion_waiter& waiter,
+                          int batches, int jobs, sluice::duration interval) {
+  for (int i = 1; i <= batches; ++i) {
+    if (i > jobs && !waiter.wait_for(i - jobs, std::chrono::seconds(600)))
+      throw std::runtime_error("timed out waiting for batch " + std::to_string(i - jobs));
+    ssc.manual_clock().advance(interval);
+  }
+  if (!waiter.wait_for(batches, std::chrono::seconds(600)))
+    throw std::runtime_error("timed out waiting for the last batch");
+}
 
 /// The baseline every word-count benchmark compares against: one thread,
 /// split on ' ', count into std::unordered_map<std::string_view, long>.

@@ -89,14 +89,7 @@ result run(const std::vector<std::string>& lines, const std::string& master, int
   ssc.start();
   long long before = loopback_bytes();
   auto t0 = clock_type::now();
-  // Up to `jobs` batches in flight: batch i starts once batch i - jobs is done.
-  for (int i = 1; i <= batches; ++i) {
-    if (i > jobs && !waiter->wait_for(i - jobs, std::chrono::seconds(600)))
-      throw std::runtime_error("timed out waiting for batch " + std::to_string(i - jobs));
-    ssc.manual_clock().advance(sluice::seconds(1));
-  }
-  if (!waiter->wait_for(batches, std::chrono::seconds(600)))
-    throw std::runtime_error("timed out waiting for the last batch");
+  bench::run_in_flight(ssc, *waiter, batches, jobs, sluice::seconds(1));
   result out;
   out.seconds = seconds_since(t0);
   out.loopback = loopback_bytes() - before;
@@ -149,14 +142,16 @@ int main(int argc, char** argv) {
                      l.words, l.distinct);
         return 1;
       }
-      if (r >= 1)
-        ratios.push_back(l.seconds / c.seconds);
+      bool counted = r >= 1;
       std::printf("%s %d: %s %.0f words/s (%.3f s), %s %.0f words/s (%.3f s), ratio %.2f; "
                   "sent over loopback meanwhile: %.1f MiB (local: %.1f MiB)\n",
-                  r >= 1 ? "round" : "warm-up round", r >= 1 ? r : r + warmup, cluster.c_str(), c.words / c.seconds, c.seconds, local.c_str(),
+                  counted ? "round" : "warm-up round", counted ? r : r + warmup,
+                  cluster.c_str(), c.words / c.seconds, c.seconds, local.c_str(),
                   l.words / l.seconds, l.seconds, l.seconds / c.seconds,
                   static_cast<double>(c.loopback) / (1 << 20),
                   static_cast<double>(l.loopback) / (1 << 20));
+      if (counted)
+        ratios.push_back(l.seconds / c.seconds);
       std::fflush(stdout);
     }
     auto s = bench::spread(ratios);

@@ -99,14 +99,7 @@ engine_result run_engine(const std::vector<std::vector<std::string>>& batches,
   ssc.start();
   auto t0 = clock_type::now();
   double cpu0 = bench::process_cpu_seconds();
-  // Up to `jobs` batches in flight: batch i starts once batch i - jobs is done.
-  for (int i = 1; i <= num_batches; ++i) {
-    if (i > jobs && !waiter->wait_for(i - jobs, std::chrono::seconds(600)))
-      throw std::runtime_error("timed out waiting for batch " + std::to_string(i - jobs));
-    ssc.manual_clock().advance(sluice::milliseconds(interval_ms));
-  }
-  if (!waiter->wait_for(num_batches, std::chrono::seconds(600)))
-    throw std::runtime_error("timed out waiting for the last batch");
+  bench::run_in_flight(ssc, *waiter, num_batches, jobs, sluice::milliseconds(interval_ms));
   res.seconds = seconds_since(t0);
   res.cpu_seconds = bench::process_cpu_seconds() - cpu0;
   ssc.stop(false);
