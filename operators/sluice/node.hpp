@@ -67,6 +67,13 @@ class collector final : public emitter<T>, public collector_base {
   emitter_base* input() override { return this; }
   parts take() override { return std::move(out_); }
 
+  /// What open(index), a push of each record and close() would collect,
+  /// without moving the records one by one into a fresh vector: a chain
+  /// with no narrow step hands its parts over whole.
+  void adopt(int32_t index, std::vector<T>&& records) {
+    out_.push_back({index, erase(std::move(records))});
+  }
+
  private:
   int32_t current_ = 0;
   std::vector<T> buf_;
@@ -93,9 +100,14 @@ class feeder_base {
 template <class T>
 class feeder final : public feeder_base {
  public:
-  explicit feeder(emitter_base* first) : first_(static_cast<emitter<T>*>(first)) {}
+  explicit feeder(emitter_base* first)
+      : first_(static_cast<emitter<T>*>(first)), whole_(dynamic_cast<collector<T>*>(first)) {}
   void feed(part&& p) override {
     auto records = take<T>(p.data);
+    if (whole_ != nullptr) {
+      whole_->adopt(p.index, std::move(records));
+      return;
+    }
     first_->open(p.index);
     first_->expect(records.size());
     for (auto& x : records)
@@ -105,6 +117,7 @@ class feeder final : public feeder_base {
 
  private:
   emitter<T>* first_;
+  collector<T>* whole_; // first_ when it is the chain's collector (no narrow step)
 };
 
 } // namespace sluice::detail
