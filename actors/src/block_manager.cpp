@@ -1,6 +1,7 @@
 #include "sluice/block_manager.hpp"
 
 #include "sluice/actor_probe.hpp"
+#include "sluice/block.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -82,12 +83,7 @@ caf::behavior block_manager(caf::stateful_actor<block_manager_state>* self,
         st.stream = b.stream;
         fault_injector::global().hit(fault_points::block_write);
         if (st.wal) {
-          auto records = st.source->encode(b.data);
-          int64_t bytes = 0;
-          for (auto& r : records)
-            bytes += static_cast<int64_t>(r.size());
-          st.wal->append_block(b.stream, b.id, b.created_ms, std::move(records));
-          st.wal_bytes += bytes;
+          st.wal_bytes += log_block(*st.wal, *st.source, b);
         }
       } catch (const std::exception& e) {
         if (b.queued)

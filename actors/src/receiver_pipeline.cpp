@@ -83,7 +83,12 @@ receiver_pipeline::receiver_pipeline(caf::actor_system& sys, std::shared_ptr<tra
     : sys_(sys), net_(std::move(net)), stream_(launch.stream), role_(settings.role) {
   std::shared_ptr<receiver_wal> block_log, allocation_log, replay_log;
   if (settings.wal_dir && role_ != receiver_role::hosted) {
-    block_log = receiver_wal::open(*settings.wal_dir); // one connection per writer actor
+    // One connection per writer actor. The block manager's checkpoints
+    // SQLite's write-ahead file only past 4x the usual size: the others
+    // commit every batch and do it first, off the thread appending blocks.
+    receiver_wal::options block_opts;
+    block_opts.autocheckpoint_pages = 4000;
+    block_log = receiver_wal::open(*settings.wal_dir, block_opts);
     allocation_log = receiver_wal::open(*settings.wal_dir);
     replay_log = receiver_wal::open(*settings.wal_dir);
   }

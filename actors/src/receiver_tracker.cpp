@@ -1,6 +1,7 @@
 #include "sluice/receiver_tracker.hpp"
 
 #include "sluice/actor_probe.hpp"
+#include "sluice/block.hpp"
 
 #include <algorithm>
 
@@ -50,12 +51,7 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
         auto b = unpack(m, *st.net);
         st.home_stream = b.stream;
         if (st.home.block_log) {
-          auto records = st.home.source->encode(b.data);
-          int64_t bytes = 0;
-          for (auto& r : records)
-            bytes += static_cast<int64_t>(r.size());
-          st.home.block_log->append_block(b.stream, b.id, b.created_ms, std::move(records));
-          st.home_wal_bytes += bytes;
+          st.home_wal_bytes += log_block(*st.home.block_log, *st.home.source, b);
         }
         st.last_id = std::max(st.last_id, b.id);
         st.unallocated.push_back(std::move(b));

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,6 +74,14 @@ class receiver_wal {
 
     /// `delete_before` compacts (see `compact`) on every n-th call. Default: 16.
     std::size_t compact_every = 16;
+
+    /// Pages of SQLite's write-ahead file after which a commit on this
+    /// connection copies them into the database (a checkpoint; see
+    /// `sqlite_db::options::wal_autocheckpoint_pages`); 0: SQLite's 1000.
+    /// The connection that appends blocks sets more, so that the connections
+    /// committing every batch (allocations, checkpoints) usually checkpoint,
+    /// on their own threads, instead of the thread that appends blocks.
+    int autocheckpoint_pages = 0;
   };
 
   // -- constructors, destructors, and assignment operators -------------------
@@ -103,6 +112,17 @@ class receiver_wal {
   /// @param records codec bytes of the block's records.
   void append_block(std::int32_t stream_id, std::int64_t block_id, std::int64_t created_ms,
                     const std::vector<std::string>& records);
+
+  /// Called with each record's codec bytes, in order.
+  using record_visitor = std::function<void(std::string_view)>;
+  /// Gives a block's records to the visitor it is called with (once).
+  using record_producer = std::function<void(const record_visitor&)>;
+
+  /// As above, with the records given one by one by `records`, which may
+  /// reuse one buffer for all of them: a block costs no string per record.
+  /// An exception from `records` leaves nothing written.
+  void append_block_from(std::int32_t stream_id, std::int64_t block_id, std::int64_t created_ms,
+                         const record_producer& records);
 
   /// Logs `blocks` in one transaction, so they cost one sync instead of one
   /// each, and returns once committed: all of them or, on error, none. One

@@ -133,6 +133,11 @@ class sqlite_db {
     /// The page size of a new database, a power of two from 512 to 65536; 0
     /// keeps SQLite's default (4096). Ignored for an existing database. Default: 0.
     int page_size = 0;
+
+    /// Pages in the write-ahead file after which a commit on this connection
+    /// checkpoints it into the database (`sqlite3_wal_autocheckpoint`); 0
+    /// keeps SQLite's default (1000). Default: 0.
+    int wal_autocheckpoint_pages = 0;
   };
 
   // -- constructors, destructors, and assignment operators -------------------
@@ -269,14 +274,20 @@ class sqlite_transaction {
 /// exists)", "...: Permission denied".
 void create_checkpoint_directory(const std::string& dir);
 
+/// The page size of a new checkpoint database unless configured otherwise
+/// (FORMAT.md "The database file").
+inline constexpr int default_checkpoint_page_size = 65536;
+
 /// Opens (creating the directory and the file if needed) `<dir>/sluice.db`,
 /// the one database of a checkpoint directory, with pages of `page_size`
 /// bytes for a new file (FORMAT.md "The database file"). A new file is built under a
 /// temporary name and linked into place complete, so a `sluice.db` that is
 /// empty (0 bytes) or has no `meta` table was damaged, not left by a crash:
-/// both throw `storage_error` naming the file.
+/// both throw `storage_error` naming the file. `autocheckpoint_pages` is
+/// the connection's `sqlite_db::options::wal_autocheckpoint_pages`.
 std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync,
-                                                    int page_size = 65536);
+                                                    int page_size = default_checkpoint_page_size,
+                                                    int autocheckpoint_pages = 0);
 
 /// Creates the `meta` table and its format_version if missing, refuses a
 /// newer or invalid version, then runs `schema_sql`, in one transaction.

@@ -92,7 +92,9 @@ std::unique_ptr<receiver_wal> receiver_wal::open(const std::string& checkpoint_d
 
 std::unique_ptr<receiver_wal> receiver_wal::open(const std::string& checkpoint_dir,
                                                  options opts) {
-  auto db = open_checkpoint_database(checkpoint_dir, opts.synchronous);
+  auto db = open_checkpoint_database(checkpoint_dir, opts.synchronous,
+                                     default_checkpoint_page_size,
+                                     opts.autocheckpoint_pages);
   return std::unique_ptr<receiver_wal>{new receiver_wal(std::move(db), opts)};
 }
 
@@ -101,15 +103,6 @@ void receiver_wal::create_schema() { ensure_schema(*db_, database_format_version
 // -- writing ------------------------------------------------------------------------
 
 namespace {
-
-std::size_t varint_size(std::uint64_t x) noexcept {
-  std::size_t n = 1;
-  while (x >= 0x80) {
-    x >>= 7;
-    ++n;
-  }
-  return n;
-}
 
 void put_varint(std::string& out, std::uint64_t x) {
   char buf[10];
@@ -135,33 +128,21 @@ constexpr char tag_block_id = 0x10;   // 2, varint
 constexpr char tag_created_ms = 0x18; // 3, varint
 constexpr char tag_records = 0x22;    // 4, length-delimited
 
-/// Appends the framed WalBlock of a block to `out`. Writes the bytes that
+/// Appends the framed WalBlock of a block to `out`, its records as
+/// `records` gives them. Writes the bytes that
 /// `pb::WalBlock::SerializeAsString` produces (fields in number order, proto3
 /// zero scalars omitted, negative int32 sign-extended to 10 bytes) straight
-/// into the frame, with a single reservation and one copy of each record.
+/// into the frame: one copy of each record, and the frame's size and CRC
+/// patched in at the end. On error `out` is as before.
 void append_block_row(std::string& out, std::int32_t stream_id, std::int64_t block_id,
-                      std::int64_t created_ms, const std::vector<std::string>& records) {
+                      std::int64_t created_ms, const receiver_wal::record_producer& records) {
   // int32 and int64 fields encode negative values as 64-bit two's complement.
   auto sid = static_cast<std::uint64_t>(static_cast<std::int64_t>(stream_id));
   auto bid = static_cast<std::uint64_t>(block_id);
   auto cms = static_cast<std::uint64_t>(created_ms);
-  std::size_t size = 0;
-  if (sid != 0)
-    size += 1 + varint_size(sid);
-  if (bid != 0)
-    size += 1 + varint_size(bid);
-  if (cms != 0)
-    size += 1 + varint_size(cms);
-  for (const auto& record : records)
-    size += 1 + varint_size(record.size()) + record.size();
-  if (size > max_frame_payload)
-    throw std::length_error{"sluice::frame: payload of " + std::to_string(size)
-                            + " bytes exceeds the maximum of "
-                            + std::to_string(max_frame_payload)};
   auto start = out.size();
-  out.reserve(start + frame_header_size + size);
   out.push_back(static_cast<char>(frame_magic | frame_version));
-  put_u32(out, static_cast<std::uint32_t>(size));
+  put_u32(out, 0); // payload size, patched below
   put_u32(out, 0); // CRC-32C, patched below
   auto payload_start = out.size();
   if (sid != 0) {
@@ -176,15 +157,38 @@ void append_block_row(std::string& out, std::int32_t stream_id, std::int64_t blo
     out.push_back(tag_created_ms);
     put_varint(out, cms);
   }
-  for (const auto& record : records) {
-    out.push_back(tag_records);
-    put_varint(out, record.size());
-    out.append(record);
+  try {
+    records([&](std::string_view record) {
+      out.push_back(tag_records);
+      put_varint(out, record.size());
+      out.append(record);
+    });
+  } catch (...) {
+    out.resize(start);
+    throw;
   }
-  auto crc = crc32c(std::string_view{out}.substr(payload_start));
-  for (int i = 0; i < 4; ++i)
-    out[start + 5 + static_cast<std::size_t>(i)]
-      = static_cast<char>(static_cast<std::uint8_t>(crc >> (8 * i)));
+  auto size = out.size() - payload_start;
+  if (size > max_frame_payload) {
+    out.resize(start);
+    throw std::length_error{"sluice::frame: payload of " + std::to_string(size)
+                            + " bytes exceeds the maximum of "
+                            + std::to_string(max_frame_payload)};
+  }
+  auto patch_u32 = [&](std::size_t at, std::uint32_t x) {
+    for (int i = 0; i < 4; ++i)
+      out[at + static_cast<std::size_t>(i)]
+        = static_cast<char>(static_cast<std::uint8_t>(x >> (8 * i)));
+  };
+  patch_u32(start + 1, static_cast<std::uint32_t>(size));
+  patch_u32(start + 5, crc32c(std::string_view{out}.substr(payload_start)));
+}
+
+/// The records of a vector, for append_block_row.
+receiver_wal::record_producer each_of(const std::vector<std::string>& records) {
+  return [&records](const receiver_wal::record_visitor& visit) {
+    for (const auto& r : records)
+      visit(r);
+  };
 }
 
 /// A per-thread buffer for block rows: keeps its capacity between appends so
@@ -228,6 +232,11 @@ bool receiver_wal::hit_append_point(std::int32_t stream_id, std::int64_t block_i
 
 void receiver_wal::append_block(std::int32_t stream_id, std::int64_t block_id,
                                 std::int64_t created_ms, const std::vector<std::string>& records) {
+  append_block_from(stream_id, block_id, created_ms, each_of(records));
+}
+
+void receiver_wal::append_block_from(std::int32_t stream_id, std::int64_t block_id,
+                                     std::int64_t created_ms, const record_producer& records) {
   if (!hit_append_point(stream_id, block_id, 1))
     return;
   auto& bytes = row_buffer();
@@ -251,7 +260,7 @@ void receiver_wal::append_blocks(const std::vector<wal_block>& blocks) {
   std::vector<std::size_t> ends;
   ends.reserve(blocks.size());
   for (const auto& x : blocks) {
-    append_block_row(bytes, x.stream_id, x.block_id, x.created_ms, x.records);
+    append_block_row(bytes, x.stream_id, x.block_id, x.created_ms, each_of(x.records));
     ends.push_back(bytes.size());
   }
   std::string_view all{bytes};

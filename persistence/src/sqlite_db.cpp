@@ -329,6 +329,8 @@ sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), o
       throw storage_error("sluice: sqlite cannot switch " + path_
                           + " to journal_mode=WAL (the file system lacks shared memory?)");
     mode.reset();
+    if (opts_.wal_autocheckpoint_pages > 0)
+      sqlite3_wal_autocheckpoint(db_, opts_.wal_autocheckpoint_pages);
     exec(opts_.synchronous == sqlite_sync::full ? "PRAGMA synchronous=FULL"
                                                 : "PRAGMA synchronous=NORMAL");
     db_id_ = identity_of(path_);
@@ -475,7 +477,7 @@ void create_checkpoint_directory(const std::string& dir) {
 }
 
 std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqlite_sync sync,
-                                                    int page_size) {
+                                                    int page_size, int autocheckpoint_pages) {
   namespace fs = std::filesystem;
   create_checkpoint_directory(dir);
   auto file = (fs::path{dir} / "sluice.db").string();
@@ -508,6 +510,7 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
                         + " is empty (0 bytes): the checkpoint database was truncated or "
                           "damaged (sluice never leaves an empty one)");
   }
+  opts.wal_autocheckpoint_pages = autocheckpoint_pages;
   auto db = std::make_unique<sqlite_db>(file, opts);
   if (db->query_int64("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
         .value_or(0)

@@ -5,7 +5,9 @@
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <filesystem>
+#include <string>
 
 #include "fixtures/sqlite_db.hpp"
 #include "sluice/sqlite_db.hpp"
@@ -67,4 +69,56 @@ BOOST_AUTO_TEST_CASE(a_cached_statement_with_a_syntax_error_names_it) {
     BOOST_TEST(std::string{e.what()}.find("prepare of \"SELEC 1\"") != std::string::npos, e.what());
   }
   BOOST_TEST(live_statements(db) == 0);
+}
+
+namespace {
+
+/// Commits `n` rows of 400 bytes, one transaction each, on `db` (pages of
+/// 512 bytes: a page frame or two per commit) and returns the size of the
+/// database's write-ahead file afterwards.
+std::uintmax_t commit_rows(sqlite_db& db, const std::string& path, int n) {
+  for (int i = 0; i < n; ++i)
+    db.cached("INSERT INTO t (b) VALUES (?1)").bind_blob(1, std::string(400, 'x')).run();
+  return std::filesystem::file_size(path + "-wal");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_connection_checkpoints_the_wal_file_after_its_own_page_count) {
+  // SQLite's default: a commit leaving 1000 pages or more in the -wal file
+  // copies them into the database, and the writes after it start the -wal
+  // file over. With wal_autocheckpoint_pages = 4000 the same 1500 commits
+  // keep every frame in it, until a commit on a connection with the default
+  // checkpoints them.
+  for (int pages : {0, 4000}) {
+    BOOST_TEST_CONTEXT("wal_autocheckpoint_pages = " << pages) {
+      checkpoint_dir_fixture dir;
+      std::filesystem::create_directories(dir.checkpoint_dir());
+      auto path = dir.checkpoint_dir() + "/t.db";
+      sqlite_db::options opts;
+      opts.synchronous = sluice::sqlite_sync::normal;
+      opts.page_size = 512;
+      opts.wal_autocheckpoint_pages = pages;
+      sqlite_db writer{path, opts};
+      writer.exec("CREATE TABLE t (b BLOB NOT NULL)");
+      constexpr std::uintmax_t frame = 512 + 24; // a page and its frame header
+      auto wal = commit_rows(writer, path, 1500);
+      if (pages == 0) {
+        BOOST_TEST(wal < 1100 * frame);
+      } else {
+        BOOST_TEST(wal > 1500 * frame);
+        sqlite_db other{path, {.synchronous = sluice::sqlite_sync::normal}};
+        other.exec("CREATE TABLE u (x INTEGER)"); // a commit past 1000 pages: checkpoints
+        // Checkpointed, the -wal file starts over at the writer's next commit:
+        // it then holds the frames of these 10 commits only.
+        commit_rows(writer, path, 10);
+        int log = -1, done = -1;
+        BOOST_REQUIRE(sqlite3_wal_checkpoint_v2(writer.native_handle(), nullptr,
+                                                SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+                      == SQLITE_OK);
+        BOOST_TEST(log < 100);
+        BOOST_TEST(writer.query_int64("SELECT count(*) FROM t").value() == 1510);
+      }
+    }
+  }
 }

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/detail/erased.hpp"
@@ -150,9 +151,12 @@ class block_source {
   /// `blocks` stored blocks holding `records` records were processed (their
   /// batch completed) and dropped: frees room in the buffering bounds.
   virtual void processed(int64_t blocks, int64_t records) = 0;
-  /// Encodes a block's records with their codec, for the write-ahead log.
-  virtual std::vector<std::string> encode(const erased& data) const = 0;
-  /// Decodes records written by encode() (WAL replay after a restart).
+  /// Encodes a block's records with their codec, for the write-ahead log:
+  /// calls `f` with each record's bytes, in order (the view is valid during
+  /// the call only: one buffer serves every record).
+  virtual void encode_each(const erased& data,
+                           const std::function<void(std::string_view)>& f) const = 0;
+  /// Decodes records written by encode_each() (WAL replay after a restart).
   virtual erased decode(const std::vector<std::string>& records) const = 0;
   /// Block ids continue after `id` (ids already in the WAL).
   virtual void continue_after(int64_t id) = 0;

@@ -153,12 +153,15 @@ class receiver_runtime final : public receiver_host<T>, public block_source {
     return buffered_;
   }
 
-  std::vector<std::string> encode(const erased& data) const override {
+  void encode_each(const erased& data,
+                   const std::function<void(std::string_view)>& f) const override {
     if constexpr (encodable<T>) {
-      std::vector<std::string> out;
-      for (auto& x : view<T>(data))
-        out.push_back(encode_to_string(x));
-      return out;
+      std::string buf;
+      for (auto& x : view<T>(data)) {
+        buf.clear();
+        codec<T>::encode(x, buf);
+        f(buf);
+      }
     } else {
       throw error("the receiver write-ahead log needs a sluice::codec for the record type");
     }
