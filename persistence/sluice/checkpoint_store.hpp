@@ -73,7 +73,7 @@ class checkpoint_store {
     /// ignored for an existing one. Default: 64 KiB, so MB-sized state rows
     /// span 16 times fewer overflow pages than with SQLite's 4 KiB; small
     /// states commit faster with 4 KiB (the simulation's choice).
-    int page_size = 65536;
+    int page_size = default_checkpoint_page_size;
   };
 
   // -- constructors, destructors, and assignment operators -------------------

@@ -115,11 +115,10 @@ void put_varint(std::string& out, std::uint64_t x) {
   out.append(buf, n);
 }
 
-void put_u32(std::string& out, std::uint32_t x) {
-  char buf[4];
+/// Writes `x` little-endian into the 4 bytes at `at`.
+void store_u32(char* at, std::uint32_t x) {
   for (int i = 0; i < 4; ++i)
-    buf[i] = static_cast<char>(static_cast<std::uint8_t>(x >> (8 * i)));
-  out.append(buf, 4);
+    at[i] = static_cast<char>(static_cast<std::uint8_t>(x >> (8 * i)));
 }
 
 // Protobuf tags (field number << 3 | wire type) of WalBlock's fields.
@@ -142,8 +141,7 @@ void append_block_row(std::string& out, std::int32_t stream_id, std::int64_t blo
   auto cms = static_cast<std::uint64_t>(created_ms);
   auto start = out.size();
   out.push_back(static_cast<char>(frame_magic | frame_version));
-  put_u32(out, 0); // payload size, patched below
-  put_u32(out, 0); // CRC-32C, patched below
+  out.append(8, '\0'); // payload size and CRC-32C, patched below
   auto payload_start = out.size();
   if (sid != 0) {
     out.push_back(tag_stream_id);
@@ -174,13 +172,8 @@ void append_block_row(std::string& out, std::int32_t stream_id, std::int64_t blo
                             + " bytes exceeds the maximum of "
                             + std::to_string(max_frame_payload)};
   }
-  auto patch_u32 = [&](std::size_t at, std::uint32_t x) {
-    for (int i = 0; i < 4; ++i)
-      out[at + static_cast<std::size_t>(i)]
-        = static_cast<char>(static_cast<std::uint8_t>(x >> (8 * i)));
-  };
-  patch_u32(start + 1, static_cast<std::uint32_t>(size));
-  patch_u32(start + 5, crc32c(std::string_view{out}.substr(payload_start)));
+  store_u32(out.data() + start + 1, static_cast<std::uint32_t>(size));
+  store_u32(out.data() + start + 5, crc32c(std::string_view{out}.substr(payload_start)));
 }
 
 /// The records of a vector, for append_block_row.

@@ -101,7 +101,8 @@ context_impl::~context_impl() {
 checkpoint_store::options context_impl::store_options() const {
   checkpoint_store::options opts;
   opts.keep_metadata = static_cast<size_t>(cfg.get_int("sluice.streaming.checkpoint.retained", 10));
-  opts.page_size = static_cast<int>(cfg.get_int("sluice.streaming.checkpoint.pageSize", 65536));
+  opts.page_size = static_cast<int>(cfg.get_int("sluice.streaming.checkpoint.pageSize",
+                                                   default_checkpoint_page_size));
   return opts;
 }
 
