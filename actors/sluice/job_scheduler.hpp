@@ -56,9 +56,13 @@ struct scheduler_state {
   };
   std::deque<std::pair<int64_t, int64_t>> queued;  ///< batch time, submission time (us)
   std::map<int64_t, batch> running;
-  /// Generated batches whose metadata checkpoint is not stored yet: none
-  /// of them starts before it is (its input is fixed in that checkpoint).
+  /// Generated batches whose metadata checkpoint is not stored yet: their
+  /// output operations wait for it (their input is fixed in it).
   std::set<int64_t> unsaved;
+  /// Completed batches whose completion checkpoint is not stored yet. They
+  /// hold no slot of concurrent_jobs (Spark writes checkpoints off the job
+  /// path); a drain up to one of them waits for it.
+  std::set<int64_t> storing;
   /// The newest batch time generated (ticked).
   int64_t last_generated = 0;
   /// Allocations of batches not started yet: batch time -> source -> blocks.
@@ -94,7 +98,8 @@ struct scheduler_state {
 /// Handles `(tick_atom, int64_t t)`, `gather_done`, `batch_failed`,
 /// `(lost_atom, worker, why)`, `(join_atom, worker)` and `(resume_atom,
 /// int64_t cut)` (cluster mode, replace_atoms.hpp), `(drain_atom, int64_t t)
-/// -> bool` (replies once every batch up to t has completed), `(stop_atom)
+/// -> bool` (replies once every batch up to t has completed and its
+/// completion checkpoint is stored), `(stop_atom)
 /// -> bool` (no batch starts afterwards) and `(introspect_atom)`
 /// (actor_probe.hpp). `wiring` must be complete before the first tick.
 ///

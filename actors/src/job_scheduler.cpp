@@ -54,7 +54,8 @@ void check_drains(self_ptr self) {
   auto& st = self->state;
   for (auto i = st.drains.begin(); i != st.drains.end();) {
     bool pending = (!st.running.empty() && st.running.begin()->first <= i->first)
-                   || (!st.queued.empty() && st.queued.front().first <= i->first);
+                   || (!st.queued.empty() && st.queued.front().first <= i->first)
+                   || (!st.storing.empty() && *st.storing.begin() <= i->first);
     if (!pending && (st.last_completed >= i->first || st.stopped)) {
       i->second.deliver(true);
       i = st.drains.erase(i);
@@ -68,11 +69,10 @@ void try_start(self_ptr self);
 /// Runs the output operations of batch t that are due, in their order,
 /// while their gathers have reported; then completes t if it is complete.
 void run_outputs(self_ptr self, int64_t t);
-/// Batch t is complete: reports it, lets its sources know, has its metadata
-/// checkpoint stored, then retires it.
+/// Batch t is complete: reports it, lets its sources know, sends its
+/// metadata checkpoint to be stored, and retires it.
 void complete(self_ptr self, int64_t t);
-/// Batch t is done (and its metadata checkpoint stored): forgets it, answers
-/// drains, starts the next batches.
+/// Batch t is done: forgets it, answers drains, starts the next batches.
 void retire(self_ptr self, int64_t t);
 
 /// The reports that complete batch t: every gather whose parent has a batch
@@ -294,10 +294,12 @@ std::vector<int64_t> pending_batches(const scheduler_state& st, std::optional<in
 
 /// Batch t was generated: its metadata checkpoint, with t pending and the
 /// sources' positions that fix its input (Kafka offset ranges), is stored
-/// before t starts, as Spark's DoCheckpoint after generateJobs. So a batch
-/// re-run after a crash reads exactly what it read before, even when its
-/// output (a Kafka transaction) was committed before the crash. False when
-/// that failed the context.
+/// before t's output operations run, as Spark's DoCheckpoint after
+/// generateJobs. So a batch re-run after a crash reads exactly what it read
+/// before, even when its output (a Kafka transaction) was committed before
+/// the crash. Its stages need not wait: they change nothing outside, and
+/// the writer stores this checkpoint before any state checkpoint of t (it
+/// was sent first). False when that failed the context.
 bool save_generated(self_ptr self, const batch_info& info) {
   auto& st = self->state;
   auto t = info.time.ms;
@@ -318,7 +320,7 @@ bool save_generated(self_ptr self, const batch_info& info) {
     .then(
       [=](bool) {
         self->state.unsaved.erase(t);
-        try_start(self);
+        run_outputs(self, t);
       },
       [=](caf::error& err) {
         self->state.unsaved.erase(t);
@@ -333,7 +335,6 @@ bool save_generated(self_ptr self, const batch_info& info) {
 void try_start(self_ptr self) {
   auto& st = self->state;
   while (!st.stopped && !st.replacing && !st.queued.empty()
-         && !st.unsaved.contains(st.queued.front().first)
          && static_cast<int>(st.running.size()) < st.cfg.concurrent_jobs) {
     auto [t, submitted] = st.queued.front();
     st.queued.pop_front();
@@ -376,7 +377,7 @@ void run_output(self_ptr self, int64_t t, size_t k, std::function<void()>& job) 
 void run_outputs(self_ptr self, int64_t t) {
   auto& st = self->state;
   auto i = st.running.find(t);
-  if (i == st.running.end())
+  if (i == st.running.end() || st.unsaved.contains(t))
     return;
   auto& b = i->second;
   auto& layout = *st.w->layout;
@@ -429,18 +430,26 @@ void complete(self_ptr self, int64_t t) {
                    + e.what());
     }
     if (m) {
-      // Stored before the next batch starts or a drain is answered, as
-      // when the scheduler wrote it itself (await: messages wait, no
-      // thread blocks).
+      // Stored before a drain up to t is answered, but the next batches
+      // do not wait for it (as Spark's CheckpointWriter, off the job path):
+      // the writer stores metadata checkpoints in the order they are sent,
+      // and a crash before this one is stored recovers from an earlier one,
+      // whose batches run again. Waiting here (an await) held every
+      // message of the scheduler for a sync of the disk a batch.
+      st.storing.insert(t);
       self->request(st.w->checkpoint_writer, caf::infinite, std::move(*m))
-        .await([=](bool) { retire(self, t); },
-               [=](caf::error& err) {
-                 auto f = failure_of(err);
-                 fail_with_cause(self, "checkpoint after " + to_string(batch_time{t})
-                                         + " failed: " + f.what, f.cause);
-                 retire(self, t);
-               });
-      return;
+        .then(
+          [=](bool) {
+            self->state.storing.erase(t);
+            check_drains(self);
+          },
+          [=](caf::error& err) {
+            self->state.storing.erase(t);
+            auto f = failure_of(err);
+            fail_with_cause(self, "checkpoint after " + to_string(batch_time{t})
+                                    + " failed: " + f.what, f.cause);
+            check_drains(self);
+          });
     }
   }
   retire(self, t);

@@ -1,7 +1,8 @@
 // The contract of runtime/storage_faults without root: the fault points
 // checkpoint.write and wal.append fail a checkpoint write or a receiver WAL
 // append, which stops the running streaming_context with an error that
-// await_termination rethrows.
+// await_termination rethrows. A slow checkpoint write (a delay at
+// checkpoint.write) holds back output operations, not the batches' stages.
 #define BOOST_TEST_MODULE runtime/storage_fault_points
 #include <boost/test/unit_test.hpp>
 
@@ -10,6 +11,7 @@
 #include <memory>
 #include <mutex>
 
+#include "fixtures/child_process.hpp"
 #include "fixtures/error_text.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/storage_failure.hpp"
@@ -90,7 +92,7 @@ BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_stops_the_context) {
   BOOST_TEST(newest.pending_batches == std::vector<int64_t>{4000}, boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_checkpoint_at_a_batch_s_generation_keeps_the_batch_from_running) {
+BOOST_AUTO_TEST_CASE(a_failed_checkpoint_at_a_batch_s_generation_keeps_its_output_from_running) {
   fault_guard faults;
   temp_dir dir{"fault-generation"};
   // Hit 7 is batch 3's generation checkpoint (2 at start, 2 per batch).
@@ -100,8 +102,50 @@ BOOST_AUTO_TEST_CASE(a_failed_checkpoint_at_a_batch_s_generation_keeps_the_batch
              == "checkpoint at the generation of 3000 ms failed: sluice: injected write failure "
                 "at checkpoint.write: metadata checkpoint 3000 not written to "
                   + dir.str() + "/sluice.db");
-  BOOST_TEST(run.outputs == 2); // batch 3's input was never fixed, so it never ran
+  BOOST_TEST(run.outputs == 2); // batch 3's input was never fixed, so its output never ran
   fault_injector::global().disarm_all();
+  auto newest = checkpoint_store::open(dir.str())->latest_metadata().value();
+  BOOST_TEST(newest.batch_time_ms == 2000);
+  BOOST_TEST(newest.pending_batches.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_slow_checkpoint_write_holds_back_outputs_but_not_the_next_batch) {
+  fault_guard faults;
+  temp_dir dir{"fault-slow"};
+  auto c = fixtures::manual_conf();
+  // Hit 4 is batch 1's completion checkpoint (2 at start, then batch 1's
+  // generation and completion): the writer sleeps 4 s in it.
+  c.set("sluice.fault.checkpoint.write", "delay:4000ms,after=3,times=1");
+  auto mapped = std::make_shared<std::atomic<int>>(0);
+  auto outputs = std::make_shared<std::atomic<int>>(0);
+  streaming_context ssc{c, seconds(1)};
+  ssc.checkpoint(dir.str());
+  ssc.queue_stream<std::string>({{"a"}, {"b"}})
+    .map([mapped](std::string w) {
+      ++*mapped;
+      return kv{std::move(w), 1};
+    })
+    .reduce_by_key(std::plus<int>{})
+    .foreach_rdd([outputs](const rdd<kv>&) { ++*outputs; });
+  auto counter = std::make_shared<batch_counter>();
+  ssc.add_listener(counter);
+  ssc.start();
+  ssc.manual_clock().advance(seconds(1));
+  counter->wait_for(1);
+  ssc.manual_clock().advance(seconds(1));
+  // Batch 2 runs its stages while batch 1's completion checkpoint is being
+  // written (they waited for it before: 4 s)...
+  BOOST_TEST(fixtures::eventually([&] { return mapped->load() == 2; },
+                                  std::chrono::milliseconds(3000)));
+  // ...but not its output: batch 2's generation checkpoint, queued behind
+  // the slow one, fixes its input first.
+  BOOST_TEST(outputs->load() == 1);
+  BOOST_TEST(counter->completed() == 1);
+  counter->wait_for(2);
+  BOOST_TEST(outputs->load() == 2);
+  BOOST_TEST(fault_injector::global().fires(fault_points::checkpoint_write) == 1u);
+  ssc.stop(false);
+  // Both completion checkpoints were stored before stop returned.
   auto newest = checkpoint_store::open(dir.str())->latest_metadata().value();
   BOOST_TEST(newest.batch_time_ms == 2000);
   BOOST_TEST(newest.pending_batches.empty());
