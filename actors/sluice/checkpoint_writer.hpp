@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -22,6 +23,15 @@ struct checkpoint_writer_state {
   std::shared_ptr<checkpoint_store> store;
   std::shared_ptr<transport> net;
   caf::actor bus;  ///< gets a checkpoint_written event per write; may be null
+  /// Metadata checkpoints received and not written yet, with their
+  /// requesters' promises and nodes: written in one transaction by the
+  /// flush the first of them sent the writer (after what its mailbox held).
+  struct queued_metadata {
+    metadata_checkpoint m;
+    caf::response_promise promise;
+    caf::node_id reader;
+  };
+  std::vector<queued_metadata> metadata;
   static inline const char* name = "sluice.checkpoint_writer";
 };
 
@@ -32,7 +42,10 @@ struct checkpoint_writer_state {
 ///   state_rows_msg`: the state as of batch t, read and sent by a detached
 ///   helper actor (so partitions restore in parallel; the reply may come
 ///   after replies to later messages);
-/// - `(metadata_checkpoint) -> bool`: writes a metadata checkpoint;
+/// - `(metadata_checkpoint) -> bool`: writes a metadata checkpoint; the ones
+///   that arrive together (while the writer was busy) are stored in one
+///   transaction, so one sync of the disk serves them all, before any
+///   message that came after them is handled;
 /// - `(introspect_atom) -> std::vector<actor_report>`: actor_probe.hpp;
 /// - `(drain_atom) -> bool`: replies once everything before it was handled;
 /// - `(cut_atom, ops, partitions, bound) -> int64_t`: the newest consistent

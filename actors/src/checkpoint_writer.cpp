@@ -64,6 +64,42 @@ caf::behavior state_reader(caf::stateful_actor<checkpoint_writer_state>* self,
   };
 }
 
+/// Writes the queued metadata checkpoints in one transaction and answers
+/// their requesters. Called by the flush and before any other message, so
+/// messages are still handled in arrival order.
+void flush_metadata(caf::stateful_actor<checkpoint_writer_state>* self) {
+  auto& st = self->state;
+  if (st.metadata.empty())
+    return;
+  auto queued = std::move(st.metadata);
+  st.metadata.clear();
+  std::vector<const metadata_checkpoint*> group;
+  group.reserve(queued.size());
+  for (auto& q : queued)
+    group.push_back(&q.m);
+  auto start = now_us();
+  auto failed = st.store->write_metadata_group(group);
+  for (size_t i = 0; i < queued.size(); ++i) {
+    auto& q = queued[i];
+    if (!failed[i]) {
+      checkpoint_info info;
+      info.batch = batch_time{q.m.batch_time_ms};
+      report(self, std::move(info), start);
+      q.promise.deliver(true);
+      continue;
+    }
+    std::string what = "the checkpoint writer failed";
+    try {
+      std::rethrow_exception(failed[i]);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    q.promise.deliver(caf::make_error(caf::sec::runtime_error, std::move(what),
+                                      st.net->keep_for(failed[i], q.reader)));
+  }
+}
+
 } // namespace
 
 caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* self,
@@ -74,6 +110,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
   self->state.bus = std::move(bus);
   return {
     [=](state_write_msg& m) {
+      flush_metadata(self);
       return guarded(self, [&] {
         auto& st = *self->state.store;
         auto start = now_us();
@@ -94,6 +131,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
       });
     },
     [=](restore_atom a, int32_t op, int32_t partition, int64_t t) {
+      flush_metadata(self);
       // The reader replies to the requester itself. Answering after later
       // messages changes nothing: it reads the rows at or before t only, and
       // the one writer of (op, partition) is the actor waiting for this reply.
@@ -101,10 +139,14 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
                                   self->state.net);
       return self->delegate(reader, a, op, partition, t);
     },
-    [=](drain_atom) { return true; },
+    [=](drain_atom) {
+      flush_metadata(self);
+      return true;
+    },
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](cut_atom, const std::vector<int32_t>& ops, const std::vector<int32_t>& partitions,
         int64_t bound) {
+      flush_metadata(self);
       return guarded(self, [&] {
         // As recovery.cpp's consistent cut: the oldest of every partition's
         // newest state (a partition without rows restores empty).
@@ -125,16 +167,16 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
         return any ? cut : int64_t{-1};
       });
     },
-    [=](metadata_checkpoint& m) {
-      return guarded(self, [&] {
-        auto start = now_us();
-        self->state.store->write_metadata(m);
-        checkpoint_info info;
-        info.batch = batch_time{m.batch_time_ms};
-        report(self, std::move(info), start);
-        return true;
-      });
+    [=](metadata_checkpoint& m) -> caf::result<bool> {
+      auto& st = self->state;
+      auto from = self->current_sender();
+      auto promise = self->make_response_promise();
+      st.metadata.push_back({std::move(m), promise, from ? from->node() : self->node()});
+      if (st.metadata.size() == 1)
+        self->send(self, flush_atom::value);
+      return promise;
     },
+    [=](flush_atom) { flush_metadata(self); },
   };
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -102,6 +103,15 @@ class checkpoint_store {
   /// `storage_error` ("injected write failure at checkpoint.write ...")
   /// without writing; `throw`, `delay` and `crash` act as everywhere.
   void write_metadata(const metadata_checkpoint& m);
+
+  /// Writes each of `group` as write_metadata does, in order, in one
+  /// transaction (one sync of the disk for all of them; the rows and the
+  /// kept ones are those of writing them one by one). The fault point is hit
+  /// once per checkpoint, in order; one it fails is not written and the
+  /// others are. Returns, per checkpoint, null when it is stored or the
+  /// exception that kept it from being stored (a failed commit: all of them).
+  std::vector<std::exception_ptr>
+  write_metadata_group(const std::vector<const metadata_checkpoint*>& group);
 
   /// Returns the newest metadata checkpoint that passes its checks, or nothing
   /// when there is none. Newer rows that fail them (torn or corrupt frame, bad

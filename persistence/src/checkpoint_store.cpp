@@ -99,8 +99,10 @@ void checkpoint_store::hit_write_point(const std::string& what) {
 
 // -- metadata checkpoints ------------------------------------------------------------
 
-void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
-  hit_write_point("metadata checkpoint " + std::to_string(m.batch_time_ms));
+namespace {
+
+/// A metadata checkpoint's row payload: its framed CheckpointMetadata.
+std::string encode_metadata(const metadata_checkpoint& m) {
   pb::CheckpointMetadata msg;
   msg.set_batch_time_ms(m.batch_time_ms);
   msg.set_graph_fingerprint(m.graph_fingerprint);
@@ -119,24 +121,59 @@ void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
   msg.set_checkpoint_interval_hint(m.checkpoint_interval_hint);
   if (m.zero_time_ms)
     msg.set_zero_time_ms(*m.zero_time_ms);
-  auto bytes = frame(msg.SerializeAsString());
-  std::lock_guard guard{mtx_};
-  db_->verify_files_unchanged();
-  sqlite_transaction tx{*db_};
-  db_->cached("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
-    .bind_int64(1, m.batch_time_ms)
-    .bind_blob(2, bytes)
-    .run();
-  // Keeps the newest keep_metadata rows: deletes the (keep+1)-th newest and
-  // every older one, found through the (batch_time_ms, row_id) index. (A
-  // NOT IN over the kept rows built and sorted a temporary table each
-  // commit: a third of a simulated batch's instructions.)
-  db_->cached("DELETE FROM checkpoint_metadata WHERE (batch_time_ms, row_id) <= ("
-              "SELECT batch_time_ms, row_id FROM checkpoint_metadata "
-              "ORDER BY batch_time_ms DESC, row_id DESC LIMIT 1 OFFSET ?1)")
-    .bind_int64(1, static_cast<std::int64_t>(opts_.keep_metadata))
-    .run();
-  tx.commit();
+  return frame(msg.SerializeAsString());
+}
+
+} // namespace
+
+void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
+  if (auto failed = write_metadata_group({&m}).front())
+    std::rethrow_exception(failed);
+}
+
+std::vector<std::exception_ptr>
+checkpoint_store::write_metadata_group(const std::vector<const metadata_checkpoint*>& group) {
+  std::vector<std::exception_ptr> failed(group.size());
+  std::vector<std::string> rows(group.size());
+  size_t writing = 0;
+  for (size_t i = 0; i < group.size(); ++i) {
+    try {
+      hit_write_point("metadata checkpoint " + std::to_string(group[i]->batch_time_ms));
+      rows[i] = encode_metadata(*group[i]);
+      ++writing;
+    } catch (...) {
+      failed[i] = std::current_exception();
+    }
+  }
+  if (writing == 0)
+    return failed;
+  try {
+    std::lock_guard guard{mtx_};
+    db_->verify_files_unchanged();
+    sqlite_transaction tx{*db_};
+    for (size_t i = 0; i < group.size(); ++i)
+      if (!failed[i])
+        db_->cached("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
+          .bind_int64(1, group[i]->batch_time_ms)
+          .bind_blob(2, rows[i])
+          .run();
+    // Keeps the newest keep_metadata rows: deletes the (keep+1)-th newest and
+    // every older one, found through the (batch_time_ms, row_id) index. (A
+    // NOT IN over the kept rows built and sorted a temporary table each
+    // commit: a third of a simulated batch's instructions.) Once for the
+    // group: the rows it keeps are those the last of one-by-one writes keeps.
+    db_->cached("DELETE FROM checkpoint_metadata WHERE (batch_time_ms, row_id) <= ("
+                "SELECT batch_time_ms, row_id FROM checkpoint_metadata "
+                "ORDER BY batch_time_ms DESC, row_id DESC LIMIT 1 OFFSET ?1)")
+      .bind_int64(1, static_cast<std::int64_t>(opts_.keep_metadata))
+      .run();
+    tx.commit();
+  } catch (...) {
+    for (auto& f : failed)
+      if (!f)
+        f = std::current_exception();
+  }
+  return failed;
 }
 
 metadata_checkpoint checkpoint_store::decode_metadata(std::int64_t row_id,

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE actors/checkpoint_writer
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <caf/binary_deserializer.hpp>
@@ -123,3 +124,58 @@ BOOST_AUTO_TEST_CASE(a_failed_write_comes_back_as_the_storage_error_it_was) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Metadata checkpoints that reach the writer together are stored by one
+// commit (one sync of the disk). On the deterministic scheduler the three
+// requests are all in the writer's mailbox before it runs.
+BOOST_AUTO_TEST_CASE(metadata_checkpoints_that_arrive_together_are_stored_by_one_commit) {
+  fixtures::temp_dir dir{"ckpt-writer-group"};
+  fixtures::temp_dir grouped_dir{"ckpt-writer-grouped"};
+  fixtures::temp_dir one_dir{"ckpt-writer-one"};
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  auto net = std::make_shared<transport>(sys.node(), false);
+  auto store = std::shared_ptr<checkpoint_store>{checkpoint_store::open(dir.str())};
+  auto writer = sys.spawn(checkpoint_writer, store, net, caf::actor{});
+  sched.run();
+  // Bytes the commits wrote to the -wal file so far.
+  auto wal_bytes = [](const fixtures::temp_dir& d) {
+    return std::filesystem::file_size(d.path() / "sluice.db-wal");
+  };
+  auto before = wal_bytes(dir);
+  std::vector<metadata_checkpoint> ms(3);
+  for (size_t i = 0; i < ms.size(); ++i) {
+    ms[i].batch_time_ms = 1000 * static_cast<int64_t>(i + 1);
+    ms[i].graph_fingerprint = "g";
+    ms[i].pending_batches = {ms[i].batch_time_ms};
+  }
+  auto stored = std::make_shared<std::vector<int64_t>>();
+  auto client = sys.spawn([=](caf::event_based_actor* self) {
+    for (auto& m : ms)
+      self->request(writer, caf::infinite, m).then([=, t = m.batch_time_ms](bool ok) {
+        if (ok)
+          stored->push_back(t);
+      });
+  });
+  sched.run();
+  BOOST_TEST(*stored == (std::vector<int64_t>{1000, 2000, 3000}), boost::test_tools::per_element());
+  BOOST_TEST(store->latest_metadata()->batch_time_ms == 3000);
+  // As one group written to a store of its own, byte for byte; one by one
+  // (a commit each) writes more.
+  auto grouped = checkpoint_store::open(grouped_dir.str());
+  auto one = checkpoint_store::open(one_dir.str());
+  auto grouped_before = wal_bytes(grouped_dir);
+  auto one_before = wal_bytes(one_dir);
+  auto failed = grouped->write_metadata_group({&ms[0], &ms[1], &ms[2]});
+  BOOST_TEST(std::count(failed.begin(), failed.end(), nullptr) == 3);
+  for (auto& m : ms)
+    one->write_metadata(m);
+  BOOST_TEST(wal_bytes(dir) - before == wal_bytes(grouped_dir) - grouped_before);
+  BOOST_TEST(wal_bytes(dir) - before < wal_bytes(one_dir) - one_before);
+  caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+  sched.run();
+}

@@ -364,6 +364,75 @@ BOOST_AUTO_TEST_CASE(one_million_keys_full_snapshot_and_a_10k_delta) {
 
 // -- faults and format versions -----------------------------------------------------------
 
+BOOST_AUTO_TEST_CASE(a_group_of_metadata_checkpoints_is_one_commit_with_the_rows_of_one_by_one_writes) {
+  checkpoint_dir_fixture one_dir;
+  checkpoint_dir_fixture group_dir;
+  checkpoint_store::options opts;
+  opts.keep_metadata = 3;
+  auto one = checkpoint_store::open(one_dir.checkpoint_dir(), opts);
+  auto grouped = checkpoint_store::open(group_dir.checkpoint_dir(), opts);
+  // Frames in the -wal file (each a 24-byte header and a page, after the
+  // 32-byte file header): what the commits wrote and synced.
+  auto frames = [](const checkpoint_dir_fixture& d) {
+    auto size = fs::file_size(fs::path{d.checkpoint_dir()} / "sluice.db-wal");
+    return size <= 32 ? std::uintmax_t{0} : (size - 32) / (65536 + 24);
+  };
+  auto one_before = frames(one_dir);
+  auto group_before = frames(group_dir);
+  std::vector<metadata_checkpoint> ms;
+  for (std::int64_t t = 1000; t <= 5000; t += 1000)
+    ms.push_back(make_metadata(t));
+  std::vector<const metadata_checkpoint*> group;
+  for (auto& m : ms) {
+    one->write_metadata(m);
+    group.push_back(&m);
+  }
+  auto failed = grouped->write_metadata_group(group);
+  BOOST_TEST(std::count(failed.begin(), failed.end(), nullptr) == 5);
+  auto a = one->metadata_generations();
+  auto b = grouped->metadata_generations();
+  BOOST_TEST_REQUIRE(b.size() == 3u);
+  BOOST_TEST_REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    BOOST_TEST(b[i].batch_time_ms == 5000 - 1000 * static_cast<std::int64_t>(i));
+    BOOST_TEST((b[i].checkpoint == a[i].checkpoint));
+  }
+  // One commit: its pages once, against five commits of them each.
+  auto one_frames = frames(one_dir) - one_before;
+  auto group_frames = frames(group_dir) - group_before;
+  BOOST_TEST_MESSAGE("wal frames: one by one " << one_frames << ", grouped " << group_frames);
+  BOOST_TEST(group_frames * 3 <= one_frames);
+}
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_a_group_the_fault_point_fails_is_the_only_one_not_stored) {
+  checkpoint_dir_fixture dir;
+  fault_guard guard;
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  auto& faults = sluice::fault_injector::global();
+  // The second hit fails: the group's second checkpoint.
+  faults.arm(sluice::fault_points::checkpoint_write,
+             {.action = sluice::fault_action::fail_write(), .after = 1, .times = 1});
+  auto m1 = make_metadata(1000);
+  auto m2 = make_metadata(2000);
+  auto m3 = make_metadata(3000);
+  auto failed = store->write_metadata_group({&m1, &m2, &m3});
+  BOOST_TEST(faults.fires(sluice::fault_points::checkpoint_write) == 1u);
+  BOOST_TEST(!failed[0]);
+  BOOST_TEST(!failed[2]);
+  BOOST_REQUIRE(failed[1]);
+  try {
+    std::rethrow_exception(failed[1]);
+  } catch (const sluice::storage_error& e) {
+    BOOST_TEST(std::string{e.what()}.find("injected write failure at checkpoint.write: "
+                                          "metadata checkpoint 2000 not written")
+               != std::string::npos, e.what());
+  }
+  std::vector<std::int64_t> stored;
+  for (auto& g : store->metadata_generations())
+    stored.push_back(g.batch_time_ms);
+  BOOST_TEST(stored == (std::vector<std::int64_t>{3000, 1000}), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(an_injected_checkpoint_write_failure_leaves_the_previous_state) {
   checkpoint_dir_fixture dir;
   fault_guard guard;
