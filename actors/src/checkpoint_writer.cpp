@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/deterministic.hpp"
@@ -14,18 +15,31 @@ namespace sluice::detail {
 
 namespace {
 
-/// f()'s result, or an error with the exception kept for a requester in
-/// this process (one on another node gets the message only).
+/// The error a requester on node `reader` gets for exception `x`: its
+/// message, and `x` kept for a requester in this process (one on another
+/// node gets the message only).
+caf::error error_for(caf::stateful_actor<checkpoint_writer_state>* self, std::exception_ptr x,
+                     const caf::node_id& reader) {
+  std::string what = "the checkpoint writer failed";
+  try {
+    std::rethrow_exception(x);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  return caf::make_error(caf::sec::runtime_error, std::move(what),
+                         self->state.net->keep_for(x, reader));
+}
+
+/// f()'s result, or error_for the exception it threw.
 template <class F>
 auto guarded(caf::stateful_actor<checkpoint_writer_state>* self, F f)
   -> caf::result<decltype(f())> {
   try {
     return f();
-  } catch (const std::exception& e) {
+  } catch (const std::exception&) {
     auto from = self->current_sender();
-    auto reader = from ? from->node() : self->node();
-    return caf::make_error(caf::sec::runtime_error, std::string{e.what()},
-                           self->state.net->keep_for(std::current_exception(), reader));
+    return error_for(self, std::current_exception(), from ? from->node() : self->node());
   }
 }
 
@@ -71,8 +85,7 @@ void flush_metadata(caf::stateful_actor<checkpoint_writer_state>* self) {
   auto& st = self->state;
   if (st.metadata.empty())
     return;
-  auto queued = std::move(st.metadata);
-  st.metadata.clear();
+  auto queued = std::exchange(st.metadata, {});
   std::vector<const metadata_checkpoint*> group;
   group.reserve(queued.size());
   for (auto& q : queued)
@@ -88,15 +101,7 @@ void flush_metadata(caf::stateful_actor<checkpoint_writer_state>* self) {
       q.promise.deliver(true);
       continue;
     }
-    std::string what = "the checkpoint writer failed";
-    try {
-      std::rethrow_exception(failed[i]);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    q.promise.deliver(caf::make_error(caf::sec::runtime_error, std::move(what),
-                                      st.net->keep_for(failed[i], q.reader)));
+    q.promise.deliver(error_for(self, failed[i], q.reader));
   }
 }
 
