@@ -38,7 +38,8 @@ struct block_manager_state {
 /// Handles `(block_msg) -> bool`: fault point block.write, WAL append when on,
 /// then holds the block, tells the tracker and frees its queue slot; replies
 /// once stored. A failed write calls `on_error` and replies with an error.
-/// `(cleanup_atom, int64_t last_block)` drops blocks with ids <= last_block.
+/// `(cleanup_atom, int64_t last_block)`: blocks with ids <= last_block were
+/// processed: they leave the receiver's buffer bounds.
 /// With `confirm` (cluster mode: this manager on a worker, the tracker on
 /// the driver) the manager keeps only each block's record count and
 /// replies once the tracker answered, so the block is on the driver (and in

@@ -86,7 +86,7 @@ class receiver_pipeline {
 
   int32_t stream() const { return stream_; }
   /// Answers `(allocate_atom, t) -> allocation_msg`, takes `(rate_atom, ...)`
-  /// and `(cleanup_atom, t)` (receiver_tracker.hpp).
+  /// and `(cleanup_atom, done, t)` (receiver_tracker.hpp).
   const caf::actor& tracker() const { return tracker_; }
   /// The pipeline's actors for the live view: the supervisor ("receiver
   /// <stream>") and, as its children, the block generator, block manager and

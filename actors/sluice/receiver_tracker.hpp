@@ -35,6 +35,8 @@ struct tracker_home {
 struct receiver_tracker_state {
   std::deque<block> unallocated;
   std::map<int64_t, int64_t> last_block_of_batch;  ///< batch time -> last block id
+  /// The last block id the block manager was told is processed.
+  int64_t released = -1;
   /// batch time -> blocks the WAL replay gave back to that batch
   std::map<int64_t, std::vector<block>> replayed;
   std::shared_ptr<receiver_wal> wal;
@@ -73,10 +75,12 @@ struct receiver_tracker_state {
 /// - `(rate_atom, int64_t end_ms, int64_t records, int64_t processing_ms,
 ///   int64_t scheduling_ms)`: a batch completed with `records` from this
 ///   stream; with an estimator, a new rate goes to the supervisor.
-/// - `(cleanup_atom, int64_t t)`: batches up to t are done: their blocks may
-///   go from memory, and their WAL entries once they are `wal_retention`
-///   old (a recovery re-runs the batches since the last state checkpoint
-///   on them).
+/// - `(cleanup_atom, int64_t done, int64_t t)`: batch `done` completed: the
+///   block manager is told its blocks are processed, so the receiver's
+///   buffer bounds (maxBufferedBlocks/Records) count them no more. Batches
+///   up to t (a batch earlier, as Spark's remember duration) are forgotten,
+///   and their WAL entries go once they are `wal_retention` old (a recovery
+///   re-runs the batches since the last state checkpoint on them).
 caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self,
                                std::shared_ptr<receiver_wal> wal,
                                std::shared_ptr<rate_estimator> estimator,

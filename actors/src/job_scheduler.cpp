@@ -407,12 +407,13 @@ void complete(self_ptr self, int64_t t) {
       st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
       continue;
     }
-    // Rate control (Spark's ReceiverRateController), then the blocks of
-    // batches before this one are no longer needed.
+    // Rate control (Spark's ReceiverRateController), then this batch's
+    // blocks are processed (the receiver's buffer bound counts them no
+    // more) and those of batches before it are no longer needed.
     self->send(w.trackers[k], rate_atom::value, b.info.processing_end_us / 1000,
                b.source_records[k], b.info.processing_delay_us() / 1000,
                b.info.scheduling_delay_us() / 1000);
-    self->send(w.trackers[k], cleanup_atom::value, t - w.info.batch.count());
+    self->send(w.trackers[k], cleanup_atom::value, t, t - w.info.batch.count());
   }
   if (st.cfg.metadata) {
     auto pending = pending_batches(st, t);

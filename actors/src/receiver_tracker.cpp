@@ -121,15 +121,21 @@ caf::behavior receiver_tracker(caf::stateful_actor<receiver_tracker_state>* self
       if (auto rate = st.estimator->compute(end_ms, records, processing_ms, scheduling_ms))
         self->send(st.supervisor, rate_atom::value, static_cast<int64_t>(*rate));
     },
-    [=](cleanup_atom, int64_t t) {
+    [=](cleanup_atom, int64_t done, int64_t t) {
       auto& st = self->state;
+      auto done_end = st.last_block_of_batch.upper_bound(done);
+      if (done_end != st.last_block_of_batch.begin()) {
+        int64_t last = std::prev(done_end)->second;
+        if (last > st.released) {
+          st.released = last;
+          if (st.manager)
+            self->send(st.manager, cleanup_atom::value, last);
+        }
+      }
       auto end = st.last_block_of_batch.upper_bound(t);
       if (end == st.last_block_of_batch.begin())
         return;
-      int64_t last = std::prev(end)->second;
       st.last_block_of_batch.erase(st.last_block_of_batch.begin(), end);
-      if (st.manager)
-        self->send(st.manager, cleanup_atom::value, last);
       if (st.wal) {
         try {
           // Older metadata checkpoints are kept to fall back to when newer

@@ -222,49 +222,46 @@ BOOST_AUTO_TEST_CASE(wal_without_checkpoint_directory_is_refused_at_start) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(under_overload_the_producer_is_held_back_not_buffered) {
-  auto c = fast_conf();
-  c.set("sluice.streaming.receiver.maxBufferedBlocks", "3");
-  struct blocks_receiver : receiver<int> {
-    std::shared_ptr<std::mutex> mtx = std::make_shared<std::mutex>();
-    std::shared_ptr<std::condition_variable> cv = std::make_shared<std::condition_variable>();
-    std::shared_ptr<int> done = std::make_shared<int>(0);
-    std::thread t;
-    void on_start() override {
-      t = std::thread{[this] {
-        for (int b = 0; b < 10 && !is_stopped(); ++b) {
-          std::vector<int> block(100);
-          std::iota(block.begin(), block.end(), b * 100);
-          store(std::move(block)); // one block each; blocks while 3 are unprocessed
-          std::lock_guard<std::mutex> g{*mtx};
-          ++*done;
-          cv->notify_all();
-        }
-      }};
+namespace {
+
+/// Stores ten blocks of 100 ints (0..999 in order) from a thread of its own,
+/// one store(vector) each, and counts the stores that returned.
+struct blocks_receiver : receiver<int> {
+  struct progress {
+    std::mutex mtx;
+    std::condition_variable cv;
+    int stored = 0;
+    /// Waits until more than `n` stores returned, at most `d`.
+    bool more_than(int n, std::chrono::milliseconds d) {
+      std::unique_lock<std::mutex> g{mtx};
+      return cv.wait_for(g, d, [&] { return stored > n; });
     }
-    void on_stop() override {
-      if (t.joinable())
-        t.join();
+    int count() {
+      std::lock_guard<std::mutex> g{mtx};
+      return stored;
     }
   };
-  blocks_receiver br;
-  auto mtx = br.mtx;
-  auto cv = br.cv;
-  auto done = br.done;
-  auto stored = [&] {
-    std::lock_guard<std::mutex> g{*mtx};
-    return *done;
-  };
-  run_state r{c};
-  r.out.attach(r.ssc.receiver_stream(std::move(br)));
-  r.ssc.start();
-  {
-    std::unique_lock<std::mutex> g{*mtx};
-    BOOST_REQUIRE(cv->wait_for(g, std::chrono::seconds(20), [&] { return *done >= 3; }));
-    // No batch has run: the fourth block must wait (checked over 300 ms).
-    BOOST_TEST(!cv->wait_for(g, std::chrono::milliseconds(300), [&] { return *done > 3; }));
+  std::shared_ptr<progress> p = std::make_shared<progress>();
+  std::thread t;
+  void on_start() override {
+    t = std::thread{[this] {
+      for (int b = 0; b < 10 && !is_stopped(); ++b) {
+        std::vector<int> block(100);
+        std::iota(block.begin(), block.end(), b * 100);
+        store(std::move(block)); // blocks while maxBufferedBlocks are unprocessed
+        std::lock_guard<std::mutex> g{p->mtx};
+        ++p->stored;
+        p->cv.notify_all();
+      }
+    }};
   }
-  BOOST_TEST(stored() == 3);
+  void on_stop() override {
+    if (t.joinable())
+      t.join();
+  }
+};
+
+void expect_all_blocks(run_state& r) {
   fixtures::advance_until(r.ssc, *r.counter, r.out, 1000, r.batches);
   r.ssc.stop();
   auto got = r.out.records();
@@ -272,6 +269,44 @@ BOOST_AUTO_TEST_CASE(under_overload_the_producer_is_held_back_not_buffered) {
   std::vector<int> want(1000);
   std::iota(want.begin(), want.end(), 0);
   BOOST_TEST(got == want, boost::test_tools::per_element()); // nothing lost
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(under_overload_the_producer_is_held_back_not_buffered) {
+  auto c = fast_conf();
+  c.set("sluice.streaming.receiver.maxBufferedBlocks", "3");
+  blocks_receiver br;
+  auto p = br.p;
+  run_state r{c};
+  r.out.attach(r.ssc.receiver_stream(std::move(br)));
+  r.ssc.start();
+  BOOST_REQUIRE(p->more_than(2, std::chrono::seconds(20)));
+  // No batch has run: the fourth block must wait (checked over 300 ms).
+  BOOST_TEST(!p->more_than(3, std::chrono::milliseconds(300)));
+  BOOST_TEST(p->count() == 3);
+  expect_all_blocks(r);
+}
+
+BOOST_AUTO_TEST_CASE(the_batch_that_took_the_blocks_makes_room_when_it_completes) {
+  // The bound counts blocks not processed yet: the three blocks of batch 1
+  // leave it when batch 1 completes, not a batch later (when Spark's
+  // remember duration lets their metadata go).
+  auto c = fast_conf();
+  c.set("sluice.streaming.receiver.maxBufferedBlocks", "3");
+  blocks_receiver br;
+  auto p = br.p;
+  run_state r{c};
+  r.out.attach(r.ssc.receiver_stream(std::move(br)));
+  r.ssc.start();
+  BOOST_REQUIRE(p->more_than(2, std::chrono::seconds(20)));
+  r.ssc.manual_clock().advance(r.ssc.batch_interval());
+  r.counter->wait_for(++r.batches);
+  BOOST_TEST(r.out.records().size() == 300u);
+  BOOST_TEST(p->more_than(5, std::chrono::seconds(20)));
+  BOOST_TEST(!p->more_than(6, std::chrono::milliseconds(300)));
+  BOOST_TEST(p->count() == 6);
+  expect_all_blocks(r);
 }
 
 BOOST_AUTO_TEST_CASE(backpressure_brings_processing_under_the_batch_interval) {
