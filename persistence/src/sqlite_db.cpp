@@ -333,6 +333,11 @@ sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), o
       sqlite3_wal_autocheckpoint(db_, opts_.wal_autocheckpoint_pages);
     exec(opts_.synchronous == sqlite_sync::full ? "PRAGMA synchronous=FULL"
                                                 : "PRAGMA synchronous=NORMAL");
+    // Debian builds SQLite with SECURE_DELETE: every page a delete frees
+    // would be zeroed, so deleting a MB-sized WAL block or state row wrote
+    // it (and its checkpoint copy) twice more. FAST zeroes only what it
+    // writes anyway; freed pages keep their bytes until reused or vacuumed.
+    exec("PRAGMA secure_delete=FAST");
     db_id_ = identity_of(path_);
   } catch (...) {
     sqlite3_close(db_);
