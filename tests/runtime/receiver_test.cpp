@@ -261,6 +261,25 @@ struct blocks_receiver : receiver<int> {
   }
 };
 
+/// A running context whose blocks_receiver stored its first three blocks,
+/// as many as maxBufferedBlocks=3 lets it before a batch runs.
+struct three_blocks_stored {
+  std::shared_ptr<blocks_receiver::progress> p;
+  run_state r;
+  three_blocks_stored() : r{conf_with_three_blocks()} {
+    blocks_receiver br;
+    p = br.p;
+    r.out.attach(r.ssc.receiver_stream(std::move(br)));
+    r.ssc.start();
+    BOOST_REQUIRE(p->more_than(2, std::chrono::seconds(20)));
+  }
+  static conf conf_with_three_blocks() {
+    auto c = fast_conf();
+    c.set("sluice.streaming.receiver.maxBufferedBlocks", "3");
+    return c;
+  }
+};
+
 void expect_all_blocks(run_state& r) {
   fixtures::advance_until(r.ssc, *r.counter, r.out, 1000, r.batches);
   r.ssc.stop();
@@ -274,38 +293,25 @@ void expect_all_blocks(run_state& r) {
 } // namespace
 
 BOOST_AUTO_TEST_CASE(under_overload_the_producer_is_held_back_not_buffered) {
-  auto c = fast_conf();
-  c.set("sluice.streaming.receiver.maxBufferedBlocks", "3");
-  blocks_receiver br;
-  auto p = br.p;
-  run_state r{c};
-  r.out.attach(r.ssc.receiver_stream(std::move(br)));
-  r.ssc.start();
-  BOOST_REQUIRE(p->more_than(2, std::chrono::seconds(20)));
+  three_blocks_stored run;
   // No batch has run: the fourth block must wait (checked over 300 ms).
-  BOOST_TEST(!p->more_than(3, std::chrono::milliseconds(300)));
-  BOOST_TEST(p->count() == 3);
-  expect_all_blocks(r);
+  BOOST_TEST(!run.p->more_than(3, std::chrono::milliseconds(300)));
+  BOOST_TEST(run.p->count() == 3);
+  expect_all_blocks(run.r);
 }
 
 BOOST_AUTO_TEST_CASE(the_batch_that_took_the_blocks_makes_room_when_it_completes) {
   // The bound counts blocks not processed yet: the three blocks of batch 1
   // leave it when batch 1 completes, not a batch later (when Spark's
   // remember duration lets their metadata go).
-  auto c = fast_conf();
-  c.set("sluice.streaming.receiver.maxBufferedBlocks", "3");
-  blocks_receiver br;
-  auto p = br.p;
-  run_state r{c};
-  r.out.attach(r.ssc.receiver_stream(std::move(br)));
-  r.ssc.start();
-  BOOST_REQUIRE(p->more_than(2, std::chrono::seconds(20)));
+  three_blocks_stored run;
+  auto& r = run.r;
   r.ssc.manual_clock().advance(r.ssc.batch_interval());
   r.counter->wait_for(++r.batches);
   BOOST_TEST(r.out.records().size() == 300u);
-  BOOST_TEST(p->more_than(5, std::chrono::seconds(20)));
-  BOOST_TEST(!p->more_than(6, std::chrono::milliseconds(300)));
-  BOOST_TEST(p->count() == 6);
+  BOOST_TEST(run.p->more_than(5, std::chrono::seconds(20)));
+  BOOST_TEST(!run.p->more_than(6, std::chrono::milliseconds(300)));
+  BOOST_TEST(run.p->count() == 6);
   expect_all_blocks(r);
 }
 
