@@ -59,29 +59,43 @@ BOOST_AUTO_TEST_CASE(a_file_arriving_before_the_first_batch_survives_a_crash) {
                                in.str(), cp.str(), out.str()};
   std::ofstream{in.path() / "old.txt"} << "old old\n"; // there at start: never read
   child_process child{cmd};
-  child.start();
   // What counts as new is checkpointed before the first batch runs: the
   // second row a fresh start writes, after the sources started (the first,
   // written before, holds no positions; a file dropped then would be taken
   // for one already there, FORMAT.md "checkpoint_metadata").
+  // That row comes up to a batch interval before the first batch, but only
+  // a few ms before it when the program starts just ahead of a batch
+  // boundary (less than a poll under ASan): a start whose first batch ran
+  // before the row was seen is made again from empty directories.
   bool before_first_batch = false;
-  BOOST_REQUIRE(eventually(
-    [&] {
-      if (!fs::is_empty(out.path()))
-        return true; // a batch ran first
-      if (!fs::exists(cp.path() / "sluice.db"))
-        return false;
-      try {
-        fixtures::raw_db raw{cp.path() / "sluice.db"};
-        before_first_batch = raw.query_int64("SELECT count(*) FROM checkpoint_metadata") >= 2
-                             && fs::is_empty(out.path());
-      } catch (const std::exception&) {
-        return false; // the tables are not there yet
+  for (int attempt = 0; attempt < 5 && !before_first_batch; ++attempt) {
+    if (attempt > 0) {
+      child.kill();
+      for (const auto* d : {&cp, &out}) {
+        fs::remove_all(d->path());
+        fs::create_directories(d->path());
       }
-      return before_first_batch;
-    },
-    std::chrono::seconds(30)));
-  BOOST_REQUIRE_MESSAGE(before_first_batch, "no metadata checkpoint before the first batch");
+    }
+    child.start();
+    BOOST_REQUIRE(eventually(
+      [&] {
+        if (!fs::is_empty(out.path()))
+          return true; // a batch ran first
+        if (!fs::exists(cp.path() / "sluice.db"))
+          return false;
+        try {
+          fixtures::raw_db raw{cp.path() / "sluice.db"};
+          before_first_batch = raw.query_int64("SELECT count(*) FROM checkpoint_metadata") >= 2
+                               && fs::is_empty(out.path());
+        } catch (const std::exception&) {
+          return false; // the tables are not there yet
+        }
+        return before_first_batch;
+      },
+      std::chrono::seconds(30)));
+  }
+  BOOST_REQUIRE_MESSAGE(before_first_batch,
+                        "no metadata checkpoint seen before the first batch in 5 starts");
   auto tmp = in.path() / ".new.txt";
   std::ofstream{tmp} << "new words new\n";
   fs::rename(tmp, in.path() / "new.txt");
