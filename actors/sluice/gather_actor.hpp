@@ -26,7 +26,7 @@ struct gather_state {
   bool restored = false;           ///< a recovered run restored the op's history
   /// A recovered run: the history rows to restore (until the first batch),
   /// or why they could not be read.
-  std::optional<state_entries> restored_rows;
+  std::optional<std::vector<std::string>> restored_chunks;
   std::optional<writer_failure> restore_failure;
   state_checkpointer checkpointer; ///< writes the history of windows
   static inline const char* name = "sluice.gather";

@@ -99,8 +99,10 @@ struct state_write_msg {
 
 /// The state of one (operator, partition) as of a recovered batch.
 struct state_rows_msg {
-  state_entries rows;  ///< sorted by key
-  state_chain chain;   ///< what `rows` were read from
+  /// StateCheckpointChunk payloads in the order they apply
+  /// (checkpoint_store::read_state_chunks; `sluice/state_chunk.hpp` reads them)
+  std::vector<std::string> chunks;
+  state_chain chain;   ///< what `chunks` were read from
   friend bool operator==(const state_rows_msg&, const state_rows_msg&) = default;
 };
 
@@ -250,7 +252,7 @@ typename Inspector::result_type inspect(Inspector& f, state_write_msg& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, state_rows_msg& x) {
-  return f(caf::meta::type_name("state_rows_msg"), x.rows, x.chain.checkpoints, x.chain.full_ms);
+  return f(caf::meta::type_name("state_rows_msg"), x.chunks, x.chain.checkpoints, x.chain.full_ms);
 }
 
 template <class Inspector>

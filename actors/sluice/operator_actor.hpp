@@ -34,9 +34,9 @@ struct operator_state {
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
   state_checkpointer checkpointer;             ///< checkpoints `state` at checkpoint times
-  /// A recovered run: the rows to restore `state` from (until it exists),
-  /// or why they could not be read.
-  std::optional<state_entries> restored;
+  /// A recovered run: the checkpoint chunks to restore `state` from (until
+  /// it exists), or why they could not be read.
+  std::optional<std::vector<std::string>> restored;
   state_chain restored_chain;  ///< what `restored` was read from
   std::optional<writer_failure> restore_failure;
   /// Waiting for the checkpoint writer (a restore, a state checkpoint):

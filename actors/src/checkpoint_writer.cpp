@@ -71,7 +71,7 @@ caf::behavior state_reader(caf::stateful_actor<checkpoint_writer_state>* self,
       self->quit();
       return guarded(self, [&] {
         state_rows_msg r;
-        r.rows = self->state.store->read_state(op, partition, t, &r.chain);
+        r.chunks = self->state.store->read_state_chunks(op, partition, t, &r.chain);
         return r;
       });
     },

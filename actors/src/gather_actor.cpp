@@ -4,6 +4,7 @@
 
 #include "sluice/narrow.hpp"
 #include "sluice/error.hpp"
+#include "sluice/state_chunk.hpp"
 
 namespace sluice::detail {
 
@@ -18,7 +19,7 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
     // the first batch (await holds the batches back).
     self->request(wr.checkpoint_writer, caf::infinite, restore_atom::value, gp.node->id(),
                   int32_t{0}, *wr.restore_from)
-      .await([=](state_rows_msg& r) { self->state.restored_rows = std::move(r.rows); },
+      .await([=](state_rows_msg& r) { self->state.restored_chunks = std::move(r.chunks); },
              [=](caf::error& err) { self->state.restore_failure = failure_of(err); });
   }
   return {
@@ -122,9 +123,9 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
               std::rethrow_exception(std::any_cast<std::exception_ptr>(std::move(*x)));
             throw error(st.restore_failure->what);
           }
-          if (st.restored_rows)
-            st.op->restore(*st.restored_rows);
-          st.restored_rows.reset();
+          if (st.restored_chunks)
+            st.op->restore(state_from_chunks(*st.restored_chunks));
+          st.restored_chunks.reset();
         }
       } catch (const std::exception& e) {
         fail(e.what());

@@ -110,7 +110,7 @@ void run_stateful(self_ptr self, int64_t t, bool none, std::vector<std::vector<e
       throw error(st.restore_failure->what);
     }
     if (st.restored) {
-      sp.head->restore_state(st.state.get(), *st.restored);
+      sp.head->restore_state_chunks(st.state.get(), *st.restored);
       st.checkpointer.restored(st.restored_chain);
     }
     st.restored.reset();
@@ -269,7 +269,7 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
                   *w_.restore_from)
       .then(
         [=](state_rows_msg& r) {
-          self->state.restored = std::move(r.rows);
+          self->state.restored = std::move(r.chunks);
           self->state.restored_chain = r.chain;
           self->state.waiting = false;
           run_ready(self);

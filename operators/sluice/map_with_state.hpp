@@ -67,6 +67,12 @@ class update_state_node final : public node<std::pair<K, S>> {
     st.store.restore(entries);
     st.has_previous = true;
   }
+  void restore_state_chunks(slot_state* raw,
+                            const std::vector<std::string>& chunks) const override {
+    auto& st = static_cast<partition_state&>(*raw);
+    st.store.restore_chunks(chunks);
+    st.has_previous = true;
+  }
 
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
     return std::make_unique<route_writer<std::pair<K, V>, by_key>>(n_, by_key{});
@@ -337,6 +343,10 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
 
   void restore_state(slot_state* raw, const state_entries& entries) const override {
     static_cast<partition_state&>(*raw).store.restore(entries);
+  }
+  void restore_state_chunks(slot_state* raw,
+                            const std::vector<std::string>& chunks) const override {
+    static_cast<partition_state&>(*raw).store.restore_chunks(chunks);
   }
   void want_snapshots() { snapshots_ = true; }
 

@@ -265,6 +265,12 @@ class node_base {
   /// Restores a partition's state from what checkpoint_state wrote (rows
   /// sorted by key).
   virtual void restore_state(slot_state*, const state_entries&) const;
+  /// Restores a partition's state from the checkpoint chunks a restore
+  /// reads (checkpoint_store::read_state_chunks: StateCheckpointChunk
+  /// payloads in the order they apply). By default folds them into sorted
+  /// rows for restore_state; a node whose state is a hash table applies
+  /// them in order instead (no sorted copy of every key).
+  virtual void restore_state_chunks(slot_state*, const std::vector<std::string>& chunks) const;
 
   /// True for gathers that keep history across batches which must survive a
   /// recovery (windows): their gather_op checkpoints it.

@@ -199,6 +199,42 @@ class keyed_state_store {
     }
   }
 
+  /// As restore, from checkpoint chunks (checkpoint_store::read_state_chunks:
+  /// StateCheckpointChunk payloads in the order they apply), applied in that
+  /// order straight into the table: for each key its last change wins and a
+  /// removal erases it, the state restore(read_state(...)) leaves.
+  void restore_chunks(const std::vector<std::string>& chunks) {
+    if constexpr (encodable<K> && encodable<S>) {
+      map_.clear();
+      removed_.clear();
+      map_.reserve(first_checkpoint_size_hint(chunks));
+      struct apply final : state_change_visitor {
+        table_type& map;
+        explicit apply(table_type& m) : map(m) {}
+        void upsert(std::string_view kb, std::string_view vb) override {
+          auto v = decode_from_string<std::pair<S, int64_t>>(vb);
+          auto k = decode_from_string<K>(kb);
+          auto h = hash(k);
+          entry e{std::move(v.first), v.second};
+          if (auto [i, fresh] = map.try_emplace(std::move(k), h, std::move(e)); !fresh) {
+            auto& cur = map.at(i).second; // try_emplace left `e` alone
+            cur.value = std::move(e.value);
+            cur.updated_ms = e.updated_ms;
+          }
+        }
+        void remove(std::string_view kb) override {
+          auto k = decode_from_string<K>(kb);
+          if (auto i = map.find(k, hash(k)); i != npos)
+            map.erase_at(i);
+        }
+      } a{map_};
+      for_each_state_change(chunks, a);
+    } else {
+      (void) chunks;
+      throw error("restoring state needs a sluice::codec for its key and state types");
+    }
+  }
+
   void mark_checkpointed() {
     map_.clear_flags();
     removed_.clear();

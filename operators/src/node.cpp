@@ -1,6 +1,7 @@
 // node_base's out-of-line members: its constructor and the defaults of the
 // typed services, which node types override (node.hpp has the contracts).
 #include "sluice/node.hpp"
+#include "sluice/state_chunk.hpp"
 
 #include <stdexcept>
 
@@ -50,6 +51,10 @@ bool node_base::checkpoint_state(slot_state*, bool /*full*/,
 }
 
 void node_base::restore_state(slot_state*, const state_entries&) const {}
+
+void node_base::restore_state_chunks(slot_state* s, const std::vector<std::string>& chunks) const {
+  restore_state(s, state_from_chunks(chunks));
+}
 
 std::string node_base::checkpoint_codec_problem() const { return {}; }
 

@@ -168,6 +168,14 @@ class checkpoint_store {
   state_entries read_state(std::int32_t operator_id, std::int32_t partition,
                            std::int64_t up_to_batch_ms, state_chain* chain = nullptr);
 
+  /// The rows read_state folds, checked as it checks them: each a
+  /// StateCheckpointChunk payload (FORMAT.md), in the order their changes
+  /// apply (`sluice/state_chunk.hpp` reads them). A stateful operator applies
+  /// them to its table directly, without read_state's sorted copy.
+  std::vector<std::string> read_state_chunks(std::int32_t operator_id, std::int32_t partition,
+                                             std::int64_t up_to_batch_ms,
+                                             state_chain* chain = nullptr);
+
   /// Returns the batch time of the newest state checkpoint of (`operator_id`,
   /// `partition`) at or before `up_to_batch_ms`, or nothing when there is none.
   std::optional<std::int64_t> latest_state_time(std::int32_t operator_id, std::int32_t partition,

@@ -89,4 +89,26 @@ struct state_chain {
   friend bool operator==(const state_chain&, const state_chain&) = default;
 };
 
+/// Receives the changes of state checkpoint chunks (for_each_state_change):
+/// codec bytes, as views valid during the call.
+class state_change_visitor {
+ public:
+  virtual void upsert(std::string_view key, std::string_view value) = 0;
+  virtual void remove(std::string_view key) = 0;
+
+ protected:
+  ~state_change_visitor() = default;
+};
+
+/// Calls `v` for every change of `chunks` (StateCheckpointChunk payloads in
+/// the order they apply, as checkpoint_store::read_state_chunks returns them
+/// and a recovered stateful operator receives them): a chunk's upserts, then
+/// its removals. Applying them in that order leaves the state read_state
+/// returns. Throws storage_corruption for a chunk that does not parse.
+void for_each_state_change(const std::vector<std::string>& chunks, state_change_visitor& v);
+
+/// The number of upserts of the first checkpoint among `chunks` (its first
+/// chunk's times its chunk count): a size to reserve before applying them.
+std::size_t first_checkpoint_size_hint(const std::vector<std::string>& chunks);
+
 } // namespace sluice

@@ -2,7 +2,7 @@
 // chunked state checkpoints (full snapshots and deltas).
 #include "sluice/checkpoint_store.hpp"
 
-#include "sluice/state_changes.hpp"
+#include "sluice/state_chunk.hpp"
 
 #include "sluice/fault_injector.hpp"
 #include "sluice/frame.hpp"
@@ -388,9 +388,11 @@ checkpoint_store::state_rows(std::int32_t operator_id, std::int32_t partition,
   return rows;
 }
 
-state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_t partition,
-                                          std::int64_t up_to_batch_ms, state_chain* chain) {
-  // Only copying the rows out holds the lock: decoding them does not, so
+std::vector<std::string> checkpoint_store::read_state_chunks(std::int32_t operator_id,
+                                                            std::int32_t partition,
+                                                            std::int64_t up_to_batch_ms,
+                                                            state_chain* chain) {
+  // Only copying the rows out holds the lock: checking them does not, so
   // partitions restore in parallel.
   auto rows = state_rows(operator_id, partition, up_to_batch_ms);
   const auto& file = db_->path();
@@ -408,11 +410,10 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
                              + std::to_string(*cur_time) + " has " + std::to_string(next_chunk)
                              + " of its " + std::to_string(cur_count) + " chunks");
   };
-  // Every change read, in the order the checkpoints apply them, folded into
-  // the state once at the end (one sort, not a million map insertions).
-  state_changes changes;
   state_chain read;
-  pb::StateCheckpointChunk msg;
+  std::vector<std::string> chunks;
+  chunks.reserve(rows.size());
+  state_chunk_view msg;
   for (auto& row : rows) {
     auto row_id = row.row_id;
     auto batch_time = row.batch_time_ms;
@@ -429,24 +430,22 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
         read.full_ms = batch_time;
     }
     auto payload = checked_payload(file, state_table, row_id, row.payload);
-    msg.Clear();
-    if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size()))
-        || msg.keys_size() != msg.values_size())
+    if (!parse_state_chunk(payload, msg))
       throw wal_corruption(file, table, row_id, "bad_message",
                            "the checksummed payload is not a StateCheckpointChunk");
-    if (msg.operator_id() != operator_id || msg.partition() != partition
-        || msg.batch_time_ms() != batch_time || msg.full() != full
-        || msg.chunk_index() != chunk_index || msg.chunk_count() != chunk_count)
+    if (msg.operator_id != operator_id || msg.partition != partition
+        || msg.batch_time_ms != batch_time || msg.full != full
+        || msg.chunk_index != chunk_index || msg.chunk_count != chunk_count)
       throw wal_corruption(file, table, row_id, "key_mismatch",
                            "the row's columns say operator " + std::to_string(operator_id)
                              + " partition " + std::to_string(partition) + " time "
                              + std::to_string(batch_time) + " chunk "
                              + std::to_string(chunk_index) + "/" + std::to_string(chunk_count)
-                             + ", its payload operator " + std::to_string(msg.operator_id())
-                             + " partition " + std::to_string(msg.partition()) + " time "
-                             + std::to_string(msg.batch_time_ms()) + " chunk "
-                             + std::to_string(msg.chunk_index()) + "/"
-                             + std::to_string(msg.chunk_count()));
+                             + ", its payload operator " + std::to_string(msg.operator_id)
+                             + " partition " + std::to_string(msg.partition) + " time "
+                             + std::to_string(msg.batch_time_ms) + " chunk "
+                             + std::to_string(msg.chunk_index) + "/"
+                             + std::to_string(msg.chunk_count));
     if (chunk_index != next_chunk || chunk_count != cur_count)
       throw wal_corruption(file, table, row_id, "missing_chunk",
                            "expected chunk " + std::to_string(next_chunk) + "/"
@@ -456,34 +455,24 @@ state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_
                              + std::to_string(chunk_count));
     ++next_chunk;
     last_row = row_id;
-    row.payload = {}; // parsed: give its memory back before the next
-    // Only the first checkpoint read can be full (the newest full one at or
-    // before the time): its changes apply to the empty state as a delta's to
-    // the state before it. Upserts first, then removals.
-    auto* keys = msg.mutable_keys();
-    auto* values = msg.mutable_values();
-    auto* removed = msg.mutable_removed_keys();
-    // Room for the whole checkpoint at its first chunk (chunks are about
-    // equally big), else grown geometrically: reserving each chunk's exact
-    // size, as before, moved everything read so far once per chunk.
-    if (chunk_index == 0) {
-      auto want = changes.entries.size()
-                  + static_cast<std::size_t>(chunk_count)
-                      * static_cast<std::size_t>(keys->size() + removed->size());
-      if (want > changes.entries.capacity()) {
-        changes.entries.reserve(want);
-        changes.removal.reserve(want);
-      }
-    }
-    for (int i = 0; i < keys->size(); ++i)
-      changes.upsert(std::move(*keys->Mutable(i)), std::move(*values->Mutable(i)));
-    for (auto& key : *removed)
-      changes.remove(std::move(key));
+    // The payload is the frame's middle: cut the frame down to it in place
+    // rather than copying it into fresh memory.
+    auto at = static_cast<std::size_t>(payload.data() - row.payload.data());
+    auto n = payload.size();
+    auto& bytes = row.payload;
+    bytes.resize(at + n);
+    bytes.erase(0, at);
+    chunks.push_back(std::move(bytes));
   }
   check_complete();
   if (chain)
     *chain = read;
-  return apply_in_order(std::move(changes));
+  return chunks;
+}
+
+state_entries checkpoint_store::read_state(std::int32_t operator_id, std::int32_t partition,
+                                          std::int64_t up_to_batch_ms, state_chain* chain) {
+  return state_from_chunks(read_state_chunks(operator_id, partition, up_to_batch_ms, chain));
 }
 
 std::string checkpoint_store::verify_state(std::int32_t operator_id, std::int32_t partition,

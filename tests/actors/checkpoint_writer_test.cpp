@@ -11,6 +11,7 @@
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/error.hpp"
+#include "sluice/state_chunk.hpp"
 
 // The checkpoint writer owns sluice.db: state and metadata checkpoints reach
 // it as messages (here serialized and deserialized first, as from another
@@ -65,7 +66,7 @@ struct writer_fixture {
     caf::scoped_actor self{*sys};
     sluice::state_entries rows;
     self->request(writer, 10s, restore_atom::value, op, partition, t)
-      .receive([&](state_rows_msg& r) { rows = std::move(r.rows); },
+      .receive([&](state_rows_msg& r) { rows = sluice::state_from_chunks(r.chunks); },
                [&](caf::error& err) { BOOST_FAIL(failure_of(err).what); });
     return rows;
   }

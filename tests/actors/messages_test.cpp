@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(every_message_type_round_trips) {
   BOOST_TEST((message_round_trip(a) == a));
   state_write_msg sw{4, 1, 10000, true, {{"k", "v"}, {"k2", std::string("\0x", 2)}}, {"gone"}, 5000};
   BOOST_TEST((message_round_trip(sw) == sw));
-  state_rows_msg rows{{{"a", "1"}, {"b", "2"}}, {3, 20000}};
+  state_rows_msg rows{{"chunk 1", std::string("\0chunk 2", 8)}, {3, 20000}};
   BOOST_TEST((message_round_trip(rows) == rows));
   std::vector<std::pair<int32_t, int64_t>> ids{{0, 4}, {1, 9}};
   BOOST_TEST((message_round_trip(ids) == ids));
