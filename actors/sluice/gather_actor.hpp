@@ -24,7 +24,8 @@ struct gather_state {
   };
   std::map<int64_t, pending> batches;
   bool restored = false;           ///< a recovered run restored the op's history
-  /// A recovered run: the history rows to restore (until the first batch),
+  /// A recovered run: the checkpoint chunks of the history to restore
+  /// (until the first batch),
   /// or why they could not be read.
   std::optional<std::vector<std::string>> restored_chunks;
   std::optional<writer_failure> restore_failure;

@@ -73,11 +73,12 @@ T decode_from_string(std::string_view bytes) {
 }
 
 /// The state of one (operator, partition) as a state checkpoint restores it
-/// (checkpoint_store::read_state, the checkpoint writer's reply, the
-/// operators' restore_state): codec bytes of (key, value), sorted by key
-/// (bytewise, as std::string's operator<), each key once. A sorted vector
-/// rather than a map: a million entries are built, sent and read back as
-/// one allocation, moved not copied.
+/// (checkpoint_store::read_state, the windows' restore_state): codec bytes
+/// of (key, value), sorted by key (bytewise, as std::string's operator<),
+/// each key once. A sorted vector rather than a map: built and read back as
+/// one allocation, moved not copied. A recovered run's operators receive the
+/// checkpoint's chunks and fold them into this, or apply them to a table
+/// directly (for_each_state_change).
 using state_entries = std::vector<std::pair<std::string, std::string>>;
 
 /// What a restored state was read from: the checkpoints applied (the full
