@@ -182,18 +182,8 @@ class keyed_state_store {
       map_.clear();
       removed_.clear();
       map_.reserve(entries.size());
-      for (auto& [kb, vb] : entries) {
-        auto v = decode_from_string<std::pair<S, int64_t>>(vb);
-        auto k = decode_from_string<K>(kb);
-        auto h = hash(k);
-        entry e{std::move(v.first), v.second};
-        if (auto [i, fresh] = map_.try_emplace(std::move(k), h, std::move(e)); !fresh) {
-          // try_emplace left `e` alone.
-          auto& cur = map_.at(i).second;
-          cur.value = std::move(e.value);
-          cur.updated_ms = e.updated_ms;
-        }
-      }
+      for (auto& [kb, vb] : entries)
+        restore_entry(map_, kb, vb);
     } else {
       throw error("restoring state needs a sluice::codec for its key and state types");
     }
@@ -212,15 +202,7 @@ class keyed_state_store {
         table_type& map;
         explicit apply(table_type& m) : map(m) {}
         void upsert(std::string_view kb, std::string_view vb) override {
-          auto v = decode_from_string<std::pair<S, int64_t>>(vb);
-          auto k = decode_from_string<K>(kb);
-          auto h = hash(k);
-          entry e{std::move(v.first), v.second};
-          if (auto [i, fresh] = map.try_emplace(std::move(k), h, std::move(e)); !fresh) {
-            auto& cur = map.at(i).second; // try_emplace left `e` alone
-            cur.value = std::move(e.value);
-            cur.updated_ms = e.updated_ms;
-          }
+          restore_entry(map, kb, vb);
         }
         void remove(std::string_view kb) override {
           auto k = decode_from_string<K>(kb);
@@ -241,6 +223,20 @@ class keyed_state_store {
   }
 
  private:
+  /// Puts one checkpointed (key bytes, (state, updated_ms) bytes) into `map`,
+  /// replacing the key's entry if it has one: restore's and restore_chunks' step.
+  static void restore_entry(table_type& map, std::string_view kb, std::string_view vb) {
+    auto v = decode_from_string<std::pair<S, int64_t>>(vb);
+    auto k = decode_from_string<K>(kb);
+    auto h = hash(k);
+    entry e{std::move(v.first), v.second};
+    if (auto [i, fresh] = map.try_emplace(std::move(k), h, std::move(e)); !fresh) {
+      auto& cur = map.at(i).second; // try_emplace left `e` alone
+      cur.value = std::move(e.value);
+      cur.updated_ms = e.updated_ms;
+    }
+  }
+
   table_type map_;  // the flag of a slot: written since the last checkpoint
   std::unordered_set<K, key_hash<K>> removed_;
 };

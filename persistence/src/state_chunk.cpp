@@ -1,6 +1,7 @@
 #include "sluice/state_chunk.hpp"
 
 #include "sluice/error.hpp"
+#include "sluice/pb/records.pb.h"
 #include "sluice/state_changes.hpp"
 
 #include <google/protobuf/io/coded_stream.h>
@@ -16,18 +17,8 @@ namespace {
 namespace pbio = google::protobuf::io;
 using wfl = google::protobuf::internal::WireFormatLite;
 
-/// Field numbers of StateCheckpointChunk (persistence/proto/records.proto).
-enum field : int {
-  f_operator_id = 1,
-  f_partition = 2,
-  f_batch_time_ms = 3,
-  f_full = 4,
-  f_chunk_index = 5,
-  f_chunk_count = 6,
-  f_keys = 7,
-  f_values = 8,
-  f_removed_keys = 9,
-};
+// Field numbers are the generated class's, records.proto their one definition.
+using chunk_pb = pb::StateCheckpointChunk;
 
 bool read_bytes(pbio::CodedInputStream& in, const char* base, std::string_view& out) {
   std::uint32_t n = 0;
@@ -63,38 +54,40 @@ bool parse_state_chunk(std::string_view payload, state_chunk_view& out) {
     bool varint = type == wfl::WIRETYPE_VARINT;
     bool delimited = type == wfl::WIRETYPE_LENGTH_DELIMITED;
     switch (number) {
-      case f_operator_id:
-      case f_partition:
-      case f_batch_time_ms:
-      case f_full:
-      case f_chunk_index:
-      case f_chunk_count:
+      case chunk_pb::kOperatorIdFieldNumber:
+      case chunk_pb::kPartitionFieldNumber:
+      case chunk_pb::kBatchTimeMsFieldNumber:
+      case chunk_pb::kFullFieldNumber:
+      case chunk_pb::kChunkIndexFieldNumber:
+      case chunk_pb::kChunkCountFieldNumber:
         if (!varint)
           break; // a known number with another wire type: skipped as unknown
         if (!in.ReadVarint64(&v))
           return false;
         // As protobuf: int32 and uint32 take the low 32 bits of the varint.
-        if (number == f_operator_id)
+        if (number == chunk_pb::kOperatorIdFieldNumber)
           out.operator_id = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
-        else if (number == f_partition)
+        else if (number == chunk_pb::kPartitionFieldNumber)
           out.partition = static_cast<std::int32_t>(static_cast<std::uint32_t>(v));
-        else if (number == f_batch_time_ms)
+        else if (number == chunk_pb::kBatchTimeMsFieldNumber)
           out.batch_time_ms = static_cast<std::int64_t>(v);
-        else if (number == f_full)
+        else if (number == chunk_pb::kFullFieldNumber)
           out.full = v != 0;
-        else if (number == f_chunk_index)
+        else if (number == chunk_pb::kChunkIndexFieldNumber)
           out.chunk_index = static_cast<std::uint32_t>(v);
         else
           out.chunk_count = static_cast<std::uint32_t>(v);
         continue;
-      case f_keys:
-      case f_values:
-      case f_removed_keys:
+      case chunk_pb::kKeysFieldNumber:
+      case chunk_pb::kValuesFieldNumber:
+      case chunk_pb::kRemovedKeysFieldNumber:
         if (!delimited)
           break;
         if (!read_bytes(in, payload.data(), bytes))
           return false;
-        (number == f_keys ? out.keys : number == f_values ? out.values : out.removed_keys)
+        (number == chunk_pb::kKeysFieldNumber     ? out.keys
+         : number == chunk_pb::kValuesFieldNumber ? out.values
+                                                  : out.removed_keys)
           .push_back(bytes);
         continue;
       default:
