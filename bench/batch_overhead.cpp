@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <condition_variable>
 #include <cstdio>
@@ -23,6 +24,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench_util.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
@@ -97,13 +99,24 @@ std::string http_get(int port, const std::string& path) {
 struct run_result {
   stats sched, proc, total;
   int64_t polls = 0;
+  double cpu_s = 0; ///< CPU of this process and of the workers it waited for, over the run
 };
+
+/// CPU seconds of this process plus its waited-for children (local-cluster workers).
+double cpu_with_children() {
+  rusage self{}, kids{};
+  ::getrusage(RUSAGE_SELF, &self);
+  ::getrusage(RUSAGE_CHILDREN, &kids);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return s(self.ru_utime) + s(self.ru_stime) + s(kids.ru_utime) + s(kids.ru_stime);
+}
 
 struct options {
   int batches = 2000;
   int interval_ms = 10;
   int records = 100;
   std::string master = "local[2]";
+  std::string scheduler = "sharing"; ///< sluice.scheduler.policy
 };
 
 /// One context with the UI `ui` (off, on or polled); throws on a timeout or
@@ -112,6 +125,8 @@ run_result run_once(const options& o, const std::string& ui) {
   sluice::conf c;
   c.app_name("bench-batch-overhead").master(o.master);
   c.set("sluice.ui.enabled", ui == "off" ? "false" : "true").set("sluice.ui.port", "0");
+  c.set("sluice.scheduler.policy", o.scheduler);
+  double cpu0 = cpu_with_children();
   sluice::streaming_context ssc{c, sluice::milliseconds(o.interval_ms)};
 
   std::vector<std::vector<int>> queue(static_cast<size_t>(o.batches));
@@ -177,7 +192,8 @@ run_result run_once(const options& o, const std::string& ui) {
       throw std::runtime_error("counted " + std::to_string(counted) + " records, expected "
                                + std::to_string(expected));
   }
-  return {summarize(sched), summarize(proc), summarize(total), polls.load()};
+  return {summarize(sched), summarize(proc), summarize(total), polls.load(),
+          cpu_with_children() - cpu0};
 }
 
 void print_run(const std::string& ui, int batches, const run_result& r) {
@@ -200,6 +216,33 @@ double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/// --scheduler compare: work sharing and work stealing interleaved, `rounds`
+/// times each: the p99 and the CPU each costs (stealing's threads poll
+/// between messages instead of sleeping).
+void compare_schedulers(options o, const std::string& ui, int rounds) {
+  const std::vector<std::string> policies{"sharing", "stealing"};
+  std::map<std::string, std::vector<double>> p99, cpu;
+  for (int r = 1; r <= rounds; ++r)
+    for (auto& p : policies) {
+      o.scheduler = p;
+      auto res = run_once(o, ui);
+      p99[p].push_back(static_cast<double>(res.total.p99));
+      cpu[p].push_back(res.cpu_s);
+      std::printf("round %d scheduler=%-8s total_p99_us=%lld total_mean_us=%.0f cpu_s=%.2f\n", r,
+                  p.c_str(), static_cast<long long>(res.total.p99), res.total.mean, res.cpu_s);
+      std::fflush(stdout);
+    }
+  for (auto& p : policies) {
+    auto a = bench::spread(p99[p]), b = bench::spread(cpu[p]);
+    std::printf("scheduler=%-8s sched+proc p99 min/median/max = %.0f/%.0f/%.0f us, cpu "
+                "min/median/max = %.2f/%.2f/%.2f s (%d runs of %d batches)\n",
+                p.c_str(), a.min, a.median, a.max, b.min, b.median, b.max, rounds, o.batches);
+  }
+  std::printf("ratio stealing/sharing: p99 median %.3f, cpu median %.3f\n",
+              median_of(p99["stealing"]) / median_of(p99["sharing"]),
+              median_of(cpu["stealing"]) / median_of(cpu["sharing"]));
 }
 
 /// --ui compare: off, on and polled interleaved, `rounds` times each.
@@ -246,11 +289,35 @@ int main(int argc, char** argv) {
   std::string ui = "on";
   app.add_option("--ui", ui, "the web UI: off, on, polled (GETs 10/s), or compare (all three)")
     ->capture_default_str()->check(CLI::IsMember({"off", "on", "polled", "compare"}));
+  std::string scheduler = "sharing";
+  app.add_option("--scheduler", scheduler,
+                 "sluice.scheduler.policy: sharing, stealing, or compare (both, interleaved)")
+    ->capture_default_str()->check(CLI::IsMember({"sharing", "stealing", "compare"}));
   int rounds = 5;
-  app.add_option("--rounds", rounds, "with --ui compare: runs of each mode")
+  app.add_option("--rounds", rounds, "with --ui or --scheduler compare: runs of each mode")
     ->capture_default_str()->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   try {
+    if (ui == "compare" && scheduler == "compare") {
+      std::fprintf(stderr, "error: --ui compare and --scheduler compare are exclusive: compare "
+                           "one at a time\n");
+      return 2;
+    }
+    if ((ui == "compare" || scheduler == "compare")
+        && o.master.rfind("local-cluster", 0) == 0) {
+      // A worker of a process's n-th context re-runs the program's earlier
+      // contexts locally before it serves (README "Running on several
+      // machines"), so every context after the first would wait for that.
+      std::fprintf(stderr, "error: --ui compare and --scheduler compare run several contexts "
+                           "in one process and need a local[N] master, got %s: run each mode "
+                           "in its own invocation\n", o.master.c_str());
+      return 2;
+    }
+    if (scheduler == "compare") {
+      compare_schedulers(o, ui, rounds);
+      return 0;
+    }
+    o.scheduler = scheduler;
     if (ui == "compare") {
       compare(o, rounds);
       return 0;
@@ -260,6 +327,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(int64_t{o.batches} * o.records),
                 static_cast<long long>(int64_t{o.batches} * o.records));
     print_run(ui, o.batches, r);
+    std::printf("scheduler=%s cpu_s=%.2f\n", o.scheduler.c_str(), r.cpu_s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
