@@ -211,7 +211,6 @@ void context_impl::join_workers(caf::scoped_actor& self) {
 }
 
 void context_impl::place_on_workers(caf::scoped_actor& self) {
-  join_workers(self);
   if (checkpoint_writer_)
     checkpoint_relay_ = sys->spawn(checkpoint_relay, checkpoint_writer_, net);
   scheduler_relay_ = sys->spawn(scheduler_relay, wiring_->scheduler);

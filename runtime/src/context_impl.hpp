@@ -121,10 +121,15 @@ class context_impl {
   /// Picks the batch times; recovering, moves the manual clock to the
   /// recovered batch.
   start_times choose_times();
-  /// Builds the wiring, spawns the listener bus, the job scheduler and the
-  /// executor (operator and gather actors), and opens the checkpoint store.
-  /// No batch runs before start_clock.
-  void spawn_actors(std::shared_ptr<const plan> layout, const start_times& times);
+  /// Builds the wiring, spawns the listener bus, has a cluster's workers
+  /// join, picks the batch times (choose_times: after the joins, so a slow
+  /// join does not leave the first batches due at once), spawns the job
+  /// scheduler and the executor (operator and gather actors), and opens the
+  /// checkpoint store. No batch runs before start_clock.
+  start_times spawn_actors(std::shared_ptr<const plan> layout);
+  /// join_workers for a driver; on a failure, tells the listeners, ends the
+  /// cluster endpoint, the started workers and the bus, and rethrows.
+  void join_or_clean_up();
   /// Spawns the executor's actors: every stage slot and gather here, or in
   /// cluster mode the gathers here and the stage slots on the workers.
   void start_executors();
@@ -149,7 +154,7 @@ class context_impl {
   /// Publishes the driver's endpoint, starts local-cluster workers and waits
   /// (sluice.cluster.startTimeout) until they joined; throws naming why not.
   void join_workers(caf::scoped_actor& self);
-  /// Has the workers join, places the stage slots on them and starts the
+  /// Places the stage slots on the joined workers and starts the
   /// heartbeats.
   void place_on_workers(caf::scoped_actor& self);
   /// Places slot i of every stage on worker i mod W (of workers_), restoring

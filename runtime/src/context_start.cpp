@@ -53,8 +53,7 @@ void context_impl::start() {
   validate_state(*layout);
   validate_codecs(*layout);
   g->mark_started();
-  auto times = choose_times();
-  spawn_actors(layout, times);  // cleans up after itself when it throws
+  auto times = spawn_actors(layout);  // cleans up after itself when it throws
   start_sources(times);
   start_clock(times);
 }
@@ -98,17 +97,20 @@ context_impl::start_times context_impl::choose_times() {
   return {first, zero};
 }
 
-void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_times& times) {
+context_impl::start_times context_impl::spawn_actors(std::shared_ptr<const plan> layout) {
   wiring_ = std::make_shared<wiring>();
   wiring_->layout = layout;
-  wiring_->info = run_info{batch_time{times.zero}, batch, parallelism};
   wiring_->net = net;
-  g->zero(wiring_->info.zero);
   ui = ui::web_ui::start(cfg, batch);  // first on the bus: later listeners see it updated
   if (ui)
     ui->stats()->set_graph(ui::graph_view_of(*layout));
   bus_ = spawn_service(*sys, listener_bus,
                        ui ? with_first(ui->stats(), listeners) : listeners);
+  if (cluster.what != cluster_spec::mode::local)
+    join_or_clean_up();
+  auto times = choose_times();
+  wiring_->info = run_info{batch_time{times.zero}, batch, parallelism};
+  g->zero(wiring_->info.zero);
   scheduler_config sc;
   sc.concurrent_jobs = static_cast<int>(cfg.get_int("sluice.streaming.concurrentJobs", 1));
   sc.listener_bus = bus_;
@@ -125,6 +127,7 @@ void context_impl::spawn_actors(std::shared_ptr<const plan> layout, const start_
   wiring_->scheduler = spawn_service(*sys, job_scheduler, w, std::move(sc));
   executor_ = sys->spawn(executor, wiring_, std::function<void(const run_info&)>{});
   stop_if_throws([&] { start_executors(); });
+  return times;
 }
 
 void context_impl::open_checkpoints(scheduler_config& sc) {
@@ -217,6 +220,23 @@ void context_impl::stop_if_throws(F f) {
     throw;
   } catch (...) {
     stop_started_parts();
+    throw;
+  }
+}
+
+void context_impl::join_or_clean_up() {
+  caf::scoped_actor self{*sys};
+  try {
+    join_workers(self);
+  } catch (const std::exception& e) {
+    // Nothing but the bus (and the UI) runs yet: stop_started_parts would
+    // wait on actors that do not exist.
+    publish_failure(e.what(), current_failure_type());
+    end_cluster(self, std::chrono::seconds(1));
+    ask(self, bus_, std::chrono::seconds(10), drain_atom::value);
+    self->send_exit(bus_, caf::exit_reason::user_shutdown);
+    if (ui)
+      ui->stop();
     throw;
   }
 }

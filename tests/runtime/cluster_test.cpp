@@ -459,6 +459,32 @@ BOOST_AUTO_TEST_CASE(a_plaintext_worker_cannot_join_a_tls_driver) {
   BOOST_TEST(what.find("exited with status 1 before it joined") != std::string::npos, what);
 }
 
+// The batch times are chosen once the workers have joined. Here the join is
+// slow on purpose: the second context's workers first replay the first one,
+// which runs for about a second; its first batch must still lie ahead of
+// that, not be due at once (as when the times were chosen before the join).
+BOOST_AUTO_TEST_CASE(the_first_batch_comes_after_the_workers_joined) {
+  auto c = cluster_conf();
+  c.set("sluice.streaming.clock", "system");
+  auto run_until = [&](int batches) {
+    streaming_context ssc{c, milliseconds(100)};
+    ssc.queue_stream<int>({}).count().foreach_rdd([](const rdd<int64_t>&) {});
+    auto counter = std::make_shared<batch_counter>();
+    ssc.add_listener(counter);
+    auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    ssc.start();
+    counter->wait_for(batches, std::chrono::seconds(60));
+    ssc.stop();
+    return counter->infos().front().time.ms - before;
+  };
+  run_until(10); // about a second: 10 batches of 100 ms
+  auto first_after_ms = run_until(1);
+  BOOST_TEST(first_after_ms >= 900, "the first batch came " << first_after_ms
+                                                            << " ms after start() was called");
+}
+
 // Last: it runs a sample as the driver (no context here, so no worker of
 // this program replays it).
 BOOST_AUTO_TEST_CASE(workers_exit_non_zero_when_the_driver_is_killed) {
