@@ -212,66 +212,39 @@ void print_run(const std::string& ui, int batches, const run_result& r) {
               static_cast<long long>(r.total.p99), r.total.mean);
 }
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/// --scheduler compare: work sharing and work stealing interleaved, `rounds`
-/// times each: the p99 and the CPU each costs (stealing's threads poll
-/// between messages instead of sleeping).
-void compare_schedulers(options o, const std::string& ui, int rounds) {
-  const std::vector<std::string> policies{"sharing", "stealing"};
-  std::map<std::string, std::vector<double>> p99, cpu;
-  for (int r = 1; r <= rounds; ++r)
-    for (auto& p : policies) {
-      o.scheduler = p;
-      auto res = run_once(o, ui);
-      p99[p].push_back(static_cast<double>(res.total.p99));
-      cpu[p].push_back(res.cpu_s);
-      std::printf("round %d scheduler=%-8s total_p99_us=%lld total_mean_us=%.0f cpu_s=%.2f\n", r,
-                  p.c_str(), static_cast<long long>(res.total.p99), res.total.mean, res.cpu_s);
-      std::fflush(stdout);
-    }
-  for (auto& p : policies) {
-    auto a = bench::spread(p99[p]), b = bench::spread(cpu[p]);
-    std::printf("scheduler=%-8s sched+proc p99 min/median/max = %.0f/%.0f/%.0f us, cpu "
-                "min/median/max = %.2f/%.2f/%.2f s (%d runs of %d batches)\n",
-                p.c_str(), a.min, a.median, a.max, b.min, b.median, b.max, rounds, o.batches);
-  }
-  std::printf("ratio stealing/sharing: p99 median %.3f, cpu median %.3f\n",
-              median_of(p99["stealing"]) / median_of(p99["sharing"]),
-              median_of(cpu["stealing"]) / median_of(cpu["sharing"]));
-}
-
-/// --ui compare: off, on and polled interleaved, `rounds` times each.
-void compare(const options& o, int rounds) {
-  const std::vector<std::string> modes{"off", "on", "polled"};
-  std::map<std::string, std::vector<double>> p99, mean;
+/// --ui compare and --scheduler compare: the modes of one knob (`knob` is
+/// its name, `apply` sets one mode in the options) interleaved, `rounds`
+/// times each, so the machine's drift falls on all of them alike. Prints
+/// each run, then min/median/max of the p99, the mean and the CPU of every
+/// mode, and the ratio of each mode's medians to the first mode's.
+void compare(options o, std::string ui, const char* knob, const std::vector<std::string>& modes,
+             void (*apply)(options&, std::string&, const std::string&), int rounds) {
+  std::map<std::string, std::vector<double>> p99, mean, cpu;
   for (int r = 1; r <= rounds; ++r)
     for (auto& m : modes) {
-      auto res = run_once(o, m);
+      apply(o, ui, m);
+      auto res = run_once(o, ui);
       p99[m].push_back(static_cast<double>(res.total.p99));
       mean[m].push_back(res.total.mean);
-      std::printf("round %d ui=%-6s total_p99_us=%lld total_mean_us=%.0f polls=%lld\n", r,
-                  m.c_str(), static_cast<long long>(res.total.p99), res.total.mean,
-                  static_cast<long long>(res.polls));
+      cpu[m].push_back(res.cpu_s);
+      std::printf("round %d %s=%-8s total_p99_us=%lld total_mean_us=%.0f cpu_s=%.2f polls=%lld\n",
+                  r, knob, m.c_str(), static_cast<long long>(res.total.p99), res.total.mean,
+                  res.cpu_s, static_cast<long long>(res.polls));
       std::fflush(stdout);
     }
   for (auto& m : modes) {
-    auto& a = p99[m];
-    auto& b = mean[m];
-    std::printf("ui=%-6s sched+proc p99 min/median/max = %.0f/%.0f/%.0f us, mean "
-                "min/median/max = %.0f/%.0f/%.0f us (%d runs of %d batches)\n",
-                m.c_str(), *std::min_element(a.begin(), a.end()), median_of(a),
-                *std::max_element(a.begin(), a.end()), *std::min_element(b.begin(), b.end()),
-                median_of(b), *std::max_element(b.begin(), b.end()), rounds, o.batches);
+    auto a = bench::spread(p99[m]), b = bench::spread(mean[m]), c = bench::spread(cpu[m]);
+    std::printf("%s=%-8s sched+proc p99 min/median/max = %.0f/%.0f/%.0f us, mean = "
+                "%.0f/%.0f/%.0f us, cpu = %.2f/%.2f/%.2f s (%d runs of %d batches)\n",
+                knob, m.c_str(), a.min, a.median, a.max, b.min, b.median, b.max, c.min, c.median,
+                c.max, rounds, o.batches);
   }
-  for (auto m : {"on", "polled"})
-    std::printf("ratio %s/off: p99 median %.3f, mean median %.3f\n", m,
-                median_of(p99[m]) / median_of(p99["off"]),
-                median_of(mean[m]) / median_of(mean["off"]));
+  auto median = [](const std::vector<double>& v) { return bench::spread(v).median; };
+  for (size_t i = 1; i < modes.size(); ++i)
+    std::printf("ratio %s/%s: p99 median %.3f, mean median %.3f, cpu median %.3f\n",
+                modes[i].c_str(), modes[0].c_str(), median(p99[modes[i]]) / median(p99[modes[0]]),
+                median(mean[modes[i]]) / median(mean[modes[0]]),
+                median(cpu[modes[i]]) / median(cpu[modes[0]]));
 }
 
 } // namespace
@@ -314,12 +287,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (scheduler == "compare") {
-      compare_schedulers(o, ui, rounds);
+      compare(o, ui, "scheduler", {"sharing", "stealing"},
+              [](options& x, std::string&, const std::string& m) { x.scheduler = m; }, rounds);
       return 0;
     }
     o.scheduler = scheduler;
     if (ui == "compare") {
-      compare(o, rounds);
+      compare(o, ui, "ui", {"off", "on", "polled"},
+              [](options&, std::string& u, const std::string& m) { u = m; }, rounds);
       return 0;
     }
     auto r = run_once(o, ui);

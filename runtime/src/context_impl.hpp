@@ -127,9 +127,6 @@ class context_impl {
   /// scheduler and the executor (operator and gather actors), and opens the
   /// checkpoint store. No batch runs before start_clock.
   start_times spawn_actors(std::shared_ptr<const plan> layout);
-  /// join_workers for a driver; on a failure, tells the listeners, ends the
-  /// cluster endpoint, the started workers and the bus, and rethrows.
-  void join_or_clean_up();
   /// Spawns the executor's actors: every stage slot and gather here, or in
   /// cluster mode the gathers here and the stage slots on the workers.
   void start_executors();

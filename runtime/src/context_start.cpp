@@ -107,7 +107,10 @@ context_impl::start_times context_impl::spawn_actors(std::shared_ptr<const plan>
   bus_ = spawn_service(*sys, listener_bus,
                        ui ? with_first(ui->stats(), listeners) : listeners);
   if (cluster.what != cluster_spec::mode::local)
-    join_or_clean_up();
+    stop_if_throws([&] {
+      caf::scoped_actor self{*sys};
+      join_workers(self);
+    });
   auto times = choose_times();
   wiring_->info = run_info{batch_time{times.zero}, batch, parallelism};
   g->zero(wiring_->info.zero);
@@ -220,23 +223,6 @@ void context_impl::stop_if_throws(F f) {
     throw;
   } catch (...) {
     stop_started_parts();
-    throw;
-  }
-}
-
-void context_impl::join_or_clean_up() {
-  caf::scoped_actor self{*sys};
-  try {
-    join_workers(self);
-  } catch (const std::exception& e) {
-    // Nothing but the bus (and the UI) runs yet: stop_started_parts would
-    // wait on actors that do not exist.
-    publish_failure(e.what(), current_failure_type());
-    end_cluster(self, std::chrono::seconds(1));
-    ask(self, bus_, std::chrono::seconds(10), drain_atom::value);
-    self->send_exit(bus_, caf::exit_reason::user_shutdown);
-    if (ui)
-      ui->stop();
     throw;
   }
 }

@@ -166,12 +166,15 @@ void context_impl::settle() {
 }
 
 void context_impl::stop_started_parts() {
-  // Leave nothing running: ~actor_system would wait for these forever.
+  // Leave nothing running: ~actor_system would wait for these forever. A
+  // start that failed early (a worker's join) spawned only the bus and the
+  // UI: the parts not there yet are null and skipped.
   for (auto* s : g->sources())
     s->stop();
   stop_receivers();
   caf::scoped_actor self{*sys};
-  ask(self, executor_, std::chrono::seconds(10), stop_atom::value);
+  if (executor_)
+    ask(self, executor_, std::chrono::seconds(10), stop_atom::value);
   end_cluster(self, std::chrono::seconds(1));  // a failed start: nothing to finish
   self->send_exit(wiring_->scheduler, caf::exit_reason::user_shutdown);
   // The listeners hear why start() failed before the bus ends.
