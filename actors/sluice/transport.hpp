@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -53,13 +53,21 @@ class transport {
   /// Keeps a process-local object (an output job, an exception) until
   /// take(); returns its handle (never 0).
   uint64_t keep(std::any x);
+  /// keep() for records: held as they are, not boxed in a std::any (pack
+  /// keeps a partition per message to a local actor).
+  uint64_t keep_records(erased x);
   /// keep(x) for a reader on node `reader`; 0 (nothing kept) when the reader
   /// is on another node: a handle means nothing there.
   uint64_t keep_for(std::any x, const caf::node_id& reader) {
     return reader == node_ ? keep(std::move(x)) : 0;
   }
-  /// Returns and forgets the object kept under `handle`, or nullopt.
+  /// Returns and forgets the object kept under `handle`, or nullopt (records
+  /// kept by keep_records come boxed in the std::any).
   std::optional<std::any> take(uint64_t handle);
+  /// Returns and forgets the records kept under `handle` by keep_records, or
+  /// nullopt when nothing is kept there. Throws sluice::error when the handle
+  /// holds another object.
+  std::optional<erased> take_records(uint64_t handle);
 
   /// Objects kept and not taken yet (a message lost in a stopping context
   /// leaves its records here until the transport goes with the context).
@@ -69,9 +77,23 @@ class transport {
   caf::node_id node_;
   bool always_bytes_;
   uint64_t origin_;  ///< identifies this transport in records_msg::origin
+  /// A kept object. A handle is (generation << 32) | (index + 1): a slot
+  /// is reused once taken, and its generation tells an old handle from the
+  /// new one (a handle taken twice is refused, not given the next object).
+  struct slot {
+    erased records;
+    std::any object;
+    uint32_t generation = 0;
+    bool used = false;
+  };
+  slot* find(uint64_t handle);  ///< a used slot, or null; requires mtx_
+  uint64_t put(slot&& x);       ///< requires mtx_
+  void release(slot& s, uint64_t handle);  ///< empties a found slot; requires mtx_
+
   mutable std::mutex mtx_;
-  uint64_t next_ = 1;
-  std::unordered_map<uint64_t, std::any> objects_;
+  std::vector<slot> slots_;
+  std::vector<uint32_t> free_;  ///< indexes of unused slots
+  size_t kept_ = 0;
 };
 
 } // namespace sluice::detail

@@ -20,7 +20,7 @@ records_msg transport::pack(erased data, const caf::node_id& to) {
     return m;
   if (by_handle(to)) {
     m.origin = origin_;
-    m.local = keep(std::move(data));
+    m.local = keep_records(std::move(data));
     return m;
   }
   auto* ops = data.ops();
@@ -63,11 +63,11 @@ erased transport::unpack(records_msg& m) {
     if (m.origin != origin_)
       throw error("received a records handle of another process (origin "
                   + std::to_string(m.origin) + "): records between nodes must be encoded");
-    auto x = take(m.local);
+    auto x = take_records(m.local);
     if (!x)
       throw error("received records handle " + std::to_string(m.local)
                   + " that this process does not hold (taken twice?)");
-    return std::any_cast<erased>(std::move(*x));
+    return std::move(*x);
   }
   if (m.type == 0)
     return {};
@@ -88,26 +88,86 @@ parts transport::unpack(std::vector<part_msg>& m) {
   return out;
 }
 
+transport::slot* transport::find(uint64_t handle) {
+  uint64_t index = (handle & 0xffffffffu) - 1;
+  if (index >= slots_.size())
+    return nullptr;
+  auto& s = slots_[index];
+  if (!s.used || s.generation != static_cast<uint32_t>(handle >> 32))
+    return nullptr;
+  return &s;
+}
+
+uint64_t transport::put(slot&& x) {
+  uint32_t index;
+  if (free_.empty()) {
+    index = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    index = free_.back();
+    free_.pop_back();
+  }
+  auto& s = slots_[index];
+  s.records = std::move(x.records);
+  s.object = std::move(x.object);
+  s.used = true;
+  ++kept_;
+  return (uint64_t{s.generation} << 32) | (uint64_t{index} + 1);
+}
+
 uint64_t transport::keep(std::any x) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto id = next_++;
-  objects_.emplace(id, std::move(x));
-  return id;
+  return put({{}, std::move(x)});
+}
+
+uint64_t transport::keep_records(erased x) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return put({std::move(x), {}});
 }
 
 std::optional<std::any> transport::take(uint64_t handle) {
-  std::lock_guard<std::mutex> guard{mtx_};
-  auto i = objects_.find(handle);
-  if (i == objects_.end())
-    return std::nullopt;
-  auto x = std::move(i->second);
-  objects_.erase(i);
-  return x;
+  std::optional<std::any> out;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto* s = find(handle);
+    if (!s)
+      return out;
+    if (s->records)
+      out.emplace(std::move(s->records));
+    else
+      out.emplace(std::move(s->object));
+    release(*s, handle);
+  }
+  return out;
+}
+
+std::optional<erased> transport::take_records(uint64_t handle) {
+  std::optional<erased> out;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto* s = find(handle);
+    if (!s)
+      return out;
+    if (!s->records && s->object.has_value())
+      throw error("records handle " + std::to_string(handle) + " holds another object");
+    out.emplace(std::move(s->records));
+    release(*s, handle);
+  }
+  return out;
+}
+
+void transport::release(slot& s, uint64_t handle) {
+  s.records.reset();
+  s.object.reset();
+  s.used = false;
+  ++s.generation;
+  free_.push_back(static_cast<uint32_t>((handle & 0xffffffffu) - 1));
+  --kept_;
 }
 
 size_t transport::kept() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return objects_.size();
+  return kept_;
 }
 
 } // namespace sluice::detail

@@ -22,6 +22,10 @@
 
 namespace sluice {
 
+namespace detail {
+class metadata_encoder;
+} // namespace detail
+
 /// One metadata (driver) checkpoint: what a restarted driver needs to resume
 /// (SEMANTICS.md §5).
 struct metadata_checkpoint {
@@ -249,6 +253,8 @@ class checkpoint_store {
   std::mutex mtx_;
   /// Guarded by `mtx_`.
   std::unique_ptr<sqlite_db> db_;
+  /// Guarded by `mtx_`.
+  std::unique_ptr<detail::metadata_encoder> encoder_;
 };
 
 } // namespace sluice

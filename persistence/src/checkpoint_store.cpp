@@ -2,6 +2,7 @@
 // chunked state checkpoints (full snapshots and deltas).
 #include "sluice/checkpoint_store.hpp"
 
+#include "metadata_encoder.hpp"
 #include "sluice/state_chunk.hpp"
 
 #include "sluice/fault_injector.hpp"
@@ -64,7 +65,7 @@ std::string_view checked_payload(const std::string& file, std::string_view table
 // -- opening ----------------------------------------------------------------------
 
 checkpoint_store::checkpoint_store(std::unique_ptr<sqlite_db> db, options opts)
-  : opts_(opts), db_(std::move(db)) {
+  : opts_(opts), db_(std::move(db)), encoder_(std::make_unique<detail::metadata_encoder>()) {
   if (opts_.keep_metadata == 0)
     opts_.keep_metadata = 1;
   if (opts_.state_chunk_bytes == 0)
@@ -99,33 +100,6 @@ void checkpoint_store::hit_write_point(const std::string& what) {
 
 // -- metadata checkpoints ------------------------------------------------------------
 
-namespace {
-
-/// A metadata checkpoint's row payload: its framed CheckpointMetadata.
-std::string encode_metadata(const metadata_checkpoint& m) {
-  pb::CheckpointMetadata msg;
-  msg.set_batch_time_ms(m.batch_time_ms);
-  msg.set_graph_fingerprint(m.graph_fingerprint);
-  for (const auto& [key, value] : m.conf) {
-    auto* entry = msg.add_conf();
-    entry->set_key(key);
-    entry->set_value(value);
-  }
-  for (auto t : m.pending_batches)
-    msg.add_pending_batches(t);
-  for (const auto& [source, offsets] : m.source_offsets) {
-    auto* entry = msg.add_source_offsets();
-    entry->set_key(source);
-    entry->set_value(offsets);
-  }
-  msg.set_checkpoint_interval_hint(m.checkpoint_interval_hint);
-  if (m.zero_time_ms)
-    msg.set_zero_time_ms(*m.zero_time_ms);
-  return frame(msg.SerializeAsString());
-}
-
-} // namespace
-
 void checkpoint_store::write_metadata(const metadata_checkpoint& m) {
   if (auto failed = write_metadata_group({&m}).front())
     std::rethrow_exception(failed);
@@ -139,7 +113,6 @@ checkpoint_store::write_metadata_group(const std::vector<const metadata_checkpoi
   for (size_t i = 0; i < group.size(); ++i) {
     try {
       hit_write_point("metadata checkpoint " + std::to_string(group[i]->batch_time_ms));
-      rows[i] = encode_metadata(*group[i]);
       ++writing;
     } catch (...) {
       failed[i] = std::current_exception();
@@ -149,6 +122,9 @@ checkpoint_store::write_metadata_group(const std::vector<const metadata_checkpoi
     return failed;
   try {
     std::lock_guard guard{mtx_};
+    for (size_t i = 0; i < group.size(); ++i)
+      if (!failed[i])
+        rows[i] = encoder_->encode(*group[i]);
     db_->verify_files_unchanged();
     sqlite_transaction tx{*db_};
     for (size_t i = 0; i < group.size(); ++i)

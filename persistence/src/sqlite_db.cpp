@@ -302,7 +302,10 @@ sqlite_db::sqlite_db(std::string path) : sqlite_db(std::move(path), options{}) {
 }
 
 sqlite_db::sqlite_db(std::string path, options opts) : path_(std::move(path)), opts_(opts) {
-  auto rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+  // NOMUTEX: callers serialize a connection's use (the class contract), so
+  // SQLite's own per-connection mutex only cost a lock per call.
+  auto rc = sqlite3_open_v2(path_.c_str(), &db_,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                             vfs_for(path_));
   if (rc != SQLITE_OK) {
     auto msg = message(path_, db_, "open", rc);

@@ -200,6 +200,35 @@ BOOST_AUTO_TEST_CASE(within_a_process_records_are_moved_not_copied) {
   });
 }
 
+// A taken handle's slot is reused: the old handle must not reach the new
+// object, and the job and exception handles share the table with records.
+BOOST_AUTO_TEST_CASE(a_taken_handle_never_reaches_the_object_kept_after_it) {
+  transport net{sys->node(), false};
+  auto first = net.pack(erase(std::vector<int>{1}), sys->node());
+  auto one = net.unpack(first);
+  BOOST_TEST(take<int>(one) == std::vector<int>{1});
+  auto second = net.pack(erase(std::vector<int>{2}), sys->node());
+  BOOST_TEST(second.local != first.local);
+  BOOST_CHECK_EXCEPTION(net.unpack(first), sluice::error, [](const sluice::error& e) {
+    return std::string(e.what()).find("does not hold") != std::string::npos;
+  });
+  auto job = net.keep(std::string{"job"});
+  BOOST_TEST(net.kept() == 2u);
+  auto two = net.unpack(second);
+  BOOST_TEST(take<int>(two) == std::vector<int>{2});
+  auto x = net.take(job);
+  BOOST_TEST_REQUIRE(x.has_value());
+  BOOST_TEST(std::any_cast<std::string>(*x) == "job");
+  BOOST_TEST(!net.take(job).has_value());
+  BOOST_TEST(net.kept() == 0u);
+  // A records handle read as an object hands the records over boxed.
+  auto third = net.pack(erase(std::vector<int>{3}), sys->node());
+  auto boxed = net.take(third.local);
+  BOOST_TEST_REQUIRE(boxed.has_value());
+  auto three = std::any_cast<erased>(std::move(*boxed));
+  BOOST_TEST(take<int>(three) == std::vector<int>{3});
+}
+
 BOOST_AUTO_TEST_CASE(a_handle_from_another_process_is_refused) {
   transport here{sys->node(), false}, there{sys->node(), false};
   auto m = there.pack(erase(std::vector<int>{1}), sys->node());

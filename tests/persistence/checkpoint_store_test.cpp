@@ -3,6 +3,8 @@
 
 #include "sluice/checkpoint_store.hpp"
 #include "sluice/fault_injector.hpp"
+#include "sluice/frame.hpp"
+#include "sluice/pb/records.pb.h"
 #include "sluice/receiver_wal.hpp"
 
 #include "fixtures/sqlite_db.hpp"
@@ -98,6 +100,56 @@ BOOST_AUTO_TEST_CASE(metadata_round_trip) {
   BOOST_TEST(got->source_offsets[0].second.size() == 17u);
   BOOST_TEST(got->checkpoint_interval_hint == 10000);
   BOOST_TEST((*got == m));
+}
+
+// The fingerprint and conf are encoded once and reused while they stay the
+// same: every row must still hold the message's own serialization of what
+// was written, when they change between writes too.
+BOOST_AUTO_TEST_CASE(each_metadata_row_is_the_serialization_of_its_own_checkpoint) {
+  checkpoint_dir_fixture dir;
+  std::vector<metadata_checkpoint> written;
+  for (std::int64_t t : {1000, 2000, 3000, 4000, 5000}) {
+    auto m = make_metadata(t);
+    m.graph_fingerprint = t == 3000 ? "graph-b" : "graph-a";
+    if (t >= 4000)
+      m.conf["sluice.streaming.concurrentJobs"] = std::to_string(t / 1000);
+    if (t == 5000)
+      m.zero_time_ms = 0;
+    written.push_back(m);
+  }
+  {
+    auto store = checkpoint_store::open(dir.checkpoint_dir());
+    for (auto& m : written)
+      store->write_metadata(m);
+  }
+  raw_db raw{dir.db_file()};
+  for (auto& m : written) {
+    sluice::pb::CheckpointMetadata msg;
+    msg.set_batch_time_ms(m.batch_time_ms);
+    msg.set_graph_fingerprint(m.graph_fingerprint);
+    for (auto& [k, v] : m.conf) {
+      auto* e = msg.add_conf();
+      e->set_key(k);
+      e->set_value(v);
+    }
+    for (auto p : m.pending_batches)
+      msg.add_pending_batches(p);
+    for (auto& [k, v] : m.source_offsets) {
+      auto* e = msg.add_source_offsets();
+      e->set_key(k);
+      e->set_value(v);
+    }
+    msg.set_checkpoint_interval_hint(m.checkpoint_interval_hint);
+    if (m.zero_time_ms)
+      msg.set_zero_time_ms(*m.zero_time_ms);
+    auto row = raw.row_id("checkpoint_metadata", "batch_time_ms = " + std::to_string(m.batch_time_ms));
+    BOOST_TEST(raw.payload("checkpoint_metadata", row) == sluice::frame(msg.SerializeAsString()),
+               "row of batch " << m.batch_time_ms);
+  }
+  auto store = checkpoint_store::open(dir.checkpoint_dir());
+  auto got = store->latest_metadata();
+  BOOST_REQUIRE(got.has_value());
+  BOOST_TEST((*got == written.back()));
 }
 
 BOOST_AUTO_TEST_CASE(only_the_last_k_metadata_rows_are_kept) {
