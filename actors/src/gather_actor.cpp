@@ -8,6 +8,26 @@
 
 namespace sluice::detail {
 
+namespace {
+
+/// A gather's result to the gathers consuming it (gather_plan::consumers).
+void send_to_gathers(caf::stateful_actor<gather_state>* self, const wiring& w,
+                     const gather_plan& gp, int64_t t, std::optional<parts> data) {
+  for (size_t i = 0; i < gp.consumers.size(); ++i) {
+    auto& c = gp.consumers[i];
+    auto& to = w.gathers[static_cast<size_t>(c.target)];
+    if (!data) {
+      self->send(to, batch_msg{t, c.port, -1, true, {}});
+      continue;
+    }
+    bool last = i + 1 == gp.consumers.size();
+    parts mine = last ? std::move(*data) : *data;  // shared data: receivers copy on take
+    self->send(to, batch_msg{t, c.port, -1, false, w.net->pack(std::move(mine), to)});
+  }
+}
+
+} // namespace
+
 caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w, int gather) {
   auto& gp = w->layout->gathers[static_cast<size_t>(gather)];
   self->state.op = gp.node->make_gather(w->info);
@@ -68,8 +88,12 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       };
       auto pass_on = [self, w, id, t](gather_result& result) {
         auto& gp = w->layout->gathers[static_cast<size_t>(id)];
-        if (gp.stage >= 0 && gp.node->valid_at(batch_time{t}, w->info.zero))
-          scatter(*w, gp.stage, t, std::move(result.data));
+        if (gp.node->valid_at(batch_time{t}, w->info.zero)) {
+          if (gp.stage >= 0)
+            scatter(*w, gp.stage, t, std::move(result.data));
+          else if (!gp.consumers.empty())
+            send_to_gathers(self, *w, gp, t, std::move(result.data));
+        }
         uint64_t job = 0;
         if (result.job) // output jobs run on the scheduler, in this process
           job = w->net->keep(std::move(result.job));

@@ -43,7 +43,13 @@ struct gather_plan {
   int id = 0;
   node_base* node = nullptr;
   std::vector<int> expected;  ///< per port: messages per batch
-  int stage = -1;             ///< the stage it scatters into, or -1
+  /// The stage it scatters into, or -1: an output has none, and neither has
+  /// a gather whose every consumer is a gather (count() -> foreach_rdd), which
+  /// sends its result to them itself, one message each (`consumers`, all of
+  /// kind gather), instead of through a stage of partitions that would only
+  /// pass it on (two actor hops a batch, two network hops in cluster mode).
+  int stage = -1;
+  std::vector<consumer> consumers;
 };
 
 /// A stage or a gather, in creation order (consumers come later).

@@ -31,6 +31,7 @@ plan make_plan(const graph& g, bool chaining) {
   std::map<int, int> stage_of_tail;  // node id -> stage whose tail it is
   std::map<int, int> stage_of_head;  // source/gather/shuffle/narrow-start -> stage
   std::map<int, int> gather_of;      // node id -> gather id
+  std::vector<int> direct;           // gathers sending straight to gathers
   auto new_stage = [&](stage_plan::input in, node_base* head, int slots) -> stage_plan& {
     stage_plan s;
     s.in = in;
@@ -68,8 +69,14 @@ plan make_plan(const graph& g, bool chaining) {
         result.gathers.push_back(gp);
         result.units.push_back({false, gp.id});
         gather_of[n->id()] = gp.id;
+        auto& users = consumers[static_cast<size_t>(n->id())];
+        bool to_gathers_only = std::all_of(users.begin(), users.end(), [](auto& c) {
+          return c.first->kind() == node_kind::gather || c.first->kind() == node_kind::output;
+        });
         if (n->kind() == node_kind::output) {
           result.outputs.push_back(gp.id);
+        } else if (to_gathers_only) {
+          direct.push_back(gp.id);  // wired below, once its consumers have gathers
         } else {
           auto& s = new_stage(stage_plan::input::scatter, n, g.parallelism());
           s.expected = {1};
@@ -124,6 +131,14 @@ plan make_plan(const graph& g, bool chaining) {
         case node_kind::source:
           break;
       }
+    }
+  }
+  for (int id : direct) {
+    auto& gp = result.gathers[static_cast<size_t>(id)];
+    for (auto [c, port] : consumers[static_cast<size_t>(gp.node->id())]) {
+      int target = gather_of.at(c->id());
+      gp.consumers.push_back({consumer::kind::gather, target, port});
+      result.gathers[static_cast<size_t>(target)].expected[static_cast<size_t>(port)] += 1;
     }
   }
   return result;

@@ -57,12 +57,12 @@ void context_impl::validate_codecs(const plan& layout) const {
                       : "cluster mode (master " + cfg.master()
                           + ") sends partitions between processes as codec bytes";
   // Records cross an actor boundary where a source or a gather scatters
-  // into a stage, where a stage sends to its consumers, and as the buckets
+  // into a stage (or a gather sends to gathers), where a stage sends to its consumers, and as the buckets
   // of a shuffle; narrow nodes fused inside a stage never leave it.
   for (auto& [node, stage] : layout.sources)
     require(*node, node->record_codec_problem(), why);
   for (auto& gp : layout.gathers)
-    if (gp.stage >= 0)
+    if (gp.stage >= 0 || !gp.consumers.empty())
       require(*gp.node, gp.node->record_codec_problem(), why);
   for (auto& sp : layout.stages) {
     if (!sp.consumers.empty())

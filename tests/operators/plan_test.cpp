@@ -73,6 +73,48 @@ BOOST_AUTO_TEST_CASE(fan_out_ends_a_chain) {
   BOOST_TEST(p.outputs.size() == 2u);
 }
 
+// A gather read only by gathers (count -> union -> print) sends them its
+// result itself; one read by a narrow operator scatters into a stage.
+BOOST_AUTO_TEST_CASE(a_gather_feeds_gathers_directly_and_narrow_operators_through_a_stage) {
+  auto ssc = make(true);
+  auto nums = ssc.queue_stream<int>({});
+  auto counted = nums.count();
+  counted.union_with(counted).print();
+  counted.map([](int64_t n) { return n + 1; }).print();
+  auto& g = *detail::dstream_access::graph(nums);
+  auto p = detail::make_plan(g, true);
+  // stages: the source's, count's, and the map's (count has three readers,
+  // so the map is not fused); gathers: count, union, the two prints.
+  BOOST_TEST_REQUIRE(p.stages.size() == 3u);
+  BOOST_TEST_REQUIRE(p.gathers.size() == 4u);
+  auto& count = p.gathers[0];
+  BOOST_TEST(count.node->name() == "count");
+  BOOST_TEST(count.stage == 1);
+  BOOST_TEST(count.consumers.empty());  // the union reads it through stage 1 too
+  BOOST_TEST(p.stages[1].chain.empty());
+  BOOST_TEST(p.stages[1].consumers.size() == 3u);
+  BOOST_TEST((p.stages[2].in == stage_plan::input::forward));
+  BOOST_TEST((p.gathers[1].expected == std::vector<int>{3, 3}));
+  // Without the map, count's only readers are gathers.
+  auto ssc2 = make(true);
+  auto nums2 = ssc2.queue_stream<int>({});
+  auto counted2 = nums2.count();
+  counted2.union_with(counted2).print();
+  counted2.print();
+  auto p2 = detail::make_plan(*detail::dstream_access::graph(nums2), true);
+  BOOST_TEST_REQUIRE(p2.stages.size() == 1u);  // the source's alone
+  BOOST_TEST_REQUIRE(p2.gathers.size() == 4u);
+  auto& count2 = p2.gathers[0];
+  BOOST_TEST(count2.stage == -1);
+  BOOST_TEST_REQUIRE(count2.consumers.size() == 3u);  // union's two ports, print
+  BOOST_TEST(count2.expected == std::vector<int>{3}, boost::test_tools::per_element());
+  auto& uni = p2.gathers[1];
+  BOOST_TEST(uni.node->name() == "union");
+  BOOST_TEST(uni.stage == -1);
+  BOOST_TEST((uni.expected == std::vector<int>{1, 1}));
+  BOOST_TEST(p2.gathers[3].expected == std::vector<int>{1}, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(the_same_program_gives_the_same_graph_description) {
   auto a = make(true);
   word_count(a);

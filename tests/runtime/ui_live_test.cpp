@@ -111,7 +111,11 @@ BOOST_AUTO_TEST_CASE(operators_show_the_fused_stages_state_keys_and_checkpoints)
       {"hosts", drivers}}});
   BOOST_TEST(ops.at("stages") == stages, ops.at("stages").dump());
   json gathers = json::array(
-    {{{"id", 0}, {"node", {{"id", 4}, {"name", "foreach_rdd"}}}, {"stage", -1}, {"host", "driver"}}});
+    {{{"id", 0},
+      {"node", {{"id", 4}, {"name", "foreach_rdd"}}},
+      {"stage", -1},
+      {"gathers", json::array()},
+      {"host", "driver"}}});
   BOOST_TEST(ops.at("gathers") == gathers, ops.at("gathers").dump());
   auto st = ops.at("stateful");
   BOOST_REQUIRE_EQUAL(st.size(), 1u);

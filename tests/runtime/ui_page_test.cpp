@@ -98,6 +98,7 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
   ssc.checkpoint(checkpoints.str());
   auto numbers = ssc.queue_stream<int>({{1, 2, 3}, {4, 5}, {}});
   numbers.foreach_rdd([](const rdd<int>&) {});
+  numbers.count().foreach_rdd([](const rdd<int64_t>&) {});  // a gather feeding a gather
   numbers.map([](int x) { return std::pair<int, int>{x % 2, x}; })
     .update_state_by_key([](const std::vector<int>& xs, std::optional<int> sum) {
       int s = sum.value_or(0);
@@ -228,13 +229,24 @@ BOOST_AUTO_TEST_CASE(the_page_shows_the_live_numbers_in_tables_and_charts) {
                             + std::to_string(i) + "</td><td>" + st["hosts"][i].get<std::string>()
                             + "</td></tr>") != std::string::npos, stage);
   }
-  for (auto& g : operators["gathers"])
-    node(g["node"], card("gather\" data-gather=\"" + std::to_string(g["id"].get<int>()) + "\""));
+  for (auto& g : operators["gathers"]) {
+    auto gather = card("gather\" data-gather=\"" + std::to_string(g["id"].get<int>()) + "\"");
+    node(g["node"], gather);
+    // count sends to its foreach_rdd itself: the card says which gather.
+    if (g["node"]["name"] == "count") {
+      BOOST_TEST_REQUIRE(g["gathers"].size() == 1u);
+      BOOST_TEST(g["stage"] == -1);
+      BOOST_TEST(gather.find("on driver, \u2192 gather " + std::to_string(g["gathers"][0].get<int>())
+                             + "</div>") != std::string::npos, gather);
+    }
+  }
   // The receiver's stage, the queue stream's (it heads the stage it
   // scatters into and, forwarded, the one of its map branch, fused with the
-  // map), the stateful stage after the shuffle, and a gather per foreach_rdd.
+  // map), the stateful stage after the shuffle, count's gather, and a gather
+  // per foreach_rdd.
   BOOST_TEST((names == std::multiset<std::string>{"receiver_stream", "foreach_rdd",
-                                                  "queue_stream", "foreach_rdd",
+                                                  "queue_stream", "foreach_rdd", "count",
+                                                  "foreach_rdd",
                                                   "queue_stream", "map", "update_state_by_key",
                                                   "foreach_rdd"}),
              [&] {

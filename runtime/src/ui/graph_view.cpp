@@ -42,8 +42,13 @@ graph_view graph_view_of(const plan& p) {
       v.stateful = node_of(*s.head);
     g.stages.push_back(std::move(v));
   }
-  for (auto& gp : p.gathers)
-    g.gathers.push_back({gp.id, node_of(*gp.node), gp.stage, gp.node->checkpoints_history()});
+  for (auto& gp : p.gathers) {
+    std::vector<int> to;
+    for (auto& c : gp.consumers)
+      to.push_back(c.target);
+    g.gathers.push_back(
+      {gp.id, node_of(*gp.node), gp.stage, gp.node->checkpoints_history(), std::move(to)});
+  }
   return g;
 }
 

@@ -9,14 +9,15 @@ const char* topology_script() {
 /// The operator graph: .../streaming/operators is
 ///   {stages: [{id, slots, input, nodes: [{id, name}], consumers: [{kind, target}],
 ///              hosts: [host of slot 0, ...]}],
-///    gathers: [{id, node: {id, name}, stage, host}],
+///    gathers: [{id, node: {id, name}, stage, gathers: [gather id, ...], host}],
 ///    stateful: [{operatorId, name, stateKeys (absent before the first actor
 ///                sample), checkpoints, checkpointBytes, lastCheckpointTime,
 ///                lastCheckpointDurationMs}],
 ///    metadataCheckpoints (absent before the first): {checkpoints, checkpointBytes,
 ///                lastCheckpointTime, lastCheckpointDurationMs}}
 /// (a consumer's target is a stage id for forward and shuffle, a gather id
-/// for gather; a gather's stage is the stage it scatters into, or -1).
+/// for gather; a gather's stage is the stage it scatters into, or -1; its
+/// gathers are those it sends its result to itself, without a stage).
 /// Drawn as columns left to right: a stage's or gather's column is the
 /// longest chain of stages and gathers feeding it.
 function drawOperators(g) {
@@ -28,8 +29,10 @@ function drawOperators(g) {
   for (const s of stages)
     for (const c of s.consumers || [])
       edges.push(['s:' + s.id, (c.kind === 'gather' ? 'g:' : 's:') + c.target]);
-  for (const x of gathers)
+  for (const x of gathers) {
     if (x.stage >= 0) edges.push(['g:' + x.id, 's:' + x.stage]);
+    for (const to of x.gathers || []) edges.push(['g:' + x.id, 'g:' + to]);
+  }
   const depth = new Map(units.map(([k]) => [k, 0]));
   // At most one pass per unit: a longest path has fewer edges than there
   // are units, and a cycle (which the planner never makes) cannot loop.
@@ -96,8 +99,9 @@ function gatherCard(g) {
   const nodes = el('ul', undefined, { class: 'nodes' });
   if (g.node) nodes.appendChild(nodeItem(g.node));
   card.appendChild(nodes);
-  card.appendChild(el('div', 'on ' + g.host + (g.stage >= 0 ? ', \u2192 stage ' + g.stage : ''),
-                      { class: 'host' }));
+  const to = g.stage >= 0 ? ', \u2192 stage ' + g.stage
+           : (g.gathers || []).length ? ', \u2192 gather ' + g.gathers.join(', ') : '';
+  card.appendChild(el('div', 'on ' + g.host + to, { class: 'host' }));
   return card;
 }
 

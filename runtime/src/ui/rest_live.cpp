@@ -85,8 +85,11 @@ std::string operators_body(const statistics_snapshot& s) {
       stateful.push_back(stateful_json(s, *st.stateful));
   }
   for (auto& g : s.graph.gathers) {
-    gathers.push_back(
-      json{{"id", g.id}, {"node", node_json(g.n)}, {"stage", g.stage}, {"host", "driver"}});
+    gathers.push_back(json{{"id", g.id},
+                           {"node", node_json(g.n)},
+                           {"stage", g.stage},
+                           {"gathers", g.to_gathers},
+                           {"host", "driver"}});
     if (g.checkpointed)
       stateful.push_back(stateful_json(s, g.n));
   }

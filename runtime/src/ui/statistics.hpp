@@ -105,6 +105,7 @@ struct graph_view {
     node n;
     int stage = -1;  ///< the stage it scatters into, or -1
     bool checkpointed = false;  ///< keeps window history in checkpoints
+    std::vector<int> to_gathers;  ///< the gathers it sends to itself (no stage)
   };
   std::vector<stage> stages;
   std::vector<gather> gathers;
