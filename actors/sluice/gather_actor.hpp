@@ -34,8 +34,9 @@ struct gather_state {
 };
 
 /// Handles `batch_msg`. Once batch t is complete on every port it calls the
-/// node's gather_op, scatters the result into the node's stage when the node
-/// is valid at t, and reports `gather_done` (with the output job, if any).
+/// node's gather_op, passes the result on when the node is valid at t (into
+/// the node's stage, or to the gathers reading it: gather_plan::consumers),
+/// and reports `gather_done` (with the output job, if any).
 /// Nodes that checkpoint their history (windows) write it at their
 /// checkpoint times before reporting, and restore it in a recovered run.
 caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w, int gather);
