@@ -93,7 +93,6 @@ class transport {
   mutable std::mutex mtx_;
   std::vector<slot> slots_;
   std::vector<uint32_t> free_;  ///< indexes of unused slots
-  size_t kept_ = 0;
 };
 
 } // namespace sluice::detail

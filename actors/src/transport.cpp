@@ -111,7 +111,6 @@ uint64_t transport::put(slot&& x) {
   s.records = std::move(x.records);
   s.object = std::move(x.object);
   s.used = true;
-  ++kept_;
   return (uint64_t{s.generation} << 32) | (uint64_t{index} + 1);
 }
 
@@ -162,12 +161,11 @@ void transport::release(slot& s, uint64_t handle) {
   s.used = false;
   ++s.generation;
   free_.push_back(static_cast<uint32_t>((handle & 0xffffffffu) - 1));
-  --kept_;
 }
 
 size_t transport::kept() const {
   std::lock_guard<std::mutex> guard{mtx_};
-  return kept_;
+  return slots_.size() - free_.size();
 }
 
 } // namespace sluice::detail
