@@ -117,6 +117,7 @@ struct options {
   int records = 100;
   std::string master = "local[2]";
   std::string scheduler = "sharing"; ///< sluice.scheduler.policy
+  std::string worker_scheduler;      ///< sluice.cluster.workerSchedulerPolicy, if set
 };
 
 /// One context with the UI `ui` (off, on or polled); throws on a timeout or
@@ -126,6 +127,8 @@ run_result run_once(const options& o, const std::string& ui) {
   c.app_name("bench-batch-overhead").master(o.master);
   c.set("sluice.ui.enabled", ui == "off" ? "false" : "true").set("sluice.ui.port", "0");
   c.set("sluice.scheduler.policy", o.scheduler);
+  if (!o.worker_scheduler.empty())
+    c.set("sluice.cluster.workerSchedulerPolicy", o.worker_scheduler);
   double cpu0 = cpu_with_children();
   sluice::streaming_context ssc{c, sluice::milliseconds(o.interval_ms)};
 
@@ -258,7 +261,7 @@ int main(int argc, char** argv) {
     ->check(CLI::PositiveNumber);
   app.add_option("--records", o.records, "ints per batch")->capture_default_str()
     ->check(CLI::NonNegativeNumber);
-  app.add_option("--master", o.master, "local[N]")->capture_default_str();
+  app.add_option("--master", o.master, "local[N] or local-cluster[W,C]")->capture_default_str();
   std::string ui = "on";
   app.add_option("--ui", ui, "the web UI: off, on, polled (GETs 10/s), or compare (all three)")
     ->capture_default_str()->check(CLI::IsMember({"off", "on", "polled", "compare"}));
@@ -266,6 +269,10 @@ int main(int argc, char** argv) {
   app.add_option("--scheduler", scheduler,
                  "sluice.scheduler.policy: sharing, stealing, or compare (both, interleaved)")
     ->capture_default_str()->check(CLI::IsMember({"sharing", "stealing", "compare"}));
+  app.add_option("--worker-scheduler", o.worker_scheduler,
+                 "sluice.cluster.workerSchedulerPolicy for local-cluster workers: sharing or "
+                 "stealing (default: as --scheduler)")
+    ->check(CLI::IsMember({"sharing", "stealing"}));
   int rounds = 5;
   app.add_option("--rounds", rounds, "with --ui or --scheduler compare: runs of each mode")
     ->capture_default_str()->check(CLI::PositiveNumber);
@@ -302,7 +309,9 @@ int main(int argc, char** argv) {
                 static_cast<long long>(int64_t{o.batches} * o.records),
                 static_cast<long long>(int64_t{o.batches} * o.records));
     print_run(ui, o.batches, r);
-    std::printf("scheduler=%s cpu_s=%.2f\n", o.scheduler.c_str(), r.cpu_s);
+    std::printf("scheduler=%s worker_scheduler=%s cpu_s=%.2f\n", o.scheduler.c_str(),
+                o.worker_scheduler.empty() ? o.scheduler.c_str() : o.worker_scheduler.c_str(),
+                r.cpu_s);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <caf/io/all.hpp>
+#include <caf/policy/work_sharing.hpp>
+#include <caf/policy/work_stealing.hpp>
+#include <caf/scheduler/coordinator.hpp>
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -43,6 +46,20 @@ std::string host_name() {
 }
 
 std::string ms_text(duration d) { return std::to_string(d.count()) + " ms"; }
+
+/// The scheduler `sys` runs on, as its log line names it: the policy CAF
+/// was built with, not the conf key that asked for it.
+std::string scheduler_text(caf::actor_system& sys) {
+  auto& s = sys.scheduler();
+  auto policy = dynamic_cast<caf::scheduler::coordinator<caf::policy::work_stealing>*>(&s)
+                  ? "stealing"
+                : dynamic_cast<caf::scheduler::coordinator<caf::policy::work_sharing>*>(&s)
+                  ? "sharing"
+                : is_deterministic(sys) ? "deterministic"
+                                        : "other";
+  return std::string{"CAF's "} + policy + " scheduler on " + std::to_string(s.num_workers())
+         + " thread(s)";
+}
 
 /// Logs why the worker ends and ends its process with `status`.
 [[noreturn]] void end_worker(const std::string& name, int status, const std::string& why) {
@@ -345,6 +362,8 @@ void context_impl::serve_as_worker() {
                   + " within " + ms_text(timeout) + ": " + sys->render(x.error()));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  logger()->info("cluster: worker {} joins the driver at {}:{} with {} core(s), {}", name,
+                 worker->host, worker->port, worker->cores, scheduler_text(*sys));
   cluster_worker_config wc;
   wc.driver = driver;
   wc.hello = std::move(hello);

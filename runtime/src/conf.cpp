@@ -144,6 +144,7 @@ const std::map<std::string, checker>& known_keys() {
     {"sluice.streaming.kafka.consumer.poll.ms", int_at_least(1)},
     {"sluice.streaming.clock", one_of({"system", "manual", "simulated"})},
     {"sluice.scheduler.policy", one_of({"sharing", "stealing"})},
+    {"sluice.cluster.workerSchedulerPolicy", one_of({"sharing", "stealing"})},
     {"sluice.streaming.operatorChaining", boolean()},
     {"sluice.serializer.local", boolean()},
     {"sluice.ui.enabled", boolean()},

@@ -114,8 +114,14 @@ void context_impl::configure_scheduler() {
   // burned ~0.27 of a core, a local-cluster[2,1] one ~0.7, and that CPU is
   // taken from the work and from the other processes. sluice's messages
   // carry whole partitions, so the shared queue's lock is not contended.
-  bool steal = cfg.get("sluice.scheduler.policy").value_or("sharing") == "stealing";
-  sys_cfg->set("scheduler.policy", steal ? caf::atom("stealing") : caf::atom("sharing"));
+  // A cluster worker may poll while its driver sleeps, or the other way
+  // round: on a machine whose idle CPUs are slow to wake (a VM), one
+  // polling role halves a local-cluster's p99 (README, Figures).
+  auto policy = cfg.get("sluice.scheduler.policy").value_or("sharing");
+  if (worker)
+    policy = cfg.get("sluice.cluster.workerSchedulerPolicy").value_or(policy);
+  sys_cfg->set("scheduler.policy", policy == "stealing" ? caf::atom("stealing")
+                                                        : caf::atom("sharing"));
 }
 
 void context_impl::configure_simulated() {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -527,4 +528,36 @@ BOOST_AUTO_TEST_CASE(workers_exit_non_zero_when_the_driver_is_killed) {
   // A killed driver's connections close: the workers notice at once, well
   // within sluice.cluster.workerTimeout (10 s by default).
   BOOST_TEST((std::chrono::steady_clock::now() - killed_at < std::chrono::seconds(5)));
+}
+
+// Also after the last context: it runs a sample as the driver. The workers'
+// scheduler follows sluice.scheduler.policy unless
+// sluice.cluster.workerSchedulerPolicy names one of their own; each worker's
+// join line names the policy CAF runs it with.
+BOOST_AUTO_TEST_CASE(workers_run_the_scheduler_policy_the_conf_gives_them) {
+  temp_dir dir{"cluster-worker-policy"};
+  auto policies_of_workers = [&](const std::string& conf_lines) {
+    auto file = dir.str() + "/policy.conf";
+    std::ofstream{file} << conf_lines;
+    auto [status, out] = fixtures::shell(
+      "SLUICE_CONF_FILE=" + file + " timeout 120 " SLUICE_SAMPLES_DIR "/queue_stream --seconds 1 "
+      "--master 'local-cluster[2,1]'", fixtures::with_stderr::yes);
+    BOOST_TEST_REQUIRE(status == 0, out);
+    std::vector<std::string> policies;  // one per worker's join line
+    std::istringstream lines{out};
+    for (std::string line; std::getline(lines, line);)
+      if (auto at = line.find("core(s), CAF's "); at != std::string::npos
+                                                  && line.find("joins the driver") != std::string::npos)
+        policies.push_back(line.substr(at + 15, line.find(' ', at + 15) - (at + 15)));
+    return policies;
+  };
+  using v = std::vector<std::string>;
+  BOOST_TEST(policies_of_workers("") == (v{"sharing", "sharing"}), boost::test_tools::per_element());
+  BOOST_TEST(policies_of_workers("sluice.scheduler.policy=stealing\n") == (v{"stealing", "stealing"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(policies_of_workers("sluice.scheduler.policy=stealing\n"
+                                 "sluice.cluster.workerSchedulerPolicy=sharing\n")
+               == (v{"sharing", "sharing"}), boost::test_tools::per_element());
+  BOOST_TEST(policies_of_workers("sluice.cluster.workerSchedulerPolicy=stealing\n")
+               == (v{"stealing", "stealing"}), boost::test_tools::per_element());
 }
