@@ -62,7 +62,14 @@ BOOST_AUTO_TEST_CASE(typed_keys_are_validated) {
                                  == "invalid value 'testing' for sluice.scheduler.policy: expected "
                                     "sharing or stealing";
                         });
-  c.set("sluice.scheduler.policy", "stealing");
+  BOOST_CHECK_EXCEPTION(c.set("sluice.cluster.workerSchedulerPolicy", "polling"), invalid_argument,
+                        [](const invalid_argument& e) {
+                          return std::string{e.what()}
+                                 == "invalid value 'polling' for "
+                                    "sluice.cluster.workerSchedulerPolicy: expected sharing or "
+                                    "stealing";
+                        });
+  c.set("sluice.scheduler.policy", "stealing").set("sluice.cluster.workerSchedulerPolicy", "sharing");
   c.set("sluice.streaming.checkpoint.pageSize", "512").set("sluice.streaming.clock", "simulated");
   c.set("sluice.streaming.backpressure.enabled", "TRUE").set("user.key", "anything");
   BOOST_TEST(c.get_bool("sluice.streaming.backpressure.enabled", false));
