@@ -272,7 +272,8 @@ class context_impl {
   void stop_started_parts();
   void do_stop(bool graceful);
   void lifecycle_loop();
-  /// Other modes: CAF's scheduling policy (sluice.scheduler.policy).
+  /// Other modes: CAF's scheduling policy (sluice.scheduler.policy; a
+  /// cluster worker's sluice.cluster.workerSchedulerPolicy when set).
   void configure_scheduler();
   /// Simulated mode: sets up the test coordinator, refusing what needs threads.
   void configure_simulated();

@@ -115,8 +115,9 @@ void context_impl::configure_scheduler() {
   // taken from the work and from the other processes. sluice's messages
   // carry whole partitions, so the shared queue's lock is not contended.
   // A cluster worker may poll while its driver sleeps, or the other way
-  // round: on a machine whose idle CPUs are slow to wake (a VM), one
-  // polling role halves a local-cluster's p99 (README, Figures).
+  // round: on a quiet machine whose idle CPUs are slow to wake (a VM), one
+  // polling role about halves a local-cluster's p99; on a busy one it only
+  // costs CPU (README, Figures). So sharing stays the default for both.
   auto policy = cfg.get("sluice.scheduler.policy").value_or("sharing");
   if (worker)
     policy = cfg.get("sluice.cluster.workerSchedulerPolicy").value_or(policy);
