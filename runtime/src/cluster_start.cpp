@@ -47,16 +47,16 @@ std::string host_name() {
 
 std::string ms_text(duration d) { return std::to_string(d.count()) + " ms"; }
 
-/// The scheduler `sys` runs on, as its log line names it: the policy CAF
-/// was built with, not the conf key that asked for it.
+/// The scheduler a worker process runs on, as its join line names it: the
+/// policy CAF was built with, not the conf key that asked for it. (A
+/// simulated worker never gets here: sim_worker.cpp serves it.)
 std::string scheduler_text(caf::actor_system& sys) {
   auto& s = sys.scheduler();
   auto policy = dynamic_cast<caf::scheduler::coordinator<caf::policy::work_stealing>*>(&s)
                   ? "stealing"
                 : dynamic_cast<caf::scheduler::coordinator<caf::policy::work_sharing>*>(&s)
                   ? "sharing"
-                : is_deterministic(sys) ? "deterministic"
-                                        : "other";
+                  : "other";
   return std::string{"CAF's "} + policy + " scheduler on " + std::to_string(s.num_workers())
          + " thread(s)";
 }

@@ -544,11 +544,14 @@ BOOST_AUTO_TEST_CASE(workers_run_the_scheduler_policy_the_conf_gives_them) {
       "--master 'local-cluster[2,1]'", fixtures::with_stderr::yes);
     BOOST_TEST_REQUIRE(status == 0, out);
     std::vector<std::string> policies;  // one per worker's join line
+    const std::string marker = "core(s), CAF's ";  // then the policy's name
     std::istringstream lines{out};
     for (std::string line; std::getline(lines, line);)
-      if (auto at = line.find("core(s), CAF's "); at != std::string::npos
-                                                  && line.find("joins the driver") != std::string::npos)
-        policies.push_back(line.substr(at + 15, line.find(' ', at + 15) - (at + 15)));
+      if (auto at = line.find(marker); at != std::string::npos
+                                       && line.find("joins the driver") != std::string::npos) {
+        auto from = at + marker.size();
+        policies.push_back(line.substr(from, line.find(' ', from) - from));
+      }
     return policies;
   };
   using v = std::vector<std::string>;
