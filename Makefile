@@ -59,6 +59,7 @@ bench-run:
 	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master local[2] --ui compare --rounds 5
 	$(BUILD)/bench/batch_overhead --batches 5000 --interval-ms 1 --master local[2]
 	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master local[2] --ui off --scheduler compare --rounds 3
+	$(BUILD)/bench/host_latency --runs 3
 	$(BUILD)/bench/batch_overhead --batches 2000 --interval-ms 10 --master "local-cluster[2,1]"
 	$(BUILD)/bench/cluster_word_count --input $(BUILD)/corpus-50mb.txt --rounds 5
 	$(BUILD)/bench/windowed_word_count --input $(BUILD)/corpus-50mb.txt --master local[2]
