@@ -301,4 +301,15 @@ std::string set_aside_checkpoint_database(const std::string& dir, const std::str
 
 void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql);
 
+/// Turns SQLite's memory statistics off for the whole process
+/// (SQLITE_CONFIG_MEMSTATUS=0): every allocation of every connection then
+/// skips a process-wide mutex and its counters. Only possible before SQLite
+/// starts in the process (its first connection or VFS registration); returns
+/// whether it took effect. Afterwards `sqlite3_memory_used()` reads 0 and
+/// `sqlite3_soft_heap_limit64()` has no effect. Not thread-safe: call it
+/// before other threads use SQLite. The simulation calls it (3 % of a
+/// simulated batch's instructions); an engine that runs beside other users
+/// of SQLite leaves the setting to the program.
+bool disable_sqlite_memory_statistics() noexcept;
+
 } // namespace sluice

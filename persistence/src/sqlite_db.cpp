@@ -573,4 +573,9 @@ void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view 
   tx.commit();
 }
 
+bool disable_sqlite_memory_statistics() noexcept {
+  // SQLITE_MISUSE once SQLite has started: the setting stays as it was.
+  return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+}
+
 } // namespace sluice

@@ -122,3 +122,12 @@ BOOST_AUTO_TEST_CASE(a_connection_checkpoints_the_wal_file_after_its_own_page_co
     }
   }
 }
+
+BOOST_AUTO_TEST_CASE(memory_statistics_stay_on_once_sqlite_has_started) {
+  checkpoint_dir_fixture dir;
+  std::filesystem::create_directories(dir.checkpoint_dir());
+  sqlite_db db{dir.checkpoint_dir() + "/stats.db"};
+  db.exec("CREATE TABLE t (x BLOB)");
+  BOOST_TEST(!sluice::disable_sqlite_memory_statistics());
+  BOOST_TEST(sqlite3_memory_used() > 0);  // still counted
+}

@@ -7,8 +7,11 @@
 #include <sstream>
 #include <stdlib.h>
 
+#include <sqlite3.h>
+
 #include "fixtures/error_text.hpp"
 #include "fixtures/word_script.hpp"
+#include "sluice/sqlite_db.hpp"
 #include "sluice/testing.hpp"
 
 using namespace sluice;
@@ -404,4 +407,15 @@ BOOST_AUTO_TEST_CASE(a_sink_failing_midway_is_caught_by_at_least_once) {
   BOOST_TEST(contains(check.message(), "at-least-once violated at batch time 6000 ms"),
              check.message());
   BOOST_TEST(exactly_once(faulty, clean).ok());  // the harness's own output is whole
+}
+
+BOOST_AUTO_TEST_CASE(a_simulation_turns_off_sqlite_memory_statistics) {
+  // The first simulation of a process that has not used SQLite yet saves
+  // every SQLite allocation a process-wide mutex: nothing counts bytes after.
+  simulation sim{5};
+  auto lines = sim.scripted_input<std::string>(word_script(3));
+  auto run = sim.run(word_count(lines), 3);
+  BOOST_TEST(run.outputs().size() == 3u);
+  BOOST_TEST(sqlite3_memory_used() == 0);
+  BOOST_TEST(!sluice::disable_sqlite_memory_statistics());  // SQLite runs: too late
 }

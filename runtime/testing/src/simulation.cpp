@@ -17,6 +17,7 @@
 #include "sluice/detail/sim_cluster.hpp"
 #include "sluice/fault_vfs.hpp"
 #include "sluice/mem_vfs.hpp"
+#include "sluice/sqlite_db.hpp"
 #include "sluice/testing.hpp"
 #include "run_pieces.hpp"
 
@@ -199,6 +200,10 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
   if (batches < 1)
     throw invalid_argument("simulation::run: expected at least 1 batch, got "
                            + std::to_string(batches));
+  // Before the first connection: every SQLite allocation would take a
+  // process-wide mutex to count bytes nobody reads here (sqlite_db.hpp).
+  static const bool quiet_sqlite = disable_sqlite_memory_statistics();
+  (void)quiet_sqlite;
   auto cfg = s.base;
   cfg.set("sluice.streaming.clock", "simulated");
   if (s.workers > 0)
