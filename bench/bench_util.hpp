@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "sluice/sluice.hpp"
+#include "spread.hpp"
 
 namespace bench {
 
@@ -121,20 +122,6 @@ inline double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-/// Min, median and max of several runs (this machine is shared and noisy:
-/// report the spread, never only the best).
-struct spread_result {
-  double min = 0, median = 0, max = 0;
-};
-
-inline spread_result spread(std::vector<double> xs) {
-  if (xs.empty())
-    return {};
-  std::sort(xs.begin(), xs.end());
-  auto n = xs.size();
-  double median = n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
-  return {xs.front(), median, xs.back()};
-}
 
 /// Waits for batch completions reported on the listener bus.
 class completion_waiter : public sluice::streaming_listener {

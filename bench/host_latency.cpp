@@ -24,6 +24,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "spread.hpp"
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
@@ -67,16 +69,14 @@ void check(bool ok, const char* what) {
     throw std::runtime_error(std::string{"host_latency: "} + what + " failed");
 }
 
-void exchange(int fd, char* buf, size_t n, bool write_first) {
-  auto io = [&](bool writing) {
+/// Writes `n` bytes of `buf` to `fd`, then reads `n` back into it.
+void round_trip(int fd, char* buf, size_t n) {
+  for (bool writing : {true, false})
     for (size_t done = 0; done < n;) {
       auto k = writing ? ::write(fd, buf + done, n - done) : ::read(fd, buf + done, n - done);
       check(k > 0, writing ? "write" : "read");
       done += static_cast<size_t>(k);
     }
-  };
-  io(write_first);
-  io(!write_first);
 }
 
 /// Round trips of 64 bytes to a child process over loopback TCP (no Nagle),
@@ -120,7 +120,7 @@ std::vector<double> loopback_round_trips(int n, int pause_us) {
   for (int i = 0; i < n; ++i) {
     std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
     auto t0 = clock_type::now();
-    exchange(s, buf, sizeof buf, true);
+    round_trip(s, buf, sizeof buf);
     rtt.push_back(us_between(t0, clock_type::now()));
   }
   ::close(s);
@@ -130,13 +130,6 @@ std::vector<double> loopback_round_trips(int n, int pause_us) {
   check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the echoing child");
   std::sort(rtt.begin(), rtt.end());
   return rtt;
-}
-
-/// min, median and max (bench_util.hpp's spread, without its sluice headers).
-std::vector<double> spread(std::vector<double> xs) {
-  std::sort(xs.begin(), xs.end());
-  auto n = xs.size();
-  return {xs.front(), n % 2 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2, xs.back()};
 }
 
 double quantile(const std::vector<double>& sorted, double q) {
@@ -171,7 +164,13 @@ int main(int argc, char** argv) {
                 "2.5 ms, longest %.0f us, %.2f %% of the time lost\n",
                 r, probe_s, st.over_100us, st.over_1ms, st.over_2500us, st.max_us,
                 100 * st.lost_share);
-    auto rtt = loopback_round_trips(trips, pause_us);
+    std::vector<double> rtt;
+    try {
+      rtt = loopback_round_trips(trips, pause_us);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 1;
+    }
     p50.push_back(quantile(rtt, 0.5));
     p99.push_back(quantile(rtt, 0.99));
     worst.push_back(rtt.back());
@@ -180,8 +179,9 @@ int main(int argc, char** argv) {
                 r, pause_us, trips, p50.back(), p99.back(), rtt.back());
   }
   auto line = [](const char* what, const std::vector<double>& xs) {
-    auto sp = spread(xs);
-    std::printf("%s over the runs: min=%.1f median=%.1f max=%.1f\n", what, sp[0], sp[1], sp[2]);
+    auto sp = bench::spread(xs);
+    std::printf("%s over the runs: min=%.1f median=%.1f max=%.1f\n", what, sp.min, sp.median,
+                sp.max);
   };
   line("stalls > 1 ms a second of a busy CPU", per_s_1ms);
   line("longest stall (us)", max_stall);

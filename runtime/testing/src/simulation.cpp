@@ -202,8 +202,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
                            + std::to_string(batches));
   // Before the first connection: every SQLite allocation would take a
   // process-wide mutex to count bytes nobody reads here (sqlite_db.hpp).
-  static const bool quiet_sqlite = disable_sqlite_memory_statistics();
-  (void)quiet_sqlite;
+  [[maybe_unused]] static const bool quiet_sqlite = disable_sqlite_memory_statistics();
   auto cfg = s.base;
   cfg.set("sluice.streaming.clock", "simulated");
   if (s.workers > 0)
