@@ -233,6 +233,12 @@ void run_chain(self_ptr self, int64_t t, parts input) {
       }
       case consumer::kind::gather: {
         auto& to = w.gathers[static_cast<size_t>(c.target)];
+        // A gather that takes partials (count) gets them instead of the
+        // records: in cluster mode only those cross to the driver.
+        if (auto* g = w.layout->gathers[static_cast<size_t>(c.target)].node;
+            g->takes_partial(c.port))
+          for (auto& p : mine)
+            p.data = attributed(g, [&] { return g->partial(c.port, p.data); });
         self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});
         break;
       }

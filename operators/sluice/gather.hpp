@@ -11,6 +11,33 @@
 
 namespace sluice::detail {
 
+/// What a stage sends count() in place of a partition's records: their
+/// number (a type of its own, so the gather tells it from records of a
+/// dstream<int64_t>).
+struct partition_count {
+  int64_t records = 0;
+};
+
+} // namespace sluice::detail
+
+namespace sluice {
+
+/// A partition_count crosses a process as its int64.
+template <>
+struct codec<detail::partition_count> {
+  static constexpr std::string_view type_name = "partition_count";
+  static void encode(const detail::partition_count& c, std::string& out) {
+    codec<int64_t>::encode(c.records, out);
+  }
+  static detail::partition_count decode(std::string_view& in) {
+    return {codec<int64_t>::decode(in)};
+  }
+};
+
+} // namespace sluice
+
+namespace sluice::detail {
+
 /// A gather node whose per-batch work is the stateless `Fn(t, inputs, info)`.
 template <class T, class Fn>
 class stateless_gather final : public node<T> {
@@ -84,18 +111,53 @@ auto transform_with_fn(F f) {
 }
 
 /// count(): one partition holding the number of records, [0] when empty.
+/// Its input partitions are records, or partition_counts that stages sent in
+/// their place.
 template <class T>
 auto count_fn() {
   return [](batch_time, std::vector<std::optional<parts>>& in,
             const run_info&) -> std::optional<parts> {
     if (!in[0])
       return std::nullopt;
+    static const uint64_t counted = record_type<partition_count>::ops().key;
     int64_t n = 0;
-    for (auto& p : *in[0])
-      n += static_cast<int64_t>(view<T>(p.data).size());
+    for (auto& p : *in[0]) {
+      if (!p.data)
+        continue;
+      if (p.data.ops()->key == counted)
+        for (auto& c : view<partition_count>(p.data))
+          n += c.records;
+      else
+        n += static_cast<int64_t>(view<T>(p.data).size());
+    }
     return parts{{0, erase(std::vector<int64_t>{n})}};
   };
 }
+
+/// count()'s node: a gather whose senders send each partition's record
+/// count, not its records.
+template <class T>
+class count_gather final : public node<int64_t> {
+ public:
+  explicit count_gather(node_base* parent)
+      : node<int64_t>(node_kind::gather, "count", parent->slide(), {parent}) {}
+
+  std::unique_ptr<gather_op> make_gather(const run_info&) const override {
+    struct op final : gather_op {
+      decltype(count_fn<T>()) fn = count_fn<T>();
+      run_info info;
+      gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
+        return {fn(t, in, info), {}};
+      }
+    };
+    return std::make_unique<op>();
+  }
+  bool takes_partial(int) const override { return true; }
+  erased partial(int, const erased& records) const override {
+    int64_t n = records ? static_cast<int64_t>(view<T>(records).size()) : 0;
+    return erase(std::vector<partition_count>{{n}});
+  }
+};
 
 /// reduce(f): one partition holding the reduction, [] when empty.
 template <class T, class F>
@@ -117,3 +179,4 @@ auto reduce_fn(F f) {
 }
 
 } // namespace sluice::detail
+

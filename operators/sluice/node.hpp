@@ -293,6 +293,14 @@ class node_base {
   // -- gather and output nodes ------------------------------------------------
 
   virtual std::unique_ptr<gather_op> make_gather(const run_info&) const;
+  /// True when a stage that sends this gather a partition on `port` may send
+  /// partial(port, records) in its place, so the partition's records need
+  /// not travel to the gather (count: the record count, as Spark counts each
+  /// partition where it is computed). The gather accepts either form.
+  virtual bool takes_partial(int /*port*/) const { return false; }
+  /// What stands for `records` (a partition of the parent on `port`) when
+  /// takes_partial(port); reads them only, as other consumers may share them.
+  virtual erased partial(int port, const erased& records) const;
 
  private:
   /// Throws std::logic_error: "node '<name>' does not support <what>".

@@ -58,6 +58,8 @@ void node_base::restore_state_chunks(slot_state* s, const std::vector<std::strin
 
 std::string node_base::checkpoint_codec_problem() const { return {}; }
 
+erased node_base::partial(int /*port*/, const erased&) const { fail("partial"); }
+
 std::vector<std::pair<std::string, std::string>> node_base::state_types() const { return {}; }
 
 std::unique_ptr<gather_op> node_base::make_gather(const run_info&) const {

@@ -136,7 +136,7 @@ class dstream {
 
   /// One record: the number of records; an empty batch gives [0].
   dstream<int64_t> count() const {
-    return add<int64_t>(detail::make_gather_node<int64_t>("count", {n_}, detail::count_fn<T>()));
+    return add<int64_t>(std::make_unique<detail::count_gather<T>>(n_));
   }
 
   dstream<std::pair<T, int64_t>> count_by_value(int n = 0) const {

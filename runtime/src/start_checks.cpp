@@ -1,6 +1,8 @@
 // start()'s checks of a plan: stateful nodes and record codecs.
 #include "context_impl.hpp"
 
+#include <algorithm>
+
 #include "sluice/error.hpp"
 
 namespace sluice::detail {
@@ -65,7 +67,12 @@ void context_impl::validate_codecs(const plan& layout) const {
     if (gp.stage >= 0 || !gp.consumers.empty())
       require(*gp.node, gp.node->record_codec_problem(), why);
   for (auto& sp : layout.stages) {
-    if (!sp.consumers.empty())
+    // A gather that takes partials (count) receives them, not the records.
+    bool records_leave = std::any_of(sp.consumers.begin(), sp.consumers.end(), [&](auto& c) {
+      return c.what != consumer::kind::gather
+             || !layout.gathers[static_cast<size_t>(c.target)].node->takes_partial(c.port);
+    });
+    if (records_leave)
       require(*sp.tail(), sp.tail()->record_codec_problem(), why);
     if (sp.in == stage_plan::input::shuffle)
       require(*sp.head, sp.head->bucket_codec_problem(), why);

@@ -71,6 +71,26 @@ BOOST_AUTO_TEST_CASE(a_word_count_on_two_worker_processes_equals_the_local_one) 
   BOOST_TEST(cluster == local, boost::test_tools::per_element());
 }
 
+namespace {
+
+/// Records with no sluice::codec: they cannot cross processes.
+struct opaque_word {
+  std::string w;
+};
+
+} // namespace
+
+// The workers send count() their partitions' record counts, not the records:
+// records that cannot cross processes are counted.
+BOOST_AUTO_TEST_CASE(count_on_workers_counts_records_that_have_no_codec) {
+  auto counted = [](streaming_context& ssc) {
+    return ssc.queue_stream(text()).map([](std::string w) { return opaque_word{w}; }).count();
+  };
+  auto cluster = run(counted, 5, cluster_conf(), true);
+  BOOST_TEST(cluster == expect<int64_t>({{3}, {0}, {4}, {1}, {0}}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(windows_and_state_on_workers_equal_the_local_run) {
   auto windowed = [](streaming_context& ssc) {
     return words(text())(ssc).reduce_by_key_and_window(std::plus<int>{}, seconds(2), seconds(1));

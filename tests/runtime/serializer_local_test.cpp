@@ -97,3 +97,57 @@ BOOST_AUTO_TEST_CASE(records_that_stay_inside_a_fused_stage_need_no_codec) {
   auto out = fixtures::run(build, 1, with_bytes(true), true);
   BOOST_TEST(out == fixtures::expect<int64_t>({{10, 20, 30}}), boost::test_tools::per_element());
 }
+
+// count() takes each partition's record count from the stage that computed
+// it, so the records themselves never travel to the count (Spark counts each
+// partition where it is computed): only an 8-byte count crosses, and records
+// without a codec can be counted across processes.
+
+BOOST_AUTO_TEST_CASE(count_receives_each_partition_s_count_not_its_records) {
+  auto build = [](streaming_context& ssc) {
+    std::vector<std::vector<int>> input{{1, 2, 3, 4}, {}, {5, 6, 7}};
+    return ssc.queue_stream(input).map([](int x) { return counted{x}; }).count();
+  };
+  encodes = 0;
+  auto out = fixtures::run(build, 3, with_bytes(true), true);
+  BOOST_TEST(encodes.load() == 0);
+  BOOST_TEST(out == fixtures::expect<int64_t>({{4}, {0}, {3}}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(count_counts_records_that_have_no_codec) {
+  auto build = [](streaming_context& ssc) {
+    std::vector<std::vector<int>> input{{1, 2, 3}, {4, 5}};
+    return ssc.queue_stream(input).map([](int x) { return opaque{x}; }).count();
+  };
+  auto out = fixtures::run(build, 2, with_bytes(true), true);
+  BOOST_TEST(out == fixtures::expect<int64_t>({{3}, {2}}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(records_counted_and_also_sent_elsewhere_still_need_a_codec) {
+  streaming_context ssc{with_bytes(true), seconds(1)};
+  std::vector<std::vector<int>> input{{1, 2}};
+  auto opaques = ssc.queue_stream(input).map([](int x) { return opaque{x}; });
+  opaques.count().foreach_rdd([](const rdd<int64_t>&) {});
+  opaques.foreach_rdd([](const rdd<opaque>&) {});
+  BOOST_CHECK_EXCEPTION(ssc.start(), illegal_state, [](const illegal_state& e) {
+    std::string what = e.what();
+    BOOST_TEST_MESSAGE(what);
+    return what.find("map (operator 1): its record type") == 0
+           && what.find("opaque has no sluice::codec") != std::string::npos;
+  });
+}
+
+// A window sends count() its records (a gather sends no partials): int64
+// records are counted, not summed as if they were partition counts.
+BOOST_AUTO_TEST_CASE(int64_records_from_a_window_are_counted_not_summed) {
+  auto build = [](streaming_context& ssc) {
+    std::vector<std::vector<int64_t>> input{{7, 8, 9}, {40}, {}};
+    return ssc.queue_stream(input).map([](int64_t x) { return x * 2; }).count().union_with(
+      ssc.queue_stream(input).window(seconds(2)).count().map([](int64_t n) { return -n; }));
+  };
+  for (bool bytes : {false, true}) {
+    auto out = fixtures::run(build, 3, with_bytes(bytes), true);
+    BOOST_TEST(out == fixtures::expect<int64_t>({{-3, 3}, {-4, 1}, {-1, 0}}),
+               boost::test_tools::per_element());
+  }
+}
