@@ -238,7 +238,7 @@ void run_chain(self_ptr self, int64_t t, parts input) {
         if (auto* g = w.layout->gathers[static_cast<size_t>(c.target)].node;
             g->takes_partial(c.port))
           for (auto& p : mine)
-            p.data = attributed(g, [&] { return g->partial(c.port, p.data); });
+            p.data = attributed(g, [&] { return g->partial(c.port, std::move(p.data)); });
         self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});
         break;
       }

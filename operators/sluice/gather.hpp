@@ -18,9 +18,29 @@ struct partition_count {
   int64_t records = 0;
 };
 
+/// What a stage sends reduce(f) in place of a partition's records: their
+/// reduction, none for an empty partition (Spark's reduce combines each
+/// partition where it is computed, then merges the results).
+template <class T>
+struct partition_reduction {
+  T value;
+};
+
 } // namespace sluice::detail
 
 namespace sluice {
+
+/// A partition_reduction crosses a process as its value.
+template <class T>
+  requires encodable<T>
+struct codec<detail::partition_reduction<T>> {
+  static void encode(const detail::partition_reduction<T>& r, std::string& out) {
+    codec<T>::encode(r.value, out);
+  }
+  static detail::partition_reduction<T> decode(std::string_view& in) {
+    return {codec<T>::decode(in)};
+  }
+};
 
 /// A partition_count crosses a process as its int64.
 template <>
@@ -153,13 +173,16 @@ class count_gather final : public node<int64_t> {
     return std::make_unique<op>();
   }
   bool takes_partial(int) const override { return true; }
-  erased partial(int, const erased& records) const override {
+  erased partial(int, erased records) const override {
     int64_t n = records ? static_cast<int64_t>(view<T>(records).size()) : 0;
     return erase(std::vector<partition_count>{{n}});
   }
 };
 
-/// reduce(f): one partition holding the reduction, [] when empty.
+/// reduce(f): one partition holding the reduction, [] when empty. Its input
+/// partitions are records, or partition_reductions that stages sent in their
+/// place; either way they are folded in partition order, so the result is
+/// the left fold of all records for an associative f (SEMANTICS §1).
 template <class T, class F>
 auto reduce_fn(F f) {
   return [f](batch_time, std::vector<std::optional<parts>>& in,
@@ -167,16 +190,59 @@ auto reduce_fn(F f) {
     if (!in[0])
       return std::nullopt;
     sort_by_index(*in[0]);
+    static const uint64_t reduced = record_type<partition_reduction<T>>::ops().key;
     std::optional<T> acc;
-    for (auto& p : *in[0])
-      for (auto& x : take<T>(p.data))
-        acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x);
+    auto add = [&](T&& x) { acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x); };
+    for (auto& p : *in[0]) {
+      if (p.data && p.data.ops()->key == reduced)
+        for (auto& r : take<partition_reduction<T>>(p.data))
+          add(std::move(r.value));
+      else
+        for (auto& x : take<T>(p.data))
+          add(std::move(x));
+    }
     std::vector<T> out;
     if (acc)
       out.push_back(std::move(*acc));
     return parts{{0, erase(std::move(out))}};
   };
 }
+
+/// reduce(f)'s node: a gather whose senders reduce each partition first when
+/// its result can cross processes (T has a sluice::codec); otherwise they
+/// send the records, which start() then checks as any others.
+template <class T, class F>
+class reduce_gather final : public node<T> {
+ public:
+  reduce_gather(node_base* parent, F f)
+      : node<T>(node_kind::gather, "reduce", parent->slide(), {parent}), f_(std::move(f)) {}
+
+  std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
+    struct op final : gather_op {
+      decltype(reduce_fn<T>(std::declval<F>())) fn;
+      run_info info;
+      op(F f, run_info i) : fn(reduce_fn<T>(std::move(f))), info(i) {}
+      gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
+        return {fn(t, in, info), {}};
+      }
+    };
+    return std::make_unique<op>(f_, info);
+  }
+  bool takes_partial(int) const override { return encodable<T>; }
+  erased partial(int, erased records) const override {
+    auto f = f_; // a copy per slot and batch: user closures never run concurrently
+    std::vector<partition_reduction<T>> out;
+    std::optional<T> acc;
+    for (auto& x : take<T>(records))
+      acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x);
+    if (acc)
+      out.push_back({std::move(*acc)});
+    return erase(std::move(out));
+  }
+
+ private:
+  F f_;
+};
 
 } // namespace sluice::detail
 

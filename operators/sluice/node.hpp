@@ -299,8 +299,9 @@ class node_base {
   /// partition where it is computed). The gather accepts either form.
   virtual bool takes_partial(int /*port*/) const { return false; }
   /// What stands for `records` (a partition of the parent on `port`) when
-  /// takes_partial(port); reads them only, as other consumers may share them.
-  virtual erased partial(int port, const erased& records) const;
+  /// takes_partial(port). Moves the records out only when `records` is their
+  /// sole owner (other consumers may share them).
+  virtual erased partial(int port, erased records) const;
 
  private:
   /// Throws std::logic_error: "node '<name>' does not support <what>".

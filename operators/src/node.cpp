@@ -58,7 +58,7 @@ void node_base::restore_state_chunks(slot_state* s, const std::vector<std::strin
 
 std::string node_base::checkpoint_codec_problem() const { return {}; }
 
-erased node_base::partial(int /*port*/, const erased&) const { fail("partial"); }
+erased node_base::partial(int /*port*/, erased) const { fail("partial"); }
 
 std::vector<std::pair<std::string, std::string>> node_base::state_types() const { return {}; }
 

@@ -131,7 +131,7 @@ class dstream {
       return *this;
     else
       return add<T>(
-        detail::make_gather_node<T>("reduce", {n_}, detail::reduce_fn<T>(std::move(f))));
+        std::make_unique<detail::reduce_gather<T, F>>(n_, std::move(f)));
   }
 
   /// One record: the number of records; an empty batch gives [0].

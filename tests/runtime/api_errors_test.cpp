@@ -145,6 +145,29 @@ BOOST_AUTO_TEST_CASE(a_failing_reduce_function_names_the_shuffle_operator) {
              == "error: combine_by_key (operator 1) failed at batch 2000 ms: no sums");
 }
 
+BOOST_AUTO_TEST_CASE(a_failing_reduce_is_named_where_the_partitions_are_reduced_too) {
+  // The partitions are reduced in the map's actor, their results at the
+  // reduce's gather: a failure in either is the reduce's (operator 2).
+  for (int fail_at : {1, 2}) {
+    BOOST_TEST(failure_of(
+                 [fail_at](streaming_context& ssc) {
+                   // Batch 1's partitions hold one record each: f runs only at
+                   // the gather. Batch 2's first partition holds two.
+                   ssc.queue_stream<int>({{1, 2}, {3, 4, 5, 6}})
+                     .map([](int x) { return x; })
+                     .reduce([fail_at](int a, int b) -> int {
+                       if (fail_at == 1 || a == 3)
+                         throw std::runtime_error("no sums");
+                       return a + b;
+                     })
+                     .foreach_rdd([](const rdd<int>&) {});
+                 },
+                 fail_at)
+               == "error: reduce (operator 2) failed at batch " + std::to_string(fail_at * 1000)
+                    + " ms: no sums");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_failing_transform_and_output_operation_are_named) {
   BOOST_TEST(failure_of(
                [](streaming_context& ssc) {

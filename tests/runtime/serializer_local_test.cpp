@@ -151,3 +151,23 @@ BOOST_AUTO_TEST_CASE(int64_records_from_a_window_are_counted_not_summed) {
                boost::test_tools::per_element());
   }
 }
+
+// reduce(f), as Spark's, reduces each partition where it is computed; the
+// partitions' results are folded in partition order.
+BOOST_AUTO_TEST_CASE(reduce_receives_each_partition_s_reduction_not_its_records) {
+  auto build = [](streaming_context& ssc) {
+    std::vector<std::vector<int>> input{{1, 2, 3, 4}, {}, {5, 6, 7}};
+    return ssc.queue_stream(input)
+      .map([](int x) { return counted{x}; })
+      .reduce([](counted a, counted) { return a; }) // associative, not commutative
+      .map([](const counted& c) { return c.v; });
+  };
+  encodes = 0;
+  auto out = fixtures::run(build, 3, with_bytes(true), true);
+  // Two partitions a batch ([1, 2] [3, 4], none, [5] [6, 7]): one reduction
+  // each crosses, then the batch's result to the next stage.
+  BOOST_TEST(encodes.load() == 2 + 1 + 0 + 2 + 1);
+  // The first record of the batch: partitions are folded in their order.
+  BOOST_TEST(out == fixtures::expect<int64_t>({{1}, {}, {5}}),
+             boost::test_tools::per_element());
+}
