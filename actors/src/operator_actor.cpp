@@ -233,7 +233,7 @@ void run_chain(self_ptr self, int64_t t, parts input) {
       }
       case consumer::kind::gather: {
         auto& to = w.gathers[static_cast<size_t>(c.target)];
-        // A gather that takes partials (count) gets them instead of the
+        // A gather that takes partials (count, reduce) gets them instead of the
         // records: in cluster mode only those cross to the driver.
         if (auto* g = w.layout->gathers[static_cast<size_t>(c.target)].node;
             g->takes_partial(c.port))

@@ -58,6 +58,17 @@ struct codec<detail::partition_count> {
 
 namespace sluice::detail {
 
+/// A gather_op whose per-batch work is the stateless `Fn(t, inputs, info)`.
+template <class Fn>
+struct fn_gather_op final : gather_op {
+  Fn fn;
+  run_info info;
+  fn_gather_op(Fn f, run_info i) : fn(std::move(f)), info(i) {}
+  gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
+    return {fn(t, in, info), {}};
+  }
+};
+
 /// A gather node whose per-batch work is the stateless `Fn(t, inputs, info)`.
 template <class T, class Fn>
 class stateless_gather final : public node<T> {
@@ -67,15 +78,7 @@ class stateless_gather final : public node<T> {
         fn_(std::move(fn)) {}
 
   std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
-    struct op final : gather_op {
-      Fn fn;
-      run_info info;
-      op(Fn f, run_info i) : fn(std::move(f)), info(i) {}
-      gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
-        return {fn(t, in, info), {}};
-      }
-    };
-    return std::make_unique<op>(fn_, info);
+    return std::make_unique<fn_gather_op<Fn>>(fn_, info);
   }
 
  private:
@@ -162,15 +165,8 @@ class count_gather final : public node<int64_t> {
   explicit count_gather(node_base* parent)
       : node<int64_t>(node_kind::gather, "count", parent->slide(), {parent}) {}
 
-  std::unique_ptr<gather_op> make_gather(const run_info&) const override {
-    struct op final : gather_op {
-      decltype(count_fn<T>()) fn = count_fn<T>();
-      run_info info;
-      gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
-        return {fn(t, in, info), {}};
-      }
-    };
-    return std::make_unique<op>();
+  std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
+    return std::make_unique<fn_gather_op<decltype(count_fn<T>())>>(count_fn<T>(), info);
   }
   bool takes_partial(int) const override { return true; }
   erased partial(int, erased records) const override {
@@ -218,15 +214,8 @@ class reduce_gather final : public node<T> {
       : node<T>(node_kind::gather, "reduce", parent->slide(), {parent}), f_(std::move(f)) {}
 
   std::unique_ptr<gather_op> make_gather(const run_info& info) const override {
-    struct op final : gather_op {
-      decltype(reduce_fn<T>(std::declval<F>())) fn;
-      run_info info;
-      op(F f, run_info i) : fn(reduce_fn<T>(std::move(f))), info(i) {}
-      gather_result compute(batch_time t, std::vector<std::optional<parts>>& in) override {
-        return {fn(t, in, info), {}};
-      }
-    };
-    return std::make_unique<op>(f_, info);
+    auto fn = reduce_fn<T>(f_);
+    return std::make_unique<fn_gather_op<decltype(fn)>>(std::move(fn), info);
   }
   bool takes_partial(int) const override { return encodable<T>; }
   erased partial(int, erased records) const override {
@@ -245,4 +234,3 @@ class reduce_gather final : public node<T> {
 };
 
 } // namespace sluice::detail
-

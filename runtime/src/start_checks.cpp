@@ -67,7 +67,7 @@ void context_impl::validate_codecs(const plan& layout) const {
     if (gp.stage >= 0 || !gp.consumers.empty())
       require(*gp.node, gp.node->record_codec_problem(), why);
   for (auto& sp : layout.stages) {
-    // A gather that takes partials (count) receives them, not the records.
+    // A gather that takes partials (count, reduce) receives them, not the records.
     bool records_leave = std::any_of(sp.consumers.begin(), sp.consumers.end(), [&](auto& c) {
       return c.what != consumer::kind::gather
              || !layout.gathers[static_cast<size_t>(c.target)].node->takes_partial(c.port);
