@@ -121,6 +121,14 @@ class dense_map {
       rebuild(n * 2);
   }
 
+  /// Takes `entries` (distinct keys) and their hashes as the table's whole
+  /// content, without comparing keys. The table must be empty.
+  void adopt(std::vector<entry>&& entries, std::vector<uint64_t>&& hashes) {
+    entries_ = std::move(entries);
+    hashes_ = std::move(hashes);
+    rebuild(entries_.size() * 2);
+  }
+
   /// Inserts `make(std::move(v))` under `k`, or sets the value to
   /// `merge(std::move(old), std::move(v))`. `h` must be hash_key(k).
   template <class Vin, class Make, class Merge>

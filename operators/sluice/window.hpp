@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <utility>
 #include <vector>
 
@@ -154,16 +155,21 @@ void check_window(duration window, duration slide, duration parent, const char* 
 
 /// reduce_by_key_and_window(f, inv, w, s, n, filter): per key, the previous
 /// window's value minus the batches leaving plus the batches entering
-/// (SEMANTICS §2.13-14). Per slide the work follows the data entering and
-/// leaving; batches between slides are only reduced and remembered.
+/// (SEMANTICS §2.13-14). Each batch is folded, as it arrives, into its
+/// segment: the parent's batches in (end - g, end] reduced by key, g =
+/// gcd(w, s) aligned to the zero time. Every range a slide subtracts
+/// ((t - w - s, t - w]) or adds ((t - s, t]) is a union of whole segments, one
+/// segment when w is a multiple of s: a slide then reads two segments as they
+/// are, and each batch is folded once, not once entering and again leaving.
 template <class K, class V, class F, class Inv, class Filter>
 class inverse_window_node final : public node<std::pair<K, V>> {
  public:
   inverse_window_node(node_base* parent, duration window, duration slide, int n, F f, Inv inv,
                       Filter filter, bool filtered)
       : node<std::pair<K, V>>(node_kind::shuffle, "reduce_by_key_and_window", slide, {parent}),
-        window_(window), n_(n), f_(std::move(f)), inv_(std::move(inv)),
-        filter_(std::move(filter)), filtered_(filtered) {}
+        window_(window), segment_(std::gcd(window.count(), slide.count())), n_(n),
+        f_(std::move(f)), inv_(std::move(inv)), filter_(std::move(filter)),
+        filtered_(filtered) {}
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
@@ -190,30 +196,32 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     return std::make_unique<combine_writer<K, V, V, decltype(create), F>>(n_, create, f_);
   }
 
-  /// One batch, reduced per key, with each key's hash (from the map side).
-  struct reduced_batch {
-    int64_t when;
-    std::vector<std::pair<K, V>> entries;
-    std::vector<uint64_t> hashes;
+  /// The parent's batches in (end - g, end] that the window holds, reduced by
+  /// key in time order. A checkpoint of an older build held one per batch
+  /// (end = the batch's time), which reads the same.
+  struct segment {
+    int64_t end;
+    dense_map<K, V> values;
+    bool dirty = true;     // changed since the last checkpoint
+    bool written = false;  // has a row in the checkpoint
   };
 
   struct partition_state final : slot_state {
     size_t keys() const override { return previous.size(); }
-    std::vector<reduced_batch> batches;  // oldest first
+    std::vector<segment> segments;  // oldest first
     dense_map<K, V> previous;  // the previous window's output (after the filter)
-    dense_map<K, V> merge, old_values, new_values;  // scratch, kept for their capacity
-    std::vector<size_t> old_at;                     // scratch: old key's entry in previous
+    dense_map<K, V> old_values, new_values;  // scratch, kept for their capacity
+    std::vector<size_t> old_at;              // scratch: old key's entry in previous
     // Checkpoint bookkeeping: per entry of `previous` (parallel to its
     // entries: erase moves the last one into the hole, as erase_at does),
     // whether it changed since the last checkpoint; a flag per entry, so a
     // slide that changes most keys copies none of them. From the first
     // checkpoint on (so a job without checkpoints keeps no keys): the keys
-    // erased since the last checkpoint, the newest batch it holds and the
-    // batches dropped since.
+    // erased since the last checkpoint. The segments dropped since then that
+    // have a row.
     std::vector<char> changed;
     bool tracking = false;
     dense_map<K, char> erased;
-    int64_t checkpointed_upto = std::numeric_limits<int64_t>::min();
     std::vector<int64_t> dropped;
 
     /// Sets (k, v) as changed in `previous`, or inserts it.
@@ -235,21 +243,20 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   };
 
   // The checkpoint is a keyed table (FORMAT.md "Inverse window state"): row
-  // 'p'+key -> value for each key of `previous`, and 'b'+time -> entries for
-  // each remembered reduced batch. A delta holds the changed keys, the
-  // batches added and the batches dropped since the last checkpoint.
+  // 'p'+key -> value for each key of `previous`, and 'b'+end -> entries for
+  // each segment. A delta holds the changed keys, the segments changed and
+  // the segments dropped since the last checkpoint.
   bool checkpoint_state(slot_state* raw, bool full,
                         std::vector<std::pair<std::string, std::string>>& upserts,
                         std::vector<std::string>& removed) const override {
     if constexpr (encodable<K> && encodable<V>) {
       auto& st = static_cast<partition_state&>(*raw);
       auto key_row = [](const K& k) { return 'p' + encode_to_string(k); };
-      auto batch_row = [](int64_t when) { return 'b' + encode_to_string(when); };
-      if (full || !st.tracking) {
+      auto segment_row = [](int64_t end) { return 'b' + encode_to_string(end); };
+      bool all = full || !st.tracking;
+      if (all) {
         for (auto& [k, v] : st.previous.entries())
           upserts.emplace_back(key_row(k), encode_to_string(v));
-        for (auto& b : st.batches)
-          upserts.emplace_back(batch_row(b.when), encode_to_string(b.entries));
       } else {
         for (size_t e = 0; e < st.previous.size(); ++e)
           if (st.changed[e])
@@ -259,18 +266,19 @@ class inverse_window_node final : public node<std::pair<K, V>> {
           if (auto& k = st.erased.at(i).first;
               st.previous.find(k, st.erased.hash_at(i)) == st.previous.npos)
             removed.push_back(key_row(k));
-        for (auto& b : st.batches)
-          if (b.when > st.checkpointed_upto)
-            upserts.emplace_back(batch_row(b.when), encode_to_string(b.entries));
-        for (auto when : st.dropped)
-          if (when <= st.checkpointed_upto)
-            removed.push_back(batch_row(when));
+        for (auto end : st.dropped)
+          removed.push_back(segment_row(end));
+      }
+      for (auto& seg : st.segments) {
+        if (all || seg.dirty)
+          upserts.emplace_back(segment_row(seg.end), encode_to_string(seg.values.entries()));
+        seg.dirty = false;
+        seg.written = true;
       }
       st.tracking = true;
       std::fill(st.changed.begin(), st.changed.end(), char{0});
       st.erased.clear();
       st.dropped.clear();
-      st.checkpointed_upto = st.batches.empty() ? st.checkpointed_upto : st.batches.back().when;
       return true;
     } else {
       (void) raw, (void) full, (void) upserts, (void) removed;
@@ -290,20 +298,21 @@ class inverse_window_node final : public node<std::pair<K, V>> {
           if (st.previous.try_emplace(std::move(k), h, decode_from_string<V>(bytes)).second)
             st.changed.push_back(0);
         } else if (!row.empty() && row[0] == 'b') {
-          reduced_batch rb{decode_from_string<int64_t>(body),
-                           decode_from_string<std::vector<std::pair<K, V>>>(bytes), {}};
-          rb.hashes.reserve(rb.entries.size());
-          for (auto& [k, v] : rb.entries)
-            rb.hashes.push_back(hash_key(k));
-          st.batches.push_back(std::move(rb));
+          segment seg{decode_from_string<int64_t>(body), {}, false, true};
+          auto entries = decode_from_string<std::vector<std::pair<K, V>>>(bytes);
+          std::vector<uint64_t> hashes;
+          hashes.reserve(entries.size());
+          for (auto& [k, v] : entries)
+            hashes.push_back(hash_key(k));
+          seg.values.adopt(std::move(entries), std::move(hashes));
+          st.segments.push_back(std::move(seg));
         } else {
           throw error("reduce_by_key_and_window: unknown checkpoint row (first byte "
                       + std::to_string(row.empty() ? -1 : int(row[0])) + ")");
         }
       }
-      sort_by_time(st.batches, [](auto& b) { return b.when; });
+      sort_by_time(st.segments, [](auto& seg) { return seg.end; });
       st.tracking = true;
-      st.checkpointed_upto = st.batches.empty() ? st.checkpointed_upto : st.batches.back().when;
     } else {
       (void) raw, (void) rows;
       throw error("restoring reduce_by_key_and_window needs a sluice::codec for its key and "
@@ -321,51 +330,47 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     auto& st = static_cast<partition_state&>(*raw);
     auto f = f_;
     auto inv = inv_;
-    if (!parent_none) {
-      reduced_batch rb{t.ms, {}, {}};
-      if (ports[0].size() == 1) { // one sender: its bucket is already reduced
-        auto b = std::move(take<hashed_bucket<K, V>>(ports[0][0])[0]);
-        rb.entries = std::move(b.entries);
-        rb.hashes = std::move(b.hashes);
-      } else {
-        auto keep = [](V&& v) -> V&& { return std::move(v); };
-        for (auto& bucket : ports[0]) {
-          auto b = std::move(take<hashed_bucket<K, V>>(bucket)[0]);
-          for (size_t i = 0; i < b.entries.size(); ++i)
-            st.merge.upsert(std::move(b.entries[i].first), b.hashes[i],
-                            std::move(b.entries[i].second), keep, f);
-        }
-        rb.entries = st.merge.take(rb.hashes);
-      }
-      st.batches.push_back(std::move(rb));
-    }
+    if (!parent_none)
+      add_batch(st, t, info, ports[0], f);
     int64_t w = window_.count();
     int64_t s = this->slide().count();
     if (!this->valid_at(t, info.zero))
       return {false, std::nullopt};
-    // old: batches in (t - w - s, t - w]; new: batches in (t - s, t]. Each is
-    // reduced in time order. A leaving batch that is not also entering (w < s)
-    // is dropped below, so its keys move instead of being copied.
-    auto& old_values = st.old_values;
-    auto& new_values = st.new_values;
-    old_values.clear();
-    new_values.clear();
-    auto fold = [&](dense_map<K, V>& into, reduced_batch& batch, bool move) {
-      for (size_t i = 0; i < batch.entries.size(); ++i) {
-        auto& [k, v] = batch.entries[i];
-        auto [e, fresh] = move ? into.try_emplace(std::move(k), batch.hashes[i], v)
-                               : into.try_emplace(k, batch.hashes[i], v);
-        if (!fresh)
-          into.at(e).second = f(std::move(into.at(e).second), v);
-      }
+    // old: segments in (t - w - s, t - w]; new: segments in (t - s, t]. A
+    // range of one segment is read in place; several are folded in time
+    // order into scratch, where a segment that leaves and does not enter
+    // (w < s) gives up its keys, as it is dropped below.
+    auto in_range = [&](const segment& seg, int64_t lo, int64_t hi) {
+      return seg.end > lo && seg.end <= hi;
     };
-    for (auto& batch : st.batches) {
-      bool entering = batch.when > t.ms - s && batch.when <= t.ms;
-      if (batch.when > t.ms - w - s && batch.when <= t.ms - w)
-        fold(old_values, batch, !entering);
-      if (entering)
-        fold(new_values, batch, false);
-    }
+    auto gather = [&](int64_t lo, int64_t hi, dense_map<K, V>& scratch) -> dense_map<K, V>& {
+      scratch.clear();
+      segment* only = nullptr;
+      size_t count = 0;
+      for (auto& seg : st.segments)
+        if (in_range(seg, lo, hi)) {
+          only = &seg;
+          ++count;
+        }
+      if (count == 1)
+        return only->values;
+      for (auto& seg : st.segments) {
+        if (!in_range(seg, lo, hi))
+          continue;
+        bool move = seg.end <= t.ms - w && !in_range(seg, t.ms - s, t.ms);
+        auto& from = seg.values;
+        for (size_t i = 0; i < from.size(); ++i) {
+          auto& [k, v] = from.at(i);
+          auto [e, fresh] = move ? scratch.try_emplace(std::move(k), from.hash_at(i), v)
+                                 : scratch.try_emplace(k, from.hash_at(i), v);
+          if (!fresh)
+            scratch.at(e).second = f(std::move(scratch.at(e).second), v);
+        }
+      }
+      return scratch;
+    };
+    auto& old_values = gather(t.ms - w - s, t.ms - w, st.old_values);
+    auto& new_values = gather(t.ms - s, t.ms, st.new_values);
     auto& previous = st.previous;
     // Checks every leaving key before anything changes.
     auto& old_at = st.old_at;
@@ -385,21 +390,21 @@ class inverse_window_node final : public node<std::pair<K, V>> {
       }
     for (size_t i = 0; i < new_values.size(); ++i) {
       auto& [k, nv] = new_values.at(i);
-      auto [e, fresh] = st.put(std::move(k), new_values.hash_at(i), nv);
+      auto [e, fresh] = st.put(std::as_const(k), new_values.hash_at(i), nv);
       if (!fresh) {
         previous.at(e).second = f(std::move(previous.at(e).second), nv);
         st.changed[e] = 1;
       }
     }
-    old_values.clear();
-    new_values.clear();
+    st.old_values.clear();
+    st.new_values.clear();
     size_t leaving = 0;
-    while (leaving < st.batches.size() && st.batches[leaving].when <= t.ms - w) {
-      if (st.tracking)
-        st.dropped.push_back(st.batches[leaving].when);
+    while (leaving < st.segments.size() && st.segments[leaving].end <= t.ms - w) {
+      if (st.segments[leaving].written)
+        st.dropped.push_back(st.segments[leaving].end);
       ++leaving;
     }
-    st.batches.erase(st.batches.begin(), st.batches.begin() + static_cast<ptrdiff_t>(leaving));
+    st.segments.erase(st.segments.begin(), st.segments.begin() + static_cast<ptrdiff_t>(leaving));
     // The filter's drops are also gone from the next window's prev (§2.14).
     std::vector<std::pair<K, V>> out;
     out.reserve(previous.size());
@@ -416,7 +421,34 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   }
 
  private:
+  /// Folds the parent's batch at `t` (one reduced bucket per sender) into its
+  /// segment, the one ending at the first multiple of g from zero at or
+  /// after t. A batch alone in a fresh segment from one sender is taken as
+  /// it is: its keys are distinct and hashed.
+  void add_batch(partition_state& st, batch_time t, const run_info& info,
+                 std::vector<erased>& buckets, F& f) const {
+    int64_t g = segment_;
+    int64_t end = info.zero.ms + (t.ms - info.zero.ms + g - 1) / g * g;
+    if (st.segments.empty() || st.segments.back().end != end)
+      st.segments.push_back(segment{end, {}});
+    auto& seg = st.segments.back();
+    seg.dirty = true;
+    if (buckets.size() == 1 && seg.values.empty()) {
+      auto b = std::move(take<hashed_bucket<K, V>>(buckets[0])[0]);
+      seg.values.adopt(std::move(b.entries), std::move(b.hashes));
+      return;
+    }
+    auto keep = [](V&& v) -> V&& { return std::move(v); };
+    for (auto& bucket : buckets) {
+      auto b = std::move(take<hashed_bucket<K, V>>(bucket)[0]);
+      for (size_t i = 0; i < b.entries.size(); ++i)
+        seg.values.upsert(std::move(b.entries[i].first), b.hashes[i],
+                          std::move(b.entries[i].second), keep, f);
+    }
+  }
+
   duration window_;
+  int64_t segment_;  // g = gcd(window, slide), ms
   int n_;
   F f_;
   Inv inv_;

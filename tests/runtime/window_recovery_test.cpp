@@ -157,6 +157,95 @@ BOOST_AUTO_TEST_CASE(before_the_first_interval_recovery_starts_from_the_first_ba
   BOOST_TEST(*second == expected, boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(a_window_recovered_in_the_middle_of_a_slide_continues_exactly) {
+  // Window 4 s sliding by 2 s: each slide's two batches are folded into one
+  // remembered reduction as they arrive. Only the first batch's state is
+  // checkpointed (Spark's default interval, 10 s, has not come), so the
+  // recovered run starts with the slide (0 s, 2 s] half folded and adds 2 s.
+  window_job job{seconds(4), seconds(2), std::nullopt, false};
+  temp_dir dir{"wr-half"};
+  auto first = std::make_shared<outputs>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), first_input, job, first));
+    run_batches(ssc, 3);
+  }
+  auto second = std::make_shared<outputs>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), second_input, job, second));
+    run_batches(ssc, 5); // 2 s .. 6 s
+  }
+  auto expected = at_or_after(uninterrupted(concat(first_input, 1, second_input), job, 6), 2000);
+  BOOST_TEST(expected.size() == 3u); // 2 s, 4 s, 6 s
+  BOOST_TEST(*second == expected, boost::test_tools::per_element());
+}
+
+namespace {
+/// The id of the job's reduce_by_key_and_window, from the graph description
+/// in the latest metadata ("<id> <name> ...").
+int window_operator(checkpoint_store& store) {
+  auto meta = store.latest_metadata();
+  BOOST_REQUIRE(meta.has_value());
+  std::istringstream lines{meta->graph_fingerprint};
+  for (std::string line; std::getline(lines, line);)
+    if (line.find(" reduce_by_key_and_window ") != std::string::npos)
+      return std::stoi(line);
+  BOOST_FAIL("no reduce_by_key_and_window in the graph description");
+  return -1;
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_checkpoint_with_a_row_per_batch_recovers_as_one_per_slide) {
+  // Builds before 2026-12-06 wrote one 'b' row per remembered batch; now a
+  // row holds a slide's batches (window 4 s, slide 2 s: rows for 2 s and 4 s).
+  // The checkpoint of 4 s is rewritten as an older build would have it (rows
+  // for 1 s .. 4 s, each slide's keys split between its two batches): the
+  // recovered run subtracts and adds them as it would its own rows.
+  window_job job{seconds(4), seconds(2), seconds(2), false};
+  temp_dir dir{"wr-legacy"};
+  auto first = std::make_shared<outputs>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), first_input, job, first));
+    run_batches(ssc, 4);
+  }
+  {
+    auto store = checkpoint_store::open(dir.str());
+    int op = window_operator(*store);
+    size_t split = 0;  // keys moved to a slide's second batch
+    for (int p = 0; p < 2; ++p) {
+      std::vector<std::pair<std::string, std::string>> rows;
+      std::vector<int64_t> slides;
+      for (auto& [row, bytes] : store->read_state(op, p, 4000)) {
+        if (row[0] != 'b') {
+          rows.emplace_back(row, bytes);
+          continue;
+        }
+        auto end = decode_from_string<int64_t>(std::string_view{row}.substr(1));
+        slides.push_back(end);
+        // The slide's keys split between its two batches, alternately.
+        std::vector<kv> halves[2];
+        auto entries = decode_from_string<std::vector<kv>>(bytes);
+        for (size_t i = 0; i < entries.size(); ++i)
+          halves[i % 2].push_back(entries[i]);
+        split += halves[1].size();
+        rows.emplace_back('b' + encode_to_string(end - 1000), encode_to_string(halves[0]));
+        rows.emplace_back('b' + encode_to_string(end), encode_to_string(halves[1]));
+      }
+      std::sort(slides.begin(), slides.end());
+      BOOST_TEST((slides == std::vector<int64_t>{2000, 4000}), "partition " << p);
+      store->write_state(op, p, 4000, true, rows, {});
+    }
+    BOOST_TEST(split >= 2u);
+  }
+  auto second = std::make_shared<outputs>();
+  {
+    auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), second_input, job, second));
+    run_batches(ssc, 4); // 5 s .. 8 s
+  }
+  auto expected = at_or_after(uninterrupted(concat(first_input, 4, second_input), job, 8), 5000);
+  BOOST_TEST(expected.size() == 2u); // 6 s and 8 s
+  BOOST_TEST(*second == expected, boost::test_tools::per_element());
+}
+
 BOOST_DATA_TEST_CASE(the_checkpoint_holds_the_window_and_only_the_batches_still_needed,
                      boost::unit_test::data::make({false, true}), filtered) {
   // A checkpoint every batch, deltas after the first. With the filter, c
