@@ -121,6 +121,20 @@ class dense_map {
       rebuild(n * 2);
   }
 
+  /// Hints that `h` will be looked up soon: fetches its home index slot.
+  void prefetch(uint64_t h) const {
+    if (!index_.empty())
+      __builtin_prefetch(index_.data() + (h & (index_.size() - 1)));
+  }
+  /// The second hint, once prefetch(h) has had time: fetches the entry the
+  /// home slot names (the match, unless another key sits there).
+  void prefetch_entry(uint64_t h) const {
+    if (index_.empty())
+      return;
+    if (uint64_t slot = index_[h & (index_.size() - 1)])
+      __builtin_prefetch(entries_.data() + (slot & 0xffffffffULL) - 1);
+  }
+
   /// Takes `entries` (distinct keys) and their hashes as the table's whole
   /// content, without comparing keys. The table must be empty.
   void adopt(std::vector<entry>&& entries, std::vector<uint64_t>&& hashes) {
@@ -200,6 +214,24 @@ class dense_map {
   std::vector<uint64_t> hashes_;
   std::vector<entry> entries_;
 };
+
+/// Runs body(i) for i in [0, n), where item i's lookup in `m` goes by
+/// hash(i): the home slot of item i + 16 and the entry of item i + 8 are
+/// fetched first, so the cache misses of a loop over hashed keys overlap
+/// instead of coming one after another. Hints only: body may change `m`.
+template <class Map, class Hash, class Body>
+void for_each_prefetched(const Map& m, size_t n, Hash hash, Body body) {
+  constexpr size_t slot_ahead = 16, entry_ahead = 8;
+  for (size_t i = 0; i < n && i < slot_ahead; ++i)
+    m.prefetch(hash(i));
+  for (size_t i = 0; i < n; ++i) {
+    if (i + slot_ahead < n)
+      m.prefetch(hash(i + slot_ahead));
+    if (i + entry_ahead < n)
+      m.prefetch_entry(hash(i + entry_ahead));
+    body(i);
+  }
+}
 
 } // namespace sluice::detail
 
@@ -304,9 +336,11 @@ class combine_node final : public node<std::pair<K, C>> {
     m.reserve(total);
     for (auto& bucket : ports[0]) {
       auto b = unwrap(bucket);
-      for (size_t i = 0; i < b.entries.size(); ++i)
-        m.upsert(std::move(b.entries[i].first), b.hashes[i], std::move(b.entries[i].second), keep,
-                 merge);
+      for_each_prefetched(m, b.entries.size(), [&](size_t i) { return b.hashes[i]; },
+                          [&](size_t i) {
+                            m.upsert(std::move(b.entries[i].first), b.hashes[i],
+                                     std::move(b.entries[i].second), keep, merge);
+                          });
     }
     return erase(m.take());
   }

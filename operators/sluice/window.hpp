@@ -375,27 +375,29 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     // Checks every leaving key before anything changes.
     auto& old_at = st.old_at;
     old_at.resize(old_values.size());
-    for (size_t i = 0; i < old_values.size(); ++i) {
+    auto old_hash = [&](size_t i) { return old_values.hash_at(i); };
+    for_each_prefetched(previous, old_values.size(), old_hash, [&](size_t i) {
       auto& k = old_values.at(i).first;
       uint64_t h = old_values.hash_at(i);
       old_at[i] = previous.find(k, h);
       if (old_at[i] == previous.npos && new_values.find(k, h) == new_values.npos)
         throw error("Neither previous window has value for key, nor new values found. Are "
                     "you sure your key class hashes consistently?");
-    }
+    });
     for (size_t i = 0; i < old_values.size(); ++i)
       if (auto e = old_at[i]; e != previous.npos) {
         previous.at(e).second = inv(std::move(previous.at(e).second), old_values.at(i).second);
         st.changed[e] = 1;
       }
-    for (size_t i = 0; i < new_values.size(); ++i) {
+    auto new_hash = [&](size_t i) { return new_values.hash_at(i); };
+    for_each_prefetched(previous, new_values.size(), new_hash, [&](size_t i) {
       auto& [k, nv] = new_values.at(i);
       auto [e, fresh] = st.put(std::as_const(k), new_values.hash_at(i), nv);
       if (!fresh) {
         previous.at(e).second = f(std::move(previous.at(e).second), nv);
         st.changed[e] = 1;
       }
-    }
+    });
     st.old_values.clear();
     st.new_values.clear();
     size_t leaving = 0;
@@ -441,9 +443,11 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     auto keep = [](V&& v) -> V&& { return std::move(v); };
     for (auto& bucket : buckets) {
       auto b = std::move(take<hashed_bucket<K, V>>(bucket)[0]);
-      for (size_t i = 0; i < b.entries.size(); ++i)
-        seg.values.upsert(std::move(b.entries[i].first), b.hashes[i],
-                          std::move(b.entries[i].second), keep, f);
+      for_each_prefetched(seg.values, b.entries.size(), [&](size_t i) { return b.hashes[i]; },
+                          [&](size_t i) {
+                            seg.values.upsert(std::move(b.entries[i].first), b.hashes[i],
+                                              std::move(b.entries[i].second), keep, f);
+                          });
     }
   }
 
