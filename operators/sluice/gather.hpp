@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <type_traits>
 
 #include "sluice/error.hpp"
@@ -170,10 +171,16 @@ class count_gather final : public node<int64_t> {
   }
   bool takes_partial(int) const override { return true; }
   erased partial(int, erased records) const override {
-    int64_t n = records ? static_cast<int64_t>(view<T>(records).size()) : 0;
+    auto n = static_cast<int64_t>(this->parents()[0]->records(records));
     return erase(std::vector<partition_count>{{n}});
   }
 };
+
+/// Folds `x` into `acc`: x itself when acc is empty, else f(acc, x).
+template <class T, class F>
+void fold_into(std::optional<T>& acc, F& f, T&& x) {
+  acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x);
+}
 
 /// reduce(f): one partition holding the reduction, [] when empty. Its input
 /// partitions are records, or partition_reductions that stages sent in their
@@ -188,14 +195,13 @@ auto reduce_fn(F f) {
     sort_by_index(*in[0]);
     static const uint64_t reduced = record_type<partition_reduction<T>>::ops().key;
     std::optional<T> acc;
-    auto add = [&](T&& x) { acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x); };
     for (auto& p : *in[0]) {
       if (p.data && p.data.ops()->key == reduced)
         for (auto& r : take<partition_reduction<T>>(p.data))
-          add(std::move(r.value));
+          fold_into(acc, f, std::move(r.value));
       else
         for (auto& x : take<T>(p.data))
-          add(std::move(x));
+          fold_into(acc, f, std::move(x));
     }
     std::vector<T> out;
     if (acc)
@@ -223,7 +229,7 @@ class reduce_gather final : public node<T> {
     std::vector<partition_reduction<T>> out;
     std::optional<T> acc;
     for (auto& x : take<T>(records))
-      acc = acc ? f(std::move(*acc), std::move(x)) : std::move(x);
+      fold_into(acc, f, std::move(x));
     if (acc)
       out.push_back({std::move(*acc)});
     return erase(std::move(out));
