@@ -136,11 +136,14 @@ BOOST_AUTO_TEST_CASE(recovery_re_runs_the_batches_after_the_last_state_checkpoin
   BOOST_TEST(*second == expected, boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(before_the_first_interval_recovery_starts_from_the_first_batch_state) {
-  // Spark's default interval (10 s) has not come yet: the state of the first
-  // batch, checkpointed when the run began, is where recovery starts.
-  window_job job{seconds(3), seconds(1), std::nullopt, true};
-  temp_dir dir{"wr-default"};
+namespace {
+/// Runs `job` for 3 batches and recovers it (Spark's default interval, 10 s,
+/// has not come: the state of the first batch, checkpointed when the run
+/// began, is where recovery starts), then runs `batches` more from 2 s: the
+/// outputs equal an uninterrupted run's from 2 s on.
+void check_recovery_from_the_first_batch_state(window_job job, int batches,
+                                               size_t outputs_from_2s) {
+  temp_dir dir{"wr-first"};
   auto first = std::make_shared<outputs>();
   {
     auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), first_input, job, first));
@@ -149,34 +152,26 @@ BOOST_AUTO_TEST_CASE(before_the_first_interval_recovery_starts_from_the_first_ba
   auto second = std::make_shared<outputs>();
   {
     auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), second_input, job, second));
-    run_batches(ssc, 4); // 2 s .. 5 s
+    run_batches(ssc, batches);
   }
   BOOST_REQUIRE(!second->empty());
   BOOST_TEST(second->front().t == 2000);
-  auto expected = at_or_after(uninterrupted(concat(first_input, 1, second_input), job, 5), 2000);
+  auto expected =
+    at_or_after(uninterrupted(concat(first_input, 1, second_input), job, batches + 1), 2000);
+  BOOST_TEST(expected.size() == outputs_from_2s);
   BOOST_TEST(*second == expected, boost::test_tools::per_element());
+}
+} // namespace
+
+BOOST_AUTO_TEST_CASE(before_the_first_interval_recovery_starts_from_the_first_batch_state) {
+  check_recovery_from_the_first_batch_state({seconds(3), seconds(1), std::nullopt, true}, 4, 4u);
 }
 
 BOOST_AUTO_TEST_CASE(a_window_recovered_in_the_middle_of_a_slide_continues_exactly) {
   // Window 4 s sliding by 2 s: each slide's two batches are folded into one
-  // remembered reduction as they arrive. Only the first batch's state is
-  // checkpointed (Spark's default interval, 10 s, has not come), so the
-  // recovered run starts with the slide (0 s, 2 s] half folded and adds 2 s.
-  window_job job{seconds(4), seconds(2), std::nullopt, false};
-  temp_dir dir{"wr-half"};
-  auto first = std::make_shared<outputs>();
-  {
-    auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), first_input, job, first));
-    run_batches(ssc, 3);
-  }
-  auto second = std::make_shared<outputs>();
-  {
-    auto ssc = streaming_context::get_or_create(dir.str(), program(dir.str(), second_input, job, second));
-    run_batches(ssc, 5); // 2 s .. 6 s
-  }
-  auto expected = at_or_after(uninterrupted(concat(first_input, 1, second_input), job, 6), 2000);
-  BOOST_TEST(expected.size() == 3u); // 2 s, 4 s, 6 s
-  BOOST_TEST(*second == expected, boost::test_tools::per_element());
+  // remembered reduction as they arrive, so the recovered run starts with the
+  // slide (0 s, 2 s] half folded and adds 2 s to it (outputs 2 s, 4 s, 6 s).
+  check_recovery_from_the_first_batch_state({seconds(4), seconds(2), std::nullopt, false}, 5, 3u);
 }
 
 namespace {
