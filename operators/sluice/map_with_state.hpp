@@ -133,14 +133,9 @@ class update_state_node final : public node<std::pair<K, S>> {
     };
     std::vector<std::pair<K, S>> out;
     out.reserve(store.size() + groups.size());
-    // Keys with data first, in arrival order; each key's slot is fetched
-    // `ahead` keys early, so the cache misses of a batch overlap.
-    constexpr size_t ahead = 8;
-    for (size_t g = 0; g < groups.size() && g < ahead; ++g)
-      store.prefetch(groups.hash_at(g));
-    for (size_t g = 0; g < groups.size(); ++g) {
-      if (g + ahead < groups.size())
-        store.prefetch(groups.hash_at(g + ahead));
+    // Keys with data first, in arrival order, their slots fetched ahead.
+    auto group_hash = [&](size_t g) { return groups.hash_at(g); };
+    for_each_prefetched(store, groups.size(), group_hash, [&](size_t g) {
       auto& k = groups.at(g).first;
       uint64_t h = groups.hash_at(g);
       size_t i = store.index_of(k, h);
@@ -157,7 +152,7 @@ class update_state_node final : public node<std::pair<K, S>> {
       } else if (i != store.npos) {
         store.remove_at(i);
       }
-    }
+    });
     // Then every key with state and no data, with no values (SEMANTICS §3.17).
     const std::vector<V> no_values;
     store.sweep([&](size_t i) {
@@ -394,18 +389,13 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
       for (auto& bucket : ports[0]) {
         auto records = take<std::pair<K, V>>(bucket);
         out.mapped.reserve(out.mapped.size() + records.size());
-        // Hashes first, so each record's slot is fetched `ahead` records
-        // early and the cache misses of a batch overlap (a hint only: the
-        // lookups below see every update before them).
+        // Hashes first, so each record's slot is fetched records ahead of
+        // its lookup and the cache misses of a batch overlap.
         hashes.resize(records.size());
         for (size_t r = 0; r < records.size(); ++r)
           hashes[r] = hash_key(records[r].first);
-        constexpr size_t ahead = 8;
-        for (size_t r = 0; r < records.size() && r < ahead; ++r)
-          store.prefetch(hashes[r]);
-        for (size_t r = 0; r < records.size(); ++r) {
-          if (r + ahead < records.size())
-            store.prefetch(hashes[r + ahead]);
+        auto record_hash = [&](size_t r) { return hashes[r]; };
+        for_each_prefetched(store, records.size(), record_hash, [&](size_t r) {
           auto& [k, v] = records[r];
           uint64_t h = hashes[r];
           size_t i = store.index_of(k, h); // one probe; the entry is updated in place
@@ -425,7 +415,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
           }
           if (mapped)
             out.mapped.push_back(std::move(*mapped));
-        }
+        });
       }
     // Timeouts are found only in full-scan batches (SEMANTICS §4.25). A key
     // with data in this batch was stamped t above (or is gone), so it is

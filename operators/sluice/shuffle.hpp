@@ -143,10 +143,11 @@ class dense_map {
     rebuild(entries_.size() * 2);
   }
 
-  /// Inserts `make(std::move(v))` under `k`, or sets the value to
-  /// `merge(std::move(old), std::move(v))`. `h` must be hash_key(k).
-  template <class Vin, class Make, class Merge>
-  void upsert(K&& k, uint64_t h, Vin&& v, Make& make, Merge& merge) {
+  /// Inserts `make(std::forward<Vin>(v))` under `k`, or sets the value to
+  /// `merge(std::move(old), std::forward<Vin>(v))`. `h` must be hash_key(k);
+  /// a key given as an lvalue is copied only when it is inserted.
+  template <class Kin, class Vin, class Make, class Merge>
+  void upsert(Kin&& k, uint64_t h, Vin&& v, Make& make, Merge& merge) {
     if ((entries_.size() + 1) * 2 > index_.size())
       rebuild(index_.empty() ? 64 : index_.size() * 2);
     size_t mask = index_.size() - 1;
@@ -164,7 +165,7 @@ class dense_map {
     }
     index_[i] = tag | static_cast<uint64_t>(entries_.size() + 1);
     hashes_.push_back(h);
-    entries_.emplace_back(std::move(k), make(std::forward<Vin>(v)));
+    entries_.emplace_back(std::forward<Kin>(k), make(std::forward<Vin>(v)));
   }
 
   /// Returns the entries (insertion order) and empties the table; the index

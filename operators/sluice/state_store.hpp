@@ -53,6 +53,8 @@ class keyed_state_store {
   uint64_t hash_at(size_t i) const { return map_.hash_at(i); }
   /// Hints that `h` is looked up soon (see state_table::prefetch).
   void prefetch(uint64_t h) const { map_.prefetch(h); }
+  /// Nothing: entries live in their slots, which prefetch(h) fetched.
+  void prefetch_entry(uint64_t) const {}
 
   void put(const K& k, S value, int64_t t) { put(k, hash(k), std::move(value), t); }
 

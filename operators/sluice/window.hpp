@@ -343,6 +343,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     auto in_range = [&](const segment& seg, int64_t lo, int64_t hi) {
       return seg.end > lo && seg.end <= hi;
     };
+    auto copy = [](const V& v) { return v; };
     auto gather = [&](int64_t lo, int64_t hi, dense_map<K, V>& scratch) -> dense_map<K, V>& {
       scratch.clear();
       segment* only = nullptr;
@@ -361,10 +362,10 @@ class inverse_window_node final : public node<std::pair<K, V>> {
         auto& from = seg.values;
         for (size_t i = 0; i < from.size(); ++i) {
           auto& [k, v] = from.at(i);
-          auto [e, fresh] = move ? scratch.try_emplace(std::move(k), from.hash_at(i), v)
-                                 : scratch.try_emplace(k, from.hash_at(i), v);
-          if (!fresh)
-            scratch.at(e).second = f(std::move(scratch.at(e).second), v);
+          if (move)
+            scratch.upsert(std::move(k), from.hash_at(i), v, copy, f);
+          else
+            scratch.upsert(std::as_const(k), from.hash_at(i), v, copy, f);
         }
       }
       return scratch;
