@@ -34,50 +34,66 @@
 
 namespace bench {
 
+/// Iterates the space-separated words of a line, each made a `Word`
+/// (std::string: a copy; std::string_view: a view into the line).
+template <class Word>
+class word_iterator {
+ public:
+  using value_type = Word;
+  using difference_type = std::ptrdiff_t;
+  word_iterator() = default;
+  explicit word_iterator(std::string_view s) : s_(s) { next(); }
+  Word operator*() const { return Word(s_.substr(begin_, end_ - begin_)); }
+  word_iterator& operator++() {
+    next();
+    return *this;
+  }
+  void operator++(int) { next(); }
+  bool operator==(const word_iterator& o) const { return begin_ == o.begin_; }
+
+ private:
+  void next() {
+    size_t n = s_.size();
+    size_t b = end_;
+    while (b < n && s_[b] == ' ')
+      ++b;
+    if (b >= n) {
+      begin_ = end_ = std::string_view::npos;
+      return;
+    }
+    size_t e = s_.find(' ', b);
+    begin_ = b;
+    end_ = e == std::string_view::npos ? n : e;
+  }
+  std::string_view s_;
+  size_t begin_ = std::string_view::npos;
+  size_t end_ = 0;
+};
+
 /// The words of one line, produced lazily: flat_map iterates it without
 /// building a vector per line (the same helper as in word_count.cpp).
 class words {
  public:
+  using iterator = word_iterator<std::string>;
   explicit words(std::string line) : line_(std::move(line)) {}
-
-  class iterator {
-   public:
-    using value_type = std::string;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(const std::string* s) : s_(s) { next(); }
-    std::string operator*() const { return s_->substr(begin_, end_ - begin_); }
-    iterator& operator++() {
-      next();
-      return *this;
-    }
-    void operator++(int) { next(); }
-    bool operator==(const iterator& o) const { return begin_ == o.begin_; }
-
-   private:
-    void next() {
-      size_t n = s_->size();
-      size_t b = end_;
-      while (b < n && (*s_)[b] == ' ')
-        ++b;
-      if (b >= n) {
-        begin_ = end_ = std::string::npos;
-        return;
-      }
-      size_t e = s_->find(' ', b);
-      begin_ = b;
-      end_ = e == std::string::npos ? n : e;
-    }
-    const std::string* s_ = nullptr;
-    size_t begin_ = std::string::npos;
-    size_t end_ = 0;
-  };
-
-  iterator begin() const { return iterator{&line_}; }
+  iterator begin() const { return iterator{line_}; }
   iterator end() const { return iterator{}; }
 
  private:
   std::string line_;
+};
+
+/// The words of a line the program keeps, as views into it: what records
+/// that view their input (the API proposal of issue 15) would cost.
+class view_words {
+ public:
+  using iterator = word_iterator<std::string_view>;
+  explicit view_words(std::string_view line) : line_(line) {}
+  iterator begin() const { return iterator{line_}; }
+  iterator end() const { return iterator{}; }
+
+ private:
+  std::string_view line_;
 };
 
 /// Calls `f(word)` (a std::string_view into `line`) for every word of `line`.
