@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sluice/detail/erased.hpp"
+#include "sluice/detail/traits.hpp"
 #include "sluice/codec.hpp"
 #include "sluice/time.hpp"
 
@@ -222,6 +223,10 @@ class node_base {
   /// Shuffle nodes: why the buckets their writers send cannot travel as
   /// bytes, or empty (buckets of the parent's records are checked there).
   virtual std::string bucket_codec_problem() const;
+  /// "its record type X holds views" when the records view what another
+  /// record holds (sluice::holds_views), or empty. start() lets such records
+  /// flow only within their stage's fused pass.
+  virtual std::string record_view_problem() const { return {}; }
 
   // -- narrow nodes -----------------------------------------------------------
 
@@ -236,6 +241,10 @@ class node_base {
   virtual std::unique_ptr<bucket_writer_base> make_writer(size_t) const;
   /// Merges the buckets that every sender wrote for one reducer, per port.
   virtual erased reduce(std::vector<std::vector<erased>>&) const;
+  /// True if the map-side writer takes its parent's records within the
+  /// producing stage's pass and keeps only owning copies of what they view
+  /// (combine_by_key), so records that view may flow into it.
+  virtual bool owns_what_parents_view() const { return false; }
 
   // -- stateful reducers (update_state_by_key, map_with_state, inverse windows)
 
@@ -334,6 +343,12 @@ class node : public node_base {
       return {};
     else
       return "its record type " + demangle(typeid(T).name()) + " has no sluice::codec";
+  }
+  std::string record_view_problem() const override {
+    if constexpr (holds_views<T>)
+      return "its record type " + demangle(typeid(T).name()) + " holds views";
+    else
+      return {};
   }
 };
 

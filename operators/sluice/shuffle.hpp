@@ -145,7 +145,8 @@ class dense_map {
 
   /// Inserts `make(std::forward<Vin>(v))` under `k`, or sets the value to
   /// `merge(std::move(old), std::forward<Vin>(v))`. `h` must be hash_key(k);
-  /// a key given as an lvalue is copied only when it is inserted.
+  /// a key given as an lvalue is copied only when it is inserted, and a key
+  /// that views (std::string_view for K = std::string) is made a K then.
   template <class Kin, class Vin, class Make, class Merge>
   void upsert(Kin&& k, uint64_t h, Vin&& v, Make& make, Merge& merge) {
     if ((entries_.size() + 1) * 2 > index_.size())
@@ -156,7 +157,7 @@ class dense_map {
     while (auto slot = index_[i]) {
       if ((slot & 0xffffffff00000000ULL) == tag) {
         auto e = static_cast<size_t>(slot & 0xffffffffULL) - 1;
-        if (entries_[e].first == k) {
+        if (key_equal(entries_[e].first, k)) {
           entries_[e].second = merge(std::move(entries_[e].second), std::forward<Vin>(v));
           return;
         }
@@ -277,14 +278,19 @@ struct codec<detail::hashed_bucket<K, C>> {
 namespace sluice::detail {
 
 /// Map side of combine_by_key: one table per reducer, each key hashed once.
-template <class K, class V, class C, class Create, class MergeValue>
-class combine_writer final : public emitter<std::pair<K, V>>, public bucket_writer_base {
+/// Its records' keys are `Kin`; the tables keep `K`s: when Kin views
+/// (K = owned_t<Kin>), a key is made owning once, when it is inserted, and
+/// nothing the writer keeps refers to the records it was pushed.
+template <class K, class V, class C, class Create, class MergeValue, class Kin = K>
+class combine_writer final : public emitter<std::pair<Kin, V>>, public bucket_writer_base {
+  static_assert(!holds_views<K> && !holds_views<C>, "the tables keep owning keys and combiners");
+
  public:
   combine_writer(int n, Create create, MergeValue merge)
       : maps_(static_cast<size_t>(n)), create_(std::move(create)), merge_(std::move(merge)) {}
   void open(int32_t) override {}
   void close() override {}
-  void push(std::pair<K, V>&& x) override {
+  void push(std::pair<Kin, V>&& x) override {
     auto h = hash_key(x.first);
     auto& m = maps_[static_cast<size_t>(partition_of_hash(h, static_cast<int>(maps_.size())))];
     m.upsert(std::move(x.first), h, std::move(x.second), create_, merge_);
@@ -307,7 +313,11 @@ class combine_writer final : public emitter<std::pair<K, V>>, public bucket_writ
   MergeValue merge_;
 };
 
-template <class K, class V, class C, class Create, class MergeValue, class MergeCombiners>
+/// combine_by_key. Its parent's keys are `Kin`, its own K = owned_t<Kin>:
+/// records that view their input may be combined by key in the stage that
+/// made them (the writer keeps owning keys).
+template <class K, class V, class C, class Create, class MergeValue, class MergeCombiners,
+          class Kin = K>
 class combine_node final : public node<std::pair<K, C>> {
  public:
   combine_node(std::string name, node_base* parent, int n, Create create, MergeValue mv,
@@ -319,9 +329,10 @@ class combine_node final : public node<std::pair<K, C>> {
   int partitions() const override { return n_; }
 
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
-    return std::make_unique<combine_writer<K, V, C, Create, MergeValue>>(n_, create_,
-                                                                         merge_value_);
+    return std::make_unique<combine_writer<K, V, C, Create, MergeValue, Kin>>(n_, create_,
+                                                                              merge_value_);
   }
+  bool owns_what_parents_view() const override { return true; }
   std::string bucket_codec_problem() const override { return this->record_codec_problem(); }
 
   erased reduce(std::vector<std::vector<erased>>& ports) const override {

@@ -139,7 +139,9 @@ class dstream {
     return add<int64_t>(std::make_unique<detail::count_gather<T>>(n_));
   }
 
-  dstream<std::pair<T, int64_t>> count_by_value(int n = 0) const {
+  /// (value, count) per distinct value; values that view (std::string_view)
+  /// are made owning once per value (owned_t<T>).
+  dstream<std::pair<owned_t<T>, int64_t>> count_by_value(int n = 0) const {
     return map([](T x) { return std::pair<T, int64_t>{std::move(x), 1}; })
       .reduce_by_key(std::plus<int64_t>{}, n);
   }

@@ -58,14 +58,17 @@ template <class Create, class MergeValue, class MergeCombiners>
 auto dstream<T>::combine_by_key(Create create, MergeValue merge_value,
                                 MergeCombiners merge_combiners, int n) const
   requires detail::is_pair_v<T> {
-  using K = typename T::first_type;
+  using Kin = typename T::first_type;
   using V = typename T::second_type;
-  if constexpr (!detail::check_combine_by_key<K, V, Create, MergeValue, MergeCombiners>()) {
+  if constexpr (!detail::check_combine_by_key<Kin, V, Create, MergeValue, MergeCombiners>()) {
     return *this;
   } else {
     using C = std::decay_t<std::invoke_result_t<Create&, V&&>>;
+    // Keys that view (std::string_view) are made owning where the map side
+    // inserts them: the result's keys are owned_t<Kin>.
+    using K = owned_t<Kin>;
     n = default_partitions(n, "combine_by_key");
-    using node_t = detail::combine_node<K, V, C, Create, MergeValue, MergeCombiners>;
+    using node_t = detail::combine_node<K, V, C, Create, MergeValue, MergeCombiners, Kin>;
     return add<std::pair<K, C>>(std::make_unique<node_t>("combine_by_key", n_, n,
                                                          std::move(create),
                                                          std::move(merge_value),

@@ -77,7 +77,7 @@ dstream<T> dstream<T>::reduce_by_key_and_window(F f, duration w, duration s, int
   requires detail::is_pair_v<T> {
   using K = typename T::first_type;
   using V = typename T::second_type;
-  if constexpr (!detail::check_reduce_by_key<K, V, F>())
+  if constexpr (!detail::check_window_owns<T>() || !detail::check_reduce_by_key<K, V, F>())
     return *this;
   else
     return reduce_by_key(f, n).window(w, s).reduce_by_key(f, n);

@@ -319,6 +319,7 @@ void context_impl::end_cluster(caf::scoped_actor& self, std::chrono::millisecond
 std::shared_ptr<const plan> context_impl::start_worker_executor() {
   auto layout = plan_graph();
   validate_state(*layout);
+  validate_views(*layout);
   validate_codecs(*layout);
   g->mark_started();
   wiring_ = std::make_shared<wiring>();

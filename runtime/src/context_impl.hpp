@@ -118,6 +118,10 @@ class context_impl {
   /// Checks that every record type crossing an actor boundary has a
   /// sluice::codec when records travel as bytes.
   void validate_codecs(const plan& layout) const;
+  /// Checks that records holding views (std::string_view) never leave the
+  /// stage whose fused pass made them, except into a combine that keeps
+  /// owning copies (combine_by_key, reduce_by_key, count_by_value).
+  void validate_views(const plan& layout) const;
   /// Picks the batch times; recovering, moves the manual clock to the
   /// recovered batch.
   start_times choose_times();

@@ -51,6 +51,7 @@ void context_impl::start() {
     serve_as_worker();  // ends this process when the driver ends the context
   auto layout = plan_graph();
   validate_state(*layout);
+  validate_views(*layout);
   validate_codecs(*layout);
   g->mark_started();
   auto times = spawn_actors(layout);  // cleans up after itself when it throws

@@ -1,4 +1,4 @@
-// start()'s checks of a plan: stateful nodes and record codecs.
+// start()'s checks of a plan: stateful nodes, records that view and record codecs.
 #include "context_impl.hpp"
 
 #include <algorithm>
@@ -67,16 +67,73 @@ void context_impl::validate_codecs(const plan& layout) const {
     if (gp.stage >= 0 || !gp.consumers.empty())
       require(*gp.node, gp.node->record_codec_problem(), why);
   for (auto& sp : layout.stages) {
-    // A gather that takes partials (count, reduce) receives them, not the records.
+    // A gather that takes partials (count, reduce) receives them, not the
+    // records; a combine_by_key's writer keeps owning copies of keys, and
+    // its buckets are checked at its stage.
     bool records_leave = std::any_of(sp.consumers.begin(), sp.consumers.end(), [&](auto& c) {
-      return c.what != consumer::kind::gather
-             || !layout.gathers[static_cast<size_t>(c.target)].node->takes_partial(c.port);
+      switch (c.what) {
+        case consumer::kind::gather:
+          return !layout.gathers[static_cast<size_t>(c.target)].node->takes_partial(c.port);
+        case consumer::kind::shuffle:
+          return !layout.stages[static_cast<size_t>(c.target)].head->owns_what_parents_view();
+        default:
+          return true;
+      }
     });
     if (records_leave)
       require(*sp.tail(), sp.tail()->record_codec_problem(), why);
     if (sp.in == stage_plan::input::shuffle)
       require(*sp.head, sp.head->bucket_codec_problem(), why);
   }
+}
+
+void context_impl::validate_views(const plan& layout) const {
+  // A record that views (std::string_view into a line) is valid while the
+  // record it views is: inside the fused pass of the stage that made it,
+  // where each input record lives until what came of it is pushed on. Past
+  // the stage's tail the records are collected (for outputs, gathers,
+  // forwards, shuffles that keep records, codec bytes) and the input is gone,
+  // except into a single consumer that combines in the pass and keeps owning
+  // copies.
+  auto refuse = [](const node_base& n, const std::string& problem, const std::string& where) {
+    throw illegal_state(n.name() + " (operator " + std::to_string(n.id()) + "): " + problem
+                        + ", and its records would outlive what they view: " + where
+                        + ". Map them to owning types first (sluice::owned_t), or combine them "
+                          "by key in the same stage (reduce_by_key, combine_by_key, "
+                          "count_by_value keep owning keys)");
+  };
+  for (auto& sp : layout.stages) {
+    auto* tail = sp.tail();
+    auto problem = tail->record_view_problem();
+    if (problem.empty())
+      continue;
+    if (sp.consumers.size() == 1) {
+      auto& c = sp.consumers[0];
+      auto* target = c.what == consumer::kind::shuffle
+                       ? layout.stages[static_cast<size_t>(c.target)].head
+                       : layout.gathers[static_cast<size_t>(c.target)].node;
+      if (c.what == consumer::kind::shuffle && target->owns_what_parents_view())
+        continue;
+      if (c.what == consumer::kind::forward)
+        refuse(*tail, problem,
+               "they would be sent to the next stage (the operator after it is not fused "
+               "into its stage: sluice.streaming.operatorChaining is false)");
+      refuse(*tail, problem,
+             c.what == consumer::kind::shuffle
+               ? target->name() + " (operator " + std::to_string(target->id())
+                   + ") would keep them past their stage"
+               : target->name() + " (operator " + std::to_string(target->id())
+                   + ") would receive them after their stage");
+    }
+    refuse(*tail, problem,
+           sp.consumers.empty() ? "nothing consumes them in their stage"
+                                : std::to_string(sp.consumers.size())
+                                    + " operators consume them, so they would be kept for each");
+  }
+  for (auto& gp : layout.gathers)
+    if (auto problem = gp.node->record_view_problem();
+        !problem.empty() && (gp.stage >= 0 || !gp.consumers.empty()))
+      refuse(*gp.node, problem, "it sends them to other operators");
 }
 
 } // namespace sluice::detail

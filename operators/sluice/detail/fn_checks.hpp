@@ -273,9 +273,26 @@ constexpr bool check_reduce_by_key() {
                   "dstream<std::pair<K, V>>::reduce_by_key(f) and reduce_by_key_and_window(f, "
                   "w[, s[, n]]): f must be callable as V f(V, V) or V f(const V&, const V&), "
                   "returning V (or a type convertible to it)");
-    return reducer<F, V>;
+    static_assert(!holds_views<V>,
+                  "dstream<std::pair<K, V>>::reduce_by_key(f): the reduced values outlive the "
+                  "records they came from, so V must not hold views (std::string_view, "
+                  "std::span): map the values to owning types first (sluice::owned_t<V>); keys "
+                  "may view, they are made owning");
+    return reducer<F, V> && !holds_views<V>;
   }
   return false;
+}
+
+/// reduce_by_key_and_window(f, w[, s[, n]]) keeps its records' keys and
+/// values across batches.
+template <class T>
+constexpr bool check_window_owns() {
+  static_assert(!holds_views<T>,
+                "dstream<std::pair<K, V>>::reduce_by_key_and_window(f, w[, s[, n]]): the window "
+                "keeps keys and values across batches, so they must not hold views "
+                "(std::string_view, std::span): map the records to owning types first "
+                "(sluice::owned_t<std::pair<K, V>>)");
+  return !holds_views<T>;
 }
 
 template <class K, class V, class Create, class MergeValue, class MergeCombiners>
@@ -298,7 +315,13 @@ constexpr bool check_combine_by_key() {
                     "merge_combiners): merge_combiners must be callable as "
                     "C merge_combiners(C, C) or C merge_combiners(const C&, const C&), with C "
                     "the result of create, returning C");
-      return returns_as<MergeValue, C, C&&, V&&> && returns_as<MergeCombiners, C, C&&, C&&>;
+      static_assert(!holds_views<C>,
+                    "dstream<std::pair<K, V>>::combine_by_key(create, merge_value, "
+                    "merge_combiners): the combiner C outlives the records it came from, so it "
+                    "must not hold views (std::string_view, std::span): let create return an "
+                    "owning type (sluice::owned_t<C>); keys may view, they are made owning");
+      return returns_as<MergeValue, C, C&&, V&&> && returns_as<MergeCombiners, C, C&&, C&&>
+             && !holds_views<C>;
     }
   }
   return false;
@@ -321,8 +344,13 @@ constexpr bool check_inverse_window() {
                   "dstream<std::pair<K, V>>::reduce_by_key_and_window(f, inv_f, w, s, n, "
                   "filter): filter must be callable as bool filter(const std::pair<K, V>&), "
                   "returning bool (or a type convertible to it)");
+    static_assert(!holds_views<T>,
+                  "dstream<std::pair<K, V>>::reduce_by_key_and_window(f, inv_f, w, s[, n[, "
+                  "filter]]): the window keeps keys and values across batches, so they must not "
+                  "hold views (std::string_view, std::span): map the records to owning types "
+                  "first (sluice::owned_t<std::pair<K, V>>)");
     return window_reducer<F, V> && returns_as<Inv, V, V&&, V&>
-           && returns_as<Filter, bool, const T&>;
+           && returns_as<Filter, bool, const T&> && !holds_views<T>;
   }
   return false;
 }

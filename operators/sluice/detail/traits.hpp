@@ -4,7 +4,9 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -150,5 +152,67 @@ struct pair_traits<std::pair<K, V>> {
 /// The element type of whatever range a flat_map function returns.
 template <class R>
 using range_value_t = std::decay_t<decltype(*std::begin(std::declval<R&>()))>;
+
+} // namespace sluice::detail
+
+
+// Records that view their input (README "Records that view their input").
+namespace sluice {
+
+/// The owning type of a record type that may hold views: std::string for
+/// std::string_view, std::vector<T> for std::span<T>, applied to the members
+/// of pairs, tuples, vectors and optionals; T itself otherwise. Specialize it
+/// for a view type of your own (then key_hash must hash a view and its owner
+/// alike, and the two must compare with ==).
+template <class T>
+struct owned {
+  using type = T;
+};
+template <class C, class Tr>
+struct owned<std::basic_string_view<C, Tr>> {
+  using type = std::basic_string<C, Tr>;
+};
+template <class T, size_t N>
+struct owned<std::span<T, N>> {
+  using type = std::vector<std::remove_cv_t<T>>;
+};
+template <class A, class B>
+struct owned<std::pair<A, B>> {
+  using type = std::pair<typename owned<A>::type, typename owned<B>::type>;
+};
+template <class... Ts>
+struct owned<std::tuple<Ts...>> {
+  using type = std::tuple<typename owned<Ts>::type...>;
+};
+template <class T>
+struct owned<std::vector<T>> {
+  using type = std::vector<typename owned<T>::type>;
+};
+template <class T>
+struct owned<std::optional<T>> {
+  using type = std::optional<typename owned<T>::type>;
+};
+
+template <class T>
+using owned_t = typename owned<T>::type;
+
+/// True if records of type T hold views: they are valid only while what
+/// they view is, so start() lets them flow only where that holds.
+template <class T>
+inline constexpr bool holds_views = !std::is_same_v<T, owned_t<T>>;
+
+} // namespace sluice
+
+namespace sluice::detail {
+
+/// Compares a stored (owning) key with a key that may view: == on each
+/// member of a pair (std::pair's == wants equal types).
+template <class A, class B>
+bool key_equal(const A& a, const B& b) {
+  if constexpr (is_pair_v<A> && is_pair_v<B>)
+    return key_equal(a.first, b.first) && key_equal(a.second, b.second);
+  else
+    return a == b;
+}
 
 } // namespace sluice::detail
