@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
                      "strings words=%ld distinct=%zu\n", v.words, v.distinct, e.words, e.distinct);
         return 1;
       }
-      wire_ratios.push_back(e.seconds / w.seconds);
+      if (wire)
+        wire_ratios.push_back(e.seconds / w.seconds);
       ratios.push_back(b.seconds / e.seconds);
       if (views)
         view_ratios.push_back(b.seconds / v.seconds);
@@ -222,9 +223,11 @@ int main(int argc, char** argv) {
     std::printf("ratio per round (engine / baseline of the same round, %zu rounds): min=%.2f "
                 "median=%.2f max=%.2f (goal median >= 1.6, min >= 1.3)\n",
                 ratios.size(), per_round.min, per_round.median, per_round.max);
-    auto spread = bench::spread(wire_ratios);
-    std::printf("wire path (sluice.serializer.local=true) vs moved, per round: min=%.2f "
-                "median=%.2f max=%.2f (goal >= 0.6)\n", spread.min, spread.median, spread.max);
+    if (wire) {
+      auto spread = bench::spread(wire_ratios);
+      std::printf("wire path (sluice.serializer.local=true) vs moved, per round: min=%.2f "
+                  "median=%.2f max=%.2f (goal >= 0.6)\n", spread.min, spread.median, spread.max);
+    }
     if (views) {
       auto v = bench::spread(view_ratios);
       std::printf("records viewing the lines (std::string_view words, keys made owning by "

@@ -161,7 +161,9 @@ void check_window(duration window, duration slide, duration parent, const char* 
 /// ((t - w - s, t - w]) or adds ((t - s, t]) is a union of whole segments, one
 /// segment when w is a multiple of s: a slide then reads two segments as they
 /// are, and each batch is folded once, not once entering and again leaving.
-template <class K, class V, class F, class Inv, class Filter>
+/// Its parent's keys are `Kin`, its own K = owned_t<Kin>: keys that view are
+/// made owning by the map-side combine, in the stage that made them.
+template <class K, class V, class F, class Inv, class Filter, class Kin = K>
 class inverse_window_node final : public node<std::pair<K, V>> {
  public:
   inverse_window_node(node_base* parent, duration window, duration slide, int n, F f, Inv inv,
@@ -193,8 +195,9 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   std::string bucket_codec_problem() const override { return this->record_codec_problem(); }
   std::unique_ptr<bucket_writer_base> make_writer(size_t) const override {
     auto create = [](V v) { return v; };
-    return std::make_unique<combine_writer<K, V, V, decltype(create), F>>(n_, create, f_);
+    return std::make_unique<combine_writer<K, V, V, decltype(create), F, Kin>>(n_, create, f_);
   }
+  bool owns_what_parents_view() const override { return true; }
 
   /// The parent's batches in (end - g, end] that the window holds, reduced by
   /// key in time order. A checkpoint of an older build held one per batch
@@ -225,9 +228,9 @@ class inverse_window_node final : public node<std::pair<K, V>> {
     std::vector<int64_t> dropped;
 
     /// Sets (k, v) as changed in `previous`, or inserts it.
-    template <class Kin>
-    std::pair<size_t, bool> put(Kin&& k, uint64_t h, const V& v) {
-      auto r = previous.try_emplace(std::forward<Kin>(k), h, v);
+    template <class Key>
+    std::pair<size_t, bool> put(Key&& k, uint64_t h, const V& v) {
+      auto r = previous.try_emplace(std::forward<Key>(k), h, v);
       if (r.second)
         changed.push_back(1);
       return r;

@@ -206,8 +206,8 @@ class dstream {
   dstream<int64_t> count_by_window(duration w, duration s) const;
 
   /// (value, count) in the window; values whose count drops to 0 disappear.
-  dstream<std::pair<T, int64_t>> count_by_value_and_window(duration w, duration s,
-                                                           int n = 0) const;
+  dstream<std::pair<owned_t<T>, int64_t>> count_by_value_and_window(duration w, duration s,
+                                                                    int n = 0) const;
 
   /// The batches of times from..to, both included, aligned down to the
   /// slide (SEMANTICS §1.7). Only batches remembered through
@@ -252,13 +252,18 @@ class dstream {
   auto group_by_key_and_window(duration w, duration s, int n = 0) const
     requires detail::is_pair_v<T>;
 
+  // The key-value windows' keys may view (std::string_view): their results
+  // own them (owned_key_t<T> is T with its key made owned_t).
+
   /// Naive: reduce_by_key -> window -> reduce_by_key (SEMANTICS §2.12).
   template <class F>
-  dstream<T> reduce_by_key_and_window(F f, duration w, duration s, int n = 0) const
+  dstream<detail::owned_key_t<T>> reduce_by_key_and_window(F f, duration w, duration s,
+                                                           int n = 0) const
     requires detail::is_pair_v<T>;
 
   template <class F>
-  dstream<T> reduce_by_key_and_window(F f, duration w) const requires detail::is_pair_v<T> {
+  dstream<detail::owned_key_t<T>> reduce_by_key_and_window(F f, duration w) const
+    requires detail::is_pair_v<T> {
     return reduce_by_key_and_window(f, w, slide_duration());
   }
 
@@ -266,12 +271,13 @@ class dstream {
   /// `filter` drops them (SEMANTICS §2.13-14). Needs ssc.checkpoint(dir).
   template <class F, class Inv>
     requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
-  dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n = 0) const;
+  dstream<detail::owned_key_t<T>> reduce_by_key_and_window(F f, Inv inv, duration w, duration s,
+                                                           int n = 0) const;
 
   template <class F, class Inv, class Filter>
     requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
-  dstream<T> reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n,
-                                      Filter filter) const;
+  dstream<detail::owned_key_t<T>> reduce_by_key_and_window(F f, Inv inv, duration w, duration s,
+                                                           int n, Filter filter) const;
 
   // -- state (SEMANTICS §3-4) -----------------------------------------------------
 
@@ -403,8 +409,8 @@ class dstream {
   auto update_state_impl(F f, int n, Init init) const;
 
   template <class F, class Inv, class Filter>
-  dstream<T> inverse_window(F f, Inv inv, duration w, duration s, int n, Filter filter,
-                            bool filtered) const;
+  dstream<detail::owned_key_t<T>> inverse_window(F f, Inv inv, duration w, duration s, int n,
+                                                 Filter filter, bool filtered) const;
 
   template <class W, class Out, class Emit>
   auto cogroup_impl(const char* name, std::vector<detail::node_base*> parents, int n,

@@ -42,11 +42,12 @@ dstream<int64_t> dstream<T>::count_by_window(duration w, duration s) const {
 }
 
 template <class T>
-dstream<std::pair<T, int64_t>> dstream<T>::count_by_value_and_window(duration w, duration s,
-                                                                     int n) const {
+dstream<std::pair<owned_t<T>, int64_t>> dstream<T>::count_by_value_and_window(duration w,
+                                                                              duration s,
+                                                                              int n) const {
   return map([](T x) { return std::pair<T, int64_t>{std::move(x), 1}; })
     .reduce_by_key_and_window(std::plus<int64_t>{}, std::minus<int64_t>{}, w, s, n,
-                              [](const std::pair<T, int64_t>& p) { return p.second != 0; });
+                              [](const std::pair<owned_t<T>, int64_t>& p) { return p.second != 0; });
 }
 
 template <class T>
@@ -73,12 +74,13 @@ auto dstream<T>::group_by_key_and_window(duration w, duration s, int n) const
 
 template <class T>
 template <class F>
-dstream<T> dstream<T>::reduce_by_key_and_window(F f, duration w, duration s, int n) const
+dstream<detail::owned_key_t<T>> dstream<T>::reduce_by_key_and_window(F f, duration w, duration s,
+                                                                     int n) const
   requires detail::is_pair_v<T> {
   using K = typename T::first_type;
   using V = typename T::second_type;
-  if constexpr (!detail::check_window_owns<T>() || !detail::check_reduce_by_key<K, V, F>())
-    return *this;
+  if constexpr (!detail::check_reduce_by_key<K, V, F>())
+    return {g_, nullptr};  // the check's static_assert has failed the build
   else
     return reduce_by_key(f, n).window(w, s).reduce_by_key(f, n);
 }
@@ -86,33 +88,36 @@ dstream<T> dstream<T>::reduce_by_key_and_window(F f, duration w, duration s, int
 template <class T>
 template <class F, class Inv>
   requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
-dstream<T> dstream<T>::reduce_by_key_and_window(F f, Inv inv, duration w, duration s,
-                                                int n) const {
-  auto keep = [](const T&) { return true; };
+dstream<detail::owned_key_t<T>> dstream<T>::reduce_by_key_and_window(F f, Inv inv, duration w,
+                                                                     duration s, int n) const {
+  auto keep = [](const detail::owned_key_t<T>&) { return true; };
   return inverse_window(f, inv, w, s, n, keep, false);
 }
 
 template <class T>
 template <class F, class Inv, class Filter>
   requires(detail::is_pair_v<T> && !std::is_convertible_v<Inv, duration>)
-dstream<T> dstream<T>::reduce_by_key_and_window(F f, Inv inv, duration w, duration s, int n,
-                                                Filter filter) const {
+dstream<detail::owned_key_t<T>> dstream<T>::reduce_by_key_and_window(F f, Inv inv, duration w,
+                                                                     duration s, int n,
+                                                                     Filter filter) const {
   return inverse_window(f, inv, w, s, n, std::move(filter), true);
 }
 
 template <class T>
 template <class F, class Inv, class Filter>
-dstream<T> dstream<T>::inverse_window(F f, Inv inv, duration w, duration s, int n,
-                                      Filter filter, bool filtered) const {
-  using K = typename T::first_type;
+dstream<detail::owned_key_t<T>> dstream<T>::inverse_window(F f, Inv inv, duration w, duration s,
+                                                           int n, Filter filter,
+                                                           bool filtered) const {
+  using Kin = typename T::first_type;
+  using K = owned_t<Kin>;  // made owning by the map-side combine
   using V = typename T::second_type;
   if constexpr (!detail::check_inverse_window<K, V, F, Inv, Filter>()) {
-    return *this;
+    return {g_, nullptr};  // the check's static_assert has failed the build
   } else {
     detail::check_window(w, s, slide_duration(), "ReducedWindowedDStream", true);
     n = default_partitions(n, "reduce_by_key_and_window");
-    using node_t = detail::inverse_window_node<K, V, F, Inv, Filter>;
-    return add<T>(std::make_unique<node_t>(n_, w, s, n, std::move(f), std::move(inv),
+    using node_t = detail::inverse_window_node<K, V, F, Inv, Filter, Kin>;
+    return add<std::pair<K, V>>(std::make_unique<node_t>(n_, w, s, n, std::move(f), std::move(inv),
                                            std::move(filter), filtered));
   }
 }

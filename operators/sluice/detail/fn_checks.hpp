@@ -283,18 +283,6 @@ constexpr bool check_reduce_by_key() {
   return false;
 }
 
-/// reduce_by_key_and_window(f, w[, s[, n]]) keeps its records' keys and
-/// values across batches.
-template <class T>
-constexpr bool check_window_owns() {
-  static_assert(!holds_views<T>,
-                "dstream<std::pair<K, V>>::reduce_by_key_and_window(f, w[, s[, n]]): the window "
-                "keeps keys and values across batches, so they must not hold views "
-                "(std::string_view, std::span): map the records to owning types first "
-                "(sluice::owned_t<std::pair<K, V>>)");
-  return !holds_views<T>;
-}
-
 template <class K, class V, class Create, class MergeValue, class MergeCombiners>
 constexpr bool check_combine_by_key() {
   if constexpr (check_copyable<Create>() && check_copyable<MergeValue>()
@@ -344,13 +332,13 @@ constexpr bool check_inverse_window() {
                   "dstream<std::pair<K, V>>::reduce_by_key_and_window(f, inv_f, w, s, n, "
                   "filter): filter must be callable as bool filter(const std::pair<K, V>&), "
                   "returning bool (or a type convertible to it)");
-    static_assert(!holds_views<T>,
+    static_assert(!holds_views<V>,
                   "dstream<std::pair<K, V>>::reduce_by_key_and_window(f, inv_f, w, s[, n[, "
-                  "filter]]): the window keeps keys and values across batches, so they must not "
-                  "hold views (std::string_view, std::span): map the records to owning types "
-                  "first (sluice::owned_t<std::pair<K, V>>)");
+                  "filter]]): the window keeps values across batches, so V must not hold views "
+                  "(std::string_view, std::span): map the values to owning types first "
+                  "(sluice::owned_t<V>); keys may view, they are made owning");
     return window_reducer<F, V> && returns_as<Inv, V, V&&, V&>
-           && returns_as<Filter, bool, const T&> && !holds_views<T>;
+           && returns_as<Filter, bool, const T&> && !holds_views<V>;
   }
   return false;
 }

@@ -205,6 +205,19 @@ inline constexpr bool holds_views = !std::is_same_v<T, owned_t<T>>;
 
 namespace sluice::detail {
 
+/// A key-value record type with its key made owning: what a combine by key
+/// (combine_by_key, an inverse window) makes of records whose keys view.
+template <class T>
+struct owned_key {
+  using type = T;
+};
+template <class K, class V>
+struct owned_key<std::pair<K, V>> {
+  using type = std::pair<owned_t<K>, V>;
+};
+template <class T>
+using owned_key_t = typename owned_key<T>::type;
+
 /// Compares a stored (owning) key with a key that may view: == on each
 /// member of a pair (std::pair's == wants equal types).
 template <class A, class B>
