@@ -42,7 +42,7 @@ test-wire: build
 # The semantic suites again at local-cluster[2,1] (tests/conf/cluster.conf): each context's
 # stages run in two worker processes re-running the test program. One suite at a time: every
 # context starts two processes.
-CLUSTER_SUITES := stateless_ops|kv_ops|gather_ops|window_ops|state_ops|queue_stream|checkpoint|window_recovery
+CLUSTER_SUITES := stateless_ops|kv_ops|gather_ops|window_ops|state_ops|queue_stream|checkpoint|window_recovery|view_records
 test-cluster: build
 	cd $(BUILD) && SLUICE_CONF_FILE=$(CURDIR)/tests/conf/cluster.conf \
 	  ctest --output-on-failure -j1 --timeout 900 -R '^runtime/($(CLUSTER_SUITES))$$'

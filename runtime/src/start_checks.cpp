@@ -109,9 +109,10 @@ void context_impl::validate_views(const plan& layout) const {
       continue;
     if (sp.consumers.size() == 1) {
       auto& c = sp.consumers[0];
-      auto* target = c.what == consumer::kind::shuffle
-                       ? layout.stages[static_cast<size_t>(c.target)].head
-                       : layout.gathers[static_cast<size_t>(c.target)].node;
+      // forward and shuffle name a stage, gather a gather
+      auto* target = c.what == consumer::kind::gather
+                       ? layout.gathers[static_cast<size_t>(c.target)].node
+                       : layout.stages[static_cast<size_t>(c.target)].head;
       if (c.what == consumer::kind::shuffle && target->owns_what_parents_view())
         continue;
       if (c.what == consumer::kind::forward)
