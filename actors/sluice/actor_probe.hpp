@@ -17,7 +17,8 @@
 
 namespace sluice::detail {
 
-/// `self`'s report: its name as kind and the messages now in its mailbox.
+/// `self`'s report: its name as kind and the messages waiting in its queues
+/// (those CAF has taken from its inbox: see actor_probe.cpp).
 /// The id and parent are left for whoever asked (report_with_children, the
 /// sampler).
 actor_report self_report(caf::scheduled_actor* self);
