@@ -91,16 +91,16 @@ engine_result run_engine(const std::vector<std::vector<std::string>>& batches,
           : count(lines.flat_map([](std::string l) { return bench::words{std::move(l)}; })
                     .map([](std::string&& w) { return word_count{std::move(w), 1}; }));
   windowed.foreach_rdd([&](const sluice::rdd<word_count>& r, sluice::batch_time t) {
-      window_output out;
-      for (auto& p : r.partitions())
-        for (auto& [w, n] : p) {
-          ++out.records;
-          out.sum += n;
-        }
-      std::lock_guard<std::mutex> guard{mtx};
-      res.outputs[t.ms / interval_ms] = out;
-      res.checksum += out.records * 31 + out.sum;
-    });
+    window_output out;
+    for (auto& p : r.partitions())
+      for (auto& [w, n] : p) {
+        ++out.records;
+        out.sum += n;
+      }
+    std::lock_guard<std::mutex> guard{mtx};
+    res.outputs[t.ms / interval_ms] = out;
+    res.checksum += out.records * 31 + out.sum;
+  });
 
   auto waiter = std::make_shared<completion_waiter>();
   ssc.add_listener(waiter);

@@ -235,8 +235,7 @@ void run_chain(self_ptr self, int64_t t, parts input) {
         auto& to = w.gathers[static_cast<size_t>(c.target)];
         // A gather that takes partials (count, reduce) gets them instead of the
         // records: in cluster mode only those cross to the driver.
-        if (auto* g = w.layout->gathers[static_cast<size_t>(c.target)].node;
-            g->takes_partial(c.port))
+        if (auto* g = w.layout->target_node(c); g->takes_partial(c.port))
           for (auto& p : mine)
             p.data = attributed(g, [&] { return g->partial(c.port, std::move(p.data)); });
         self->send(to, batch_msg{t, c.port, st.slot, false, w.net->pack(std::move(mine), to)});

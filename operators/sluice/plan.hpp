@@ -64,6 +64,13 @@ struct plan {
   std::vector<unit> units;
   std::vector<std::pair<node_base*, int>> sources;  ///< source node and its stage
   std::vector<int> outputs;                          ///< gather ids, registration order
+
+  /// The node `c`'s records go to: its stage's head (forward, shuffle) or its
+  /// gather's node.
+  node_base* target_node(const consumer& c) const {
+    return c.what == consumer::kind::gather ? gathers[static_cast<size_t>(c.target)].node
+                                            : stages[static_cast<size_t>(c.target)].head;
+  }
 };
 
 /// Plans `g`. With `chaining` off, every narrow node gets its own stage.

@@ -9,10 +9,14 @@ namespace sluice::detail {
 
 namespace {
 
+/// "map (operator 2)": how a refusal names a node.
+std::string describe(const node_base& n) {
+  return n.name() + " (operator " + std::to_string(n.id()) + ")";
+}
+
 void require(const node_base& n, const std::string& problem, const std::string& why) {
   if (!problem.empty())
-    throw illegal_state(n.name() + " (operator " + std::to_string(n.id()) + "): " + problem
-                        + " (" + why + ")");
+    throw illegal_state(describe(n) + ": " + problem + " (" + why + ")");
 }
 
 } // namespace
@@ -27,13 +31,13 @@ void context_impl::validate_state(const plan& layout) const {
     planned.push_back(gp.node);
   for (auto* n : planned) {
     if (n->requires_checkpoint() && !checkpoint_dir)
-      throw illegal_state(n->name() + " (operator " + std::to_string(n->id())
-                          + ") needs a checkpoint directory: call ssc.checkpoint(dir) before "
+      throw illegal_state(describe(*n)
+                          + " needs a checkpoint directory: call ssc.checkpoint(dir) before "
                             "start()");
     if (checkpoint_dir && n->has_checkpointed_state())
       if (auto problem = n->checkpoint_codec_problem(); !problem.empty())
-        throw illegal_state(n->name() + " (operator " + std::to_string(n->id()) + "): "
-                            + problem + " (the context has a checkpoint directory)");
+        throw illegal_state(describe(*n) + ": " + problem
+                            + " (the context has a checkpoint directory)");
     auto interval = n->checkpoint_interval();
     if (interval.count() == 0)
       continue;
@@ -73,9 +77,9 @@ void context_impl::validate_codecs(const plan& layout) const {
     bool records_leave = std::any_of(sp.consumers.begin(), sp.consumers.end(), [&](auto& c) {
       switch (c.what) {
         case consumer::kind::gather:
-          return !layout.gathers[static_cast<size_t>(c.target)].node->takes_partial(c.port);
+          return !layout.target_node(c)->takes_partial(c.port);
         case consumer::kind::shuffle:
-          return !layout.stages[static_cast<size_t>(c.target)].head->owns_what_parents_view();
+          return !layout.target_node(c)->owns_what_parents_view();
         default:
           return true;
       }
@@ -96,8 +100,7 @@ void context_impl::validate_views(const plan& layout) const {
   // except into a single consumer that combines in the pass and keeps owning
   // copies.
   auto refuse = [](const node_base& n, const std::string& problem, const std::string& where) {
-    throw illegal_state(n.name() + " (operator " + std::to_string(n.id()) + "): " + problem
-                        + ", and its records would outlive what they view: " + where
+    throw illegal_state(describe(n) + ": " + problem + ", and its records would outlive what they view: " + where
                         + ". Map them to owning types first (sluice::owned_t), or combine them "
                           "by key in the same stage (reduce_by_key, combine_by_key, "
                           "count_by_value keep owning keys)");
@@ -109,10 +112,7 @@ void context_impl::validate_views(const plan& layout) const {
       continue;
     if (sp.consumers.size() == 1) {
       auto& c = sp.consumers[0];
-      // forward and shuffle name a stage, gather a gather
-      auto* target = c.what == consumer::kind::gather
-                       ? layout.gathers[static_cast<size_t>(c.target)].node
-                       : layout.stages[static_cast<size_t>(c.target)].head;
+      auto* target = layout.target_node(c);
       if (c.what == consumer::kind::shuffle && target->owns_what_parents_view())
         continue;
       if (c.what == consumer::kind::forward)
@@ -120,11 +120,9 @@ void context_impl::validate_views(const plan& layout) const {
                "they would be sent to the next stage (the operator after it is not fused "
                "into its stage: sluice.streaming.operatorChaining is false)");
       refuse(*tail, problem,
-             c.what == consumer::kind::shuffle
-               ? target->name() + " (operator " + std::to_string(target->id())
-                   + ") would keep them past their stage"
-               : target->name() + " (operator " + std::to_string(target->id())
-                   + ") would receive them after their stage");
+             describe(*target)
+               + (c.what == consumer::kind::shuffle ? " would keep them past their stage"
+                                                    : " would receive them after their stage"));
     }
     refuse(*tail, problem,
            sp.consumers.empty() ? "nothing consumes them in their stage"
