@@ -63,8 +63,9 @@ void context_impl::validate_codecs(const plan& layout) const {
                       : "cluster mode (master " + cfg.master()
                           + ") sends partitions between processes as codec bytes";
   // Records cross an actor boundary where a source or a gather scatters
-  // into a stage (or a gather sends to gathers), where a stage sends to its consumers, and as the buckets
-  // of a shuffle; narrow nodes fused inside a stage never leave it.
+  // into a stage (or a gather sends to gathers), where a stage sends to its
+  // consumers, and as the buckets of a shuffle; narrow nodes fused inside a
+  // stage never leave it.
   for (auto& [node, stage] : layout.sources)
     require(*node, node->record_codec_problem(), why);
   for (auto& gp : layout.gathers)
@@ -100,7 +101,8 @@ void context_impl::validate_views(const plan& layout) const {
   // except into a single consumer that combines in the pass and keeps owning
   // copies.
   auto refuse = [](const node_base& n, const std::string& problem, const std::string& where) {
-    throw illegal_state(describe(n) + ": " + problem + ", and its records would outlive what they view: " + where
+    throw illegal_state(describe(n) + ": " + problem
+                        + ", and its records would outlive what they view: " + where
                         + ". Map them to owning types first (sluice::owned_t), or combine them "
                           "by key in the same stage (reduce_by_key, combine_by_key, "
                           "count_by_value keep owning keys)");

@@ -22,7 +22,8 @@ struct probed_fixture {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
-  std::shared_ptr<std::vector<actor_report>> reports = std::make_shared<std::vector<actor_report>>();
+  std::shared_ptr<std::vector<actor_report>> reports =
+    std::make_shared<std::vector<actor_report>>();
   caf::actor probed;
 
   probed_fixture() {
