@@ -3,9 +3,13 @@
 // simulation over --batches batches, fault-free and under a random plan of
 // operator errors, process crashes and user fault points (--p per batch),
 // for --seeds seeds. Counts every batch the engine ran, re-runs included.
+// The seeds run on one thread, then on --threads threads at once
+// (sluice::testing::run_seeds: the rate of a CI job running many seeds);
+// each run is checked to give the same trace and restarts on both.
 #include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -39,6 +43,9 @@ int main(int argc, char** argv) {
   int runs = 3;
   app.add_option("--runs", runs, "runs of all seeds, each setting; min/median/max printed")
     ->check(CLI::PositiveNumber);
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  app.add_option("--threads", threads, "threads running seeds at once after the 1-thread run "
+                 "(1: that run only)")->capture_default_str()->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   std::map<int64_t, std::vector<std::string>> script;
@@ -60,40 +67,58 @@ int main(int argc, char** argv) {
     };
     if (faults)
       sim.faults(sim.random_faults({operator_error, process_crash, fault::user_point("x")}, p));
-    auto start = std::chrono::steady_clock::now();
     auto r = faults ? sim.run(build, batches) : sim.run_without_faults(build, batches);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // Batches run: each batch once, plus the re-runs after each recovery.
     int64_t ran = batches;
     for (auto& e : r.trace())
       if (e.what.rfind("recovered", 0) == 0)
         ran += e.batch - std::stoll(e.what.substr(e.what.rfind(' ') + 1));
-    return std::tuple{s, ran, r.restarts()};
+    return std::tuple{ran, r.restarts(), r.trace()};
   };
-  // Fault-free and faulty runs alternate, so both see the same machine load.
-  std::vector<double> rates[2];
+  std::vector<unsigned> settings{1};
+  if (threads > 1)
+    settings.push_back(threads);
+  // Fault-free and faulty runs, on 1 and on --threads threads, alternate:
+  // all four see the same machine load.
+  std::map<std::pair<unsigned, bool>, std::vector<double>> rates;
+  std::map<bool, std::vector<std::vector<trace_event>>> traces;  // of the 1-thread runs
   for (int k = 1; k <= runs; ++k)
-    for (bool faults : {false, true}) {
-      double secs = 0;
-      int64_t ran = 0;
-      int restarts = 0;
-      for (int seed = 1; seed <= seeds; ++seed) {
-        auto [s, n, rs] = run(static_cast<uint64_t>(seed), faults);
-        secs += s;
-        ran += n;
-        restarts += rs;
+    for (unsigned n : settings)
+      for (bool faults : {false, true}) {
+        auto start = std::chrono::steady_clock::now();
+        auto out = run_seeds(1, static_cast<size_t>(seeds),
+                             [&](uint64_t seed) { return run(seed, faults); }, n);
+        double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        int64_t ran = 0;
+        int restarts = 0;
+        std::vector<std::vector<trace_event>> seen;
+        for (auto& [r, rs, trace] : out) {
+          ran += r;
+          restarts += rs;
+          seen.push_back(std::move(trace));
+        }
+        if (traces[faults].empty()) {
+          traces[faults] = std::move(seen);
+        } else if (seen != traces[faults]) {
+          std::fprintf(stderr, "error: a seed's trace %s differs from the first run's\n",
+                       n > 1 ? "on several threads" : "on one thread");
+          return 1;
+        }
+        rates[{n, faults}].push_back(ran / secs);
+        std::printf("run %d, %u thread(s), simulation %s: %d seeds x %d batches, %lld batches "
+                    "run (re-runs included), %d restarts, %.2f s: %.0f simulated batches/s "
+                    "(%.2f ms each, restarts included)\n",
+                    k, n, faults ? "under faults" : "fault-free", seeds, batches,
+                    static_cast<long long>(ran), restarts, secs, ran / secs,
+                    1000.0 * secs / ran);
+        std::fflush(stdout);
       }
-      rates[faults].push_back(ran / secs);
-      std::printf("run %d, simulation %s: %d seeds x %d batches, %lld batches run (re-runs "
-                  "included), %d restarts, %.2f s: %.0f simulated batches/s (%.2f ms each, "
-                  "restarts included)\n",
-                  k, faults ? "under faults" : "fault-free", seeds, batches,
-                  static_cast<long long>(ran), restarts, secs, ran / secs, 1000.0 * secs / ran);
+  for (unsigned n : settings)
+    for (bool faults : {false, true}) {
+      auto sp = bench::spread(rates[{n, faults}]);
+      std::printf("simulation %s on %u thread(s), simulated batches/s over %d runs: min=%.0f "
+                  "median=%.0f max=%.0f (goal >= 20000)\n",
+                  faults ? "under faults" : "fault-free", n, runs, sp.min, sp.median, sp.max);
     }
-  for (bool faults : {false, true}) {
-    auto sp = bench::spread(rates[faults]);
-    std::printf("simulation %s, simulated batches/s over %d runs: min=%.0f median=%.0f max=%.0f "
-                "(goal >= 20000)\n",
-                faults ? "under faults" : "fault-free", runs, sp.min, sp.median, sp.max);
-  }
 }

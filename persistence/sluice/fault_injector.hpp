@@ -46,9 +46,27 @@ class fault_injector {
 
   fault_injector& operator=(const fault_injector&) = delete;
 
-  /// Returns the process-wide injector the engine's fault points query. It is
-  /// never destroyed, so threads may hit points during process exit.
+  /// Returns the injector the engine's fault points query on this thread:
+  /// the one a `thread_scope` installed here, else the process-wide one,
+  /// which is never destroyed, so threads may hit points during process exit.
   static fault_injector& global() noexcept;
+
+  /// While it lives, `global()` on the thread that made it returns the
+  /// injector it was given instead of the process-wide one. A simulation
+  /// run installs one of its own: every actor of a simulated context runs
+  /// on the simulation's thread, so runs on several threads arm and hit
+  /// their faults apart. Scopes nest; each must end on the thread that made
+  /// it, in reverse order.
+  class thread_scope {
+   public:
+    explicit thread_scope(fault_injector& x) noexcept;
+    ~thread_scope();
+    thread_scope(const thread_scope&) = delete;
+    thread_scope& operator=(const thread_scope&) = delete;
+
+   private:
+    fault_injector* previous_;
+  };
 
   // -- arming ----------------------------------------------------------------
 

@@ -136,8 +136,9 @@ class fault_vfs {
 
   // -- crashing ----------------------------------------------------------------
 
-  /// Arms a torn write for the next `crash`: of `file`'s last write before
-  /// its last sync (for a `-wal` file: the end of the last committed frame),
+  /// Arms a torn write for the next `crash` that covers `file` (one armed
+  /// tear per file; arming it again replaces the fraction): of `file`'s last
+  /// write before its last sync (for a `-wal` file: the end of the last committed frame),
   /// only the first `keep_fraction` of the bytes, rounded down to a multiple
   /// of 512, stays; the rest reverts to what it was before the write (or is
   /// cut off when the write extended the file). Models a power loss while
@@ -160,8 +161,17 @@ class fault_vfs {
   /// opening a file that has stale handles fails with `SQLITE_CANTOPEN`.
   crash_report crash();
 
+  /// As `crash()`, for the files under `dir` only (their armed tears, their
+  /// handles): the crash of one process among others, such as one of the
+  /// simulations running on several threads. Throws `invalid_argument` for
+  /// an empty `dir`.
+  crash_report crash(const std::string& dir);
+
   /// Returns the number of handles made stale by `crash` that are still open.
   std::size_t stale_handles() const;
+
+  /// As `stale_handles()`, for the files under `dir` only.
+  std::size_t stale_handles(const std::string& dir) const;
 
   /// Returns the bytes written to `file` since its last sync (0 for a file
   /// that is not tracked).
@@ -175,6 +185,11 @@ class fault_vfs {
 
  private:
   fault_vfs();
+
+  /// crash() for every file (`dir` null) or those under `*dir`.
+  crash_report crash_files(const std::string* dir);
+
+  std::size_t count_stale(const std::string* dir) const;
 
   std::unique_ptr<impl> impl_;
 };

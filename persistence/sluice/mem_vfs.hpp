@@ -28,7 +28,10 @@ namespace sluice {
 /// nothing extra: losing unsynced bytes is fault_vfs's job, which wraps this
 /// VFS for a directory routed to both.
 ///
-/// All members are thread-safe (one mutex). Invalid arguments throw
+/// All members are thread-safe: one mutex guards the names, and each file
+/// has its own for its bytes and locks, so connections to different files
+/// (simulations on several threads, each in its own directory) do not wait
+/// for one another. Invalid arguments throw
 /// `sluice::invalid_argument` naming the value.
 class mem_vfs {
  public:

@@ -43,9 +43,25 @@ fault_injector::fault_injector() = default;
 
 fault_injector::~fault_injector() = default;
 
+namespace {
+
+thread_local fault_injector* scoped = nullptr;  // thread_scope's injector
+
+} // namespace
+
 fault_injector& fault_injector::global() noexcept {
+  if (scoped != nullptr)
+    return *scoped;
   static auto* instance = new fault_injector;
   return *instance;
+}
+
+fault_injector::thread_scope::thread_scope(fault_injector& x) noexcept : previous_(scoped) {
+  scoped = &x;
+}
+
+fault_injector::thread_scope::~thread_scope() {
+  scoped = previous_;
 }
 
 void fault_injector::arm(std::string_view point, const fault_spec& spec) {

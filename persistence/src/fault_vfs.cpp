@@ -219,16 +219,30 @@ void fault_vfs::tear_on_crash(const std::string& file, double keep_fraction) {
                            + std::to_string(keep_fraction) + " is outside [0, 1)");
   auto f = normalized(file);
   std::lock_guard guard{impl_->mtx};
-  impl_->tear = std::make_pair(std::move(f), keep_fraction);
+  impl_->tears.insert_or_assign(std::move(f), keep_fraction);
 }
 
 crash_report fault_vfs::crash() {
+  return crash_files(nullptr);
+}
+
+crash_report fault_vfs::crash(const std::string& dir) {
+  if (dir.empty())
+    throw invalid_argument("sluice: fault_vfs::crash: the directory is empty (\"\")");
+  auto d = normalized(dir);
+  return crash_files(&d);
+}
+
+crash_report fault_vfs::crash_files(const std::string* dir) {
   auto& d = *impl_;
   std::lock_guard guard{d.mtx};
   crash_report report;
   for (auto& [path, state] : d.files) {
+    if (dir != nullptr && !is_under(path, *dir))
+      continue;
     auto& st = *state;
-    bool tear = d.tear && d.tear->first == path && st.synced_write;
+    auto armed = d.tears.find(path);
+    bool tear = armed != d.tears.end() && st.synced_write;
     if (st.undo.empty() && st.unsynced_bytes == 0 && !tear) {
       continue;
     }
@@ -242,7 +256,7 @@ crash_report fault_vfs::crash() {
     if (tear) {
       const auto& w = *st.synced_write;
       auto kept = static_cast<std::uint64_t>(
-                    std::floor(static_cast<double>(w.length) * d.tear->second / 512.0))
+                    std::floor(static_cast<double>(w.length) * armed->second / 512.0))
                   * 512;
       if (kept < w.length && w.offset < st.synced_size) {
         auto from = w.offset + kept;
@@ -263,22 +277,40 @@ crash_report fault_vfs::crash() {
     st.unsynced_bytes = 0;
     st.pending_write.reset();
   }
-  d.tear.reset();
-  d.epoch.fetch_add(1);
-  for (auto& [path, state] : d.files)
+  if (dir == nullptr) {
+    d.tears.clear();
+    d.epoch.fetch_add(1);
+  } else {
+    for (auto i = d.tears.begin(); i != d.tears.end();)
+      i = is_under(i->first, *dir) ? d.tears.erase(i) : std::next(i);
+  }
+  for (auto& [path, state] : d.files) {
+    if (dir != nullptr && !is_under(path, *dir))
+      continue;
+    for (auto* h : state->handles)
+      h->stale = true;
     report.stale_handles += state->handles.size();
+  }
   return report;
 }
 
 std::size_t fault_vfs::stale_handles() const {
+  return count_stale(nullptr);
+}
+
+std::size_t fault_vfs::stale_handles(const std::string& dir) const {
+  auto d = normalized(dir);
+  return count_stale(&d);
+}
+
+std::size_t fault_vfs::count_stale(const std::string* dir) const {
   auto& d = *impl_;
   std::lock_guard guard{d.mtx};
-  auto e = d.epoch.load();
   std::size_t n = 0;
   for (auto& [path, state] : d.files)
-    n += static_cast<std::size_t>(
-      std::count_if(state->handles.begin(), state->handles.end(),
-                    [e](vfs_file* h) { return h->epoch != e; }));
+    if (dir == nullptr || is_under(path, *dir))
+      n += static_cast<std::size_t>(std::count_if(state->handles.begin(), state->handles.end(),
+                                                  [&](vfs_file* h) { return is_stale(&d, h); }));
   return n;
 }
 
@@ -295,7 +327,7 @@ void fault_vfs::reset() {
   d.routes.clear();
   any_route = false;
   d.rules.clear();
-  d.tear.reset();
+  d.tears.clear();
   for (auto i = d.files.begin(); i != d.files.end();)
     i = i->second->handles.empty() ? d.files.erase(i) : std::next(i);
 }

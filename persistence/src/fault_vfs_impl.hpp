@@ -59,6 +59,8 @@ struct vfs_file {
   fault_vfs::impl* owner = nullptr;
   std::shared_ptr<file_state> state; // null for files without a name
   std::uint64_t epoch = 0;
+  /// Made stale by a crash of its directory (`fault_vfs::crash(dir)`).
+  std::atomic<bool> stale{false};
 
   sqlite3_file* real() noexcept {
     return reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(this) + sizeof(vfs_file));
@@ -92,8 +94,8 @@ struct fault_vfs::impl {
   std::vector<std::string> routes;
   std::vector<detail::fail_rule> rules;
   std::size_t failed = 0;
-  /// The file to tear at the next crash and the fraction to keep.
-  std::optional<std::pair<std::string, double>> tear;
+  /// The files to tear at the next crash of theirs, and the fraction to keep.
+  std::map<std::string, double> tears;
   /// By the path SQLite opened.
   std::map<std::string, std::shared_ptr<detail::file_state>> files;
   /// Raised by each crash; a handle opened before is stale.
@@ -132,7 +134,7 @@ inline fault_vfs::impl* impl_of(sqlite3_file* f) {
 }
 
 inline bool is_stale(fault_vfs::impl* self, vfs_file* h) {
-  return h->epoch != self->epoch.load();
+  return h->epoch != self->epoch.load() || h->stale.load(std::memory_order_relaxed);
 }
 
 inline std::uint64_t real_size(sqlite3_file* real) {

@@ -107,17 +107,22 @@ void mem_vfs::route(const std::string& dir) {
   if (dir.empty() || dir.front() != '/')
     throw invalid_argument("sluice: mem_vfs::route: \"" + dir
                            + "\" is not an absolute directory path");
-  std::lock_guard guard{impl_->mtx};
+  std::lock_guard guard{impl_->routes_mtx};
   impl_->routes.push_back(without_trailing_slash(dir));
+  impl_->routes_version.fetch_add(1);
   any_route = true;
 }
 
 void mem_vfs::forget(const std::string& dir) {
   auto d = without_trailing_slash(dir);
+  {
+    std::lock_guard guard{impl_->routes_mtx};
+    auto& r = impl_->routes;
+    r.erase(std::remove(r.begin(), r.end(), d), r.end());
+    impl_->routes_version.fetch_add(1);
+    any_route = !r.empty();
+  }
   std::lock_guard guard{impl_->mtx};
-  auto& r = impl_->routes;
-  r.erase(std::remove(r.begin(), r.end(), d), r.end());
-  any_route = !r.empty();
   for (auto i = impl_->files.begin(); i != impl_->files.end();)
     i = is_under(i->first, d) ? impl_->files.erase(i) : std::next(i);
 }
@@ -126,25 +131,30 @@ bool mem_vfs::routed(std::string_view path) {
   if (!any_route.load(std::memory_order_relaxed))
     return false;
   auto& d = *global().impl_;
-  std::lock_guard guard{d.mtx};
-  return std::any_of(d.routes.begin(), d.routes.end(),
+  thread_local std::uint64_t seen = UINT64_MAX;
+  thread_local std::vector<std::string> routes;
+  if (d.routes_version.load() != seen) {
+    std::lock_guard guard{d.routes_mtx};
+    routes = d.routes;
+    seen = d.routes_version.load();
+  }
+  return std::any_of(routes.begin(), routes.end(),
                      [&](const std::string& dir) { return is_under(path, dir); });
 }
 
 std::optional<std::uint64_t> mem_vfs::size(const std::string& path) const {
-  std::lock_guard guard{impl_->mtx};
-  auto i = impl_->files.find(path);
-  if (i == impl_->files.end())
+  auto file = impl_->find(path);
+  if (!file)
     return std::nullopt;
-  return i->second->bytes.size();
+  std::lock_guard guard{file->mtx};
+  return file->bytes.size();
 }
 
 std::optional<std::uint64_t> mem_vfs::identity(const std::string& path) const {
-  std::lock_guard guard{impl_->mtx};
-  auto i = impl_->files.find(path);
-  if (i == impl_->files.end())
+  auto file = impl_->find(path);
+  if (!file)
     return std::nullopt;
-  return i->second->id;
+  return file->id;
 }
 
 bool mem_vfs::link(const std::string& from, const std::string& to) {
@@ -173,20 +183,20 @@ void mem_vfs::remove(const std::string& path) {
 }
 
 bool mem_vfs::write(const std::string& path, std::uint64_t offset, std::string_view bytes) {
-  std::lock_guard guard{impl_->mtx};
-  auto i = impl_->files.find(path);
-  if (i == impl_->files.end())
+  auto file = impl_->find(path);
+  if (!file)
     return false;
-  i->second->bytes.write(offset, bytes.data(), bytes.size());
+  std::lock_guard guard{file->mtx};
+  file->bytes.write(offset, bytes.data(), bytes.size());
   return true;
 }
 
 bool mem_vfs::truncate(const std::string& path, std::uint64_t size) {
-  std::lock_guard guard{impl_->mtx};
-  auto i = impl_->files.find(path);
-  if (i == impl_->files.end())
+  auto file = impl_->find(path);
+  if (!file)
     return false;
-  i->second->bytes.truncate(size);
+  std::lock_guard guard{file->mtx};
+  file->bytes.truncate(size);
   return true;
 }
 

@@ -17,11 +17,11 @@ mem_handle* as_handle(sqlite3_file* f) {
   return reinterpret_cast<mem_handle*>(f);
 }
 
-/// Runs `f(handle, file)` under the VFS's mutex.
+/// Runs `f(handle, file)` under the file's mutex.
 template <class F>
 int locked(sqlite3_file* f, F fn) {
   auto* h = as_handle(f);
-  std::lock_guard guard{h->owner->mtx};
+  std::lock_guard guard{h->file->mtx};
   return fn(*h, *h->file);
 }
 
@@ -145,16 +145,18 @@ int shm_lock(mem_handle& h, mem_file& m, int offset, int n, int flags) {
 int x_close(sqlite3_file* f) {
   auto* h = as_handle(f);
   {
-    std::lock_guard guard{h->owner->mtx};
     auto& m = *h->file;
+    std::lock_guard guard{m.mtx};
     unlock_file(*h, m, SQLITE_LOCK_NONE);
     unmap_shm(*h, m);
-    auto& files = h->owner->files;
-    if (h->delete_on_close && !h->path.empty())
-      if (auto i = files.find(h->path); i != files.end() && i->second == h->file)
-        files.erase(i);
-    h->file.reset();
   }
+  if (h->delete_on_close && !h->path.empty()) {
+    std::unique_lock guard{h->owner->mtx};
+    auto& files = h->owner->files;
+    if (auto i = files.find(h->path); i != files.end() && i->second == h->file)
+      files.erase(i);
+  }
+  h->file.reset();
   h->~mem_handle();
   return SQLITE_OK;
 }
@@ -217,12 +219,9 @@ int x_check_reserved_lock(sqlite3_file* f, int* out) {
 int x_file_control(sqlite3_file* f, int op, void* arg) {
   if (op != SQLITE_FCNTL_HAS_MOVED)
     return SQLITE_NOTFOUND;
-  return locked(f, [&](mem_handle& h, mem_file&) {
-    auto& files = h.owner->files;
-    auto i = files.find(h.path);
-    *static_cast<int*>(arg) = !h.path.empty() && (i == files.end() || i->second != h.file);
-    return SQLITE_OK;
-  });
+  auto* h = as_handle(f);
+  *static_cast<int*>(arg) = !h->path.empty() && h->owner->find(h->path) != h->file;
+  return SQLITE_OK;
 }
 
 // As SQLite's unix VFS reports for a tmpfs file: WAL frame padding and so
@@ -282,7 +281,7 @@ mem_vfs::impl* impl_of(sqlite3_vfs* vfs) {
 int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* self = impl_of(vfs);
   f->pMethods = nullptr; // SQLite's contract for a failed open
-  std::lock_guard guard{self->mtx};
+  std::unique_lock guard{self->mtx};
   std::shared_ptr<mem_file> file;
   if (name == nullptr) {
     file = self->make_file();
@@ -308,19 +307,19 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, 
 
 int x_delete(sqlite3_vfs* vfs, const char* name, int) {
   auto* self = impl_of(vfs);
-  std::lock_guard guard{self->mtx};
+  std::unique_lock guard{self->mtx};
   return self->files.erase(name) != 0 ? SQLITE_OK : SQLITE_IOERR_DELETE_NOENT;
 }
 
 int x_access(sqlite3_vfs* vfs, const char* name, int flags, int* out) {
-  auto* self = impl_of(vfs);
-  std::lock_guard guard{self->mtx};
-  auto i = self->files.find(name);
+  auto file = impl_of(vfs)->find(name);
   // As the unix VFS: an empty file does not "exist" (an empty -wal file).
-  if (flags == SQLITE_ACCESS_EXISTS)
-    *out = i != self->files.end() && i->second->bytes.size() > 0;
-  else
-    *out = i != self->files.end();
+  if (file && flags == SQLITE_ACCESS_EXISTS) {
+    std::lock_guard guard{file->mtx};
+    *out = file->bytes.size() > 0;
+  } else {
+    *out = file != nullptr;
+  }
   return SQLITE_OK;
 }
 

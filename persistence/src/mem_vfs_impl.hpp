@@ -5,11 +5,13 @@
 #include "sluice/mem_vfs.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -55,7 +57,11 @@ struct mem_file {
     // nop
   }
 
-  std::uint64_t id;
+  const std::uint64_t id;
+  /// Guards the members below and the lock state of every handle of the
+  /// file: simulations on several threads, each on its own directory, never
+  /// wait for one another (the VFS's mutex guards only the names).
+  mutable std::mutex mtx;
   mem_bytes bytes;
 
   /// File locks (SQLite's SHARED < RESERVED < PENDING < EXCLUSIVE): the
@@ -100,14 +106,28 @@ struct mem_vfs::impl {
   std::string vfs_name{mem_vfs::name};
   sqlite3_io_methods methods{};
 
-  mutable std::mutex mtx;
-  /// Guarded by `mtx`, as every mem_file and mem_handle.
+  /// Guards `routes`; `routes_version` changes with them, under it.
+  /// `routed()`, asked at every commit, reads a copy per thread, taken again
+  /// only after a change (twice a simulation run), so no reader waits.
+  std::mutex routes_mtx;
   std::vector<std::string> routes;
+  std::atomic<std::uint64_t> routes_version{0};
+  /// Guards the names: `files` and `next_id`; a file's contents and locks
+  /// have their own mutex (mem_file::mtx), taken after this one when both
+  /// are held.
+  mutable std::shared_mutex mtx;
   std::map<std::string, std::shared_ptr<detail::mem_file>, std::less<>> files;
   std::uint64_t next_id = 1;
 
   std::shared_ptr<detail::mem_file> make_file() {
     return std::make_shared<detail::mem_file>(next_id++);
+  }
+
+  /// The file named `path`, or null.
+  std::shared_ptr<detail::mem_file> find(std::string_view path) const {
+    std::shared_lock guard{mtx};
+    auto i = files.find(path);
+    return i == files.end() ? nullptr : i->second;
   }
 };
 

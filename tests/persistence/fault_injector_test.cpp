@@ -176,6 +176,37 @@ BOOST_AUTO_TEST_CASE(concurrent_hits_fire_exactly_times_faults) {
   BOOST_TEST(f.hits("shuffle.send") == 4000u);
 }
 
+BOOST_AUTO_TEST_CASE(a_thread_scope_gives_its_thread_an_injector_of_its_own) {
+  auto& process = fault_injector::global();
+  fault_injector mine;
+  bool other_armed = true;
+  std::uint64_t other_hits = 1;
+  {
+    fault_injector::thread_scope scope{mine};
+    BOOST_TEST(&fault_injector::global() == &mine);
+    fault_injector::global().arm("scoped.point", fault_spec{.action = fault_action::drop()});
+    // Another thread, without a scope, queries the process-wide injector.
+    std::thread other{[&] {
+      other_armed = fault_injector::global().armed();
+      other_hits = fault_injector::global().hits("scoped.point");
+      fault_injector::global().hit("scoped.point");
+    }};
+    other.join();
+    {
+      fault_injector inner;
+      fault_injector::thread_scope nested{inner};
+      BOOST_TEST(&fault_injector::global() == &inner);
+    }
+    BOOST_TEST(&fault_injector::global() == &mine);
+    BOOST_TEST(fault_injector::global().should_drop("scoped.point"));
+  }
+  BOOST_TEST(&fault_injector::global() == &process);
+  BOOST_TEST(!other_armed);
+  BOOST_TEST(other_hits == 0u);
+  BOOST_TEST(mine.hits("scoped.point") == 1u);
+  BOOST_TEST(!process.armed());
+}
+
 BOOST_AUTO_TEST_CASE(conf_entries_arm_points) {
   auto spec = sluice::parse_fault_spec("sluice.fault.wal.append",
                                        "delay:200ms, p=0.25,after=3,times=1,seed=42");

@@ -155,6 +155,39 @@ BOOST_AUTO_TEST_CASE(crash_restores_every_file_to_its_last_sync) {
   BOOST_TEST(file_bytes(file) == "AAAAAAAA");
 }
 
+BOOST_AUTO_TEST_CASE(a_crash_of_one_directory_leaves_the_others_alone) {
+  // Two processes' directories, as two simulations on two threads have.
+  vfs_dir crashed;
+  vfs_dir other;
+  auto a = (crashed.path / "a").string();
+  auto b = (other.path / "b").string();
+  vfs_handle ha{a};
+  vfs_handle hb{b};
+  for (auto* h : {&ha, &hb}) {
+    BOOST_TEST(h->write("11111111", 0) == SQLITE_OK);
+    BOOST_TEST(h->sync() == SQLITE_OK);
+    BOOST_TEST(h->write("22", 0) == SQLITE_OK);  // unsynced
+  }
+  crashed.vfs.tear_on_crash(b, 0.5);  // armed in the other directory: kept for its crash
+  auto report = crashed.vfs.crash(crashed.path.string());
+  BOOST_TEST_REQUIRE(report.files.size() == 1u);
+  BOOST_TEST(report.files[0].path == a);
+  BOOST_TEST(report.unsynced_bytes == 2u);
+  BOOST_TEST(report.stale_handles == 1u);
+  BOOST_TEST(!report.torn.has_value());
+  BOOST_TEST(file_bytes(a) == "11111111");
+  BOOST_TEST(ha.write("33", 0) == SQLITE_IOERR_WRITE);
+  BOOST_TEST(crashed.vfs.stale_handles(crashed.path.string()) == 1u);
+  // The other directory's file keeps its unsynced bytes and its handle works.
+  BOOST_TEST(file_bytes(b) == "22111111");
+  BOOST_TEST(other.vfs.unsynced_bytes(b) == 2u);
+  BOOST_TEST(hb.write("44", 2) == SQLITE_OK);
+  BOOST_TEST(hb.sync() == SQLITE_OK);
+  BOOST_TEST(file_bytes(b) == "22441111");
+  BOOST_TEST(other.vfs.stale_handles(other.path.string()) == 0u);
+  BOOST_CHECK_THROW(other.vfs.crash(""), sluice::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(a_file_with_stale_handles_cannot_be_opened_again) {
   vfs_dir dir;
   auto file = (dir.path / "plain").string();

@@ -13,6 +13,9 @@
 //   auto clean = sim.run_without_faults(build, 50);
 //   auto check = sluice::testing::exactly_once(faulty, clean);
 //   BOOST_TEST(check.ok(), check.message());  // names the batch, the seed and the plan
+//
+// Runs on different threads are independent (sluice::testing::run_seeds runs
+// seeds on every core): each seed gives the same run as alone.
 #pragma once
 
 #include <algorithm>
@@ -34,6 +37,7 @@
 #include "sluice/sluice.hpp"
 #include "sluice/testing/checkers.hpp"
 #include "sluice/testing/fault_plan.hpp"
+#include "sluice/testing/run_seeds.hpp"
 #include "sluice/testing/scripted_receiver.hpp"
 
 namespace sluice {
@@ -45,8 +49,8 @@ namespace sluice {
 /// specs"). When armed it does what the arming says, reproducibly: a plan's
 /// fault throws a std::runtime_error "sluice: injected fault at <name>" at
 /// the point's first hit in its batch; a conf spec throws, sleeps or ends the
-/// process as it says. Thread-safe. Throws `invalid_argument` for an empty
-/// name.
+/// process as it says. Thread-safe; inside a simulation run it answers to
+/// that run's faults only. Throws `invalid_argument` for an empty name.
 void fault_point(std::string_view name);
 
 } // namespace sluice

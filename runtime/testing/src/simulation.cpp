@@ -88,8 +88,8 @@ std::string resume_text(const sim_cluster::resumed& r) {
   return what + ", it ended (status " + std::to_string(status) + ": " + why + ")";
 }
 
-std::atomic<std::uint64_t> runs{0};        // runs started in this process
-std::atomic<std::uint64_t> running_run{0};  // the one going on, or 0
+std::atomic<std::uint64_t> runs{0};          // runs started in this process
+thread_local std::uint64_t running_run = 0;  // the one going on on this thread, or 0
 
 /// Marks a run as the current one while it lasts (current_run()).
 struct run_number {
@@ -179,7 +179,7 @@ struct life {
 } // namespace
 
 std::uint64_t current_run() noexcept {
-  return running_run.load();
+  return running_run;
 }
 
 std::uint64_t seed_from_env(std::uint64_t seed) {
@@ -225,6 +225,9 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
     cfg.set("sluice.streaming.receiver.maxRestartDelay", std::to_string(b / 2) + "ms");
   run_number this_run;
   scratch_dir dir;
+  // The run's own faults: runs on other threads neither see nor hit them.
+  fault_injector run_faults;
+  fault_injector::thread_scope faults_here{run_faults};
   auto& injector = fault_injector::global();
   disarm_on_exit armed;
   run_record rec;
@@ -305,7 +308,7 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str(), tear] {
           auto& vfs = fault_vfs::global();
           vfs.tear_on_crash((std::filesystem::path{d} / "sluice.db-wal").string());
-          *tear = vfs.crash().torn;
+          *tear = vfs.crash(d).torn;
         });
       if (f && f->type == fault_type::storage_full)
         *crash = std::make_shared<crash_switch>(i * b, [d = dir.str()] {
@@ -399,10 +402,10 @@ run_record run_plan(const sim_settings& s, const fault_plan& plan, int batches,
         if (!ended && torn)
           ended = l.settled(i * b, true, run_text());
         else if (!ended)
-          fault_vfs::global().crash();  // after the batch: nothing to tear then
+          fault_vfs::global().crash(dir.str());  // after the batch: nothing to tear then
         l.ssc->stop();
         l.end();
-        if (auto stale = fault_vfs::global().stale_handles(); stale != 0)
+        if (auto stale = fault_vfs::global().stale_handles(dir.str()); stale != 0)
           throw error("simulation: " + std::to_string(stale)
                       + " SQLite file handles of the crashed context are still open -- "
                       + run_text());

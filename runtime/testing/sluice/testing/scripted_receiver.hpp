@@ -17,8 +17,8 @@ namespace sluice::testing {
 
 namespace detail {
 
-/// The simulation run going on (each run_plan takes the next number), or
-/// 0 outside one.
+/// The simulation run going on on this thread (each run_plan takes the
+/// next number of the process), or 0 outside one.
 std::uint64_t current_run() noexcept;
 
 /// A scripted receiver's source: the script, and how far receivers of the
