@@ -4,7 +4,8 @@
 // Simulations on several threads at once (sluice::testing::run_seeds): each
 // seed gives the run it gives alone, with every kind of fault a one-process
 // run can have (operator errors, process crashes, torn writes, full disks,
-// receiver crashes, user fault points), checked against a fault-free run.
+// receiver crashes, user fault points) and a simulated cluster's (lost and
+// stalled workers), checked against a fault-free run.
 
 #include <atomic>
 #include <set>
@@ -96,6 +97,43 @@ BOOST_AUTO_TEST_CASE(seeds_on_four_threads_give_the_runs_they_give_alone) {
   BOOST_TEST((kinds == std::set<std::string>{"operator_error", "point", "process_crash",
                                              "receiver_crash", "recovered", "storage_full",
                                              "torn_write"}));
+}
+
+BOOST_AUTO_TEST_CASE(simulated_clusters_on_three_threads_give_the_runs_they_give_alone) {
+  // A driver and 2 workers a run, each an actor system on CAF's test
+  // multiplexer; lost and stalled workers, driver crashes and full disks.
+  auto cluster_run = [](std::uint64_t seed) {
+    simulation sim{seed};
+    sim.workers(2);
+    auto lines = sim.scripted_input<std::string>(word_script(batches));
+    auto build = [lines](streaming_context& ssc) {
+      return lines.stream(ssc)
+        .flat_map(split_words)
+        .map([](const std::string& w) { return kv{w, 1}; })
+        .update_state_by_key(fixtures::add_counts);
+    };
+    auto at = [seed](int base) { return std::to_string(base + static_cast<int>(seed % 3)); };
+    auto faulty = sim.replay(fault_plan::parse("faults " + at(2) + "=worker_loss," + at(6)
+                                               + "=process_crash," + at(10) + "=worker_stall,"
+                                               + at(14) + "=storage_full," + at(18)
+                                               + "=operator_error"),
+                             build, batches);
+    auto check = exactly_once(faulty, sim.run_without_faults(build, batches));
+    return std::tuple{faulty.trace(), faulty.restarts(),
+                      check.ok() ? std::string{} : check.message()};
+  };
+  auto alone = run_seeds(1, 6, cluster_run, 1);
+  auto together = run_seeds(1, 6, cluster_run, 3);
+  for (std::size_t i = 0; i < alone.size(); ++i) {
+    BOOST_TEST_CONTEXT("seed " << i + 1) {
+      auto& [trace, restarts, check] = alone[i];
+      BOOST_TEST(check == "");
+      BOOST_TEST(std::get<2>(together[i]) == "");
+      BOOST_TEST(std::get<0>(together[i]) == trace, to_string(std::get<0>(together[i])));
+      BOOST_TEST(std::get<1>(together[i]) == restarts);
+      BOOST_TEST(restarts >= 2, to_string(trace));  // at least the crash and the error
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(run_seeds_returns_in_seed_order_and_rethrows_the_lowest_failure) {
