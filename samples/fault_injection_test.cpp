@@ -2,7 +2,8 @@
 // balances (update_state_by_key) written by a sink to an outside store.
 // Seeded plans of crashes find that a sink appending each batch's rows
 // writes a re-run batch twice; the seed the failure prints replays it
-// exactly; a sink that upserts each batch's rows by batch time passes.
+// exactly; a sink that upserts each batch's rows by batch time passes, under
+// 220 seeds run on every core at once (sluice::testing::run_seeds).
 //
 // Build: link sluice::testing and Boost.Test. Run: build/samples/fault_injection_test
 // (SLUICE_SIM_SEED=<n> runs every simulation with seed n).
@@ -116,12 +117,16 @@ BOOST_AUTO_TEST_CASE(an_appending_sink_is_caught_and_its_seed_replays_the_failur
   BOOST_TEST(replayed.message() == caught->message());
 }
 
-BOOST_AUTO_TEST_CASE(an_upserting_sink_passes_under_the_same_plans) {
+BOOST_AUTO_TEST_CASE(an_upserting_sink_passes_under_the_same_plans_and_200_more) {
   auto expected = fault_free();
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+  // Seeds on every core at once: each call has its own simulation and
+  // store, and returns what to check (Boost.Test checks on this thread).
+  auto checks = st::run_seeds(1, 220, [&](uint64_t seed) {
     st::simulation sim{seed};
     sim.faults(sim.random_faults(crashes, 0.05));
-    auto check = run_and_check(sim, true, expected);
+    return run_and_check(sim, true, expected);
+  });
+  BOOST_TEST_REQUIRE(checks.size() == 220u);
+  for (auto& check : checks)
     BOOST_TEST_REQUIRE(check.ok(), check.message());
-  }
 }
