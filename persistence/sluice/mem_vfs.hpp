@@ -28,10 +28,11 @@ namespace sluice {
 /// nothing extra: losing unsynced bytes is fault_vfs's job, which wraps this
 /// VFS for a directory routed to both.
 ///
-/// All members are thread-safe: one mutex guards the names, and each file
-/// has its own for its bytes and locks, so connections to different files
-/// (simulations on several threads, each in its own directory) do not wait
-/// for one another. Invalid arguments throw
+/// All members are thread-safe: one mutex guards the names, each file has
+/// its own for its bytes and locks, and `routed` reads a copy of the routes
+/// per thread, so connections to different files (simulations on several
+/// threads, each in its own directory) do not wait for one another. Invalid
+/// arguments throw
 /// `sluice::invalid_argument` naming the value.
 class mem_vfs {
  public:

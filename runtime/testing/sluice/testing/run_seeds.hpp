@@ -21,10 +21,11 @@ namespace sluice::testing {
 
 /// Calls `fn(seed)` for every seed of [first, first + count) on `threads`
 /// threads at once (0: std::thread::hardware_concurrency()), each call on one
-/// thread, and returns the results in seed order. `fn` builds its own
-/// `simulation` (and scripted inputs, which may also be shared: they are
-/// immutable) and returns what the caller checks afterwards: Boost.Test's
-/// assertions are not thread-safe, so check the results after the call.
+/// thread, and returns the results in seed order. The calls run concurrently
+/// on the one `fn`: what it captures it may only read (or must guard). Each
+/// call builds its own `simulation` (scripted inputs may be shared: they are
+/// immutable; a scripted receiver may not) and returns what the caller
+/// checks afterwards: Boost.Test's assertions are not thread-safe.
 ///
 /// When calls throw, every thread still finishes its seeds and the exception
 /// of the lowest such seed is rethrown. `fn` must return a movable value
