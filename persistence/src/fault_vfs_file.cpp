@@ -159,9 +159,8 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, 
   if (tracked) {
     std::lock_guard guard{self->mtx};
     if (auto i = self->files.find(name); i != self->files.end()) {
-      auto e = self->epoch.load();
       for (auto* other : i->second->handles)
-        if (other->epoch != e || other->stale) {
+        if (is_stale(self, other)) {
           sqlite3_log(SQLITE_CANTOPEN, "sluice fault VFS: %s still has handles from before "
                                        "the crash; close them first", name);
           h->~vfs_file();

@@ -151,7 +151,7 @@ int x_close(sqlite3_file* f) {
     unmap_shm(*h, m);
   }
   if (h->delete_on_close && !h->path.empty()) {
-    std::unique_lock guard{h->owner->mtx};
+    std::lock_guard guard{h->owner->mtx};
     auto& files = h->owner->files;
     if (auto i = files.find(h->path); i != files.end() && i->second == h->file)
       files.erase(i);
@@ -281,7 +281,7 @@ mem_vfs::impl* impl_of(sqlite3_vfs* vfs) {
 int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, int* out_flags) {
   auto* self = impl_of(vfs);
   f->pMethods = nullptr; // SQLite's contract for a failed open
-  std::unique_lock guard{self->mtx};
+  std::lock_guard guard{self->mtx};
   std::shared_ptr<mem_file> file;
   if (name == nullptr) {
     file = self->make_file();
@@ -307,7 +307,7 @@ int x_open(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* f, int flags, 
 
 int x_delete(sqlite3_vfs* vfs, const char* name, int) {
   auto* self = impl_of(vfs);
-  std::unique_lock guard{self->mtx};
+  std::lock_guard guard{self->mtx};
   return self->files.erase(name) != 0 ? SQLITE_OK : SQLITE_IOERR_DELETE_NOENT;
 }
 

@@ -42,13 +42,22 @@ auto pipeline(const scripted_receiver<std::string>& lines) {
   };
 }
 
-/// Every kind of fault once, at batches that move with the seed and are
-/// never a fourth batch (which has no lines, so no split hits the user point).
+/// A plan of `faults` (kind by base batch), each at its base batch moved
+/// by seed % 3, so seeds differ in where they strike.
+fault_plan plan_for(std::uint64_t seed, const std::vector<std::pair<int, std::string>>& faults) {
+  std::string text = "faults ";
+  for (auto& [base, kind] : faults)
+    text += (text.size() > 7 ? "," : "") + std::to_string(base + static_cast<int>(seed % 3)) + "="
+            + kind;
+  return fault_plan::parse(text);
+}
+
+/// Every kind of fault once, never at a fourth batch (which has no lines,
+/// so no split hits the user point).
 fault_plan plan_for(std::uint64_t seed) {
-  auto at = [seed](int base) { return std::to_string(base + static_cast<int>(seed % 3)); };
-  return fault_plan::parse("faults " + at(1) + "=operator_error," + at(5) + "=torn_write,"
-                           + at(9) + "=storage_full," + at(13) + "=point:parallel.split,"
-                           + at(17) + "=receiver_crash," + at(21) + "=process_crash");
+  return plan_for(seed, {{1, "operator_error"}, {5, "torn_write"}, {9, "storage_full"},
+                         {13, "point:parallel.split"}, {17, "receiver_crash"},
+                         {21, "process_crash"}});
 }
 
 struct seed_run {
@@ -112,11 +121,9 @@ BOOST_AUTO_TEST_CASE(simulated_clusters_on_three_threads_give_the_runs_they_give
         .map([](const std::string& w) { return kv{w, 1}; })
         .update_state_by_key(fixtures::add_counts);
     };
-    auto at = [seed](int base) { return std::to_string(base + static_cast<int>(seed % 3)); };
-    auto faulty = sim.replay(fault_plan::parse("faults " + at(2) + "=worker_loss," + at(6)
-                                               + "=process_crash," + at(10) + "=worker_stall,"
-                                               + at(14) + "=storage_full," + at(18)
-                                               + "=operator_error"),
+    auto faulty = sim.replay(plan_for(seed, {{2, "worker_loss"}, {6, "process_crash"},
+                                             {10, "worker_stall"}, {14, "storage_full"},
+                                             {18, "operator_error"}}),
                              build, batches);
     auto check = exactly_once(faulty, sim.run_without_faults(build, batches));
     return std::tuple{faulty.trace(), faulty.restarts(),
