@@ -101,9 +101,9 @@ class checkpoint_store {
 
   // -- metadata checkpoints -----------------------------------------------------
 
-  /// Writes `m` as a new row and deletes all but the newest
-  /// `options::keep_metadata` rows (newest: greatest batch time, then latest
-  /// written). Hits fault point `checkpoint.write` first: `fail_write` throws
+  /// Stores `m` and keeps the newest `options::keep_metadata` checkpoints
+  /// (newest: greatest batch time, then latest written): while fewer are
+  /// kept, as a new row; then over the oldest kept one's row. Hits fault point `checkpoint.write` first: `fail_write` throws
   /// `storage_error` ("injected write failure at checkpoint.write ...")
   /// without writing; `throw`, `delay` and `crash` act as everywhere.
   void write_metadata(const metadata_checkpoint& m);
@@ -224,6 +224,21 @@ class checkpoint_store {
 
   void create_schema();
 
+  /// Upgrades the checkpoint tables of a version 1 database (FORMAT.md
+  /// "Checkpoint tables"), in one transaction.
+  void upgrade_from_version_1();
+
+  /// One row of `checkpoint_metadata` as the writer tracks it.
+  struct metadata_slot {
+    std::int64_t batch_time_ms = 0;
+    std::int64_t written = 0;
+    std::int64_t row_id = 0;
+  };
+
+  /// Reads every row of `checkpoint_metadata` into `slots_`. `mtx_` must be
+  /// held, in a transaction.
+  void load_slots();
+
   /// Hits fault point `checkpoint.write`; throws `storage_error` on `fail_write`.
   void hit_write_point(const std::string& what);
 
@@ -255,6 +270,12 @@ class checkpoint_store {
   std::unique_ptr<sqlite_db> db_;
   /// Guarded by `mtx_`.
   std::unique_ptr<detail::metadata_encoder> encoder_;
+  /// Every row of `checkpoint_metadata` as of `slots_version_`: SQLite's
+  /// `PRAGMA data_version` when they were read, which changes when another
+  /// connection commits (this one's commits update `slots_` themselves).
+  /// Empty version: read them again. Guarded by `mtx_`.
+  std::vector<metadata_slot> slots_;
+  std::optional<std::int64_t> slots_version_;
 };
 
 } // namespace sluice

@@ -19,8 +19,10 @@
 namespace sluice {
 
 /// The database format this build writes and the newest it reads
-/// (`meta.format_version`).
-inline constexpr std::int64_t database_format_version = 1;
+/// (`meta.format_version`). Version 2 (FORMAT.md "Checkpoint tables"): a
+/// metadata checkpoint overwrites the oldest kept row, whose order the
+/// `written` column keeps; `checkpoint_store` upgrades a version 1 database.
+inline constexpr std::int64_t database_format_version = 2;
 
 /// The file name of the database inside a checkpoint directory.
 inline constexpr std::string_view database_file_name = "sluice.db";

@@ -289,17 +289,19 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
                                                     int page_size = default_checkpoint_page_size,
                                                     int autocheckpoint_pages = 0);
 
-/// Creates the `meta` table and its format_version if missing, refuses a
-/// newer or invalid version, then runs `schema_sql`, in one transaction.
-/// Every class sharing the database calls it: whichever opens it first
-/// creates `meta`.
 /// Renames `dir`'s checkpoint database (sluice.db and its -wal and -shm
 /// files, those that exist) to `name` with the same suffixes, on the disk
 /// or in the memory VFS, and returns the new path of the database. Throws
 /// `storage_error` naming the file that cannot be moved.
 std::string set_aside_checkpoint_database(const std::string& dir, const std::string& name);
 
-void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql);
+/// Creates the `meta` table and its format_version if missing, refuses a
+/// newer or invalid version, then runs `schema_sql`, in one transaction.
+/// Every class sharing the database calls it: whichever opens it first
+/// creates `meta`. Returns the version the database had (`format_version`
+/// when this call wrote it): an older one is for the caller to upgrade.
+std::int64_t ensure_schema(sqlite_db& db, std::int64_t format_version,
+                           std::string_view schema_sql);
 
 /// Turns SQLite's memory statistics off for the whole process
 /// (SQLITE_CONFIG_MEMSTATUS=0): every allocation of every connection then

@@ -22,15 +22,16 @@ namespace {
 constexpr std::string_view metadata_table = "checkpoint_metadata";
 constexpr std::string_view state_table = "checkpoint_state";
 
-// Checkpoint tables of database format version 1 (FORMAT.md "Checkpoint tables").
+// Checkpoint tables of database format version 2 (FORMAT.md "Checkpoint
+// tables"). `written` comes last, with a default, as version 1's upgrade
+// adds it: both give the same table.
 constexpr std::string_view schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS checkpoint_metadata (
   row_id        INTEGER PRIMARY KEY,
   batch_time_ms INTEGER NOT NULL,
-  payload       BLOB NOT NULL
+  payload       BLOB NOT NULL,
+  written       INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS checkpoint_metadata_by_time
-  ON checkpoint_metadata (batch_time_ms, row_id);
 CREATE TABLE IF NOT EXISTS checkpoint_state (
   row_id        INTEGER PRIMARY KEY,
   operator_id   INTEGER NOT NULL,
@@ -85,7 +86,32 @@ std::unique_ptr<checkpoint_store> checkpoint_store::open(const std::string& chec
   return std::unique_ptr<checkpoint_store>{new checkpoint_store(std::move(db), opts)};
 }
 
-void checkpoint_store::create_schema() { ensure_schema(*db_, database_format_version, schema_sql); }
+void checkpoint_store::create_schema() {
+  if (ensure_schema(*db_, database_format_version, schema_sql) < 2)
+    upgrade_from_version_1();
+}
+
+void checkpoint_store::upgrade_from_version_1() {
+  // Version 1 appended a row per metadata checkpoint and deleted the oldest
+  // beyond the kept ones through an index on (batch_time_ms, row_id), so
+  // its row ids are the order of writing. The receiver WAL's tables did not
+  // change.
+  sqlite_transaction tx{*db_};
+  if (db_->query_int64("SELECT value FROM meta WHERE key = 'format_version'").value_or(0) >= 2)
+    return;  // another connection upgraded it meanwhile
+  if (db_->query_int64("SELECT count(*) FROM pragma_table_info('checkpoint_metadata') "
+                       "WHERE name = 'written'")
+        .value_or(0)
+      == 0) {
+    db_->exec("ALTER TABLE checkpoint_metadata ADD COLUMN written INTEGER NOT NULL DEFAULT 0");
+    db_->exec("UPDATE checkpoint_metadata SET written = row_id");
+  }
+  db_->exec("DROP INDEX IF EXISTS checkpoint_metadata_by_time");
+  db_->prepare("UPDATE meta SET value = ?1 WHERE key = 'format_version'")
+    .bind_int64(1, database_format_version)
+    .run();
+  tx.commit();
+}
 
 void checkpoint_store::hit_write_point(const std::string& what) {
   auto point = fault_points::checkpoint_write;
@@ -127,29 +153,79 @@ checkpoint_store::write_metadata_group(const std::vector<const metadata_checkpoi
         rows[i] = encoder_->encode(*group[i]);
     db_->verify_files_unchanged();
     sqlite_transaction tx{*db_};
-    for (size_t i = 0; i < group.size(); ++i)
-      if (!failed[i])
-        db_->cached("INSERT INTO checkpoint_metadata (batch_time_ms, payload) VALUES (?1, ?2)")
-          .bind_int64(1, group[i]->batch_time_ms)
-          .bind_blob(2, rows[i])
+    auto& version_stmt = db_->cached("PRAGMA data_version");
+    version_stmt.step();
+    auto version = version_stmt.column_int64(0);
+    version_stmt.reset();
+    if (slots_version_ != version)
+      load_slots();
+    // Keeps the newest keep_metadata rows, as appending each and deleting the
+    // oldest beyond them would, but the new checkpoint takes over the oldest
+    // one's row: no page is allocated or freed, no index kept (an append and
+    // a delete a commit changed four B-tree pages and their parents, and the
+    // metadata checkpoints are two commits a batch).
+    auto slots = slots_;
+    auto older = [](const metadata_slot& a, const metadata_slot& b) {
+      return std::pair{a.batch_time_ms, a.written} < std::pair{b.batch_time_ms, b.written};
+    };
+    std::int64_t written = 0;
+    std::int64_t last_row = 0;
+    for (auto& slot : slots) {
+      written = std::max(written, slot.written);
+      last_row = std::max(last_row, slot.row_id);
+    }
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (failed[i])
+        continue;
+      slots.push_back({group[i]->batch_time_ms, ++written, 0});  // row 0: not placed yet
+      std::vector<std::int64_t> freed;  // rows of the checkpoints no longer kept
+      bool kept = true;
+      while (slots.size() > opts_.keep_metadata) {
+        auto oldest = std::min_element(slots.begin(), slots.end(), older);
+        if (oldest->row_id == 0)
+          kept = false;  // older than every kept one: as if written and deleted at once
+        else
+          freed.push_back(oldest->row_id);
+        slots.erase(oldest);
+      }
+      if (kept) {
+        auto placed = std::find_if(slots.begin(), slots.end(),
+                                   [](const metadata_slot& s) { return s.row_id == 0; });
+        if (freed.empty()) {
+          placed->row_id = ++last_row;
+        } else {
+          placed->row_id = freed.back();
+          freed.pop_back();
+        }
+        db_->cached("INSERT OR REPLACE INTO checkpoint_metadata (row_id, batch_time_ms, payload, "
+                    "written) VALUES (?1, ?2, ?3, ?4)")
+          .bind_int64(1, placed->row_id)
+          .bind_int64(2, group[i]->batch_time_ms)
+          .bind_blob(3, rows[i])
+          .bind_int64(4, placed->written)
           .run();
-    // Keeps the newest keep_metadata rows: deletes the (keep+1)-th newest and
-    // every older one, found through the (batch_time_ms, row_id) index. (A
-    // NOT IN over the kept rows built and sorted a temporary table each
-    // commit: a third of a simulated batch's instructions.) Once for the
-    // group: the rows it keeps are those the last of one-by-one writes keeps.
-    db_->cached("DELETE FROM checkpoint_metadata WHERE (batch_time_ms, row_id) <= ("
-                "SELECT batch_time_ms, row_id FROM checkpoint_metadata "
-                "ORDER BY batch_time_ms DESC, row_id DESC LIMIT 1 OFFSET ?1)")
-      .bind_int64(1, static_cast<std::int64_t>(opts_.keep_metadata))
-      .run();
+      }
+      for (auto row : freed)
+        db_->cached("DELETE FROM checkpoint_metadata WHERE row_id = ?1").bind_int64(1, row).run();
+    }
     tx.commit();
+    slots_ = std::move(slots);
+    slots_version_ = version;  // this connection's commits leave it as it was
   } catch (...) {
+    slots_version_.reset();  // read them again: a failed commit may have written or not
     for (auto& f : failed)
       if (!f)
         f = std::current_exception();
   }
   return failed;
+}
+
+void checkpoint_store::load_slots() {
+  slots_.clear();
+  auto& stmt = db_->cached("SELECT row_id, batch_time_ms, written FROM checkpoint_metadata");
+  while (stmt.step())
+    slots_.push_back({stmt.column_int64(1), stmt.column_int64(2), stmt.column_int64(0)});
+  stmt.reset();
 }
 
 metadata_checkpoint checkpoint_store::decode_metadata(std::int64_t row_id,
@@ -183,7 +259,7 @@ std::vector<checkpoint_store::metadata_generation> checkpoint_store::metadata_ge
   std::lock_guard guard{mtx_};
   std::vector<metadata_generation> result;
   auto stmt = db_->prepare("SELECT row_id, batch_time_ms, payload FROM checkpoint_metadata "
-                           "ORDER BY batch_time_ms DESC, row_id DESC");
+                           "ORDER BY batch_time_ms DESC, written DESC");
   while (stmt.step()) {
     metadata_generation g;
     auto row_id = stmt.column_int64(0);

@@ -551,7 +551,8 @@ std::string set_aside_checkpoint_database(const std::string& dir, const std::str
   return kept;
 }
 
-void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view schema_sql) {
+std::int64_t ensure_schema(sqlite_db& db, std::int64_t format_version,
+                           std::string_view schema_sql) {
   sqlite_transaction tx{db};
   db.exec("CREATE TABLE IF NOT EXISTS meta "
           "(key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL)");
@@ -571,6 +572,7 @@ void ensure_schema(sqlite_db& db, std::int64_t format_version, std::string_view 
   }
   db.exec(std::string{schema_sql});
   tx.commit();
+  return version.value_or(format_version);
 }
 
 bool disable_sqlite_memory_statistics() noexcept {

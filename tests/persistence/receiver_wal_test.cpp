@@ -338,12 +338,12 @@ BOOST_AUTO_TEST_CASE(a_database_of_a_newer_format_is_refused) {
   receiver_wal::open(dir.checkpoint_dir());
   {
     raw_db raw{dir.db_file()};
-    BOOST_TEST(raw.query_int64("SELECT value FROM meta WHERE key = 'format_version'") == 1);
-    raw.exec("UPDATE meta SET value = 2 WHERE key = 'format_version'");
+    BOOST_TEST(raw.query_int64("SELECT value FROM meta WHERE key = 'format_version'") == 2);
+    raw.exec("UPDATE meta SET value = 3 WHERE key = 'format_version'");
   }
   auto what = message_of([&] { receiver_wal::open(dir.checkpoint_dir()); });
-  BOOST_TEST(contains(what, "format version 2"), what);
-  BOOST_TEST(contains(what, "version 1"), what);
+  BOOST_TEST(contains(what, "format version 3"), what);
+  BOOST_TEST(contains(what, "newer than version 2"), what);
   BOOST_TEST(contains(what, dir.db_file().string()), what);
   BOOST_CHECK_THROW(receiver_wal::open(dir.checkpoint_dir()), sluice::storage_error);
 }

@@ -111,7 +111,7 @@ struct word_count_job {
     for (int i = 0; i < n; ++i)
       raw.flip_payload_byte("checkpoint_metadata",
                             raw.query_int64("SELECT row_id FROM checkpoint_metadata ORDER BY "
-                                            "batch_time_ms DESC, row_id DESC LIMIT 1 OFFSET "
+                                            "batch_time_ms DESC, written DESC LIMIT 1 OFFSET "
                                             + std::to_string(i)),
                             20);
   }

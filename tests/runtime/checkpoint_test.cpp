@@ -366,7 +366,9 @@ BOOST_AUTO_TEST_CASE(a_corrupt_newest_checkpoint_falls_back_to_the_previous_one)
   {
     fixtures::raw_db raw{dir.path() / "sluice.db"};
     raw.flip_payload_byte("checkpoint_metadata",
-                          raw.query_int64("SELECT max(row_id) FROM checkpoint_metadata"), 20);
+                          raw.query_int64("SELECT row_id FROM checkpoint_metadata "
+                                          "ORDER BY batch_time_ms DESC, written DESC LIMIT 1"),
+                          20);
   }
   auto times = std::make_shared<std::vector<int64_t>>();
   auto ssc = streaming_context::get_or_create(dir.str(), [&] {
