@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -138,6 +139,12 @@ class checkpoint_store {
   /// Throws `storage_error` when SQLite cannot read the table at all (e.g. a
   /// damaged page: "database disk image is malformed").
   std::vector<metadata_generation> metadata_generations();
+
+  /// Calls `visit` with the stored metadata checkpoints in the order of
+  /// `metadata_generations`, each checked as it checks them, until `visit`
+  /// returns false: only those visited are decoded (a recovery mostly needs
+  /// the newest). `visit` may call this store (no lock is held meanwhile).
+  void visit_metadata_generations(const std::function<bool(metadata_generation&&)>& visit);
 
   /// Returns the number of stored metadata rows.
   std::size_t metadata_count();

@@ -177,6 +177,12 @@ class sqlite_db {
   /// it yields no row (or NULL). For pragmas and counts.
   std::optional<std::int64_t> query_int64(std::string_view sql);
 
+  /// Whether the database has table `name` in the schema as this connection
+  /// last read it (at its first statement, and again at a statement after
+  /// another connection changed it): no statement is prepared. Throws
+  /// `storage_error` when SQLite cannot read the schema.
+  bool has_table(const std::string& name);
+
   /// Returns the rowid of the last successful INSERT on this connection.
   std::int64_t last_insert_rowid() const noexcept;
 

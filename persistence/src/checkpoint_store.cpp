@@ -256,34 +256,57 @@ metadata_checkpoint checkpoint_store::decode_metadata(std::int64_t row_id,
 }
 
 std::vector<checkpoint_store::metadata_generation> checkpoint_store::metadata_generations() {
-  std::lock_guard guard{mtx_};
   std::vector<metadata_generation> result;
-  auto stmt = db_->prepare("SELECT row_id, batch_time_ms, payload FROM checkpoint_metadata "
-                           "ORDER BY batch_time_ms DESC, written DESC");
-  while (stmt.step()) {
+  visit_metadata_generations([&](metadata_generation&& g) {
+    result.push_back(std::move(g));
+    return true;
+  });
+  return result;
+}
+
+void checkpoint_store::visit_metadata_generations(
+  const std::function<bool(metadata_generation&&)>& visit) {
+  struct row {
+    std::int64_t row_id, batch_time_ms;
+    std::string payload;
+  };
+  std::vector<row> rows;  // K rows of ~1 KB: copied out, decoded without the lock
+  {
+    std::lock_guard guard{mtx_};
+    auto& stmt = db_->cached("SELECT row_id, batch_time_ms, payload FROM checkpoint_metadata "
+                             "ORDER BY batch_time_ms DESC, written DESC");
+    while (stmt.step())
+      rows.push_back({stmt.column_int64(0), stmt.column_int64(1),
+                      std::string{stmt.column_blob(2)}});
+    stmt.reset();
+  }
+  for (auto& r : rows) {
     metadata_generation g;
-    auto row_id = stmt.column_int64(0);
-    g.batch_time_ms = stmt.column_int64(1);
+    g.batch_time_ms = r.batch_time_ms;
     try {
-      g.checkpoint = decode_metadata(row_id, g.batch_time_ms, stmt.column_blob(2));
+      g.checkpoint = decode_metadata(r.row_id, r.batch_time_ms, r.payload);
     } catch (const wal_corruption& e) {
       g.defect = e.what();
     }
-    result.push_back(std::move(g));
+    if (!visit(std::move(g)))
+      return;
   }
-  return result;
 }
 
 std::optional<metadata_checkpoint>
 checkpoint_store::latest_metadata(std::vector<std::string>* skipped) {
-  for (auto& g : metadata_generations()) {
-    if (g.checkpoint)
-      return std::move(g.checkpoint);
+  std::optional<metadata_checkpoint> latest;
+  visit_metadata_generations([&](metadata_generation&& g) {
+    if (g.checkpoint) {
+      latest = std::move(g.checkpoint);
+      return false;
+    }
     if (skipped != nullptr)
       skipped->push_back("skipped metadata checkpoint of batch time "
                          + std::to_string(g.batch_time_ms) + ": " + g.defect);
-  }
-  return std::nullopt;
+    return true;
+  });
+  return latest;
 }
 
 std::size_t checkpoint_store::data_row_count() {

@@ -400,6 +400,19 @@ std::optional<std::int64_t> sqlite_db::query_int64(std::string_view sql) {
   return result;
 }
 
+bool sqlite_db::has_table(const std::string& name) {
+  // With no column name it only looks the table up (Debian builds SQLite
+  // with SQLITE_ENABLE_COLUMN_METADATA, which this function needs).
+  auto rc = sqlite3_table_column_metadata(db_, "main", name.c_str(), nullptr, nullptr, nullptr,
+                                          nullptr, nullptr, nullptr);
+  if (rc == SQLITE_OK)
+    return true;
+  if (rc == SQLITE_ERROR && std::string_view{sqlite3_errmsg(db_)}.starts_with("no such table"))
+    return false;
+  fail("lookup of table " + name, rc);
+  return false;  // not reached: fail throws
+}
+
 std::int64_t sqlite_db::last_insert_rowid() const noexcept {
   return sqlite3_last_insert_rowid(db_);
 }
@@ -520,9 +533,7 @@ std::unique_ptr<sqlite_db> open_checkpoint_database(const std::string& dir, sqli
   }
   opts.wal_autocheckpoint_pages = autocheckpoint_pages;
   auto db = std::make_unique<sqlite_db>(file, opts);
-  if (db->query_int64("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
-        .value_or(0)
-      == 0)
+  if (!db->has_table("meta"))
     throw storage_corruption("sluice: " + file
                         + " has no sluice tables: it is not a sluice checkpoint database, or "
                           "it was damaged");

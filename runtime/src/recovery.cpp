@@ -75,23 +75,18 @@ state_time_for(checkpoint_store& store, const std::vector<std::pair<int32_t, int
 
 std::optional<recovery_point> choose_recovery_point(checkpoint_store& store, const graph& g,
                                                     duration batch, const std::string& dir) {
-  auto generations = store.metadata_generations();
-  if (generations.empty()) {
-    // Nothing but an empty database: a program that never got to its first
-    // checkpoint. Data rows without metadata mean the metadata was lost.
-    if (auto n = store.data_row_count(); n > 0)
-      throw storage_corruption("sluice: the checkpoint database " + store.path() + " has " + std::to_string(n)
-                          + " state and write-ahead log rows but no metadata checkpoint");
-    return std::nullopt;
-  }
-  auto parts = checkpointed_partitions(store, g);
+  std::optional<std::vector<std::pair<int32_t, int32_t>>> parts;  // read at the first good one
   auto built = g.describe();
   recovery_point point;
-  for (auto& gen : generations) {
+  bool any = false;
+  bool found = false;
+  // Newest first; a generation is decoded only when the newer ones cannot be used.
+  store.visit_metadata_generations([&](checkpoint_store::metadata_generation&& gen) {
+    any = true;
     auto at = "the metadata checkpoint of batch time " + std::to_string(gen.batch_time_ms);
     if (!gen.checkpoint) {
       point.passed_over.push_back(at + " is damaged: " + gen.defect);
-      continue;
+      return true;
     }
     auto& m = *gen.checkpoint;
     auto saved = split_lines(m.graph_fingerprint);
@@ -102,16 +97,29 @@ std::optional<recovery_point> choose_recovery_point(checkpoint_store& store, con
       throw illegal_state("cannot recover from the checkpoint in " + dir + ": " + *diff
                           + "; its checkpointed state holds values of the old type (restore "
                             "the old type, or start over with an empty checkpoint directory)");
-    auto from = state_time_for(store, parts, m, batch);
+    if (!parts)
+      parts = checkpointed_partitions(store, g);
+    auto from = state_time_for(store, *parts, m, batch);
     if (auto* defect = std::get_if<std::string>(&from)) {
       point.passed_over.push_back(at + " needs a damaged state checkpoint: " + *defect);
-      continue;
+      return true;
     }
     point.from = std::get<int64_t>(from);
     point.zero = m.zero_time_ms;
     point.positions = m.source_offsets;
     point.metadata_time = m.batch_time_ms;
+    found = true;
+    return false;
+  });
+  if (found)
     return point;
+  if (!any) {
+    // Nothing but an empty database: a program that never got to its first
+    // checkpoint. Data rows without metadata mean the metadata was lost.
+    if (auto n = store.data_row_count(); n > 0)
+      throw storage_corruption("sluice: the checkpoint database " + store.path() + " has " + std::to_string(n)
+                          + " state and write-ahead log rows but no metadata checkpoint");
+    return std::nullopt;
   }
   std::string why;
   for (auto& p : point.passed_over)

@@ -131,3 +131,39 @@ BOOST_AUTO_TEST_CASE(memory_statistics_stay_on_once_sqlite_has_started) {
   BOOST_TEST(!sluice::disable_sqlite_memory_statistics());
   BOOST_TEST(sqlite3_memory_used() > 0);  // still counted
 }
+
+BOOST_AUTO_TEST_CASE(has_table_answers_from_the_schema_without_a_statement) {
+  checkpoint_dir_fixture dir;
+  std::filesystem::create_directories(dir.checkpoint_dir());
+  sqlite_db db{dir.checkpoint_dir() + "/t.db"};
+  db.exec("CREATE TABLE t (x INTEGER NOT NULL); CREATE INDEX t_by_x ON t (x)");
+  BOOST_TEST(db.has_table("t"));
+  BOOST_TEST(!db.has_table("u"));
+  BOOST_TEST(!db.has_table("t_by_x"));  // an index is not a table
+  BOOST_TEST(live_statements(db) == 0);
+  // Another connection's new table is seen once this one has read the
+  // database again (the schema it knows is as of its last statement).
+  {
+    sqlite_db other{dir.checkpoint_dir() + "/t.db"};
+    other.exec("CREATE TABLE u (y INTEGER)");
+  }
+  BOOST_TEST(db.query_int64("SELECT count(*) FROM t").value() == 0);
+  BOOST_TEST(db.has_table("u"));
+}
+
+BOOST_AUTO_TEST_CASE(a_database_without_sluice_tables_is_refused_as_a_checkpoint) {
+  checkpoint_dir_fixture dir;
+  std::filesystem::create_directories(dir.checkpoint_dir());
+  {
+    sqlite_db db{dir.checkpoint_dir() + "/sluice.db"};
+    db.exec("CREATE TABLE someone_elses (x INTEGER)");
+  }
+  std::string what;
+  try {
+    sluice::open_checkpoint_database(dir.checkpoint_dir(), sluice::sqlite_sync::full);
+  } catch (const sluice::storage_corruption& e) {
+    what = e.what();
+  }
+  BOOST_TEST(what.find(dir.checkpoint_dir() + "/sluice.db has no sluice tables") != std::string::npos,
+             what);
+}
