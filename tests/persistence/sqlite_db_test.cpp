@@ -167,3 +167,38 @@ BOOST_AUTO_TEST_CASE(a_database_without_sluice_tables_is_refused_as_a_checkpoint
   BOOST_TEST(what.find(dir.checkpoint_dir() + "/sluice.db has no sluice tables") != std::string::npos,
              what);
 }
+
+BOOST_AUTO_TEST_CASE(ensure_schema_creates_what_is_missing_and_leaves_a_complete_schema_alone) {
+  checkpoint_dir_fixture dir;
+  std::filesystem::create_directories(dir.checkpoint_dir());
+  auto file = dir.checkpoint_dir() + "/t.db";
+  constexpr std::string_view schema = "CREATE TABLE IF NOT EXISTS t (x INTEGER NOT NULL);\n"
+                                      "CREATE INDEX IF NOT EXISTS t_by_x ON t (x);\n";
+  sqlite_db db{file, {.busy_timeout = std::chrono::milliseconds(50)}};
+  BOOST_TEST(sluice::ensure_schema(db, 7, schema) == 7);  // created: meta, t, t_by_x
+  fixtures::raw_db raw{file};
+  auto objects = [&] {
+    return raw.query_int64("SELECT count(*) FROM sqlite_master WHERE name IN "
+                           "('meta', 't', 't_by_x')");
+  };
+  BOOST_TEST(objects() == 3);
+  // Complete: nothing to write, so another connection's write lock is no
+  // obstacle (no transaction is taken).
+  raw.exec("BEGIN IMMEDIATE");
+  BOOST_TEST(sluice::ensure_schema(db, 7, schema) == 7);
+  raw.exec("ROLLBACK");
+  // A missing index, then a missing table, are created again.
+  raw.exec("DROP INDEX t_by_x");
+  BOOST_TEST(db.query_int64("SELECT count(*) FROM t").value() == 0);  // reads the new schema
+  BOOST_TEST(sluice::ensure_schema(db, 7, schema) == 7);
+  BOOST_TEST(objects() == 3);
+  raw.exec("DROP TABLE t");
+  BOOST_TEST(db.query_int64("SELECT count(*) FROM meta").value() == 1);
+  BOOST_TEST(sluice::ensure_schema(db, 7, schema) == 7);
+  BOOST_TEST(objects() == 3);
+  // An older version is returned for the caller to upgrade; a newer one refused.
+  raw.exec("UPDATE meta SET value = 6");
+  BOOST_TEST(sluice::ensure_schema(db, 7, schema) == 6);
+  raw.exec("UPDATE meta SET value = 8");
+  BOOST_CHECK_THROW(sluice::ensure_schema(db, 7, schema), sluice::storage_error);
+}
