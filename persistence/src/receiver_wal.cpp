@@ -1,6 +1,8 @@
 // The received-block WAL on SQLite: framed Protobuf rows, allocation-driven deletes.
 #include "sluice/receiver_wal.hpp"
 
+#include "checked_payload.hpp"
+
 #include "sluice/fault_injector.hpp"
 #include "sluice/crc32c.hpp"
 #include "sluice/frame.hpp"
@@ -43,18 +45,6 @@ CREATE TABLE IF NOT EXISTS wal_allocated_blocks (
 CREATE INDEX IF NOT EXISTS wal_allocated_blocks_by_block
   ON wal_allocated_blocks (stream_id, block_id, batch_time_ms);
 )sql";
-
-/// Returns the payload of a row's frame, or throws `wal_corruption`.
-std::string_view checked_payload(const std::string& file, std::string_view table,
-                                 std::int64_t row_id, std::string_view bytes) {
-  std::string error;
-  frame_defect defect{};
-  auto payload = unframe(bytes, &error, &defect);
-  if (!payload)
-    throw wal_corruption(file, std::string{table}, row_id, std::string{to_string(defect)},
-                         error);
-  return *payload;
-}
 
 /// Runs `decode_row` for the current row: returns its result, or, when it
 /// throws `wal_corruption` and `skipped` is not null, records the row there and
@@ -356,7 +346,7 @@ std::vector<wal_block> receiver_wal::read_blocks(std::int32_t stream_id,
   while (stmt.step()) {
     auto row_id = stmt.column_int64(0);
     auto block = decode_or_skip(skip_corrupt, [&] {
-      auto payload = checked_payload(path(), blocks_table, row_id, stmt.column_blob(4));
+      auto payload = detail::checked_payload(path(), blocks_table, row_id, stmt.column_blob(4));
       pb::WalBlock msg;
       if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
         throw wal_corruption(path(), std::string{blocks_table}, row_id, "bad_message",
@@ -389,7 +379,7 @@ receiver_wal::read_allocations(std::vector<wal_corrupt_row>* skip_corrupt) {
   while (stmt.step()) {
     auto row_id = stmt.column_int64(0);
     auto alloc = decode_or_skip(skip_corrupt, [&] {
-      auto payload = checked_payload(path(), allocations_table, row_id, stmt.column_blob(2));
+      auto payload = detail::checked_payload(path(), allocations_table, row_id, stmt.column_blob(2));
       pb::WalAllocation msg;
       if (!msg.ParseFromArray(payload.data(), static_cast<int>(payload.size())))
         throw wal_corruption(path(), std::string{allocations_table}, row_id, "bad_message",
