@@ -40,9 +40,15 @@ class emitter_base {
 inline constexpr size_t max_expected_records = size_t{1} << 20;
 
 template <class T>
+class collector;
+
+template <class T>
 class emitter : public emitter_base {
  public:
   virtual void push(T&& x) = 0;
+  /// This emitter as a chain's collector, or null (a feeder hands a
+  /// collector its parts whole; cheaper than a dynamic_cast per batch).
+  virtual collector<T>* as_collector() { return nullptr; }
 };
 
 /// Terminal of a chain: collects each partition into a vector.
@@ -65,6 +71,7 @@ class collector final : public emitter<T>, public collector_base {
     out_.push_back({current_, erase(std::move(buf_))});
     buf_ = {};
   }
+  collector<T>* as_collector() override { return this; }
   emitter_base* input() override { return this; }
   parts take() override { return std::move(out_); }
 
@@ -102,7 +109,7 @@ template <class T>
 class feeder final : public feeder_base {
  public:
   explicit feeder(emitter_base* first)
-      : first_(static_cast<emitter<T>*>(first)), whole_(dynamic_cast<collector<T>*>(first)) {}
+      : first_(static_cast<emitter<T>*>(first)), whole_(first_->as_collector()) {}
   void feed(part&& p) override {
     auto records = take<T>(p.data);
     if (whole_ != nullptr) {
