@@ -1,13 +1,13 @@
 // gather_actor: runs one gather or output node over whole batches.
 #pragma once
 
-#include <map>
 #include <memory>
 
 #include <caf/all.hpp>
 
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/messages.hpp"
+#include "sluice/pending_batches.hpp"
 #include "sluice/state_checkpointer.hpp"
 #include "sluice/wiring.hpp"
 
@@ -21,8 +21,15 @@ struct gather_state {
     std::vector<int> received;
     std::vector<bool> none;
     std::vector<parts> data;
+    void reset(size_t ports) {
+      received.assign(ports, 0);
+      none.assign(ports, false);
+      data.resize(ports);
+      for (auto& d : data)
+        d.clear();
+    }
   };
-  std::map<int64_t, pending> batches;
+  pending_batches<pending> batches;
   bool restored = false;           ///< a recovered run restored the op's history
   /// A recovered run: the checkpoint chunks of the history to restore
   /// (until the first batch),

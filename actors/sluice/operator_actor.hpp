@@ -4,12 +4,12 @@
 #pragma once
 
 #include <deque>
-#include <map>
 
 #include <caf/all.hpp>
 
 #include "sluice/checkpoint_writer.hpp"
 #include "sluice/messages.hpp"
+#include "sluice/pending_batches.hpp"
 #include "sluice/state_checkpointer.hpp"
 #include "sluice/wiring.hpp"
 
@@ -29,8 +29,16 @@ struct operator_state {
   struct pending {
     std::vector<int> received;  // per port
     std::vector<input> msgs;
+    void reset(const std::vector<int>& expected) {
+      received.assign(expected.size(), 0);
+      msgs.clear();
+      size_t n = 0;
+      for (auto e : expected)
+        n += static_cast<size_t>(e);
+      msgs.reserve(n);
+    }
   };
-  std::map<int64_t, pending> batches;
+  pending_batches<pending> batches;
   std::unique_ptr<bucket_writer_base> writer;  ///< reused when the stage feeds one shuffle
   std::unique_ptr<slot_state> state;           ///< a stateful head's partition state
   state_checkpointer checkpointer;             ///< checkpoints `state` at checkpoint times

@@ -49,12 +49,7 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       auto& wr = *st.w;
       auto& gp = wr.layout->gathers[static_cast<size_t>(st.gather)];
       auto ports = gp.expected.size();
-      auto& pend = st.batches[m.t];
-      if (pend.received.empty()) {
-        pend.received.assign(ports, 0);
-        pend.none.assign(ports, false);
-        pend.data.resize(ports);
-      }
+      auto& pend = st.batches.at(m.t, ports);
       auto port = static_cast<size_t>(m.port);
       ++pend.received[port];
       if (m.none)
@@ -76,7 +71,7 @@ caf::behavior gather_actor(caf::stateful_actor<gather_state>* self, wiring_ptr w
       for (size_t i = 0; i < ports; ++i)
         if (!pend.none[i])
           inputs[i] = std::move(pend.data[i]);
-      st.batches.erase(t);
+      st.batches.finish(t);
       auto w = st.w; // keeps the wiring alive in asynchronous continuations
       int id = st.gather;
       // Called from catch blocks (and by asynchronous ops): keeps the cause.

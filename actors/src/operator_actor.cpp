@@ -155,6 +155,8 @@ void run_batch(self_ptr self, int64_t t, std::vector<operator_state::input>& msg
   parts input;
   if (sp.in == stage_plan::input::shuffle) {
     std::vector<std::vector<erased>> ports(sp.expected.size());
+    for (size_t i = 0; i < ports.size(); ++i)
+      ports[i].reserve(static_cast<size_t>(sp.expected[i]));  // a bucket per message, mostly
     for (auto& m : msgs)
       for (auto& p : m.data)
         ports[static_cast<size_t>(m.port)].push_back(std::move(p.data));
@@ -170,6 +172,8 @@ void run_batch(self_ptr self, int64_t t, std::vector<operator_state::input>& msg
   } else if (none) {
     send_none(self, sp, t);
     return;
+  } else if (msgs.size() == 1) {
+    input = std::move(msgs.front().data);
   } else {
     for (auto& m : msgs)
       for (auto& p : m.data)
@@ -301,9 +305,7 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
     [=](batch_msg& m) {
       auto& st = self->state;
       auto& sp = st.w->layout->stages[static_cast<size_t>(st.stage)];
-      auto& pend = st.batches[m.t];
-      if (pend.received.empty())
-        pend.received.assign(sp.expected.size(), 0);
+      auto& pend = st.batches.at(m.t, sp.expected);
       ++pend.received[static_cast<size_t>(m.port)];
       int64_t t = m.t;
       operator_state::input in{m.port, m.from, m.none, {}};
@@ -320,7 +322,7 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
         if (pend.received[i] < sp.expected[i])
           return;
       auto msgs = std::move(pend.msgs);
-      st.batches.erase(t);
+      st.batches.finish(t);
       if (st.waiting) {
         st.ready.emplace_back(t, std::move(msgs));
         return;
