@@ -36,8 +36,6 @@ class pending_batches {
       spare_ = std::move(node);
   }
 
-  size_t size() const { return map_.size(); }
-
  private:
   using map_type = std::map<int64_t, Pending>;
   map_type map_;

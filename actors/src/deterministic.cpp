@@ -35,10 +35,11 @@ class inline_unit : public caf::execution_unit {
 
 /// The coordinator's run(), except that a job handles every message in its
 /// mailbox in one resume instead of one message per resume. The order is
-/// the same: run() puts a job that has more messages back at the front, so
-/// it runs again next, and all of sluice's messages share one (normal)
-/// priority. What differs is CAF's cost per resume (its round over the
-/// mailbox's queues, the logger's actor id), paid once instead of per message.
+/// the same for messages of one priority (all of sluice's are normal): run()
+/// puts a job that has more messages back at the front, so it runs again
+/// next. Only a high-priority message an actor sends itself could come later
+/// in its resume than in run()'s. What differs is CAF's cost per resume (its
+/// round over the mailbox's queues, the logger's actor id), paid once.
 size_t drain(caf::scheduler::test_coordinator& c) {
   inline_unit unit{c};
   size_t n = 0;
