@@ -20,6 +20,9 @@
 //   After the measured run the per-record cost is switched off and the
 //   producer stops; the bench waits (up to --drain-seconds) until every
 //   written line is counted, so lost is exact, not an estimate.
+//
+// --rounds runs (3 by default) alternate the modes, each run a child; then
+// each mode's delay at the end, peak RSS and lost lines as min/median/max.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -39,6 +42,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "spread.hpp"
 
 #include "sluice/sluice.hpp"
 
@@ -97,6 +102,7 @@ struct options {
   int64_t rate = 125'000;
   int64_t capacity = 12'500;
   int drain_seconds = 300;
+  int rounds = 3;
   std::string mode = "both";
   std::string master = "local[2]";
   bool show_batches = false;
@@ -242,7 +248,9 @@ int64_t delay_at_us(const std::vector<batches::entry>& es, int64_t at_us, int64_
   return std::max(late, at_us - next_due_us);
 }
 
-int run(const options& o, bool backpressure, double rounds_per_us) {
+/// One mode's run; its delay at the end, peak RSS and lost lines also go to
+/// `report` as one line of three numbers (for the parent's spread).
+int run(const options& o, bool backpressure, double rounds_per_us, FILE* report) {
   producer prod{o.rate};
   sluice::conf c;
   c.app_name("bench-overload").master(o.master);
@@ -320,6 +328,11 @@ int run(const options& o, bool backpressure, double rounds_per_us) {
               delays.c_str(), static_cast<long long>(rss_kb / 1024),
               static_cast<long long>(sent - got));
   std::fflush(stdout);
+  std::fprintf(report, "%lld %lld %lld\n",
+               static_cast<long long>(delay_at_us(es, t0 + int64_t{o.seconds} * 1'000'000,
+                                                  o.batch_ms) / 1000),
+               static_cast<long long>(rss_kb / 1024), static_cast<long long>(sent - got));
+  std::fflush(report);
   return sent == got ? 0 : 1;
 }
 
@@ -342,6 +355,8 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"off", "on", "both"}));
   app.add_option("--master", o.master, "local[n]");
   app.add_flag("--show-batches", o.show_batches, "print every batch");
+  app.add_option("--rounds", o.rounds, "runs of each mode, alternating (min/median/max printed)")
+    ->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
 
   double rounds_per_us = spin_rounds_per_us();
@@ -357,28 +372,60 @@ int main(int argc, char** argv) {
   if (o.mode != "off")
     modes.push_back(true);
   int failed = 0;
-  for (bool bp : modes) {
-    // A child per mode: fresh RSS and no leftovers of the other mode. No
-    // thread exists yet in this process, so fork is safe.
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      std::perror("fork");
-      return 2;
-    }
-    if (pid == 0) {
-      int rc = 1;
-      try {
-        rc = run(o, bp, rounds_per_us);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "overload: %s\n", e.what());
+  std::vector<std::vector<double>> delay(2), rss(2), lost(2);  // [backpressure]
+  for (int r = 1; r <= o.rounds; ++r) {
+    if (o.rounds > 1)
+      std::printf("round %d:\n", r);
+    for (bool bp : modes) {
+      // A child per run: fresh RSS and no leftovers of the other mode. No
+      // thread exists yet in this process, so fork is safe.
+      int fds[2];
+      if (::pipe(fds) != 0) {
+        std::perror("pipe");
+        return 2;
       }
       std::fflush(stdout);
-      _exit(rc);
+      pid_t pid = ::fork();
+      if (pid < 0) {
+        std::perror("fork");
+        return 2;
+      }
+      if (pid == 0) {
+        ::close(fds[0]);
+        FILE* report = ::fdopen(fds[1], "w");
+        int rc = 1;
+        try {
+          rc = run(o, bp, rounds_per_us, report);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "overload: %s\n", e.what());
+        }
+        std::fflush(stdout);
+        _exit(rc);
+      }
+      ::close(fds[1]);
+      FILE* in = ::fdopen(fds[0], "r");
+      long long d = 0, m = 0, l = 0;
+      bool reported = std::fscanf(in, "%lld %lld %lld", &d, &m, &l) == 3;
+      std::fclose(in);
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !reported) {
+        ++failed;
+        continue;
+      }
+      delay[bp].push_back(static_cast<double>(d));
+      rss[bp].push_back(static_cast<double>(m));
+      lost[bp].push_back(static_cast<double>(l));
     }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      ++failed;
+  }
+  for (bool bp : modes) {
+    if (delay[bp].empty())
+      continue;
+    auto d = bench::spread(delay[bp]), m = bench::spread(rss[bp]), l = bench::spread(lost[bp]);
+    std::printf("backpressure=%s over %zu runs, min/median/max: delay at %d s = %.0f/%.0f/%.0f "
+                "ms, peak rss = %.0f/%.0f/%.0f MB, lost = %.0f/%.0f/%.0f\n",
+                bp ? "on" : "off", delay[bp].size(), o.seconds, d.min, d.median, d.max, m.min,
+                m.median, m.max, l.min, l.median, l.max);
   }
   return failed == 0 ? 0 : 1;
 }
