@@ -91,7 +91,7 @@ struct state_write_msg {
   int32_t partition = 0;
   int64_t t = 0;
   bool full = false;
-  std::vector<std::pair<std::string, std::string>> upserts;
+  state_rows upserts;
   std::vector<std::string> removed;
   int64_t delete_before = -1;  ///< >= 0: delete what a full snapshot at this time supersedes
   friend bool operator==(const state_write_msg&, const state_write_msg&) = default;

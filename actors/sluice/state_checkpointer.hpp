@@ -17,7 +17,7 @@ namespace sluice::detail {
 
 class state_checkpointer {
  public:
-  using rows = std::vector<std::pair<std::string, std::string>>;
+  using rows = state_rows;
   /// Appends the state's rows (all when `full`) and removed keys; false
   /// when it keeps no checkpointable state.
   using produce_fn = std::function<bool(bool full, rows& upserts, std::vector<std::string>& removed)>;

@@ -129,8 +129,7 @@ caf::behavior checkpoint_writer(caf::stateful_actor<checkpoint_writer_state>* se
         info.partition = m.partition;
         info.full = m.full;
         info.entries = static_cast<int64_t>(m.upserts.size() + m.removed.size());
-        for (auto& [k, v] : m.upserts)
-          info.bytes += static_cast<int64_t>(k.size() + v.size());
+        info.bytes = static_cast<int64_t>(m.upserts.payload_bytes());
         report(self, std::move(info), start);
         return true;
       });

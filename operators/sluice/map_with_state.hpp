@@ -55,8 +55,7 @@ class update_state_node final : public node<std::pair<K, S>> {
   }
   bool requires_checkpoint() const override { return true; }
 
-  bool checkpoint_state(slot_state* raw, bool full,
-                        std::vector<std::pair<std::string, std::string>>& upserts,
+  bool checkpoint_state(slot_state* raw, bool full, state_rows& upserts,
                         std::vector<std::string>& removed) const override {
     static_cast<partition_state&>(*raw).store.checkpoint(full, upserts, removed);
     return true;
@@ -329,8 +328,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
   duration default_checkpoint_interval() const override { return this->slide() * 10; }
   bool requires_checkpoint() const override { return true; }
 
-  bool checkpoint_state(slot_state* raw, bool full,
-                        std::vector<std::pair<std::string, std::string>>& upserts,
+  bool checkpoint_state(slot_state* raw, bool full, state_rows& upserts,
                         std::vector<std::string>& removed) const override {
     static_cast<partition_state&>(*raw).store.checkpoint(full, upserts, removed);
     return true;

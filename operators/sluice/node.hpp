@@ -15,6 +15,7 @@
 #include "sluice/detail/erased.hpp"
 #include "sluice/detail/traits.hpp"
 #include "sluice/codec.hpp"
+#include "sluice/state_rows.hpp"
 #include "sluice/time.hpp"
 
 // Emitters: the per-record push interface that fuses a chain of narrow
@@ -168,8 +169,7 @@ class gather_op {
 
   /// For nodes whose checkpoints_history() is true: appends the history
   /// changed since the last call (all of it when `full`) as keyed rows.
-  virtual void checkpoint(bool /*full*/,
-                          std::vector<std::pair<std::string, std::string>>& /*upserts*/,
+  virtual void checkpoint(bool /*full*/, state_rows& /*upserts*/,
                           std::vector<std::string>& /*removed*/) {}
   /// Replaces the history with what checkpoint() wrote (rows sorted by key).
   virtual void restore(const state_entries&) {}
@@ -275,8 +275,7 @@ class node_base {
   /// Appends the partition's state changed since the last call (all of it
   /// when `full`) as codec bytes, and marks it checkpointed. Returns false
   /// when the node keeps no checkpointable state.
-  virtual bool checkpoint_state(slot_state*, bool full,
-                                std::vector<std::pair<std::string, std::string>>& upserts,
+  virtual bool checkpoint_state(slot_state*, bool full, state_rows& upserts,
                                 std::vector<std::string>& removed) const;
   /// Restores a partition's state from what checkpoint_state wrote (rows
   /// sorted by key).

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "sluice/codec.hpp"
+#include "sluice/state_rows.hpp"
 #include "sluice/detail/state_table.hpp"
 #include "sluice/detail/traits.hpp"
 #include "sluice/error.hpp"
@@ -147,17 +148,28 @@ class keyed_state_store {
   /// Codec bytes of the changed entries (every entry when `full`) and of
   /// the removed keys, then mark_checkpointed(). Values carry their update
   /// time. Throws sluice::error when K or S has no codec.
-  void checkpoint(bool full, std::vector<std::pair<std::string, std::string>>& upserts,
-                  std::vector<std::string>& removed_keys) {
+  void checkpoint(bool full, state_rows& upserts, std::vector<std::string>& removed_keys) {
     if constexpr (encodable<K> && encodable<S>) {
+      // The value's bytes are those of std::pair<S, int64_t>{value, updated_ms}
+      // (a pair encodes as its two elements in order), with no copy of S.
       auto add = [&](size_t i) {
         auto& [k, e] = map_.at(i);
-        upserts.emplace_back(encode_to_string(k),
-                             encode_to_string(std::pair<S, int64_t>{e.value, e.updated_ms}));
+        upserts.add_encoded([&](std::string& out) { codec<K>::encode(k, out); },
+                            [&](std::string& out) {
+                              codec<S>::encode(e.value, out);
+                              codec<int64_t>::encode(e.updated_ms, out);
+                            });
       };
       if (full) {
-        upserts.reserve(upserts.size() + map_.size());
-        map_.for_each(add);
+        // The snapshot's rows in one allocation, sized from its first rows:
+        // a buffer grown by doubling leaves its smaller copies behind in the
+        // allocator (a thread's arena keeps what is freed at its top).
+        size_t n = 0, before = upserts.packed_bytes();
+        map_.for_each([&](size_t i) {
+          add(i);
+          if (++n == 256 && map_.size() > 2 * n)
+            upserts.reserve((upserts.packed_bytes() - before) * (map_.size() - n) / n * 9 / 8);
+        });
         mark_checkpointed();
       } else {
         map_.for_each_flagged([&](size_t i) {

@@ -96,7 +96,7 @@ class window_node final : public node<T> {
       // One row per remembered batch: codec<int64_t> time -> its partitions'
       // records, codec<std::vector<std::vector<T>>> (FORMAT.md). A delta
       // adds the batches since the last checkpoint and drops the old ones.
-      void checkpoint(bool full, std::vector<std::pair<std::string, std::string>>& upserts,
+      void checkpoint(bool full, state_rows& upserts,
                       std::vector<std::string>& removed) override {
         if constexpr (encodable<T>) {
           for (auto& [when, ps] : history) {
@@ -106,7 +106,10 @@ class window_node final : public node<T> {
             records.reserve(ps.size());
             for (auto& p : ps)
               records.push_back(view<T>(p.data));
-            upserts.emplace_back(encode_to_string(when), encode_to_string(records));
+            upserts.add_encoded([&](std::string& out) { codec<int64_t>::encode(when, out); },
+                                [&](std::string& out) {
+                                  codec<std::vector<std::vector<T>>>::encode(records, out);
+                                });
           }
           if (!full)
             for (auto when : dropped)
@@ -249,22 +252,28 @@ class inverse_window_node final : public node<std::pair<K, V>> {
   // 'p'+key -> value for each key of `previous`, and 'b'+end -> entries for
   // each segment. A delta holds the changed keys, the segments changed and
   // the segments dropped since the last checkpoint.
-  bool checkpoint_state(slot_state* raw, bool full,
-                        std::vector<std::pair<std::string, std::string>>& upserts,
+  bool checkpoint_state(slot_state* raw, bool full, state_rows& upserts,
                         std::vector<std::string>& removed) const override {
     if constexpr (encodable<K> && encodable<V>) {
       auto& st = static_cast<partition_state&>(*raw);
       auto key_row = [](const K& k) { return 'p' + encode_to_string(k); };
       auto segment_row = [](int64_t end) { return 'b' + encode_to_string(end); };
+      auto add_key_row = [&](const K& k, const V& v) {
+        upserts.add_encoded(
+          [&](std::string& out) {
+            out.push_back('p');
+            codec<K>::encode(k, out);
+          },
+          [&](std::string& out) { codec<V>::encode(v, out); });
+      };
       bool all = full || !st.tracking;
       if (all) {
         for (auto& [k, v] : st.previous.entries())
-          upserts.emplace_back(key_row(k), encode_to_string(v));
+          add_key_row(k, v);
       } else {
         for (size_t e = 0; e < st.previous.size(); ++e)
           if (st.changed[e])
-            upserts.emplace_back(key_row(st.previous.at(e).first),
-                                 encode_to_string(st.previous.at(e).second));
+            add_key_row(st.previous.at(e).first, st.previous.at(e).second);
         for (size_t i = 0; i < st.erased.size(); ++i) // unless put back since
           if (auto& k = st.erased.at(i).first;
               st.previous.find(k, st.erased.hash_at(i)) == st.previous.npos)
@@ -274,7 +283,7 @@ class inverse_window_node final : public node<std::pair<K, V>> {
       }
       for (auto& seg : st.segments) {
         if (all || seg.dirty)
-          upserts.emplace_back(segment_row(seg.end), encode_to_string(seg.values.entries()));
+          upserts.add(segment_row(seg.end), encode_to_string(seg.values.entries()));
         seg.dirty = false;
         seg.written = true;
       }

@@ -44,8 +44,7 @@ stateful_result node_base::reduce_at(batch_time, bool /*parent_none*/,
   fail("reduce_at");
 }
 
-bool node_base::checkpoint_state(slot_state*, bool /*full*/,
-                                 std::vector<std::pair<std::string, std::string>>& /*upserts*/,
+bool node_base::checkpoint_state(slot_state*, bool /*full*/, state_rows& /*upserts*/,
                                  std::vector<std::string>& /*removed*/) const {
   return false;
 }

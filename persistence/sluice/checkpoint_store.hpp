@@ -8,6 +8,7 @@
 #include "sluice/sqlite_db.hpp"
 #include "sluice/error.hpp"
 #include "sluice/codec.hpp"
+#include "sluice/state_rows.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -164,7 +165,7 @@ class checkpoint_store {
   /// transaction; writing the same (operator, partition, time) again replaces
   /// that checkpoint. Hits fault point `checkpoint.write` first, as `write_metadata`.
   void write_state(std::int32_t operator_id, std::int32_t partition, std::int64_t batch_time_ms,
-                   bool full, const std::vector<std::pair<std::string, std::string>>& upserts,
+                   bool full, const state_rows& upserts,
                    const std::vector<std::string>& removed_keys);
 
   /// Returns the state of (`operator_id`, `partition`) as of its newest
@@ -264,8 +265,8 @@ class checkpoint_store {
   };
 
   /// The rows `read_state` decodes, in order; takes `mtx_`.
-  std::vector<state_row> state_rows(std::int32_t operator_id, std::int32_t partition,
-                                    std::int64_t up_to_batch_ms);
+  std::vector<state_row> stored_state_rows(std::int32_t operator_id, std::int32_t partition,
+                                           std::int64_t up_to_batch_ms);
 
   /// Reads a metadata row; throws `wal_corruption` when it fails its checks.
   metadata_checkpoint decode_metadata(std::int64_t row_id, std::int64_t batch_time,

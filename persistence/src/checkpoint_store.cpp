@@ -111,35 +111,38 @@ std::size_t checkpoint_store::data_row_count() {
 
 void checkpoint_store::write_state(std::int32_t operator_id, std::int32_t partition,
                                    std::int64_t batch_time_ms, bool full,
-                                   const std::vector<std::pair<std::string, std::string>>& upserts,
+                                   const state_rows& upserts,
                                    const std::vector<std::string>& removed_keys) {
   hit_write_point(std::string{full ? "full" : "delta"} + " state checkpoint of operator "
                   + std::to_string(operator_id) + " partition " + std::to_string(partition)
                   + " at " + std::to_string(batch_time_ms));
-  // Chunk boundaries: [begin, end) ranges over upserts, then over removals.
+  // Chunk boundaries: a chunk's first upsert and its number of upserts, then
+  // a [begin, end) range over the removals.
   struct chunk_range {
-    std::size_t up_begin, up_end, rm_begin, rm_end;
+    state_rows::iterator up;
+    std::size_t ups, rm_begin, rm_end;
   };
   std::vector<chunk_range> ranges;
   {
-    chunk_range cur{0, 0, 0, 0};
+    chunk_range cur{upserts.begin(), 0, 0, 0};
     std::size_t bytes = 0;
-    auto cut = [&] {
+    auto cut = [&](state_rows::iterator next) {
       ranges.push_back(cur);
-      cur = {cur.up_end, cur.up_end, cur.rm_end, cur.rm_end};
+      cur = {next, 0, cur.rm_end, cur.rm_end};
       bytes = 0;
     };
-    for (const auto& [key, value] : upserts) {
+    for (auto it = upserts.begin(); it != upserts.end(); ++it) {
+      auto [key, value] = *it;
       auto n = key.size() + value.size() + entry_overhead;
       if (bytes > 0 && bytes + n > opts_.state_chunk_bytes)
-        cut();
+        cut(it);
       bytes += n;
-      ++cur.up_end;
+      ++cur.ups;
     }
     for (const auto& key : removed_keys) {
       auto n = key.size() + entry_overhead / 2;
       if (bytes > 0 && bytes + n > opts_.state_chunk_bytes)
-        cut();
+        cut(upserts.end());
       bytes += n;
       ++cur.rm_end;
     }
@@ -175,12 +178,14 @@ void checkpoint_store::write_state(std::int32_t operator_id, std::int32_t partit
     msg.set_full(full);
     msg.set_chunk_index(i);
     msg.set_chunk_count(count);
-    auto n = static_cast<int>(r.up_end - r.up_begin);
+    auto n = static_cast<int>(r.ups);
     msg.mutable_keys()->Reserve(n);
     msg.mutable_values()->Reserve(n);
-    for (auto j = r.up_begin; j < r.up_end; ++j) {
-      msg.add_keys(upserts[j].first);
-      msg.add_values(upserts[j].second);
+    auto it = r.up;
+    for (std::size_t j = 0; j < r.ups; ++j, ++it) {
+      auto [key, value] = *it;
+      msg.add_keys(key.data(), key.size());
+      msg.add_values(value.data(), value.size());
     }
     for (auto j = r.rm_begin; j < r.rm_end; ++j)
       msg.add_removed_keys(removed_keys[j]);
@@ -219,7 +224,7 @@ std::int64_t checkpoint_store::first_row_time(std::int32_t operator_id, std::int
 }
 
 std::vector<checkpoint_store::state_row>
-checkpoint_store::state_rows(std::int32_t operator_id, std::int32_t partition,
+checkpoint_store::stored_state_rows(std::int32_t operator_id, std::int32_t partition,
                              std::int64_t up_to_batch_ms) {
   std::lock_guard guard{mtx_};
   auto from = first_row_time(operator_id, partition, up_to_batch_ms);
@@ -245,7 +250,7 @@ std::vector<std::string> checkpoint_store::read_state_chunks(std::int32_t operat
                                                             state_chain* chain) {
   // Only copying the rows out holds the lock: checking them does not, so
   // partitions restore in parallel.
-  auto rows = state_rows(operator_id, partition, up_to_batch_ms);
+  auto rows = stored_state_rows(operator_id, partition, up_to_batch_ms);
   const auto& file = db_->path();
   const std::string table{state_table};
   // The checkpoint being read: its time and the next chunk index expected.

@@ -138,12 +138,20 @@ BOOST_AUTO_TEST_CASE(flags_move_with_their_entries) {
   BOOST_CHECK_EQUAL(left, 0u);
 }
 
+/// The rows as (key bytes, value bytes) strings.
+std::vector<std::pair<std::string, std::string>> pairs_of(const state_rows& rows) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto [k, v] : rows)
+    out.emplace_back(k, v);
+  return out;
+}
+
 BOOST_AUTO_TEST_CASE(store_tracks_changed_and_removed_keys_between_checkpoints) {
   keyed_state_store<std::string, int64_t> s;
   s.put("a", 1, 1000);
   s.put("b", 2, 1000);
   s.put("c", 3, 1000);
-  std::vector<std::pair<std::string, std::string>> upserts;
+  state_rows upserts;
   std::vector<std::string> removed;
   s.checkpoint(true, upserts, removed);
   BOOST_CHECK_EQUAL(upserts.size(), 3u);
@@ -165,7 +173,7 @@ BOOST_AUTO_TEST_CASE(store_tracks_changed_and_removed_keys_between_checkpoints) 
   BOOST_CHECK(s.changed().empty());
   BOOST_CHECK(s.removed().empty());
   // A restore replaces everything and leaves it clean.
-  s.restore(upserts);
+  s.restore(pairs_of(upserts));
   BOOST_CHECK_EQUAL(s.size(), 2u);
   BOOST_CHECK(s.changed().empty());
   BOOST_REQUIRE(s.find("b"));
@@ -196,13 +204,14 @@ BOOST_AUTO_TEST_CASE(a_restore_from_chunks_applies_them_in_order_as_a_restore_fr
   keyed_state_store<std::string, int64_t> s;
   for (int i = 0; i < 6; ++i)
     s.put("k" + std::to_string(i), i, 1000);
-  std::vector<std::pair<std::string, std::string>> full, delta;
+  state_rows full_rows, delta_rows;
   std::vector<std::string> none, removed;
-  s.checkpoint(true, full, none);
+  s.checkpoint(true, full_rows, none);
   s.put("k1", 10, 2000);
   s.remove("k2");
   s.put("k9", 9, 2000);
-  s.checkpoint(false, delta, removed);
+  s.checkpoint(false, delta_rows, removed);
+  auto full = pairs_of(full_rows), delta = pairs_of(delta_rows);
   // The full snapshot in two chunks, then the delta; a later delta removes
   // k9 and puts k2 back.
   std::vector<std::string> chunks{
