@@ -32,8 +32,13 @@ class rdd {
         parallelism_(default_parallelism) {}
 
   /// Slices `data` like Spark's makeRDD: partition i holds [i*n/p, (i+1)*n/p).
+  /// One partition takes `data` itself, without a copy.
   static rdd slice(std::vector<T> data, int partitions, int default_parallelism = 1) {
     partition_vector ps(static_cast<size_t>(partitions > 1 ? partitions : 1));
+    if (ps.size() == 1) {
+      ps[0] = std::move(data);
+      return rdd{std::move(ps), default_parallelism};
+    }
     size_t n = data.size(), p = ps.size();
     for (size_t i = 0; i < p; ++i) {
       auto first = data.begin() + static_cast<ptrdiff_t>(i * n / p);

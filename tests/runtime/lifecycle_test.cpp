@@ -52,6 +52,22 @@ BOOST_AUTO_TEST_CASE(bad_arguments_name_their_values) {
                       "sluice.streaming.clock=manual"));
 }
 
+BOOST_AUTO_TEST_CASE(make_rdd_slices_like_spark_and_one_partition_takes_the_vector) {
+  streaming_context ssc{manual_conf(), seconds(1)};
+  auto three = ssc.make_rdd(std::vector<int>{1, 2, 3, 4, 5, 6, 7}, 3);
+  BOOST_TEST(three.num_partitions() == 3);
+  BOOST_TEST(three.partitions()[0] == (std::vector<int>{1, 2}), boost::test_tools::per_element());
+  BOOST_TEST(three.partitions()[1] == (std::vector<int>{3, 4}), boost::test_tools::per_element());
+  BOOST_TEST(three.partitions()[2] == (std::vector<int>{5, 6, 7}),
+             boost::test_tools::per_element());
+  std::vector<int> data{1, 2, 3};
+  const int* bytes = data.data();
+  auto one = ssc.make_rdd(std::move(data), 1);
+  BOOST_TEST(one.num_partitions() == 1);
+  BOOST_TEST(one.partitions()[0] == (std::vector<int>{1, 2, 3}), boost::test_tools::per_element());
+  BOOST_TEST(one.partitions()[0].data() == bytes); // moved, not copied
+}
+
 BOOST_AUTO_TEST_CASE(user_exception_stops_context_and_is_rethrown) {
   streaming_context ssc{manual_conf(), seconds(1)};
   ssc.queue_stream<int>({{1, 2}, {3}})
