@@ -16,11 +16,9 @@
 #include <chrono>
 #include <thread>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <condition_variable>
 #include <cstdio>
-#include <cerrno>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -32,6 +30,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench_util.hpp"
+#include "child.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
@@ -257,53 +256,6 @@ void compare(options o, std::string ui, const char* knob, const std::vector<std:
                 median(cpu[modes[i]]) / median(cpu[modes[0]]));
 }
 
-/// Runs this program again with `args` (argv[0] first) as a child process;
-/// echoes its standard output, each line after `prefix`, and returns it.
-/// Throws if it cannot start or ends other than with status 0.
-std::string run_child(const std::vector<std::string>& args, const std::string& prefix) {
-  int fds[2];
-  if (::pipe(fds) != 0)
-    throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error(std::string{"fork: "} + std::strerror(errno));
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::dup2(fds[1], STDOUT_FILENO);
-    ::close(fds[1]);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv("/proc/self/exe", argv.data());
-    std::fprintf(stderr, "error: cannot run /proc/self/exe: %s\n", std::strerror(errno));
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  std::string out, line;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
-    for (ssize_t i = 0; i < n; ++i) {
-      line += buf[i];
-      if (buf[i] == '\n') {
-        std::printf("%s%s", prefix.c_str(), line.c_str());
-        std::fflush(stdout);
-        out += line;
-        line.clear();
-      }
-    }
-  out += line;
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("a run (a process of its own) failed with status "
-                             + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1));
-  return out;
-}
-
 /// The p99 goal (us) of issues 11 and 15 for this setting, or 0 for none:
 /// 10 ms batches 300 us at local[N] and 2 ms at local-cluster, 1 ms
 /// batches 500 us at local[N].
@@ -334,7 +286,7 @@ void runs_in_processes(const options& o, int argc, char** argv, int rounds) {
   int met = 0;
   int64_t goal = p99_goal_us(o);
   for (int r = 1; r <= rounds; ++r) {
-    auto out = run_child(args, "run " + std::to_string(r) + ": ");
+    auto out = bench::run_self(args, "run " + std::to_string(r) + ": ");
     long long a = 0, b = 0, c = 0;
     double m = 0, u = 0;
     auto at = [&](const char* key) {

@@ -9,7 +9,10 @@
 // Checkpoint cost = a checkpoint batch's processing delay (listener
 // batch_info::processing_delay_us) minus the mean of the other batches.
 // Recovery = get_or_create(dir, factory) + start + the first batch done
-// (which, as the first batch of any run, writes a full snapshot again).
+// (which, as the first batch of any run, writes a full snapshot again), in a
+// new process of this program by default, as a driver restarted after a
+// crash recovers (--recovery same: in this process, after the first run,
+// where the allocator's heap left by that run makes it read differently).
 // Each of --runs runs does all of it in a fresh directory; the summary gives
 // min/median/max over the runs of each figure and of recovery / full
 // snapshot (issue 15's goal: recovery under 1 s and under 3x the snapshot).
@@ -31,6 +34,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench_util.hpp"
+#include "child.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
@@ -52,6 +56,8 @@ struct options {
   uint64_t seed = 42;
   bool show_batches = false;
   int runs = 3;
+  std::string recovery = "new";  ///< "new": recover in a new process; "same": in this one
+  std::vector<std::string> self_args;  ///< this program's arguments, for the recovery process
 };
 
 /// The figures of one run.
@@ -85,6 +91,23 @@ sluice::streaming_context make_context(const options& o, const std::string& dir,
     .checkpoint(sluice::milliseconds(o.checkpoint_ms))
     .foreach_rdd([](const sluice::rdd<kv>& r) { (void)r.count(); });
   return ssc;
+}
+
+/// Recovery: get_or_create from `dir` + start + the first batch done, in ms.
+double recover(const options& o, const std::string& dir) {
+  auto t0 = clock_type::now();
+  auto ssc = sluice::streaming_context::get_or_create(
+    dir, [&] { return make_context(o, dir, make_batches(o, 1, o.seed + 1)); });
+  auto waiter = std::make_shared<bench::completion_waiter>();
+  ssc.add_listener(waiter);
+  ssc.start();
+  ssc.manual_clock().advance(sluice::milliseconds(o.interval_ms));
+  if (!waiter->wait_for(1, std::chrono::seconds(600)))
+    throw std::runtime_error("timed out waiting for the first recovered batch");
+  double ms = seconds_since(t0) * 1000.0;
+  ssc.stop(false);
+  ssc.await_termination();
+  return ms;
 }
 
 /// One run: the first run with its checkpoints, then the recovery.
@@ -156,23 +179,22 @@ figures run_once(const options& o) {
   }
   double delta_ms = ndelta > 0 ? delta_sum / ndelta : 0;
   std::fflush(stdout);
-  // Recovery: the same program from the checkpoint, to its first batch done.
+  // Recovery: the same program from the checkpoint, to its first batch done,
+  // in a new process as a restarted driver does (or in this one).
   double recovery_ms = 0;
-  {
-    auto t0 = clock_type::now();
-    auto ssc = sluice::streaming_context::get_or_create(
-      dir.str(), [&] { return make_context(o, dir.str(), make_batches(o, 1, o.seed + 1)); });
-    auto waiter = std::make_shared<bench::completion_waiter>();
-    ssc.add_listener(waiter);
-    ssc.start();
-    ssc.manual_clock().advance(interval);
-    if (!waiter->wait_for(1, std::chrono::seconds(600)))
-      throw std::runtime_error("timed out waiting for the first recovered batch");
-    recovery_ms = seconds_since(t0) * 1000.0;
-    ssc.stop(false);
-    ssc.await_termination();
+  if (o.recovery == "same") {
+    recovery_ms = recover(o, dir.str());
+  } else {
+    auto args = o.self_args;
+    args.insert(args.end(), {"--recover-from", dir.str()});
+    auto out = bench::run_self(args, "  recovery process: ");
+    auto at = out.find("recovery_ms=");
+    if (at == std::string::npos
+        || std::sscanf(out.c_str() + at, "recovery_ms=%lf", &recovery_ms) != 1)
+      throw std::runtime_error("the recovery process printed no recovery_ms");
   }
-  std::printf("recovery: get_or_create + start + first batch = %.1f ms\n", recovery_ms);
+  std::printf("recovery (%s process): get_or_create + start + first batch = %.1f ms\n",
+              o.recovery == "same" ? "the same" : "a new", recovery_ms);
   std::printf("checkpoint_full_ms=%.1f checkpoint_delta_ms=%.1f recovery_ms=%.1f keys=%lld "
               "recovery_over_full=%.2f\n",
               full_ms, delta_ms, recovery_ms, static_cast<long long>(o.keys),
@@ -202,7 +224,27 @@ int main(int argc, char** argv) {
   app.add_option("--runs", o.runs, "runs (each a first run and a recovery)")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
+  app.add_option("--recovery", o.recovery,
+                 "where recovery runs: 'new' (a new process of this program, as a restarted "
+                 "driver) or 'same' (this process, after the first run)")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"new", "same"}));
+  std::string recover_from;
+  app.add_option("--recover-from", recover_from,
+                 "recover from this checkpoint directory, print recovery_ms and exit (what "
+                 "--recovery new runs)");
   CLI11_PARSE(app, argc, argv);
+  o.self_args.assign(argv, argv + argc);
+
+  if (!recover_from.empty()) {
+    try {
+      std::printf("recovery_ms=%.1f\n", recover(o, recover_from));
+      return 0;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
 
   try {
     std::vector<double> full, delta, recovery, ratio;

@@ -27,7 +27,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,12 +36,14 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "child.hpp"
 #include "spread.hpp"
 
 #include "sluice/sluice.hpp"
@@ -248,9 +249,13 @@ int64_t delay_at_us(const std::vector<batches::entry>& es, int64_t at_us, int64_
   return std::max(late, at_us - next_due_us);
 }
 
-/// One mode's run; its delay at the end, peak RSS and lost lines also go to
-/// `report` as one line of three numbers (for the parent's spread).
-int run(const options& o, bool backpressure, double rounds_per_us, FILE* report) {
+/// What one mode's run ends with (for the parent's spread).
+struct figures {
+  long long delay_ms = 0, rss_mb = 0, lost = 0;
+};
+
+/// One mode's run: prints its figures and returns those of its end.
+figures run(const options& o, bool backpressure, double rounds_per_us) {
   producer prod{o.rate};
   sluice::conf c;
   c.app_name("bench-overload").master(o.master);
@@ -328,12 +333,8 @@ int run(const options& o, bool backpressure, double rounds_per_us, FILE* report)
               delays.c_str(), static_cast<long long>(rss_kb / 1024),
               static_cast<long long>(sent - got));
   std::fflush(stdout);
-  std::fprintf(report, "%lld %lld %lld\n",
-               static_cast<long long>(delay_at_us(es, t0 + int64_t{o.seconds} * 1'000'000,
-                                                  o.batch_ms) / 1000),
-               static_cast<long long>(rss_kb / 1024), static_cast<long long>(sent - got));
-  std::fflush(report);
-  return sent == got ? 0 : 1;
+  return {delay_at_us(es, t0 + int64_t{o.seconds} * 1'000'000, o.batch_ms) / 1000,
+          rss_kb / 1024, sent - got};
 }
 
 } // namespace
@@ -379,40 +380,21 @@ int main(int argc, char** argv) {
     for (bool bp : modes) {
       // A child per run: fresh RSS and no leftovers of the other mode. No
       // thread exists yet in this process, so fork is safe.
-      int fds[2];
-      if (::pipe(fds) != 0) {
-        std::perror("pipe");
-        return 2;
-      }
-      std::fflush(stdout);
-      pid_t pid = ::fork();
-      if (pid < 0) {
-        std::perror("fork");
-        return 2;
-      }
-      if (pid == 0) {
-        ::close(fds[0]);
-        FILE* report = ::fdopen(fds[1], "w");
-        int rc = 1;
-        try {
-          rc = run(o, bp, rounds_per_us, report);
-        } catch (const std::exception& e) {
-          std::fprintf(stderr, "overload: %s\n", e.what());
-        }
-        std::fflush(stdout);
-        _exit(rc);
-      }
-      ::close(fds[1]);
-      FILE* in = ::fdopen(fds[0], "r");
       long long d = 0, m = 0, l = 0;
-      bool reported = std::fscanf(in, "%lld %lld %lld", &d, &m, &l) == 3;
-      std::fclose(in);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !reported) {
+      try {
+        auto out = bench::in_child([&] {
+          auto f = run(o, bp, rounds_per_us);
+          return std::to_string(f.delay_ms) + " " + std::to_string(f.rss_mb) + " "
+                 + std::to_string(f.lost);
+        });
+        if (std::sscanf(out.c_str(), "%lld %lld %lld", &d, &m, &l) != 3)
+          throw std::runtime_error("unreadable figures: '" + out + "'");
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "overload: %s\n", e.what());
         ++failed;
         continue;
       }
+      failed += l != 0;  // a lost line fails the run, and is shown in the spread
       delay[bp].push_back(static_cast<double>(d));
       rss[bp].push_back(static_cast<double>(m));
       lost[bp].push_back(static_cast<double>(l));

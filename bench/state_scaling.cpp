@@ -41,7 +41,6 @@
 #include <filesystem>
 #include <map>
 #include <malloc.h>
-#include <sys/wait.h>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -53,6 +52,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench_util.hpp"
+#include "child.hpp"
 #include "sluice/sluice.hpp"
 
 namespace {
@@ -180,54 +180,16 @@ void scalar_fields(Stats& s, F&& f) {
   f(s.bytes_per_key);
 }
 
-/// Runs `f` (returning stats) in a child process and returns its stats;
-/// a failure in the child is rethrown here with its message.
-template <class F>
-stats in_child(F f) {
-  int fds[2];
-  if (pipe(fds) != 0)
-    throw std::runtime_error("pipe failed");
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    close(fds[0]);
-    std::string out;
-    int status = 0;
-    try {
-      auto s = f();
-      scalar_fields(s, [&](const auto& x) {
-        out.append(reinterpret_cast<const char*>(&x), sizeof x);
-      });
-      for (double x : s.all_ms)
-        out.append(reinterpret_cast<const char*>(&x), sizeof x);
-    } catch (const std::exception& e) {
-      out = e.what();
-      status = 1;
-    }
-    for (size_t done = 0; done < out.size();) {
-      auto n = write(fds[1], out.data() + done, out.size() - done);
-      if (n <= 0)
-        break;
-      done += static_cast<size_t>(n);
-    }
-    close(fds[1]);
-    std::fflush(stdout);
-    _exit(status);
-  }
-  close(fds[1]);
-  std::string in;
-  char buf[65536];
-  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
-    in.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("the measuring child process failed: "
-                             + (in.empty() ? std::string{"no message"} : in));
+/// `s` as bytes: its scalar fields, then all_ms to the end.
+std::string encode(const stats& s) {
+  std::string out;
+  scalar_fields(s, [&](const auto& x) { out.append(reinterpret_cast<const char*>(&x), sizeof x); });
+  for (double x : s.all_ms)
+    out.append(reinterpret_cast<const char*>(&x), sizeof x);
+  return out;
+}
+
+stats decode(const std::string& in) {
   stats s;
   size_t at = 0;
   auto get = [&](auto& x) {
@@ -243,6 +205,13 @@ stats in_child(F f) {
     s.all_ms.push_back(x);
   }
   return s;
+}
+
+/// Runs `f` (returning stats) in a child process and returns its stats;
+/// a failure in the child is rethrown here with its message.
+template <class F>
+stats in_child(F f) {
+  return decode(bench::in_child([&] { return encode(f()); }));
 }
 
 /// A state checkpoint interval no measured batch reaches.
