@@ -166,8 +166,8 @@ stats run(int64_t keys, const options& o, Build build) {
   return s;
 }
 
-/// Calls `f` on each scalar field of `s`, in one order (in_child's wire
-/// format: these fields, then all_ms to the end).
+/// Calls `f` on each scalar field of `s`, in one order (encode's format:
+/// these fields, then all_ms to the end).
 template <class Stats, class F>
 void scalar_fields(Stats& s, F&& f) {
   f(s.first_ms);
@@ -210,7 +210,7 @@ stats decode(const std::string& in) {
 /// Runs `f` (returning stats) in a child process and returns its stats;
 /// a failure in the child is rethrown here with its message.
 template <class F>
-stats in_child(F f) {
+stats stats_in_child(F f) {
   return decode(bench::in_child([&] { return encode(f()); }));
 }
 
@@ -326,7 +326,7 @@ int main(int argc, char** argv) {
         if (keys < 1 || keys > max_keys)
           continue;
         auto s = same_process ? run_map_with_state(keys, mo)
-                              : in_child([&] { return run_map_with_state(keys, mo); });
+                              : stats_in_child([&] { return run_map_with_state(keys, mo); });
         if (s.last_output != o.batch_size) {
           std::fprintf(stderr, "error: map_with_state emitted %lld records, expected %d\n",
                        static_cast<long long>(s.last_output), o.batch_size);
@@ -374,7 +374,7 @@ int main(int argc, char** argv) {
         continue;
       }
       auto s = same_process ? run_update_state_by_key(keys, o)
-                            : in_child([&] { return run_update_state_by_key(keys, o); });
+                            : stats_in_child([&] { return run_update_state_by_key(keys, o); });
       if (s.last_output != keys) {
         std::fprintf(stderr, "error: update_state_by_key emitted %lld records, expected %lld\n",
                      static_cast<long long>(s.last_output), static_cast<long long>(keys));
