@@ -6,10 +6,12 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 
 #include <caf/all.hpp>
 
+#include "sluice/initial_release.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/messages.hpp"
 #include "sluice/source.hpp"
@@ -89,6 +91,9 @@ struct scheduler_state {
   /// Operator and gather actors of earlier placements: what they still
   /// report is ignored (their batches run again).
   std::set<caf::actor_addr> retired;
+  /// When the operators' initial states are released (initial_release.hpp);
+  /// set up at the first completed batch.
+  std::optional<initial_release> initial;
   bool stopped = false;
   bool failed = false;
   std::vector<std::pair<int64_t, caf::response_promise>> drains;

@@ -421,6 +421,8 @@ using peers_atom = caf::atom_constant<caf::atom("peers")>;
 using link_atom = caf::atom_constant<caf::atom("link")>;
 using host_atom = caf::atom_constant<caf::atom("host")>;
 using last_atom = caf::atom_constant<caf::atom("last")>;
+/// To a stateful operator actor: its node's initial state is no longer needed.
+using release_initial_atom = caf::atom_constant<caf::atom("relinitial")>;
 
 } // namespace sluice
 

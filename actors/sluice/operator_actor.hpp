@@ -59,7 +59,8 @@ struct operator_state {
 
 /// Handles `batch_msg`. When every expected message of batch t arrived it
 /// runs the chain and sends the result on; user exceptions become
-/// `batch_failed` to the scheduler.
+/// `batch_failed` to the scheduler. `release_initial_atom` (from the job
+/// scheduler, initial_release.hpp) drops its node's initial state.
 caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_ptr w, int stage,
                              int slot);
 

@@ -329,6 +329,10 @@ caf::behavior operator_actor(caf::stateful_actor<operator_state>* self, wiring_p
       }
       guarded(self, t, [&] { run_batch(self, t, msgs); });
     },
+    [=](release_initial_atom) {
+      self->state.w->layout->stages[static_cast<size_t>(self->state.stage)]
+        .head->release_initial_state();
+    },
   };
 }
 

@@ -7,8 +7,10 @@
 #include <functional>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "sluice/detail/fn_checks.hpp"
+#include "sluice/detail/initial_state.hpp"
 #include "sluice/error.hpp"
 #include "sluice/rdd.hpp"
 #include "sluice/shuffle.hpp"
@@ -88,17 +90,21 @@ class update_state_node final : public node<std::pair<K, S>> {
   std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info,
                                               bool restoring) const override {
     auto st = std::make_unique<partition_state>();
-    if (initial_ && !restoring) {
+    if (restoring)
+      return st;
+    if (auto initial = initial_.for_new_partition(this->label())) {
       st->has_previous = true;
       auto& store = st->store;
-      store.reserve(initial_->size() / static_cast<size_t>(n_) + initial_->size() / 64 + 16);
+      store.reserve(initial->size() / static_cast<size_t>(n_) + initial->size() / 64 + 16);
       int64_t stamp = (info.zero + info.batch).ms;
-      for (auto& [k, s] : *initial_)
+      for (auto& [k, s] : *initial)
         if (auto h = hash_key(k); partition_of_hash(h, n_) == slot)
           store.put(k, h, s, stamp);
     }
     return st;
   }
+  bool keeps_initial_state() const override { return initial_.given(); }
+  void release_initial_state() const override { initial_.release(); }
 
   stateful_result reduce_at(batch_time t, bool parent_none,
                             std::vector<std::vector<erased>>& ports, slot_state* raw,
@@ -174,7 +180,7 @@ class update_state_node final : public node<std::pair<K, S>> {
  private:
   int n_;
   F f_;
-  initial_type initial_;
+  initial_state<std::pair<K, S>> initial_;
 };
 
 } // namespace sluice::detail
@@ -238,6 +244,11 @@ class state {
   bool removed_ = false;
 };
 
+namespace detail {
+template <class K, class V, class S, class M>
+class map_with_state_node;
+} // namespace detail
+
 /// Spark's StateSpec: the mapping function and its options.
 template <class K, class V, class S, class M>
 class state_spec {
@@ -288,6 +299,9 @@ class state_spec {
 
  private:
   function_type fn_;
+  template <class, class, class, class>
+  friend class detail::map_with_state_node; // takes initial_ (it may release it)
+
   std::shared_ptr<const std::vector<std::pair<K, S>>> initial_;
   int partitions_ = 0;
   duration timeout_{0};
@@ -309,7 +323,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
   map_with_state_node(node_base* parent, int n, state_spec<K, V, S, M> spec)
       : node<mws_batch<K, S, M>>(node_kind::shuffle, "map_with_state", parent->slide(),
                                  {parent}),
-        n_(n), spec_(std::move(spec)) {}
+        n_(n), initial_(std::exchange(spec.initial_, nullptr)), spec_(std::move(spec)) {}
 
   int partitions() const override { return n_; }
   bool stateful() const override { return true; }
@@ -356,8 +370,10 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
   std::unique_ptr<slot_state> make_slot_state(int slot, const run_info& info,
                                               bool restoring) const override {
     auto st = std::make_unique<partition_state>();
-    auto& initial = spec_.initial();
-    if (initial && !restoring) { // stamped with the first batch's time (SEMANTICS §4.22)
+    if (restoring)
+      return st;
+    // Stamped with the first batch's time (SEMANTICS §4.22).
+    if (auto initial = initial_.for_new_partition(this->label())) {
       auto& store = st->store;
       store.reserve(initial->size() / static_cast<size_t>(n_) + initial->size() / 64 + 16);
       int64_t stamp = (info.zero + info.batch).ms;
@@ -367,6 +383,8 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
     }
     return st;
   }
+  bool keeps_initial_state() const override { return initial_.given(); }
+  void release_initial_state() const override { initial_.release(); }
 
   /// The interval of full-scan batches, where timeouts are found.
   duration interval() const {
@@ -445,6 +463,7 @@ class map_with_state_node final : public node<mws_batch<K, S, M>> {
 
  private:
   int n_;
+  initial_state<std::pair<K, S>> initial_;  // taken from spec_ (released apart from it)
   state_spec<K, V, S, M> spec_;
   bool snapshots_ = false;
 };

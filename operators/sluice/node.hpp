@@ -212,6 +212,8 @@ class node_base {
   const std::vector<node_base*>& parents() const { return parents_; }
   int id() const { return id_; }
   void id(int x) { id_ = x; }
+  /// "name (operator id)", as errors name an operator.
+  std::string label() const { return name_ + " (operator " + std::to_string(id_) + ")"; }
 
   /// Returns whether the node has a batch at `t` (Spark's isTimeValid).
   bool valid_at(batch_time t, batch_time zero) const {
@@ -263,6 +265,13 @@ class node_base {
   /// loaded (Spark applies it only to a run that starts without one).
   virtual std::unique_ptr<slot_state> make_slot_state(int slot, const run_info&,
                                                       bool restoring) const;
+  /// True if make_slot_state loads an initial state the node keeps
+  /// (update_state_by_key's initial RDD, StateSpec.initialState).
+  virtual bool keeps_initial_state() const { return false; }
+  /// Drops that initial state once every partition has stored a state
+  /// checkpoint that any later placement restores from; a partition made
+  /// without `restoring` then throws. Safe beside make_slot_state.
+  virtual void release_initial_state() const {}
   /// The stateful reduce: called at every batch time of the parent, in time
   /// order. `parent_none` means the parent had no batch at t.
   virtual stateful_result reduce_at(batch_time, bool parent_none,

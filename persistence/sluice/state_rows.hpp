@@ -3,7 +3,9 @@
 // pairs of codec bytes, packed into one buffer. A full snapshot of millions
 // of keys is then one growing string, not two strings a key: encoding it
 // costs no allocation per key, and the memory it holds is the bytes plus
-// a length byte or two per key and value.
+// a length byte or two per key and value. The buffer is a byte_buffer: a
+// snapshot's tens of MB are a mapping of their own, given back to the OS
+// when the checkpoint is stored (byte_buffer.hpp says why).
 //
 // The buffer holds, per row: the key's length (LEB128), the key, the
 // value's length, the value. It never reaches the disk (the checkpoint writer
@@ -19,6 +21,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "sluice/byte_buffer.hpp"
 
 namespace sluice {
 
@@ -136,28 +140,17 @@ class state_rows {
     payload_ += bytes.size();
   }
 
-  /// One length byte first (most keys and values are shorter than 128
-  /// bytes); a longer one's bytes move over for the longer length.
+  /// Codecs encode into a std::string: `scratch_`, reused, then copied in
+  /// (a few bytes a key; the buffer itself is not a std::string).
   template <class Encode>
   void put_encoded(Encode& encode) {
-    std::size_t at = data_.size();
-    data_.push_back('\0');
-    encode(data_);
-    std::size_t n = data_.size() - at - 1;
-    payload_ += n;
-    if (n < 0x80) {
-      data_[at] = static_cast<char>(n);
-      return;
-    }
-    char length[10];
-    std::size_t k = 0, v = n;
-    for (; v >= 0x80; v >>= 7)
-      length[k++] = static_cast<char>((v & 0x7f) | 0x80);
-    length[k++] = static_cast<char>(v);
-    data_.replace(at, 1, length, k);
+    scratch_.clear();
+    encode(scratch_);
+    put(scratch_);
   }
 
-  std::string data_;
+  byte_buffer data_;
+  std::string scratch_;        // put_encoded's encoding, not part of the rows
   std::uint64_t size_ = 0;     // rows
   std::uint64_t payload_ = 0;  // key and value bytes
 };

@@ -85,6 +85,15 @@ BOOST_AUTO_TEST_CASE(every_message_type_round_trips) {
   BOOST_TEST((message_round_trip(a) == a));
   state_write_msg sw{4, 1, 10000, true, {{"k", "v"}, {"k2", std::string("\0x", 2)}}, {"gone"}, 5000};
   BOOST_TEST((message_round_trip(sw) == sw));
+  // A snapshot past byte_buffer::mapped_from (its own mapping) crosses whole.
+  state_write_msg big{4, 0, 10000, true, {}, {}, -1};
+  for (int i = 0; i < 100'000; ++i)
+    big.upserts.add("key " + std::to_string(i), std::string(12, static_cast<char>('a' + i % 26)));
+  BOOST_TEST(big.upserts.packed_bytes() > sluice::byte_buffer::mapped_from);
+  auto big_back = message_round_trip(big);
+  BOOST_TEST((big_back == big));
+  BOOST_TEST(big_back.upserts.size() == 100'000u);
+  BOOST_TEST(std::string{(*std::next(big_back.upserts.begin(), 99'999)).first} == "key 99999");
   state_rows_msg rows{{"chunk 1", std::string("\0chunk 2", 8)}, {3, 20000}};
   BOOST_TEST((message_round_trip(rows) == rows));
   std::vector<std::pair<int32_t, int64_t>> ids{{0, 4}, {1, 9}};

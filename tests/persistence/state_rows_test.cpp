@@ -28,8 +28,9 @@ struct overwrite {
   using result_type = void;
   std::string bytes;
   std::uint64_t rows = 0;
-  void operator()(std::string& b, std::uint64_t& n, std::uint64_t& payload) {
-    b = bytes;
+  void operator()(sluice::byte_buffer& b, std::uint64_t& n, std::uint64_t& payload) {
+    b.clear();
+    b.append(bytes);
     n = rows;
     payload = 0;
   }

@@ -156,6 +156,34 @@ BOOST_DATA_TEST_CASE(state_snapshots_include_untouched_and_initial_keys, masters
              boost::test_tools::per_element());
 }
 
+BOOST_DATA_TEST_CASE(the_initial_state_is_released_once_every_partition_has_a_checkpoint,
+                     masters, master) {
+  // Each partition stores a state checkpoint at its first batch; once that
+  // batch completed, no partition can start from the initial state again,
+  // and the engine keeps no copy of it (only the checkpoint and the state).
+  temp_dir dir{"mws-release"};
+  auto input = words({{"a"}, {"x"}, {"x"}});
+  auto released = std::make_shared<std::vector<bool>>();  // at each batch's output
+  auto out = run([&](streaming_context& ssc) {
+    ssc.checkpoint(dir.str());
+    auto spec = running_count();
+    spec.initial_state(ssc.make_rdd<kv>({{"x", 5}, {"y", 7}}, 2)).num_partitions(3);
+    std::weak_ptr<const std::vector<kv>> initial = spec.initial();
+    auto snapshots = input(ssc).map_with_state(spec).state_snapshots();
+    snapshots.foreach_rdd([initial, released](const rdd<kv>&) {
+      released->push_back(initial.expired());
+    });
+    return snapshots;
+  }, 3, manual_conf(master), true);
+  BOOST_TEST(out == expect<kv>({{{"a", 1}, {"x", 5}, {"y", 7}},
+                                {{"a", 1}, {"x", 6}, {"y", 7}},
+                                {{"a", 1}, {"x", 7}, {"y", 7}}}),
+             boost::test_tools::per_element());
+  // Batch 1's outputs run before it completes; the release follows it, and
+  // every partition's actor takes it before batch 2's records.
+  BOOST_TEST(*released == (std::vector<bool>{false, true, true}), boost::test_tools::per_element());
+}
+
 BOOST_DATA_TEST_CASE(timeouts_are_found_in_full_scan_batches_once, masters, master) {
   temp_dir dir{"mws3"};
   std::vector<std::vector<std::string>> batches{{"a"}, {"b"}};

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE testing/sim_cluster
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -191,6 +192,62 @@ BOOST_AUTO_TEST_CASE(a_replacement_worker_joins_after_a_loss_and_a_second_loss_i
                 "driver removed sim-worker-2 after 2000 ms of simulated heartbeats, placed the "
                 "operators on sim-worker-0 and sim-worker-3 with state as of batch 21 and ran the "
                 "batches since again\n");
+}
+
+BOOST_AUTO_TEST_CASE(released_initial_states_are_not_needed_when_workers_are_lost_and_replaced) {
+  // map_with_state from an initial state: every context (the driver, each
+  // worker, each replacement) builds its own, and each is released once
+  // every partition has stored a state checkpoint. Workers lost after that
+  // restore from checkpoints; the totals still count the initial state.
+  constexpr int batches = 16;
+  using initials_t = std::vector<std::weak_ptr<const std::vector<kv>>>;
+  auto initials = std::make_shared<initials_t>();
+  auto released = std::make_shared<std::vector<bool>>();  // at each output, all released
+  auto build = [initials, released](const scripted_input<std::string>& lines) {
+    return [lines, initials, released](streaming_context& ssc) {
+      using spec_t = state_spec<std::string, int64_t, int64_t, kv>;
+      auto spec = spec_t::function([](const std::string& w, std::optional<int64_t> v,
+                                      state<int64_t>& s) {
+        s.update(s.get_option().value_or(0) + v.value_or(0));
+        return kv{w, s.get()};
+      });
+      spec.initial_state(ssc.make_rdd<kv>({{"initial", 100}, {"the", 1000}}, 1));
+      initials->push_back(spec.initial());
+      auto totals = lines.stream(ssc)
+                      .flat_map(split_words)
+                      .map([](const std::string& w) { return kv{w, 1}; })
+                      .map_with_state(spec)
+                      .state_snapshots();
+      totals.foreach_rdd([initials, released](const rdd<kv>&) {
+        released->push_back(std::all_of(initials->begin(), initials->end(),
+                                        [](auto& w) { return w.expired(); }));
+      });
+      return totals;
+    };
+  };
+  simulation one{13};
+  auto alone = one.run(build(one.scripted_input<std::string>(word_script(batches))), batches);
+  BOOST_TEST(initials->size() == 1u);
+  BOOST_REQUIRE(released->size() == static_cast<size_t>(batches));
+  BOOST_TEST(released->front() == false);  // batch 1 runs its outputs before it completes
+  BOOST_TEST(released->back() == true);
+  initials->clear();
+  released->clear();
+  simulation sim{13};
+  sim.workers(2);
+  sim.config().set("sluice.cluster.replaceLostWorkers", "true");
+  sim.faults(fault_plan::explicit_faults({{4, worker_loss}, {11, worker_loss}}));
+  auto faulty = sim.run(build(sim.scripted_input<std::string>(word_script(batches))), batches);
+  BOOST_TEST(to_string(faulty.trace()).find("placed the operators on") != std::string::npos);
+  auto check = exactly_once(faulty, alone);
+  BOOST_TEST(check.ok(), check.message());
+  auto expected = totals_until(batches);
+  std::map<std::string, int64_t> m{expected.begin(), expected.end()};
+  m["initial"] += 100;
+  m["the"] += 1000;
+  BOOST_TEST((faulty.outputs().at(batches * 1000) == std::vector<kv>{m.begin(), m.end()}));
+  BOOST_TEST(initials->size() == 5u);  // the driver, two workers and two replacements
+  BOOST_TEST(released->back() == true);
 }
 
 BOOST_AUTO_TEST_CASE(worker_loss_without_simulated_workers_or_with_one_left_is_not_injected) {
