@@ -58,7 +58,7 @@ class dense_map {
     for (size_t i = h & mask; auto slot = index_[i]; i = (i + 1) & mask)
       if ((slot & 0xffffffff00000000ULL) == tag) {
         auto e = static_cast<size_t>(slot & 0xffffffffULL) - 1;
-        if (entries_[e].first == k)
+        if (keys_equal(entries_[e].first, k))
           return e;
       }
     return npos;
@@ -77,7 +77,7 @@ class dense_map {
     while (auto slot = index_[i]) {
       if ((slot & 0xffffffff00000000ULL) == tag) {
         auto e = static_cast<size_t>(slot & 0xffffffffULL) - 1;
-        if (entries_[e].first == k)
+        if (keys_equal(entries_[e].first, k))
           return {e, false};
       }
       i = (i + 1) & mask;

@@ -144,7 +144,7 @@ class state_table {
       uint8_t c = ctrl_[i];
       if (c == 0)
         return npos;
-      if ((c & ~flag_bit) == t && slots_[i].first == k)
+      if ((c & ~flag_bit) == t && keys_equal(slots_[i].first, k))
         return i;
     }
   }
@@ -170,7 +170,7 @@ class state_table {
     uint8_t t = tag(h);
     size_t i = home(h);
     for (; ctrl_[i]; i = next(i))
-      if ((ctrl_[i] & ~flag_bit) == t && slots_[i].first == k)
+      if ((ctrl_[i] & ~flag_bit) == t && keys_equal(slots_[i].first, k))
         return {i, false};
     ::new (static_cast<void*>(slots_ + i))
       value_type(std::piecewise_construct, std::forward_as_tuple(std::forward<Kin>(k)),

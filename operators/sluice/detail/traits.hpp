@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/detail/string_keys.hpp"
+
 // Hash partitioning (Spark's HashPartitioner) and hashing of composite keys.
 namespace sluice {
 
@@ -21,6 +23,19 @@ template <class T>
 struct key_hash {
   size_t operator()(const T& x) const { return std::hash<T>{}(x); }
 };
+
+#ifdef SLUICE_INLINE_STRING_HASH
+// std::hash's own values, computed inline (detail/string_keys.hpp).
+template <>
+struct key_hash<std::string> {
+  size_t operator()(const std::string& s) const { return detail::hash_bytes(s.data(), s.size()); }
+};
+
+template <>
+struct key_hash<std::string_view> {
+  size_t operator()(std::string_view s) const { return detail::hash_bytes(s.data(), s.size()); }
+};
+#endif
 
 namespace detail {
 inline size_t mix(size_t seed, size_t h) {
