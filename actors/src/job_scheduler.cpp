@@ -72,6 +72,7 @@ void run_outputs(self_ptr self, int64_t t);
 /// Batch t is complete: reports it, lets its sources know, sends its
 /// metadata checkpoint to be stored, and retires it.
 void complete(self_ptr self, int64_t t);
+/// Every stage's initial state is no longer needed (initial_release.hpp).
 void release_initial_states(self_ptr self);
 /// Batch t is done: forgets it, answers drains, starts the next batches.
 void retire(self_ptr self, int64_t t);

@@ -92,15 +92,6 @@ class byte_buffer {
   }
   void append(std::string_view s) { append(s.data(), s.size()); }
 
-  /// Inserts `n` bytes at `at` (<= size()), moving what follows.
-  void insert(std::size_t at, const char* p, std::size_t n) {
-    if (n > cap_ - size_)
-      grow_for(n);
-    std::memmove(data_ + at + n, data_ + at, size_ - at);
-    std::memcpy(data_ + at, p, n);
-    size_ += n;
-  }
-
   friend bool operator==(const byte_buffer& a, const byte_buffer& b) noexcept {
     return a.view() == b.view();
   }
