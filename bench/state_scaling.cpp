@@ -16,7 +16,8 @@
 // after malloc_trim, so freed memory does not count), divided by the keys;
 // printed next to the payload (key + state bytes) and their ratio (issue
 // 15's goal: <= 3x payload). It counts all the keys cost: the state stores
-// and the initial state RDD the operator keeps (to rebuild a partition).
+// and whatever else the run still holds after the warm-up (the initial state
+// is released once the first batch's state checkpoint is stored).
 //
 // Each run is measured in a child process of its own (fork), so the RSS
 // growth is that run's alone: in one process, memory a previous run freed

@@ -16,8 +16,9 @@
 #include <limits>
 #include <vector>
 
-#include "sluice/node.hpp"
-#include "sluice/plan.hpp"
+#include <caf/fwd.hpp>
+
+#include "sluice/wiring.hpp"
 
 namespace sluice::detail {
 
@@ -25,19 +26,22 @@ class initial_release {
  public:
   initial_release() = default;
 
-  /// Follows the stages of `p` whose head keeps an initial state; none when
-  /// the context has no checkpoints (`checkpoints` false) or a head stores
-  /// no state checkpoints (no interval), as then nothing may be released.
-  initial_release(const plan& p, bool checkpoints);
+  /// Follows the stages of `w`'s plan whose head keeps an initial state;
+  /// none when the context has no checkpoints or a head stores no state
+  /// checkpoints (no interval), as then nothing may be released.
+  explicit initial_release(const wiring& w);
 
   /// Batch `t` completed; `oldest_open` is the oldest batch still running
   /// or queued other than t (max: none). True exactly once: when the
-  /// initial states are to be released.
-  bool completed(const plan& p, batch_time zero, int64_t t, int64_t oldest_open);
+  /// initial states are to be released (then call release).
+  bool completed(const wiring& w, int64_t t, int64_t oldest_open);
 
   bool released() const { return released_; }
-  /// The stages whose slots' actors are told to release.
-  const std::vector<int>& stages() const { return stages_; }
+
+  /// Releases the initial states of this process's graph, and tells every
+  /// slot's actor of those stages to release its own (a worker's graph
+  /// holds its own; in one process the same node is released again).
+  void release(caf::event_based_actor* self, const wiring& w) const;
 
  private:
   std::vector<int> stages_;

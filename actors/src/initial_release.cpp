@@ -2,12 +2,16 @@
 
 #include <algorithm>
 
+#include <caf/event_based_actor.hpp>
+
+#include "sluice/messages.hpp"
+
 namespace sluice::detail {
 
-initial_release::initial_release(const plan& p, bool checkpoints) {
-  if (!checkpoints)
+initial_release::initial_release(const wiring& w) {
+  if (!w.checkpoint_writer)
     return;
-  for (auto& s : p.stages) {
+  for (auto& s : w.layout->stages) {
     if (!s.head->stateful() || !s.head->keeps_initial_state())
       continue;
     auto interval = s.head->checkpoint_interval();
@@ -22,13 +26,13 @@ initial_release::initial_release(const plan& p, bool checkpoints) {
   waiting_ = stages_;
 }
 
-bool initial_release::completed(const plan& p, batch_time zero, int64_t t, int64_t oldest_open) {
+bool initial_release::completed(const wiring& w, int64_t t, int64_t oldest_open) {
   if (released_ || stages_.empty())
     return false;
   // A stateful stage runs at every batch time of its parent (run_stateful).
   std::erase_if(waiting_, [&](int s) {
-    auto& head = *p.stages[static_cast<size_t>(s)].head;
-    if (!head.parents()[0]->valid_at(batch_time{t}, zero))
+    auto& head = *w.layout->stages[static_cast<size_t>(s)].head;
+    if (!head.parents()[0]->valid_at(batch_time{t}, w.info.zero))
       return false;
     ran_by_ = std::max(ran_by_, t);
     return true;
@@ -37,6 +41,15 @@ bool initial_release::completed(const plan& p, batch_time zero, int64_t t, int64
     return false;
   released_ = true;
   return true;
+}
+
+void initial_release::release(caf::event_based_actor* self, const wiring& w) const {
+  for (int s : stages_) {
+    w.layout->stages[static_cast<size_t>(s)].head->release_initial_state();
+    for (auto& a : w.stages[static_cast<size_t>(s)])
+      if (a)
+        self->send(a, release_initial_atom::value);
+  }
 }
 
 } // namespace sluice::detail

@@ -72,8 +72,6 @@ void run_outputs(self_ptr self, int64_t t);
 /// Batch t is complete: reports it, lets its sources know, sends its
 /// metadata checkpoint to be stored, and retires it.
 void complete(self_ptr self, int64_t t);
-/// Every stage's initial state is no longer needed (initial_release.hpp).
-void release_initial_states(self_ptr self);
 /// Batch t is done: forgets it, answers drains, starts the next batches.
 void retire(self_ptr self, int64_t t);
 
@@ -201,7 +199,7 @@ void resume(self_ptr self, int64_t cut) {
     again.push_back(q);
   st.queued = std::move(again);
   if (st.initial && st.initial->released()) // the slots placed again hold their process's
-    release_initial_states(self);
+    st.initial->release(self, *st.w);
   try_start(self);
 }
 
@@ -398,19 +396,6 @@ void run_outputs(self_ptr self, int64_t t) {
     complete(self, t);
 }
 
-/// Releases the initial states of this process's graph, and tells every
-/// slot of the stages that keep one to release it (a worker's graph holds
-/// its own; in one process the same node is released again).
-void release_initial_states(self_ptr self) {
-  auto& st = self->state;
-  for (int s : st.initial->stages()) {
-    st.w->layout->stages[static_cast<size_t>(s)].head->release_initial_state();
-    for (auto& a : st.w->stages[static_cast<size_t>(s)])
-      if (a)
-        self->send(a, release_initial_atom::value);
-  }
-}
-
 void complete(self_ptr self, int64_t t) {
   auto& st = self->state;
   auto& b = st.running.find(t)->second;
@@ -425,9 +410,9 @@ void complete(self_ptr self, int64_t t) {
     if (r != t)
       oldest_open = std::min(oldest_open, r);
   if (!st.initial) // the wiring is complete by now
-    st.initial.emplace(*w.layout, static_cast<bool>(w.checkpoint_writer));
-  if (st.initial->completed(*w.layout, w.info.zero, t, oldest_open))
-    release_initial_states(self);
+    st.initial.emplace(w);
+  if (st.initial->completed(w, t, oldest_open))
+    st.initial->release(self, w);
   for (size_t k = 0; k < b.source_records.size(); ++k) {
     if (!is_receiver(w, k)) {
       st.cfg.sources[k]->on_batch_completed(b.info, b.source_records[k]);
