@@ -35,8 +35,9 @@ if(SLUICE_SANITIZE)
   message(STATUS "sluice: sanitizers ${_sluice_san}")
 endif()
 
-# The libraries are static: whoever links an instrumented sluice (the
-# find_package consumer of tests/install) must link the sanitizer runtimes too.
+# Whoever links an instrumented sluice (the find_package consumer of
+# tests/install) must link the sanitizer runtimes too: the libraries are
+# static by default (make test-asan builds them shared, BUILD_SHARED_LIBS).
 # Called after the targets exist; exported with them.
 function(sluice_sanitize_interface target)
   if(SLUICE_SANITIZE_FLAGS)
