@@ -3,30 +3,25 @@
 // single-thread baseline count.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <unordered_map>
 #include <utility>
-#include <vector>
-
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <ctime>
-#include <cstdint>
-#include <filesystem>
-#include <map>
-#include <condition_variable>
-#include <mutex>
-#include <unistd.h>
-#include <string>
-#include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "sluice/sluice.hpp"

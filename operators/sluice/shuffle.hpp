@@ -136,11 +136,12 @@ class dense_map {
   }
 
   /// Takes `entries` (distinct keys) and their hashes as the table's whole
-  /// content, without comparing keys. The table must be empty.
-  void adopt(std::vector<entry>&& entries, std::vector<uint64_t>&& hashes) {
+  /// content, without comparing keys; the index is sized for `expected`
+  /// entries (at least the adopted ones). The table must be empty.
+  void adopt(std::vector<entry>&& entries, std::vector<uint64_t>&& hashes, size_t expected = 0) {
     entries_ = std::move(entries);
     hashes_ = std::move(hashes);
-    rebuild(entries_.size() * 2);
+    rebuild((expected > entries_.size() ? expected : entries_.size()) * 2);
   }
 
   /// Inserts `make(std::forward<Vin>(v))` under `k`, or sets the value to
@@ -169,14 +170,9 @@ class dense_map {
     entries_.emplace_back(std::forward<Kin>(k), make(std::forward<Vin>(v)));
   }
 
-  /// Returns the entries (insertion order) and empties the table; the index
-  /// keeps its capacity for the next batch.
-  std::vector<entry> take() {
-    std::vector<uint64_t> hashes;
-    return take(hashes);
-  }
-
-  /// As take(), and hands over each entry's hash too.
+  /// Returns the entries (insertion order) and hands over their hashes;
+  /// the table is left empty, keeping its index's capacity and reserving the
+  /// same number of entries for the next batch.
   std::vector<entry> take(std::vector<uint64_t>& hashes) {
     std::vector<entry> out = std::move(entries_);
     hashes = std::move(hashes_);
@@ -187,6 +183,10 @@ class dense_map {
     index_.assign(index_.size(), uint64_t{0});
     return out;
   }
+
+  /// The entries (insertion order) of a table that is done with: unlike
+  /// take(), nothing is allocated or cleared for another batch.
+  std::vector<entry> release() && { return std::move(entries_); }
 
  private:
   /// The index slot that points at entry `e` (which must exist).
@@ -344,17 +344,23 @@ class combine_node final : public node<std::pair<K, C>> {
     size_t total = 0;
     for (auto& bucket : ports[0])
       total += view<hashed_bucket<K, C>>(bucket)[0].entries.size();
+    // The first sender's bucket (distinct keys) becomes the table as it is,
+    // in its order: the others' keys are looked up in it, and new ones
+    // follow, the same order as upserting every bucket into an empty table.
+    auto first = unwrap(ports[0][0]);
+    first.entries.reserve(total);
+    first.hashes.reserve(total);
     dense_map<K, C> m;
-    m.reserve(total);
-    for (auto& bucket : ports[0]) {
-      auto b = unwrap(bucket);
+    m.adopt(std::move(first.entries), std::move(first.hashes), total);
+    for (size_t s = 1; s < ports[0].size(); ++s) {
+      auto b = unwrap(ports[0][s]);
       for_each_prefetched(m, b.entries.size(), [&](size_t i) { return b.hashes[i]; },
                           [&](size_t i) {
                             m.upsert(std::move(b.entries[i].first), b.hashes[i],
                                      std::move(b.entries[i].second), keep, merge);
                           });
     }
-    return erase(m.take());
+    return erase(std::move(m).release());
   }
 
  private:

@@ -165,3 +165,19 @@ BOOST_AUTO_TEST_CASE(concurrent_jobs_give_the_same_batches) {
                                 {{"5", 6}}}),
              boost::test_tools::per_element());
 }
+
+// A reducer's records come in a fixed order: the keys of the first input
+// partition's bucket in the order they were first seen, then the keys new in
+// the next partition's, and so on (the queue batch is cut into one
+// partition per core: [b a c a] and [d a e a] at local[2]).
+BOOST_DATA_TEST_CASE(reduce_by_key_keeps_the_order_keys_were_first_seen,
+                     bdata::make({"local[2]"}) * chaining, master, chain) {
+  std::vector<std::vector<std::string>> batch{{"b", "a", "c", "a", "d", "a", "e", "a"}};
+  auto out = run([&](streaming_context& ssc) {
+    return ssc.queue_stream(batch)
+      .map([](std::string w) { return kv{w, 1}; })
+      .reduce_by_key(std::plus<int>{}, 1);
+  }, 1, manual_conf(master, chain));
+  BOOST_TEST(out == expect<kv>({{{"b", 1}, {"a", 4}, {"c", 1}, {"d", 1}, {"e", 1}}}),
+             boost::test_tools::per_element());
+}
