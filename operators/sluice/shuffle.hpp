@@ -114,13 +114,6 @@ class dense_map {
     hashes_.pop_back();
   }
 
-  void reserve(size_t n) {
-    entries_.reserve(n);
-    hashes_.reserve(n);
-    if (n * 2 > index_.size())
-      rebuild(n * 2);
-  }
-
   /// Hints that `h` will be looked up soon: fetches its home index slot.
   void prefetch(uint64_t h) const {
     if (!index_.empty())
