@@ -13,41 +13,56 @@ int64_t system_now_ms() {
     .count();
 }
 
+void manual_ticks::advance(int64_t now) {
+  // Sent under the lock: two threads moving the clock still give ordered ticks.
+  std::lock_guard<std::mutex> guard{mtx_};
+  while (next_ <= now) {
+    caf::anon_send(scheduler_, tick_atom::value, next_);
+    next_ += batch_ms_;
+  }
+}
+
 namespace {
 
+/// How far ahead ticks are armed: an interval, and at least 20 ms, so a
+/// generator woken late (a busy host) still leaves its ticks on time, and
+/// tiny intervals do not wake it at every batch.
+int64_t lead_ms(const generator_state& st) {
+  return std::max<int64_t>(st.batch_ms, 20);
+}
+
+/// Arms every batch time up to a lead from now on CAF's clock, addressed to
+/// the scheduler (a late wake-up arms those that passed with no delay, in
+/// order), then a wake-up half a lead before the first time not armed: with
+/// a lead of one interval that falls between two ticks, not on one.
 void arm(caf::stateful_actor<generator_state>* self) {
-  auto delay = std::max<int64_t>(0, self->state.next - system_now_ms());
-  self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom::value);
+  auto& st = self->state;
+  auto now = system_now_ms();
+  auto lead = lead_ms(st);
+  for (; st.next <= now + lead; st.next += st.batch_ms)
+    self->delayed_send(st.scheduler, std::chrono::milliseconds{std::max<int64_t>(0, st.next - now)},
+                       tick_atom::value, st.next);
+  self->delayed_send(self, std::chrono::milliseconds{st.next - lead / 2 - now}, tick_atom::value);
 }
 
 } // namespace
 
 caf::behavior job_generator(caf::stateful_actor<generator_state>* self, caf::actor scheduler,
-                            int64_t batch_ms, int64_t first, bool manual) {
+                            int64_t batch_ms, int64_t first,
+                            std::shared_ptr<manual_ticks> manual) {
   auto& st = self->state;
   st.scheduler = std::move(scheduler);
   st.batch_ms = batch_ms;
   st.next = first;
-  st.manual = manual;
-  if (!manual)
+  st.manual = std::move(manual);
+  if (!st.manual)
     arm(self);
   return {
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
-    [=](tick_atom) {
-      auto& st = self->state;
-      // A late timer emits every batch time that has passed, in order.
-      while (st.next <= system_now_ms()) {
-        self->send(st.scheduler, tick_atom::value, st.next);
-        st.next += st.batch_ms;
-      }
-      arm(self);
-    },
+    [=](tick_atom) { arm(self); },
     [=](advance_atom, int64_t now) {
-      auto& st = self->state;
-      while (st.next <= now) {
-        self->send(st.scheduler, tick_atom::value, st.next);
-        st.next += st.batch_ms;
-      }
+      if (auto& m = self->state.manual)
+        m->advance(now);
     },
   };
 }

@@ -229,7 +229,14 @@ void context_impl::stop_if_throws(F f) {
 }
 
 void context_impl::start_clock(const start_times& times) {
-  generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, manual);
+  std::shared_ptr<manual_ticks> ticks;
+  if (manual)
+    ticks = std::make_shared<manual_ticks>(wiring_->scheduler, batch.count(), times.first);
+  if (manual)
+    generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, ticks);
+  else
+    generator_ = spawn_service(*sys, job_generator, wiring_->scheduler, batch.count(), times.first,
+                               ticks);
   if (simulated) {
     timers_ms_ = clock.now().ms;
     clock.on_advance([this, gen = generator_](int64_t t) {
@@ -239,7 +246,7 @@ void context_impl::start_clock(const start_times& times) {
       settle();  // the batch runs to its end before advance returns
     });
   } else if (manual)
-    clock.on_advance([gen = generator_](int64_t t) { caf::anon_send(gen, advance_atom::value, t); });
+    clock.on_advance([ticks](int64_t t) { ticks->advance(t); });
   if (ui)
     start_sampler();
   caf::anon_send(bus_, listener_event{listener_event::kind::streaming_started, {}, {}, {},

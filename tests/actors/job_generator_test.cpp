@@ -18,7 +18,8 @@ BOOST_AUTO_TEST_CASE(manual_clock_gives_one_tick_per_interval_reached) {
   auto sink = sys.spawn([ticks](caf::event_based_actor*) -> caf::behavior {
     return {[ticks](tick_atom, int64_t t) { ticks->push_back(t); }};
   });
-  auto gen = sys.spawn(detail::job_generator, sink, int64_t{500}, int64_t{500}, true);
+  auto manual = std::make_shared<detail::manual_ticks>(sink, int64_t{500}, int64_t{500});
+  auto gen = sys.spawn(detail::job_generator, sink, int64_t{500}, int64_t{500}, manual);
   sched.run();
   caf::anon_send(gen, advance_atom::value, int64_t{400});
   sched.run();

@@ -54,6 +54,102 @@ class outputs {
   std::vector<std::string> seen_;
 };
 
+/// Holds the task that calls wait() until the test opens it (bounded: a
+/// task never waits past 30 s, so a failing test cannot hang).
+class gate {
+ public:
+  void wait() {
+    std::unique_lock<std::mutex> guard{mtx_};
+    entered_ = true;
+    cv_.notify_all();
+    cv_.wait_for(guard, 30s, [&] { return open_; });
+  }
+  bool wait_entered(std::chrono::milliseconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return entered_; });
+  }
+  void open() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool open_ = false;
+};
+
+/// The batch times the scheduler generated (on_batch_submitted), in order.
+class submissions : public streaming_listener {
+ public:
+  void on_batch_submitted(const batch_info& b) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    times_.push_back(b.time.ms);
+    cv_.notify_all();
+  }
+  bool wait_for(size_t n, std::chrono::milliseconds deadline) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, deadline, [&] { return times_.size() >= n; });
+  }
+  std::vector<int64_t> times() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return times_;
+  }
+
+ private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<int64_t> times_;
+};
+
+/// local[1]: batch 1's only task holds the pool's one thread at a gate; the
+/// clock reaches batch 2's time meanwhile (`move_clock`). Batch 2 must be
+/// generated while the task still runs (Spark's JobGenerator ticks on a
+/// thread of its own), and both batches complete with their records once
+/// the gate opens.
+template <class MoveClock>
+void next_batch_time_while_a_task_runs(conf c, duration interval, MoveClock move_clock) {
+  streaming_context ssc{c, interval};
+  auto counter = std::make_shared<batch_counter>();
+  auto submitted = std::make_shared<submissions>();
+  ssc.add_listener(counter);
+  ssc.add_listener(submitted);
+  auto held = std::make_shared<gate>();
+  auto seen = std::make_shared<outputs>();
+  rdd_queue<int> queue;
+  queue.push(std::vector<int>{7});
+  queue.push(std::vector<int>{8, 9});
+  ssc.queue_stream(queue)
+    .map([held](int x) {
+      if (x == 7)
+        held->wait();
+      return x * 10;
+    })
+    .foreach_rdd([seen](const rdd<int>& r, batch_time t) {
+      auto xs = r.collect();
+      seen->add("sum " + std::to_string(std::accumulate(xs.begin(), xs.end(), 0)), t);
+    });
+  ssc.start();
+  move_clock(ssc); // batch 1
+  BOOST_REQUIRE(held->wait_entered(20s));
+  move_clock(ssc); // batch 2
+  bool generated = submitted->wait_for(2, 10s);
+  held->open();
+  BOOST_TEST(generated); // not only once the task ended
+  counter->wait_for(2);
+  auto times = submitted->times();
+  BOOST_REQUIRE(times.size() >= 2);
+  BOOST_TEST(times[1] == times[0] + interval.count());
+  auto at = [](int64_t t) { return "@" + std::to_string(t); };
+  auto seen_now = seen->seen();
+  BOOST_REQUIRE(seen_now.size() >= 2);
+  BOOST_TEST(seen_now[0] == "sum 70" + at(times[0]));
+  BOOST_TEST(seen_now[1] == "sum 170" + at(times[1]));
+  ssc.stop(false);
+}
+
 struct disarm_faults {
   ~disarm_faults() { fault_injector::global().disarm_all(); }
 };
@@ -124,4 +220,17 @@ BOOST_AUTO_TEST_CASE(outputs_after_a_stalled_receiver_keep_their_order) {
                                           "receiver count 0" + at(t1 + 1000),
                                           "queue sum 0" + at(t1 + 1000)}));
   ssc.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_running_task_does_not_hold_back_the_next_batch_time_manual_clock) {
+  next_batch_time_while_a_task_runs(manual_conf("local[1]"), seconds(1), [](auto& ssc) {
+    ssc.manual_clock().advance(seconds(1));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_running_task_does_not_hold_back_the_next_batch_time_system_clock) {
+  conf c;
+  c.master("local[1]").app_name("test").set("sluice.streaming.clock", "system");
+  // The system clock moves by itself: batch 2's time comes 200 ms after batch 1's.
+  next_batch_time_while_a_task_runs(c, milliseconds(200), [](auto&) {});
 }
