@@ -34,22 +34,26 @@ class manual_ticks {
 struct generator_state {
   caf::actor scheduler;
   int64_t batch_ms = 0;
-  int64_t next = 0;                    ///< the first batch time not armed yet
+  int64_t next = 0;                     ///< the first batch time not armed yet
   std::shared_ptr<manual_ticks> manual; ///< null: the system clock
   static inline const char* name = "sluice.job_generator";
 };
 
-/// With the system clock it arms each batch time's tick on CAF's clock an
-/// interval (at least 20 ms) ahead, addressed to the scheduler itself, so a
-/// tick goes from CAF's clock thread to the scheduler with no hop between;
-/// it wakes every half lead to arm more. The context spawns it on a thread
-/// of its own then (spawn_service): as a pool actor, a wake-up waited behind
-/// the partition tasks of every pool thread. With a manual clock it forwards
-/// `(advance_atom, int64_t now)` to `manual` (which the context calls
-/// directly, but for the simulated clock). Ticks go to `scheduler`
-/// as `(tick_atom, int64_t t)`. `first` is the first batch time
-/// (SEMANTICS §1.1). Send an exit to stop it; ticks it armed still arrive
-/// (the scheduler ignores ticks once stopped).
+/// With the system clock it arms each batch time's tick on CAF's clock
+/// ahead of time (two intervals, at least 1 s), twice: to itself, relayed
+/// to the scheduler when it runs, and half an interval later to the
+/// scheduler itself, which takes the first tick of a time and drops the
+/// other. The relay is the usual path: this actor runs on the pool, and
+/// the pool thread it wakes is awake when the batch's tasks come (a tick
+/// from CAF's clock thread straight to the scheduler made `batch_overhead`'s
+/// scheduling + processing ~60 us longer). The direct tick bounds how late a
+/// tick comes when every pool thread runs a task: half an interval, not
+/// until a task ends (Spark's JobGenerator has a thread of its own).
+/// With a manual clock it forwards `(advance_atom, int64_t now)` to
+/// `manual` (which the context calls directly, but for the simulated
+/// clock). Ticks go to `scheduler` as `(tick_atom, int64_t t)`. `first` is
+/// the first batch time (SEMANTICS §1.1). Send an exit to stop it; ticks it
+/// armed still come (the scheduler ignores ticks once stopped).
 caf::behavior job_generator(caf::stateful_actor<generator_state>* self, caf::actor scheduler,
                             int64_t batch_ms, int64_t first,
                             std::shared_ptr<manual_ticks> manual);

@@ -24,24 +24,35 @@ void manual_ticks::advance(int64_t now) {
 
 namespace {
 
-/// How far ahead ticks are armed: an interval, and at least 20 ms, so a
-/// generator woken late (a busy host) still leaves its ticks on time, and
-/// tiny intervals do not wake it at every batch.
+/// How far ahead ticks are armed: two intervals, and at least 1 s, so a
+/// generator that waits for a pool thread that long (every one running a
+/// task) still has its fallbacks on time, and short intervals do not wake
+/// it at every batch.
 int64_t lead_ms(const generator_state& st) {
-  return std::max<int64_t>(st.batch_ms, 20);
+  return std::max<int64_t>(2 * st.batch_ms, 1000);
 }
 
-/// Arms every batch time up to a lead from now on CAF's clock, addressed to
-/// the scheduler (a late wake-up arms those that passed with no delay, in
-/// order), then a wake-up half a lead before the first time not armed: with
-/// a lead of one interval that falls between two ticks, not on one.
+/// How late a fallback tick comes after its batch time: half an interval,
+/// so it falls between batches, not on one.
+std::chrono::microseconds grace(const generator_state& st) {
+  return std::chrono::microseconds{st.batch_ms * 500};
+}
+
+/// Arms every batch time up to a lead from now on CAF's clock, twice: to
+/// this actor at the batch time (relayed to the scheduler when it runs)
+/// and, a grace later, to the scheduler itself (it takes the first of the
+/// two). A late wake-up arms those that passed with no delay, in order.
+/// Then a wake-up half a lead before the first time not armed.
 void arm(caf::stateful_actor<generator_state>* self) {
   auto& st = self->state;
   auto now = system_now_ms();
   auto lead = lead_ms(st);
-  for (; st.next <= now + lead; st.next += st.batch_ms)
-    self->delayed_send(st.scheduler, std::chrono::milliseconds{std::max<int64_t>(0, st.next - now)},
-                       tick_atom::value, st.next);
+  for (; st.next <= now + lead; st.next += st.batch_ms) {
+    auto due = std::max<int64_t>(0, st.next - now);
+    self->delayed_send(self, std::chrono::milliseconds{due}, tick_atom::value, st.next);
+    self->delayed_send(st.scheduler, std::chrono::milliseconds{due} + grace(st), tick_atom::value,
+                       st.next);
+  }
   self->delayed_send(self, std::chrono::milliseconds{st.next - lead / 2 - now}, tick_atom::value);
 }
 
@@ -60,6 +71,7 @@ caf::behavior job_generator(caf::stateful_actor<generator_state>* self, caf::act
   return {
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](tick_atom) { arm(self); },
+    [=](tick_atom, int64_t t) { self->send(self->state.scheduler, tick_atom::value, t); },
     [=](advance_atom, int64_t now) {
       if (auto& m = self->state.manual)
         m->advance(now);

@@ -486,8 +486,11 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [=](tick_atom, int64_t t) {
       auto& st = self->state;
-      if (st.stopped)
+      // A time comes twice with the system clock (job_generator.hpp): the
+      // first tick generates it.
+      if (st.stopped || t <= st.last_generated)
         return;
+      st.last_generated = t;
       // The batch is generated now: sources bind their input to it (a batch
       // that waits keeps the input of its own interval, not more). Trackers
       // answer when they can; nothing here waits for them.
@@ -516,7 +519,6 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       info.time = batch_time{t};
       info.submission_us = now_us();
       publish(self, {listener_event::kind::batch_submitted, info, {}, {}, 0});
-      st.last_generated = std::max(st.last_generated, t);
       if (st.cfg.metadata && !save_generated(self, info))
         return;
       st.queued.emplace_back(t, info.submission_us);

@@ -232,11 +232,7 @@ void context_impl::start_clock(const start_times& times) {
   std::shared_ptr<manual_ticks> ticks;
   if (manual)
     ticks = std::make_shared<manual_ticks>(wiring_->scheduler, batch.count(), times.first);
-  if (manual)
-    generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, ticks);
-  else
-    generator_ = spawn_service(*sys, job_generator, wiring_->scheduler, batch.count(), times.first,
-                               ticks);
+  generator_ = sys->spawn(job_generator, wiring_->scheduler, batch.count(), times.first, ticks);
   if (simulated) {
     timers_ms_ = clock.now().ms;
     clock.on_advance([this, gen = generator_](int64_t t) {
