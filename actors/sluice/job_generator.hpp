@@ -41,14 +41,14 @@ struct generator_state {
 
 /// With the system clock it arms each batch time's tick on CAF's clock
 /// ahead of time (two intervals, at least 1 s), twice: to itself, relayed
-/// to the scheduler when it runs, and half an interval later to the
-/// scheduler itself, which takes the first tick of a time and drops the
-/// other. The relay is the usual path: this actor runs on the pool, and
-/// the pool thread it wakes is awake when the batch's tasks come (a tick
-/// from CAF's clock thread straight to the scheduler made `batch_overhead`'s
-/// scheduling + processing ~60 us longer). The direct tick bounds how late a
-/// tick comes when every pool thread runs a task: half an interval, not
-/// until a task ends (Spark's JobGenerator has a thread of its own).
+/// to the scheduler when it runs, and one interval later to the scheduler
+/// itself, which takes the first tick of a time and drops the other. The
+/// relay is the usual path: this actor runs on the pool, and the pool
+/// thread it wakes is awake when the batch's tasks come (a tick from CAF's
+/// clock thread straight to the scheduler made `batch_overhead`'s
+/// scheduling + processing ~60 us longer). The direct tick bounds how late
+/// a tick comes when every pool thread runs a task: one interval, not until
+/// a task ends (Spark's JobGenerator has a thread of its own).
 /// With a manual clock it forwards `(advance_atom, int64_t now)` to
 /// `manual` (which the context calls directly, but for the simulated
 /// clock). Ticks go to `scheduler` as `(tick_atom, int64_t t)`. `first` is
