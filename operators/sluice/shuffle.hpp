@@ -151,7 +151,7 @@ class dense_map {
     while (auto slot = index_[i]) {
       if ((slot & 0xffffffff00000000ULL) == tag) {
         auto e = static_cast<size_t>(slot & 0xffffffffULL) - 1;
-        if (key_equal(entries_[e].first, k)) {
+        if (keys_equal(entries_[e].first, k)) {
           entries_[e].second = merge(std::move(entries_[e].second), std::forward<Vin>(v));
           return;
         }

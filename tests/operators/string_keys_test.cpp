@@ -11,7 +11,6 @@
 
 using sluice::key_hash;
 using sluice::detail::bytes_equal;
-using sluice::detail::key_equal;
 using sluice::detail::keys_equal;
 
 namespace {
@@ -64,12 +63,12 @@ BOOST_AUTO_TEST_CASE(string_keys_compare_equal_exactly_when_their_bytes_do) {
   }
   BOOST_TEST(keys_equal(3, 3));
   BOOST_TEST(!keys_equal(std::pair<int, int>{1, 2}, std::pair<int, int>{1, 3}));
-  // key_equal (the shuffles' upsert): a stored pair key against one that
-  // views, member by member.
+  // A stored pair key against one that views (the shuffles' upsert), member
+  // by member.
   using stored = std::pair<std::string, long>;
   using viewing = std::pair<std::string_view, long>;
-  BOOST_TEST(key_equal(stored{"abcdefghij", 2}, viewing{"abcdefghij", 2}));
-  BOOST_TEST(!key_equal(stored{"abcdefghij", 2}, viewing{"abcdefghiJ", 2}));
-  BOOST_TEST(!key_equal(stored{"abcdefghij", 2}, viewing{"abcdefghij", 3}));
-  BOOST_TEST(!key_equal(stored{"abcdefghij", 2}, viewing{"abcdefghi", 2}));
+  BOOST_TEST(keys_equal(stored{"abcdefghij", 2}, viewing{"abcdefghij", 2}));
+  BOOST_TEST(!keys_equal(stored{"abcdefghij", 2}, viewing{"abcdefghiJ", 2}));
+  BOOST_TEST(!keys_equal(stored{"abcdefghij", 2}, viewing{"abcdefghij", 3}));
+  BOOST_TEST(!keys_equal(stored{"abcdefghij", 2}, viewing{"abcdefghi", 2}));
 }

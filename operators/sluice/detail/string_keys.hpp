@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #if defined(__GLIBCXX__) && SIZE_MAX == UINT64_MAX
 #define SLUICE_INLINE_STRING_HASH 1
@@ -90,12 +91,21 @@ template <class T>
 inline constexpr bool is_string_key =
   std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>;
 
-/// a == b for the keys of the hash tables: std::string and std::string_view
-/// keys through bytes_equal, any other type through its operator==.
+template <class T>
+inline constexpr bool is_std_pair = false;
+template <class A, class B>
+inline constexpr bool is_std_pair<std::pair<A, B>> = true;
+
+/// a == b for the keys of the hash tables, where a stored (owning) key may
+/// meet one that views: std::string and std::string_view keys through
+/// bytes_equal, pairs member by member (std::pair's == wants equal types),
+/// any other type through its operator==.
 template <class A, class B>
 bool keys_equal(const A& a, const B& b) {
   if constexpr (is_string_key<A> && is_string_key<B>)
     return bytes_equal(a, b);
+  else if constexpr (is_std_pair<A> && is_std_pair<B>)
+    return keys_equal(a.first, b.first) && keys_equal(a.second, b.second);
   else
     return a == b;
 }

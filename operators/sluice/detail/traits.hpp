@@ -233,15 +233,4 @@ struct owned_key<std::pair<K, V>> {
 template <class T>
 using owned_key_t = typename owned_key<T>::type;
 
-/// Compares a stored (owning) key with a key that may view: member by member
-/// for a pair (std::pair's == wants equal types), string keys through
-/// keys_equal's word loads, anything else with ==.
-template <class A, class B>
-bool key_equal(const A& a, const B& b) {
-  if constexpr (is_pair_v<A> && is_pair_v<B>)
-    return key_equal(a.first, b.first) && key_equal(a.second, b.second);
-  else
-    return keys_equal(a, b);
-}
-
 } // namespace sluice::detail
