@@ -11,12 +11,14 @@
 #include <mutex>
 #include <numeric>
 
+#include "fixtures/gate.hpp"
 #include "fixtures/harness.hpp"
 #include "sluice/fault_injector.hpp"
 
 using namespace sluice;
 using namespace std::chrono_literals;
 using fixtures::batch_counter;
+using fixtures::gate;
 using fixtures::manual_conf;
 
 namespace {
@@ -52,33 +54,6 @@ class outputs {
   std::mutex mtx_;
   std::condition_variable cv_;
   std::vector<std::string> seen_;
-};
-
-/// Holds the task that calls wait() until the test opens it (bounded: a
-/// task never waits past 30 s, so a failing test cannot hang).
-class gate {
- public:
-  void wait() {
-    std::unique_lock<std::mutex> guard{mtx_};
-    entered_ = true;
-    cv_.notify_all();
-    cv_.wait_for(guard, 30s, [&] { return open_; });
-  }
-  bool wait_entered(std::chrono::milliseconds deadline) {
-    std::unique_lock<std::mutex> guard{mtx_};
-    return cv_.wait_for(guard, deadline, [&] { return entered_; });
-  }
-  void open() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool entered_ = false;
-  bool open_ = false;
 };
 
 /// The batch times the scheduler generated (on_batch_submitted), in order.
@@ -124,7 +99,7 @@ void next_batch_time_while_a_task_runs(conf c, duration interval, MoveClock move
   ssc.queue_stream(queue)
     .map([held](int x) {
       if (x == 7)
-        held->wait();
+        held->pass();
       return x * 10;
     })
     .foreach_rdd([seen](const rdd<int>& r, batch_time t) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fixtures/counting_receiver.hpp"
+#include "fixtures/gate.hpp"
 #include "fixtures/harness.hpp"
 #include "fixtures/stream_io.hpp"
 #include "fixtures/ui_client.hpp"
@@ -19,6 +20,7 @@
 using namespace sluice;
 using fixtures::batch_counter;
 using fixtures::counting_receiver;
+using fixtures::gate;
 using fixtures::http_get;
 using json = nlohmann::json;
 
@@ -279,26 +281,6 @@ BOOST_AUTO_TEST_CASE(only_the_retained_number_of_completed_batches_is_kept) {
   BOOST_TEST(http_get(url, p + "/batches/1000").status == 404);
   ssc.stop();
 }
-
-/// A gate that holds callers until opened (with a deadline, so a failing
-/// test cannot hang).
-class gate {
- public:
-  void pass() {
-    std::unique_lock<std::mutex> guard{mtx_};
-    cv_.wait_for(guard, std::chrono::seconds(30), [&] { return open_; });
-  }
-  void open() {
-    std::lock_guard<std::mutex> guard{mtx_};
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mtx_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
 
 BOOST_AUTO_TEST_CASE(a_running_and_a_waiting_batch_show_as_processing_and_queued) {
   streaming_context ssc{ui_conf(), seconds(1)};
