@@ -1,5 +1,6 @@
-// job_scheduler: turns ticks into batches, tracks them to completion and runs
-// the output operations on its own thread (spawn it detached).
+// job_scheduler: turns ticks into batches, tracks them to completion and has
+// the output operations run, in their order, by its output runners
+// (output_runner.hpp) while it goes on (spawn it detached).
 #pragma once
 
 #include <deque>
@@ -14,6 +15,7 @@
 #include "sluice/initial_release.hpp"
 #include "sluice/listener_bus.hpp"
 #include "sluice/messages.hpp"
+#include "sluice/output_runner.hpp"
 #include "sluice/source.hpp"
 #include "sluice/wiring.hpp"
 
@@ -43,6 +45,12 @@ struct scheduler_config {
   std::function<void(std::string worker, std::string why, bool joined)> on_workers_changed;
 };
 
+/// An output operation whose last runs took less runs on the scheduler's
+/// thread instead of a runner's (scheduler_state::slow_runs). Handing it to a runner and back costs two
+/// thread wake-ups: `batch_overhead` (10 ms batches, a count and a
+/// foreach_rdd) took 50 us more a batch, mean 180 -> 235 us.
+constexpr int64_t inline_output_limit_us = 1000;
+
 struct scheduler_state {
   wiring_ptr w;
   scheduler_config cfg;
@@ -55,6 +63,7 @@ struct scheduler_state {
     size_t next_output = 0;                     // index into plan.outputs
     int pending_sources = 0;                    // receiver allocations not in yet
     std::vector<int64_t> source_records;        // per source, parallel to plan.sources
+    uint64_t output_call = 0;                   // its output running now (a call number); 0: none
   };
   std::deque<std::pair<int64_t, int64_t>> queued;  ///< batch time, submission time (us)
   std::map<int64_t, batch> running;
@@ -94,6 +103,23 @@ struct scheduler_state {
   /// When the operators' initial states are released (initial_release.hpp);
   /// set up at the first completed batch.
   std::optional<initial_release> initial;
+  /// sluice.streaming.concurrentJobs output runners (none when
+  /// deterministic: outputs run on the scheduler's turn), and the call each
+  /// runs (0: idle). Calls are numbered from 1 (`calls`: the last one).
+  std::vector<caf::actor> runners;
+  std::vector<uint64_t> runner_call;
+  uint64_t calls = 0;
+  /// Running batches whose next output waits for an idle runner (a batch
+  /// given up while its output ran may still hold one), oldest first.
+  std::deque<int64_t> waiting_outputs;
+  /// Per output operation (index into plan.outputs): how many of its last
+  /// runs in a row took inline_output_limit_us or more, up to 2 (2 before
+  /// its first run). One with fewer than 2 runs on the scheduler's thread:
+  /// a single run slowed by the host does not send the next to a runner.
+  std::vector<int> slow_runs;
+  /// Replies to stop, held until no output runs: once a stop is answered,
+  /// no output operation runs or is left running.
+  std::vector<caf::response_promise> stop_replies;
   bool stopped = false;
   bool failed = false;
   std::vector<std::pair<int64_t, caf::response_promise>> drains;
@@ -104,8 +130,8 @@ struct scheduler_state {
 /// `(lost_atom, worker, why)`, `(join_atom, worker)` and `(resume_atom,
 /// int64_t cut)` (cluster mode, replace_atoms.hpp), `(drain_atom, int64_t t)
 /// -> bool` (replies once every batch up to t has completed and its
-/// completion checkpoint is stored), `(stop_atom)
-/// -> bool` (no batch starts afterwards) and `(introspect_atom)`
+/// completion checkpoint is stored), `(stop_atom) -> bool` (no batch or
+/// output starts afterwards; replies once no output runs) and `(introspect_atom)`
 /// (actor_probe.hpp). `wiring` must be complete before the first tick.
 ///
 /// It never waits on another actor: at a tick it asks each receiver
@@ -118,8 +144,5 @@ struct scheduler_state {
 /// every source delivered and every output ran.
 caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_ptr w,
                             scheduler_config cfg);
-
-/// True on the job scheduler's thread while an output operation runs.
-bool on_job_thread();
 
 } // namespace sluice::detail

@@ -79,6 +79,23 @@ class submissions : public streaming_listener {
   std::vector<int64_t> times_;
 };
 
+/// A context that counts its batches and records their submissions, a gate,
+/// what its outputs saw, and a queue of two batches: {7}, then {8, 9}.
+struct two_batches {
+  two_batches(conf c, duration interval) : ssc{std::move(c), interval} {
+    ssc.add_listener(counter);
+    ssc.add_listener(submitted);
+    queue.push(std::vector<int>{7});
+    queue.push(std::vector<int>{8, 9});
+  }
+  streaming_context ssc;
+  std::shared_ptr<batch_counter> counter = std::make_shared<batch_counter>();
+  std::shared_ptr<submissions> submitted = std::make_shared<submissions>();
+  std::shared_ptr<gate> held = std::make_shared<gate>();
+  std::shared_ptr<outputs> seen = std::make_shared<outputs>();
+  rdd_queue<int> queue;
+};
+
 /// local[1]: batch 1's only task holds the pool's one thread at a gate; the
 /// clock reaches batch 2's time meanwhile (`move_clock`). Batch 2 must be
 /// generated while the task still runs (Spark's JobGenerator ticks on a
@@ -86,16 +103,8 @@ class submissions : public streaming_listener {
 /// the gate opens.
 template <class MoveClock>
 void next_batch_time_while_a_task_runs(conf c, duration interval, MoveClock move_clock) {
-  streaming_context ssc{c, interval};
-  auto counter = std::make_shared<batch_counter>();
-  auto submitted = std::make_shared<submissions>();
-  ssc.add_listener(counter);
-  ssc.add_listener(submitted);
-  auto held = std::make_shared<gate>();
-  auto seen = std::make_shared<outputs>();
-  rdd_queue<int> queue;
-  queue.push(std::vector<int>{7});
-  queue.push(std::vector<int>{8, 9});
+  two_batches run{c, interval};
+  auto& [ssc, counter, submitted, held, seen, queue] = run;
   ssc.queue_stream(queue)
     .map([held](int x) {
       if (x == 7)
@@ -122,6 +131,49 @@ void next_batch_time_while_a_task_runs(conf c, duration interval, MoveClock move
   BOOST_REQUIRE(seen_now.size() >= 2);
   BOOST_TEST(seen_now[0] == "sum 70" + at(times[0]));
   BOOST_TEST(seen_now[1] == "sum 170" + at(times[1]));
+  ssc.stop(false);
+}
+
+/// Batch 1's output operation holds a runner at a gate (its first run goes
+/// to a runner: how long it takes is not known yet). With one job at a time,
+/// batch 2 is still generated meanwhile (the scheduler's thread is free);
+/// with two, batch 2 runs and its output completes before batch 1's.
+void next_batch_while_an_output_runs(int concurrent_jobs) {
+  auto c = manual_conf("local[2]");
+  c.set("sluice.streaming.concurrentJobs", std::to_string(concurrent_jobs));
+  two_batches run{c, seconds(1)};
+  auto& [ssc, counter, submitted, held, seen, queue] = run;
+  ssc.queue_stream(queue).foreach_rdd([held, seen](const rdd<int>& r, batch_time t) {
+    auto xs = r.collect();
+    int sum = std::accumulate(xs.begin(), xs.end(), 0);
+    if (sum == 7)
+      held->pass();
+    seen->add("sum " + std::to_string(sum), t);
+  });
+  ssc.start();
+  ssc.manual_clock().advance(seconds(1)); // batch 1
+  BOOST_REQUIRE(held->wait_entered(20s));
+  auto t1 = ssc.manual_clock().now().ms;
+  auto at = [](int64_t t) { return "@" + std::to_string(t); };
+  ssc.manual_clock().advance(seconds(1)); // batch 2
+  bool generated = submitted->wait_for(2, 10s);
+  bool second_done = concurrent_jobs > 1 && seen->wait_for("sum 17" + at(t1 + 1000), 10s);
+  if (second_done) // its completion is reported once its output returned
+    BOOST_CHECK_NO_THROW(counter->wait_for(1, 10s));
+  int completed_while_held = counter->completed();
+  held->open();
+  BOOST_TEST(generated); // not only once the output ended
+  if (concurrent_jobs > 1) {
+    BOOST_TEST(second_done);
+    BOOST_TEST(completed_while_held == 1);
+  } else {
+    BOOST_TEST(completed_while_held == 0);
+  }
+  counter->wait_for(2);
+  auto order = concurrent_jobs > 1
+                 ? std::vector<std::string>{"sum 17" + at(t1 + 1000), "sum 7" + at(t1)}
+                 : std::vector<std::string>{"sum 7" + at(t1), "sum 17" + at(t1 + 1000)};
+  BOOST_TEST(seen->seen() == order, boost::test_tools::per_element());
   ssc.stop(false);
 }
 
@@ -208,4 +260,12 @@ BOOST_AUTO_TEST_CASE(a_running_task_does_not_hold_back_the_next_batch_time_syste
   c.master("local[1]").app_name("test").set("sluice.streaming.clock", "system");
   // The system clock moves by itself: batch 2's time comes 200 ms after batch 1's.
   next_batch_time_while_a_task_runs(c, milliseconds(200), [](auto&) {});
+}
+
+BOOST_AUTO_TEST_CASE(a_running_output_does_not_hold_back_the_next_batch_time) {
+  next_batch_while_an_output_runs(1);
+}
+
+BOOST_AUTO_TEST_CASE(a_running_output_does_not_hold_back_the_next_batch) {
+  next_batch_while_an_output_runs(2);
 }
