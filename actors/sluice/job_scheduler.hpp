@@ -46,8 +46,8 @@ struct scheduler_config {
 };
 
 /// An output operation whose last runs took less runs on the scheduler's
-/// thread instead of a runner's (scheduler_state::slow_runs). Handing it to a runner and back costs two
-/// thread wake-ups: `batch_overhead` (10 ms batches, a count and a
+/// thread instead of a runner's (scheduler_state::slow_runs). Handing it to
+/// a runner and back costs two thread wake-ups: `batch_overhead` (10 ms batches, a count and a
 /// foreach_rdd) took 50 us more a batch, mean 180 -> 235 us.
 constexpr int64_t inline_output_limit_us = 1000;
 
@@ -131,17 +131,19 @@ struct scheduler_state {
 /// int64_t cut)` (cluster mode, replace_atoms.hpp), `(drain_atom, int64_t t)
 /// -> bool` (replies once every batch up to t has completed and its
 /// completion checkpoint is stored), `(stop_atom) -> bool` (no batch or
-/// output starts afterwards; replies once no output runs) and `(introspect_atom)`
-/// (actor_probe.hpp). `wiring` must be complete before the first tick.
+/// output starts afterwards; replies once no output runs) and
+/// `(introspect_atom)` (actor_probe.hpp). `wiring` must be complete before the first tick.
 ///
 /// It never waits on another actor: at a tick it asks each receiver
 /// stream's tracker for the batch's blocks and goes on; with checkpoints, a
-/// batch starts once its generation checkpoint is stored (the metadata
-/// that fixes its input) and a job slot is free; each source's partitions enter its stage as soon as
-/// they are there, and the output operations run in their order as soon as
-/// their input is complete (so a stalled receiver delays only what depends
-/// on it, and whatever comes after it in the batch). A batch completes when
-/// every source delivered and every output ran.
+/// batch starts once its generation checkpoint is stored (the metadata that
+/// fixes its input) and a job slot is free; each source's partitions enter
+/// its stage as soon as they are there, and the output operations run in
+/// their order as soon as their input is complete (so a stalled receiver
+/// delays only what depends on it, and whatever comes after it in the
+/// batch), on an output runner unless known to be short
+/// (job_scheduler_outputs.cpp). A batch completes when every source
+/// delivered and every output ran.
 caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_ptr w,
                             scheduler_config cfg);
 

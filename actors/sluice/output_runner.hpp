@@ -45,7 +45,8 @@ struct output_runner_state {
 /// with when it started and ended. When it threw, `failed` is set, `what`
 /// says what (a std::exception's what()) and `cause` is the exception kept
 /// in `net` (its type reaches await_termination). A handle that holds no job
-/// replies at once.
+/// replies at once. Answers `(introspect_atom)` (actor_probe.hpp) between
+/// two outputs.
 /// Spawn it with spawn_service: a thread of its own, as the scheduler's.
 caf::behavior output_runner(caf::stateful_actor<output_runner_state>* self,
                             std::shared_ptr<transport> net);

@@ -6,6 +6,7 @@
 #include <tuple>
 #include <utility>
 
+#include "sluice/actor_probe.hpp"
 #include "sluice/listener_bus.hpp"
 
 namespace sluice::detail {
@@ -41,9 +42,10 @@ output_run run_output_job(const std::function<void()>& job) {
   return r;
 }
 
-caf::behavior output_runner(caf::stateful_actor<output_runner_state>*,
+caf::behavior output_runner(caf::stateful_actor<output_runner_state>* self,
                             std::shared_ptr<transport> net) {
   return {
+    [self](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },
     [net](run_atom, uint64_t handle) {
       std::function<void()> job;
       if (auto x = net->take(handle))

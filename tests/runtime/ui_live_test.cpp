@@ -183,7 +183,8 @@ BOOST_AUTO_TEST_CASE(actors_list_every_actor_with_its_mailbox_and_state) {
     {"job_generator", "context"},   {"job_scheduler", "context"},  {"listener_bus", "context"},
     {"executor", "context"},        {"checkpoint_writer", "context"},
     {"stage 0 slot 0", "executor"}, {"stage 0 slot 1", "executor"},
-    {"stage 1 slot 0", "executor"}, {"stage 1 slot 1", "executor"}, {"gather 0", "executor"}};
+    {"stage 1 slot 0", "executor"}, {"stage 1 slot 1", "executor"}, {"gather 0", "executor"},
+    {"output runner 0", "job_scheduler"}};
   BOOST_TEST((parents == want), j.dump());
   BOOST_TEST(j.contains("sampledAt"));
   job.ssc.stop();
