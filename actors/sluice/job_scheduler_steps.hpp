@@ -1,6 +1,7 @@
-// The job scheduler's steps that its two source files share:
-// job_scheduler.cpp (ticks, batches, completion) and
-// job_scheduler_outputs.cpp (running the output operations).
+// The job scheduler's steps that its source files share:
+// job_scheduler.cpp (ticks, batches, completion),
+// job_scheduler_outputs.cpp (running the output operations) and
+// job_scheduler_replace.cpp (cluster mode: a lost worker's replacement).
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,30 @@ void fail(self_ptr self, const std::string& what);
 /// fail() with the exception kept under `cause` in the transport (if it is
 /// still there) as the current exception: its type reaches await_termination.
 void fail_with_cause(self_ptr self, const std::string& what, uint64_t cause);
+/// Answers the drains whose batches are all done (or the context stopped).
+void check_drains(self_ptr self);
+/// Starts queued batches while a job slot is free (not while paused for a
+/// lost worker's replacement).
+void try_start(self_ptr self);
 /// Batch t is complete: reports it, lets its sources know, sends its
 /// metadata checkpoint to be stored, and retires it.
 void complete(self_ptr self, int64_t t);
+
+// job_scheduler_replace.cpp (cluster mode: a lost worker's replacement)
+
+/// Batch t completed: the inputs no re-run can need any more are dropped.
+/// Without checkpointed state that is t's own; with it, those up to the
+/// state checkpoint before the newest completed one (whose rows may still
+/// be on their way to the checkpoint writer).
+void drop_kept_inputs(self_ptr self, int64_t t);
+/// A worker was lost: nothing starts, the running batches are given up
+/// (they run again), and what the current actors still report is ignored.
+void pause_for_replacement(self_ptr self);
+/// The graph was placed again with its state as of `cut`: the batches
+/// after it run again on their kept input, before those still queued.
+void resume(self_ptr self, int64_t cut);
+/// True for a report of an actor placed before a lost worker was replaced.
+bool retired_sender(self_ptr self);
 
 // job_scheduler_outputs.cpp
 
