@@ -123,6 +123,10 @@ struct scheduler_state {
   bool stopped = false;
   bool failed = false;
   std::vector<std::pair<int64_t, caf::response_promise>> drains;
+  /// The listener events of the step that runs now, held while an
+  /// event_scope lives (job_scheduler_steps.hpp), and how many live.
+  std::vector<listener_event> events;
+  int event_scopes = 0;
   static inline const char* name = "sluice.job_scheduler";
 };
 

@@ -15,7 +15,35 @@ using self_ptr = caf::stateful_actor<scheduler_state>*;
 
 // job_scheduler.cpp
 
+/// Sends `e` to the listener bus, or holds it while an event_scope lives.
 void publish(self_ptr self, listener_event e);
+/// Sends the events held so far, in their order, as one message. Called
+/// before whatever lets another actor go on after this step (a reply,
+/// cfg.on_failure), so that whoever then drains the bus sees them.
+void flush_events(self_ptr self);
+
+/// Holds the listener events published while it lives and sends them as
+/// one message when the outermost scope ends. A batch publishes five
+/// (submitted, started, an output's start and end, completed) in two
+/// steps: two wake-ups of the bus's thread instead of five, and a tick's
+/// tasks go out before the bus is woken (`batch_overhead`, 10 ms batches,
+/// 5 interleaved pairs: scheduling delay p99 29-47 -> 5-7 us, mean of
+/// scheduling + processing lower in each pair, by 4-24 us).
+class event_scope {
+ public:
+  explicit event_scope(self_ptr self) : self_(self) {
+    ++self_->state.event_scopes;
+  }
+  ~event_scope() {
+    if (--self_->state.event_scopes == 0)
+      flush_events(self_);
+  }
+  event_scope(const event_scope&) = delete;
+  event_scope& operator=(const event_scope&) = delete;
+
+ private:
+  self_ptr self_;
+};
 /// Fails the context once (later failures are dropped): nothing starts and
 /// cfg.on_failure hears `what`.
 void fail(self_ptr self, const std::string& what);

@@ -19,7 +19,8 @@ struct listener_bus_state {
 };
 
 /// Spawn detached: listener code is user code and must not run on scheduler
-/// threads. Handles `listener_event` and `(drain_atom) -> bool` (replies once
+/// threads. Handles `listener_event`, `std::vector<listener_event>` (in
+/// their order) and `(drain_atom) -> bool` (replies once
 /// every earlier event was delivered). An exception in a listener is logged
 /// and does not stop the bus.
 caf::behavior listener_bus(caf::stateful_actor<listener_bus_state>* self, listener_list listeners);

@@ -448,6 +448,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(sluice, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::peer_endpoint))
   CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::peer_endpoint>))
   CAF_ADD_TYPE_ID(sluice, (sluice::detail::receiver_placement_msg))
+  CAF_ADD_TYPE_ID(sluice, (std::vector<sluice::detail::listener_event>))
 CAF_END_TYPE_ID_BLOCK(sluice)
 
 namespace sluice::detail {

@@ -14,7 +14,20 @@
 namespace sluice::detail::scheduling {
 
 void publish(self_ptr self, listener_event e) {
-  self->send(self->state.cfg.listener_bus, std::move(e));
+  auto& st = self->state;
+  if (st.event_scopes > 0)
+    st.events.push_back(std::move(e));
+  else
+    self->send(st.cfg.listener_bus, std::move(e));
+}
+
+void flush_events(self_ptr self) {
+  auto& st = self->state;
+  if (st.events.size() == 1)
+    self->send(st.cfg.listener_bus, std::move(st.events.front()));
+  else if (!st.events.empty())
+    self->send(st.cfg.listener_bus, std::move(st.events));
+  st.events.clear();
 }
 
 void fail(self_ptr self, const std::string& what) {
@@ -24,6 +37,7 @@ void fail(self_ptr self, const std::string& what) {
   st.failed = true;
   st.stopped = true;
   st.queued.clear();
+  flush_events(self);
   if (st.cfg.on_failure)
     st.cfg.on_failure(what);
 }
@@ -51,6 +65,7 @@ void check_drains(self_ptr self) {
                    || (!st.queued.empty() && st.queued.front().first <= i->first)
                    || (!st.storing.empty() && *st.storing.begin() <= i->first);
     if (!pending && (st.last_completed >= i->first || st.stopped)) {
+      flush_events(self);
       i->second.deliver(true);
       i = st.drains.erase(i);
     } else {
@@ -168,6 +183,7 @@ void allocated(self_ptr self, int64_t t, size_t i, allocation_msg& a) {
   auto& st = self->state;
   if (st.stopped || st.failed)
     return;
+  event_scope events{self};
   std::optional<parts> data;
   try {
     data = st.w->net->unpack(a.data);
@@ -226,6 +242,7 @@ bool save_generated(self_ptr self, const batch_info& info) {
   self->request(st.w->checkpoint_writer, caf::infinite, std::move(*m))
     .then(
       [=](bool) {
+        event_scope events{self};
         self->state.unsaved.erase(t);
         run_outputs(self, t);
       },
@@ -370,6 +387,7 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       if (st.stopped || t <= st.last_generated)
         return;
       st.last_generated = t;
+      event_scope events{self};
       // The batch is generated now: sources bind their input to it (a batch
       // that waits keeps the input of its own interval, not more). Trackers
       // answer when they can; nothing here waits for them.
@@ -405,6 +423,7 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
     },
     [=](gather_done& d) {
       auto& st = self->state;
+      event_scope events{self};
       std::function<void()> job;
       if (d.job != 0) // taken even when dropped: the transport holds it until then
         if (auto x = st.w->net->take(d.job))

@@ -31,6 +31,7 @@ void output_ended(self_ptr self, int64_t t, output_operation_info& op, const out
 void output_ran(self_ptr self, size_t r, uint64_t call, int64_t t, output_operation_info op,
                 const output_run& run, uint64_t cause) {
   auto& st = self->state;
+  event_scope events{self};
   st.runner_call[r] = 0;
   output_ended(self, t, op, run);
   auto i = st.running.find(t);
@@ -116,6 +117,8 @@ void answer_stops(self_ptr self) {
   auto& st = self->state;
   if (std::any_of(st.runner_call.begin(), st.runner_call.end(), [](uint64_t c) { return c; }))
     return;
+  if (!st.stop_replies.empty())
+    flush_events(self);
   for (auto& rp : st.stop_replies)
     rp.deliver(true);
   st.stop_replies.clear();

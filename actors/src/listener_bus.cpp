@@ -37,20 +37,26 @@ void deliver(streaming_listener& l, const listener_event& e) {
   }
 }
 
+void deliver_all(const listener_list& listeners, const listener_event& e) {
+  for (auto& l : listeners) {
+    try {
+      deliver(*l, e);
+    } catch (const std::exception& ex) {
+      std::cerr << "sluice: a streaming_listener threw: " << ex.what() << '\n';
+    }
+  }
+}
+
 } // namespace
 
 caf::behavior listener_bus(caf::stateful_actor<listener_bus_state>* self,
                            listener_list listeners) {
   self->state.listeners = std::move(listeners);
   return {
-    [=](const listener_event& e) {
-      for (auto& l : self->state.listeners) {
-        try {
-          deliver(*l, e);
-        } catch (const std::exception& ex) {
-          std::cerr << "sluice: a streaming_listener threw: " << ex.what() << '\n';
-        }
-      }
+    [=](const listener_event& e) { deliver_all(self->state.listeners, e); },
+    [=](const std::vector<listener_event>& es) {
+      for (auto& e : es)
+        deliver_all(self->state.listeners, e);
     },
     [=](drain_atom) { return true; },
     [=](introspect_atom) { return std::vector<actor_report>{self_report(self)}; },

@@ -430,7 +430,7 @@ BOOST_AUTO_TEST_CASE(a_worker_lost_in_the_middle_of_a_batch_is_replaced_and_the_
   // the links close and confirms by a ping that times out on the simulated
   // clock, as for a loss before the batch.
   BOOST_TEST(trace
-             == "batch 12: worker_loss_mid_batch: sim-worker-0 lost at step 47 of the batch (as "
+             == "batch 12: worker_loss_mid_batch: sim-worker-0 lost at step 17 of the batch (as "
                 "by SIGKILL), the driver removed sim-worker-0 after 2000 ms of simulated "
                 "heartbeats, placed the operators on sim-worker-1 with state as of batch 10 and "
                 "ran the batches since again\n");
