@@ -31,13 +31,18 @@ struct probe_target {
   std::string parent;
 };
 
-/// Answers an introspect request: `own`, then every child's reports, each
-/// child's own report named by its id here and parented to `own.id`. A
-/// child that fails or does not answer within `timeout` is left out (it may
-/// be busy with a long batch, or gone).
+/// How long an actor that reports children (the executor, the job
+/// scheduler) waits for them; the sampler gives it at least twice that.
+constexpr std::chrono::milliseconds child_probe_timeout{250};
+
+/// Answers an introspect request: `self`'s own report under `id`, then
+/// every child's reports, each child's own report named by its id here and
+/// parented to `id`. A child that fails or does not answer within `timeout`
+/// is left out (it may be busy with a long batch, or gone).
 caf::result<std::vector<actor_report>>
-report_with_children(caf::event_based_actor* self, actor_report own,
-                     std::vector<probe_target> children, std::chrono::milliseconds timeout);
+report_with_children(caf::event_based_actor* self, std::string id,
+                     std::vector<probe_target> children,
+                     std::chrono::milliseconds timeout = child_probe_timeout);
 
 /// Every `interval` asks each target for its reports (each gets `interval`,
 /// at least 500 ms, to answer; the next round starts `interval` after every

@@ -71,8 +71,10 @@ actor_report self_report(caf::scheduled_actor* self) {
 }
 
 caf::result<std::vector<actor_report>>
-report_with_children(caf::event_based_actor* self, actor_report own,
+report_with_children(caf::event_based_actor* self, std::string id,
                      std::vector<probe_target> children, std::chrono::milliseconds timeout) {
+  auto own = self_report(self);
+  own.id = std::move(id);
   if (children.empty())
     return std::vector<actor_report>{std::move(own)};
   auto promise = self->make_response_promise<std::vector<actor_report>>();
@@ -94,8 +96,8 @@ caf::behavior actor_sampler(caf::event_based_actor* self, std::vector<probe_targ
   self->send(self, tick_atom::value);
   return {
     [=](tick_atom) {
-      // Long enough for the executor, which gives its children 250 ms.
-      auto timeout = std::max(interval, std::chrono::milliseconds{500});
+      // Long enough for those that ask their children (child_probe_timeout).
+      auto timeout = std::max(interval, 2 * child_probe_timeout);
       ask_all(self, *kids, timeout, [=](std::vector<std::vector<actor_report>> answers) {
         std::vector<actor_report> out;
         name_children(out, *kids, answers, "context");

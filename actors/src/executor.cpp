@@ -57,10 +57,7 @@ caf::behavior executor(caf::stateful_actor<executor_state>* self, std::shared_pt
             {"stage " + std::to_string(s) + " slot " + std::to_string(i), w.stages[s][i], {}});
       for (size_t g = 0; g < w.gathers.size(); ++g)
         children.push_back({"gather " + std::to_string(g), w.gathers[g], {}});
-      auto own = self_report(self);
-      own.id = "executor";
-      return report_with_children(self, std::move(own), std::move(children),
-                                  std::chrono::milliseconds{250});
+      return report_with_children(self, "executor", std::move(children));
     },
     [=](start_atom, bool with_stages) -> int {
       auto& st = self->state;

@@ -77,7 +77,12 @@ void check_drains(self_ptr self) {
 namespace {
 
 /// Batch t is done: forgets it, answers drains, starts the next batches.
-void retire(self_ptr self, int64_t t);
+void retire(self_ptr self, int64_t t) {
+  auto& st = self->state;
+  st.running.erase(t);
+  check_drains(self);
+  try_start(self);
+}
 
 /// The reports that complete batch t: every gather whose parent has a batch
 /// at t, and every slot of a stateful stage that only updates its state at t.
@@ -339,17 +344,6 @@ void complete(self_ptr self, int64_t t) {
   retire(self, t);
 }
 
-namespace {
-
-void retire(self_ptr self, int64_t t) {
-  auto& st = self->state;
-  st.running.erase(t);
-  check_drains(self);
-  try_start(self);
-}
-
-} // namespace
-
 } // namespace sluice::detail::scheduling
 
 namespace sluice::detail {
@@ -375,10 +369,7 @@ caf::behavior job_scheduler(caf::stateful_actor<scheduler_state>* self, wiring_p
       std::vector<probe_target> children;
       for (size_t r = 0; r < self->state.runners.size(); ++r)
         children.push_back({"output runner " + std::to_string(r), self->state.runners[r], {}});
-      auto own = self_report(self);
-      own.id = "job_scheduler";
-      return report_with_children(self, std::move(own), std::move(children),
-                                  std::chrono::milliseconds{250});
+      return report_with_children(self, "job_scheduler", std::move(children));
     },
     [=](tick_atom, int64_t t) {
       auto& st = self->state;
